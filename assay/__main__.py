@@ -1,0 +1,3 @@
+from assay.engine.cli import main
+
+main()

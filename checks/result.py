@@ -1,0 +1,74 @@
+"""The verdict a check returns, and how collectors mark evidence they could not gather."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+# A collector that could not read one attribute (AccessDenied, throttled, ...) stores
+# {ERROR_KEY: {"code": ..., "message": ..., "permission": ...}} in its place, so only
+# the controls that need that attribute become `error`.
+ERROR_KEY = "$error"
+
+
+class Status(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"
+    NOT_APPLICABLE = "not_applicable"
+
+
+class Result(BaseModel):
+    """One verdict on one resource: a status, a one-sentence reason, and what was observed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    status: Status
+    reason: str
+    observed: dict[str, Any] = {}
+
+    @classmethod
+    def passed(cls, reason: str, **observed: Any) -> Result:
+        return cls(status=Status.PASS, reason=reason, observed=observed)
+
+    @classmethod
+    def failed(cls, reason: str, **observed: Any) -> Result:
+        return cls(status=Status.FAIL, reason=reason, observed=observed)
+
+    @classmethod
+    def error(cls, reason: str, **observed: Any) -> Result:
+        return cls(status=Status.ERROR, reason=reason, observed=observed)
+
+    @classmethod
+    def not_applicable(cls, reason: str, **observed: Any) -> Result:
+        return cls(status=Status.NOT_APPLICABLE, reason=reason, observed=observed)
+
+
+class MissingEvidence(Exception):
+    """Raised inside a check when an attribute it needs could not be collected."""
+
+
+def collection_error(code: str, message: str, permission: str | None = None) -> dict[str, Any]:
+    """The marker a collector stores in place of an attribute it could not read."""
+    detail: dict[str, Any] = {"code": code, "message": message}
+    if permission:
+        detail["permission"] = permission
+    return {ERROR_KEY: detail}
+
+
+def describe_error(marker: dict[str, Any]) -> str:
+    detail = marker[ERROR_KEY]
+    text = f"{detail['code']}: {detail['message']}"
+    if detail.get("permission"):
+        text += f" (missing permission {detail['permission']})"
+    return text
+
+
+def attribute(resource: dict[str, Any], name: str) -> Any:
+    """The collected attribute `name`; raises MissingEvidence if collection failed for it."""
+    value = resource["attributes"].get(name)
+    if isinstance(value, dict) and ERROR_KEY in value:
+        raise MissingEvidence(f"{name} could not be collected: {describe_error(value)}")
+    return value

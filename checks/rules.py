@@ -1,0 +1,14 @@
+"""Declarative rules (being written)."""
+from typing import Any
+
+
+class RuleError(Exception):
+    pass
+
+
+class Rule:
+    pass
+
+
+def compile_rule(spec: Any) -> Rule:
+    raise NotImplementedError

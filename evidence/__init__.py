@@ -1,0 +1,1 @@
+"""Evidence ledger (being written)."""

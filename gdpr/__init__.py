@@ -1,0 +1,1 @@
+"""Data-subject requests (access, export, erasure, rectification) against real datastores."""
