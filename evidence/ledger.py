@@ -1,0 +1,108 @@
+"""The ledger interface every backend provides, and opening one from a URL.
+
+A ledger is append-only. `append` seals a batch of entries into consecutive records in
+one transaction; each record's body is the entry's fields plus ``v`` (1), ``seq``
+(0-based position) and ``prev`` (hex SHA-256 of the previous body, ``"0" * 64`` for
+seq 0), encoded canonically and stored byte for byte.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+from assay.evidence.record import LedgerError, StoredRecord
+from assay.evidence.sqlite import SQLiteLedger
+
+SUPPORTED_URLS = (
+    "sqlite:///relative/path.db",
+    "sqlite:////absolute/path.db",
+    "a bare file path (SQLite)",
+)
+_SECRET_PARAM = re.compile(r"([?&](?:password|passwd|pwd|sslpassword)=)[^&#]*", re.IGNORECASE)
+
+
+class Ledger(Protocol):
+    """What the engine, reports and the verifier rely on, whatever the backend."""
+
+    def append(self, entries: Sequence[Mapping[str, Any]]) -> list[StoredRecord]:
+        """Seal and store `entries` as consecutive records in one transaction, all or none.
+
+        Concurrent appenders (threads or processes) are serialised: the chain never
+        forks. Raises CanonicalError for an entry outside the record profile and
+        LedgerError for a reserved key (``v``, ``seq``, ``prev``) or a storage failure;
+        either way nothing of the batch is written.
+        """
+        ...
+
+    def records(self, start: int = 0) -> Iterator[StoredRecord]:
+        """Stored records from seq `start` on, in seq order, streamed in flat memory."""
+        ...
+
+    def head(self) -> StoredRecord | None:
+        """The last record, or None when the ledger is empty."""
+        ...
+
+    def count(self) -> int:
+        """The number of stored records."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection."""
+        ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+
+def redact_url(url: str) -> str:
+    """`url` with any password (in the userinfo or a password query parameter) as ``***``.
+
+    Use it in every message that shows a ledger URL. When unsure where the userinfo
+    ends, it redacts more rather than less.
+    """
+    scheme, sep, rest = url.partition("://")
+    if sep:
+        userinfo, at, host = rest.rpartition("@")
+        if at and ":" in userinfo:
+            rest = f"{userinfo.split(':', 1)[0]}:***@{host}"
+    return _SECRET_PARAM.sub(r"\1***", f"{scheme}{sep}{rest}")
+
+
+def open_ledger(url: str, *, create: bool = True) -> Ledger:
+    """Open the ledger at `url`; with `create` (the default) make it if missing.
+
+    Use ``create=False`` to read or verify: a mistyped path is then a LedgerError rather
+    than a new, empty ledger that verifies.
+
+    Accepted: ``sqlite:///relative/path.db`` (three slashes, then a path relative to
+    the working directory), ``sqlite:////absolute/path.db`` (four slashes), or a bare
+    filesystem path. The path is taken literally (no percent-decoding, no query
+    string). Anything else raises LedgerError naming the URL, password redacted, and
+    the supported forms.
+    """
+    if "://" not in url:
+        if not url.strip():
+            raise LedgerError(f"empty ledger URL; expected one of: {', '.join(SUPPORTED_URLS)}")
+        return SQLiteLedger(url, create=create)
+    scheme, _, rest = url.partition("://")
+    if scheme.lower() != "sqlite":
+        raise LedgerError(
+            f"unsupported ledger URL scheme {scheme!r} in {redact_url(url)}; "
+            f"supported: {', '.join(SUPPORTED_URLS)}"
+        )
+    path = rest[1:]
+    if not rest.startswith("/") or not path:
+        raise LedgerError(
+            f"SQLite ledger URL {redact_url(url)} has no file path; expected "
+            "sqlite:///relative/path.db or sqlite:////absolute/path.db"
+        )
+    return SQLiteLedger(path, create=create)

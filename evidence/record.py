@@ -1,0 +1,85 @@
+"""What a ledger stores, and how an entry becomes a link in the hash chain.
+
+Every backend seals entries here, so the body layout (the entry's fields plus ``v``,
+``seq`` and ``prev``) and the hash are defined once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from assay.evidence.canonical import CanonicalError, canonical, parse_canonical
+
+RECORD_VERSION = 1
+GENESIS_PREV = "0" * 64
+"""The `prev` of record 0: there is no previous body to hash."""
+RESERVED_KEYS = frozenset({"v", "seq", "prev"})
+
+
+class LedgerError(Exception):
+    """A ledger could not be opened, read or written, or an entry cannot be appended.
+
+    The message names the ledger (with any password redacted) or the entry, and why.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """One record as stored: its position, the hex SHA-256 of `body`, and the exact bytes.
+
+    A record read back from a ledger carries the stored hash column, which `verify`
+    checks against `body`; nothing here recomputes it.
+    """
+
+    seq: int
+    hash: str
+    body: bytes
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """The body parsed; raises CanonicalError if the bytes are not a canonical record."""
+        return parse_canonical(self.body)
+
+
+def seal(entry: Mapping[str, Any], seq: int, prev: str) -> StoredRecord:
+    """The record for `entry` at position `seq`, linked to the body whose hash is `prev`.
+
+    Raises LedgerError if `entry` is not a mapping or sets a reserved key (``v``,
+    ``seq``, ``prev``), CanonicalError if it is outside the record profile.
+    """
+    if not isinstance(entry, Mapping):
+        raise LedgerError(f"entry is {type(entry).__name__}, expected a mapping")
+    reserved = RESERVED_KEYS.intersection(entry)
+    if reserved:
+        raise LedgerError(
+            f"entry sets reserved key(s) {', '.join(sorted(reserved))}: "
+            "the ledger assigns v, seq and prev"
+        )
+    body = canonical({**entry, "v": RECORD_VERSION, "seq": seq, "prev": prev})
+    return StoredRecord(seq=seq, hash=record_hash(body), body=body)
+
+
+def seal_batch(
+    entries: Sequence[Mapping[str, Any]], first_seq: int, prev: str
+) -> list[StoredRecord]:
+    """Seal `entries` as consecutive records starting at `first_seq` after the hash `prev`.
+
+    Errors name the failing entry's index in the batch; nothing is returned partially.
+    """
+    sealed: list[StoredRecord] = []
+    for index, entry in enumerate(entries):
+        try:
+            record = seal(entry, first_seq + index, prev)
+        except (LedgerError, CanonicalError) as exc:
+            raise type(exc)(f"entry {index} of the batch: {exc}") from None
+        sealed.append(record)
+        prev = record.hash
+    return sealed
+
+
+def record_hash(body: bytes) -> str:
+    """The hex SHA-256 of stored bytes: what the next record's `prev` must equal."""
+    return hashlib.sha256(body).hexdigest()

@@ -1,0 +1,259 @@
+"""The SQLite ledger backend: one file, WAL journal, every commit synced.
+
+Appends take SQLite's write lock (``BEGIN IMMEDIATE``) before reading the head, so
+writers in any number of processes are serialised and can never fork the chain;
+``UNIQUE(prev)`` refuses a fork at the storage level should that ever fail. Writers
+waiting for the lock block up to the busy timeout rather than fail at once.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from assay.evidence.record import GENESIS_PREV, LedgerError, StoredRecord, record_hash, seal_batch
+
+_PAGE = 1000
+# Rows are read with keyset paging from this bound when the caller asks for everything,
+# so a row with a forged negative seq is still handed to `verify` rather than skipped.
+_MIN_SEQ = -(2**63)
+
+
+def _create_records(db: sqlite3.Connection) -> None:
+    db.execute(
+        "CREATE TABLE records ("
+        " seq INTEGER PRIMARY KEY,"
+        " prev BLOB NOT NULL UNIQUE,"
+        " hash BLOB NOT NULL,"
+        " body BLOB NOT NULL)"
+    )
+    # Not a security boundary (anyone with the file can drop them); they stop accidents.
+    for event in ("UPDATE", "DELETE"):
+        db.execute(
+            f"CREATE TRIGGER records_no_{event.lower()} BEFORE {event} ON records "
+            "BEGIN SELECT RAISE(ABORT, 'evidence records are append-only'); END"
+        )
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_create_records,)
+"""Schema changes in order; the schema version is how many have been applied.
+
+Append new functions, never edit or reorder applied ones. Each runs inside the same
+write transaction as the version bump, so a failed migration leaves no trace.
+"""
+
+
+def _blob(value: object) -> bytes:
+    # Columns are typed loosely in SQLite; a tampered row may hold TEXT or INTEGER.
+    # Hand verify bytes so it reports the mismatch instead of crashing.
+    if isinstance(value, bytes):
+        return value
+    return str(value).encode("utf-8")
+
+
+def _row_record(row: tuple[Any, ...]) -> StoredRecord:
+    seq, digest, body = row
+    return StoredRecord(seq=seq, hash=_blob(digest).hex(), body=_blob(body))
+
+
+class SQLiteLedger:
+    """An evidence ledger in one SQLite file (see `assay.evidence.ledger.Ledger`).
+
+    The connection may be shared between threads; calls on one instance are
+    serialised by a lock. With `create` the file and its parent directories are created
+    if missing; without it, a missing file or one that is not a ledger is a LedgerError.
+    Pending schema migrations are applied on open either way.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, create: bool = True, busy_timeout: float = 60.0
+    ) -> None:
+        self.path = Path(path)
+        self._busy_timeout = busy_timeout
+        self._lock = threading.Lock()
+        if not create and not self.path.is_file():
+            raise LedgerError(f"no SQLite ledger at {self.path} (and create=False)")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise LedgerError(f"cannot open SQLite ledger {self.path}: {exc}") from exc
+        try:
+            self._prepare(create)
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise LedgerError(f"cannot prepare SQLite ledger {self.path}: {exc}") from exc
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _prepare(self, create: bool) -> None:
+        # Checked before anything writes, so a stranger's database is left untouched.
+        if not create and self._schema_version() == 0:
+            raise LedgerError(f"{self.path} is not an assay ledger (no schema version)")
+        mode = self._switch_to_wal()
+        if mode != "wal":
+            raise LedgerError(
+                f"SQLite ledger {self.path}: journal mode is {mode!r}, expected 'wal' "
+                "(is the file on a filesystem without shared memory?)"
+            )
+        # FULL syncs the WAL at every commit; NORMAL may lose committed evidence on
+        # power loss. Batching, not NORMAL, is what buys throughput.
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._migrate()
+
+    def _switch_to_wal(self) -> str:
+        # Processes racing to open a fresh file all try to switch it to WAL; SQLite
+        # answers the losers SQLITE_BUSY at once, skipping the busy handler (it sees a
+        # deadlock). The mode persists in the file, so retry until someone has switched.
+        deadline = time.monotonic() + self._busy_timeout
+        pause = 0.001
+        while True:
+            try:
+                return str(self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0])
+            except sqlite3.OperationalError as exc:
+                busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+                if not busy or time.monotonic() + pause > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
+
+    def _rollback(self) -> None:
+        # Some errors (disk full, I/O) make SQLite roll back on its own.
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+
+    def _schema_version(self) -> int:
+        exists = self._db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+        ).fetchone()
+        if exists is None:
+            return 0
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return 0 if row is None else int(row[0])
+
+    def _migrate(self) -> None:
+        if self._schema_version() == len(MIGRATIONS):
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            # Re-read under the write lock: another process may have migrated meanwhile.
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+            )
+            version = self._schema_version()
+            if version > len(MIGRATIONS):
+                raise LedgerError(
+                    f"SQLite ledger {self.path} has schema version {version}, but this "
+                    f"assay knows versions up to {len(MIGRATIONS)}: upgrade assay"
+                )
+            for migration in MIGRATIONS[version:]:
+                migration(self._db)
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                (str(len(MIGRATIONS)),),
+            )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+
+    def append(self, entries: Sequence[Mapping[str, Any]]) -> list[StoredRecord]:
+        """Append `entries` as consecutive records in one transaction: all or none.
+
+        Raises CanonicalError or LedgerError (naming the entry's index) and writes
+        nothing if any entry cannot be sealed.
+        """
+        if not entries:
+            return []
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise LedgerError(f"SQLite ledger {self.path}: no write lock: {exc}") from exc
+            try:
+                head = self._db.execute(
+                    "SELECT seq, body FROM records ORDER BY seq DESC LIMIT 1"
+                ).fetchone()
+                if head is None:
+                    first_seq, prev = 0, GENESIS_PREV
+                else:
+                    # Link to the stored bytes themselves, not to the hash column.
+                    first_seq, prev = head[0] + 1, record_hash(_blob(head[1]))
+                sealed = seal_batch(entries, first_seq, prev)
+                prevs = [prev, *(record.hash for record in sealed[:-1])]
+                self._db.executemany(
+                    "INSERT INTO records (seq, prev, hash, body) VALUES (?, ?, ?, ?)",
+                    [
+                        (record.seq, bytes.fromhex(link), bytes.fromhex(record.hash), record.body)
+                        for record, link in zip(sealed, prevs, strict=True)
+                    ],
+                )
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                self._rollback()
+                if isinstance(exc, sqlite3.Error):
+                    raise LedgerError(f"SQLite ledger {self.path}: append failed: {exc}") from exc
+                raise
+        return sealed
+
+    def records(self, start: int = 0) -> Iterator[StoredRecord]:
+        """Records with seq >= `start` in seq order, read a page at a time.
+
+        With `start` 0 every stored row is yielded, whatever its seq, so `verify` sees
+        rows a tamperer numbered out of range. Records appended while iterating are
+        yielded too. Raises ValueError at once for a negative `start`.
+        """
+        if start < 0:
+            raise ValueError(f"start must be >= 0, got {start}")
+        return self._pages(_MIN_SEQ if start == 0 else start)
+
+    def _pages(self, bound: int) -> Iterator[StoredRecord]:
+        while True:
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT seq, hash, body FROM records WHERE seq >= ? ORDER BY seq LIMIT ?",
+                    (bound, _PAGE),
+                ).fetchall()
+            yield from map(_row_record, rows)
+            if len(rows) < _PAGE:
+                return
+            bound = rows[-1][0] + 1
+
+    def head(self) -> StoredRecord | None:
+        """The record with the highest seq, or None for an empty ledger."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT seq, hash, body FROM records ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+        return None if row is None else _row_record(row)
+
+    def count(self) -> int:
+        """How many records are stored."""
+        with self._lock:
+            (count,) = self._db.execute("SELECT count(*) FROM records").fetchone()
+        return int(count)
+
+    def close(self) -> None:
+        """Close the connection; the instance cannot be used afterwards."""
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
