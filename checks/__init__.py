@@ -1,10 +1,10 @@
 """The check API: what a plugin author imports.
 
-    from assay.checks import Result, check
+from assay.checks import Result, check
 
-    @check("acme.widget.locked", resource="acme.widget", permissions=["acme:Describe"])
-    def widget_locked(resource, params):
-        ...
+@check("acme.widget.locked", resource="acme.widget", permissions=["acme:Describe"])
+def widget_locked(resource, params):
+    ...
 """
 
 from assay.checks.registry import (

@@ -1,0 +1,267 @@
+"""Loading and validating controls: YAML -> JSON Schema -> model -> bound check or compiled rule.
+
+Every problem is reported with its file, line and field; nothing runs until the whole
+catalog is valid.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from pydantic import BaseModel, ValidationError
+
+from assay.checks import Result, RuleError, compile_rule, registry
+from assay.controls import catalog_root
+from assay.engine.errors import ConfigError, ConfigErrors
+from assay.engine.models import Control, Framework
+from assay.engine.yamlsource import YamlDocument, read_yaml
+
+Evaluator = Callable[[dict[str, Any], datetime], Result]
+NOT_CONTROLS = {"frameworks", "profiles"}
+
+
+@dataclass(frozen=True)
+class LoadedControl:
+    control: Control
+    path: Path
+    line: int
+    evaluate: Evaluator
+    permissions: tuple[str, ...]
+    params: dict[str, Any]
+
+
+@dataclass
+class Catalog:
+    controls: dict[str, LoadedControl] = field(default_factory=dict)
+    frameworks: dict[str, Framework] = field(default_factory=dict)
+
+    def criteria(self) -> dict[tuple[str, str], list[str]]:
+        """The reverse index (framework, criterion) -> control ids, computed from the controls."""
+        index: dict[tuple[str, str], list[str]] = {}
+        for cid in sorted(self.controls):
+            for fw, crits in self.controls[cid].control.frameworks.items():
+                for crit in crits:
+                    index.setdefault((fw, crit), []).append(cid)
+        return index
+
+
+@cache
+def control_schema() -> dict[str, Any]:
+    """The JSON Schema of a control file, generated from the model (and shipped)."""
+    return Control.model_json_schema()
+
+
+def load_catalog(extra_dirs: Iterable[Path] = (), *, builtin: bool = True) -> Catalog:
+    """Load the built-in catalog and extra control folders; raise ConfigErrors on any problem."""
+    root = Path(str(catalog_root()))
+    catalog = Catalog(frameworks=load_frameworks(root / "frameworks"))
+    files: list[Path] = []
+    if builtin:
+        files += control_files(root)
+    for d in extra_dirs:
+        if not d.is_dir():
+            raise ConfigError("control folder does not exist", file=d)
+        files += control_files(d)
+    errors: list[ConfigError] = []
+    for path in files:
+        try:
+            loaded = load_control(path, catalog.frameworks)
+        except ConfigErrors as exc:
+            errors += exc.errors
+            continue
+        except ConfigError as exc:
+            errors.append(exc)
+            continue
+        first = catalog.controls.get(loaded.control.id)
+        if first is not None:
+            errors.append(
+                ConfigError(
+                    f"duplicate control id {loaded.control.id!r}; first defined in "
+                    f"{first.path}:{first.line}",
+                    file=path,
+                    line=loaded.line,
+                    field="id",
+                )
+            )
+            continue
+        catalog.controls[loaded.control.id] = loaded
+    if errors:
+        raise ConfigErrors(errors)
+    return catalog
+
+
+def control_files(root: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in root.rglob("*.yaml")
+        if not NOT_CONTROLS.intersection(p.relative_to(root).parts[:-1])
+    )
+
+
+def load_frameworks(folder: Path) -> dict[str, Framework]:
+    frameworks: dict[str, Framework] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        doc = read_yaml(path)
+        try:
+            fw = Framework.model_validate(doc.data)
+        except ValidationError as exc:
+            raise _pydantic_errors(doc, exc, ()) from None
+        frameworks[fw.id] = fw
+    return frameworks
+
+
+def validate_document(doc: YamlDocument) -> list[ConfigError]:
+    """Check a parsed control file against the control JSON Schema."""
+    validator = jsonschema.Draft202012Validator(control_schema())
+    errors = sorted(validator.iter_errors(doc.data), key=lambda e: doc.line(e.absolute_path))
+    return [_schema_error(doc, e) for e in errors]
+
+
+def load_control(path: Path, frameworks: Mapping[str, Framework]) -> LoadedControl:
+    doc = read_yaml(path)
+    schema_errors = validate_document(doc)
+    if schema_errors:
+        raise ConfigErrors(schema_errors)
+    control = Control.model_validate(doc.data)
+    if control.id != path.stem:
+        raise doc.error(
+            f"control id {control.id!r} does not match the file name; expected {path.stem!r}",
+            ["id"],
+        )
+    _check_frameworks(doc, control, frameworks)
+    evaluate, permissions, params = bind(control, control.params, doc)
+    return LoadedControl(control, path, doc.line(()), evaluate, permissions, params)
+
+
+def bind(
+    control: Control, params: dict[str, Any], doc: YamlDocument, params_at: tuple[str, ...] = ()
+) -> tuple[Evaluator, tuple[str, ...], dict[str, Any]]:
+    """Turn a control into an evaluator: its check with validated params, or its compiled rule.
+
+    `doc` and `params_at` say where `params` were written, for error messages (a profile's
+    override lives in the profile, not in the control file).
+    """
+    params_at = params_at or ("params",)
+    if control.rule is not None:
+        if params:
+            raise doc.error("params apply to check functions; a rule takes none", params_at)
+        try:
+            rule = compile_rule(control.rule)
+        except RuleError as exc:
+            raise doc.error(exc.message, ("rule", *exc.location)) from None
+        return rule, (), {}
+    assert control.check is not None  # the schema requires check or rule
+    try:
+        spec = registry.get_check(control.check)
+    except registry.RegistryError as exc:
+        known = ", ".join(sorted(registry.checks())) or "none"
+        raise doc.error(f"{exc}; registered checks: {known}", ["check"]) from None
+    if spec.resource != control.resource:
+        raise doc.error(
+            f"check {spec.name!r} applies to {spec.resource!r}, not to {control.resource!r}",
+            ["resource"],
+        )
+    try:
+        bound: BaseModel = spec.params.model_validate(params)
+    except ValidationError as exc:
+        raise _pydantic_errors(doc, exc, params_at) from None
+    func = spec.func
+
+    def evaluate(resource: dict[str, Any], now: datetime) -> Result:
+        return func(resource, bound)
+
+    return evaluate, spec.permissions, bound.model_dump(mode="json")
+
+
+def _check_frameworks(
+    doc: YamlDocument, control: Control, frameworks: Mapping[str, Framework]
+) -> None:
+    for fw, crits in control.frameworks.items():
+        catalog = frameworks.get(fw)
+        if catalog is None:
+            continue  # a framework we ship no catalog for: ids cannot be checked
+        known = {c.id for c in catalog.criteria}
+        for i, crit in enumerate(crits):
+            if crit not in known:
+                raise doc.error(
+                    f"unknown {fw} criterion {crit!r}; expected one of {', '.join(sorted(known))}",
+                    ["frameworks", fw, i],
+                )
+
+
+def _pydantic_errors(
+    doc: YamlDocument, exc: ValidationError, prefix: tuple[str | int, ...]
+) -> ConfigErrors:
+    return ConfigErrors(
+        [doc.error(e["msg"], (*prefix, *e["loc"])) for e in exc.errors(include_url=False)]
+    )
+
+
+_TYPE_NAMES = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "a mapping",
+    "null": "null",
+}
+
+
+def _json_type(value: Any) -> str:
+    for name, kind in (
+        ("boolean", bool),
+        ("integer", int),
+        ("number", float),
+        ("string", str),
+        ("array", list),
+        ("object", dict),
+    ):
+        if isinstance(value, kind):
+            return _TYPE_NAMES[name]
+    return "null" if value is None else type(value).__name__
+
+
+def _schema_error(doc: YamlDocument, err: jsonschema.ValidationError) -> ConfigError:
+    loc = tuple(err.absolute_path)
+    schema = err.schema if isinstance(err.schema, dict) else {}
+    got = json.dumps(err.instance, default=str)
+    if err.validator == "additionalProperties":
+        allowed = sorted(schema.get("properties", {}))
+        unknown = sorted(set(err.instance) - set(allowed))
+        return doc.error(
+            f"unknown field {unknown[0]!r}; expected one of {', '.join(allowed)}",
+            (*loc, unknown[0]),
+        )
+    if err.validator == "required":
+        missing = [r for r in err.validator_value if r not in err.instance]
+        return doc.error(f"missing required field {missing[0]!r}", loc)
+    if err.validator == "enum":
+        options = ", ".join(str(v) for v in err.validator_value)
+        return doc.error(f"expected one of {options}; got {got}", loc)
+    if err.validator == "type":
+        return doc.error(
+            f"expected {_TYPE_NAMES.get(err.validator_value, err.validator_value)}; "
+            f"got {_json_type(err.instance)} {got}",
+            loc,
+        )
+    if err.validator == "anyOf":
+        types = [s.get("type") for s in err.validator_value if isinstance(s, dict)]
+        names = " or ".join(_TYPE_NAMES.get(t, str(t)) for t in types if t)
+        return doc.error(
+            f"expected {names or 'a valid value'}; got {_json_type(err.instance)} {got}", loc
+        )
+    if err.validator == "oneOf" and not loc:
+        return doc.error("exactly one of 'check' or 'rule' is required", loc)
+    if err.validator == "pattern":
+        return doc.error(f"expected a value matching {err.validator_value}; got {got}", loc)
+    if err.validator == "minLength":
+        return doc.error(f"must not be empty; got {got}", loc)
+    return doc.error(err.message, loc)

@@ -1,0 +1,190 @@
+"""Collection: live targets -> resource snapshots, on a bounded thread pool.
+
+A target that cannot be reached, or a collector that fails, becomes a recorded failure
+(its controls get `error` results); the rest of the collection goes on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from assay.checks import registry
+from assay.engine.errors import ConfigError
+from assay.engine.planner import Plan, PlannedTarget
+
+SNAPSHOT_SCHEMA = "assay.snapshot/v1"
+
+
+@dataclass(frozen=True)
+class CollectionFailure:
+    target: str
+    provider: str
+    resource_type: str
+    reason: str
+
+
+@dataclass
+class Snapshot:
+    created_at: str
+    targets: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[CollectionFailure] = field(default_factory=list)
+    resources: list[dict[str, Any]] = field(default_factory=list)
+
+
+Progress = Callable[[str, int], None]  # (what finished, resources it yielded)
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def collect(
+    plan: Plan, *, workers: int = 8, timeout: float = 300.0, progress: Progress | None = None
+) -> Snapshot:
+    """Collect every resource type the plan needs from every target, each type once per target."""
+    snap = Snapshot(created_at=now_rfc3339())
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="collect") as pool:
+        connected = {pt.target.name: pool.submit(_connect, pt, timeout) for pt in plan.targets}
+        jobs: dict[Future[list[dict[str, Any]]], tuple[PlannedTarget, str]] = {}
+        for pt in plan.targets:
+            try:
+                conn, identity = connected[pt.target.name].result(timeout=timeout)
+            except Exception as exc:
+                reason = f"cannot reach target {pt.target.name!r}: {_describe(exc)}"
+                snap.targets.append(
+                    {"name": pt.target.name, "provider": pt.target.provider, "error": reason}
+                )
+                snap.failures += [
+                    CollectionFailure(pt.target.name, pt.target.provider, t, reason)
+                    for t in pt.resource_types
+                ]
+                continue
+            snap.targets.append(
+                {"name": pt.target.name, "provider": pt.target.provider, "identity": identity}
+            )
+            for rtype in pt.resource_types:
+                jobs[pool.submit(_run_collector, rtype, conn, pt.target.name)] = (pt, rtype)
+        done, pending = wait(jobs, timeout=timeout)
+        for fut in pending:
+            fut.cancel()
+            pt, rtype = jobs[fut]
+            snap.failures.append(
+                CollectionFailure(
+                    pt.target.name,
+                    pt.target.provider,
+                    rtype,
+                    f"collection timed out after {timeout:g}s",
+                )
+            )
+        for fut in done:
+            pt, rtype = jobs[fut]
+            try:
+                found = fut.result()
+            except Exception as exc:
+                snap.failures.append(
+                    CollectionFailure(
+                        pt.target.name,
+                        pt.target.provider,
+                        rtype,
+                        f"collecting {rtype} failed: {_describe(exc)}",
+                    )
+                )
+                continue
+            snap.resources += found
+            if progress:
+                progress(f"{pt.target.name}: {rtype}", len(found))
+    snap.resources.sort(key=lambda r: (r["type"], r["scope"].get("target", ""), r["id"]))
+    return snap
+
+
+def _connect(pt: PlannedTarget, timeout: float) -> tuple[Any, dict[str, Any]]:
+    spec = registry.providers()[pt.target.provider]
+    conn = spec.connect(pt.options, timeout)
+    return conn, spec.identity(conn)
+
+
+def _run_collector(rtype: str, conn: Any, target: str) -> list[dict[str, Any]]:
+    spec = registry.collectors().get(rtype)
+    if spec is None:
+        raise LookupError(f"no collector is registered for resource type {rtype!r}")
+    stamp = now_rfc3339()
+    out = []
+    for resource in spec.func(conn):
+        resource["scope"] = {**resource.get("scope", {}), "target": target}
+        resource["collected_at"] = stamp
+        out.append(resource)
+    return out
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if type(exc).__name__ in text else f"{type(exc).__name__}: {text}"
+
+
+def write_snapshot(snap: Snapshot, path: Path) -> None:
+    """JSON lines: a header with targets and failures, then one resource per line."""
+    header = {
+        "schema": SNAPSHOT_SCHEMA,
+        "created_at": snap.created_at,
+        "targets": snap.targets,
+        "failures": [asdict(f) for f in snap.failures],
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as out:
+        out.write(json.dumps(header, sort_keys=True) + "\n")
+        for r in snap.resources:
+            out.write(json.dumps(r, sort_keys=True) + "\n")
+    tmp.replace(path)  # never leave a half-written snapshot behind
+
+
+def read_snapshot(path: Path) -> Snapshot:
+    lines = _lines(path)
+    try:
+        lineno, header = next(lines)
+    except StopIteration:
+        raise ConfigError("empty snapshot; expected a header line", file=path, line=1) from None
+    if header.get("schema") != SNAPSHOT_SCHEMA:
+        raise ConfigError(
+            f"expected a header with schema {SNAPSHOT_SCHEMA!r}; got {header.get('schema')!r}",
+            file=path,
+            line=lineno,
+        )
+    try:
+        failures = [CollectionFailure(**f) for f in header.get("failures", [])]
+    except TypeError as exc:
+        raise ConfigError(f"bad failure entry: {exc}", file=path, line=lineno) from None
+    snap = Snapshot(header.get("created_at", ""), header.get("targets", []), failures)
+    for lineno, obj in lines:
+        for key, kind in (("type", str), ("id", str), ("scope", dict), ("attributes", dict)):
+            if not isinstance(obj.get(key), kind):
+                raise ConfigError(
+                    f"resource needs {key!r} ({kind.__name__}); got {obj.get(key)!r}",
+                    file=path,
+                    line=lineno,
+                )
+        snap.resources.append(obj)
+    return snap
+
+
+def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    try:
+        handle = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read snapshot: {exc.strerror}", file=path) from None
+    with handle:
+        for lineno, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"invalid JSON: {exc.msg}", file=path, line=lineno) from None
+            if not isinstance(obj, dict):
+                raise ConfigError("expected a JSON object", file=path, line=lineno)
+            yield lineno, obj

@@ -1,0 +1,211 @@
+"""Evaluation: snapshots -> findings, with waivers, scores and the exit code a CI run gates on."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from assay.checks import MissingEvidence, Result, Status
+from assay.engine.catalog import LoadedControl
+from assay.engine.collect import Snapshot
+from assay.engine.errors import ExitCode
+from assay.engine.models import Severity, Waiver
+from assay.engine.planner import Plan
+
+
+@dataclass(slots=True)
+class Finding:
+    control: LoadedControl
+    resource: dict[str, Any]  # type, id, name, scope
+    result: Result
+    waiver: Waiver | None = None
+    expired_waiver: Waiver | None = None
+
+    @property
+    def status(self) -> Status:
+        return self.result.status
+
+    @property
+    def gating(self) -> bool:
+        """A failure not accepted by a current waiver."""
+        return self.result.status is Status.FAIL and self.waiver is None
+
+
+@dataclass
+class CriterionScore:
+    framework: str
+    criterion: str
+    title: str
+    controls: list[str]
+    passed: int = 0
+    failed: int = 0  # not waived
+    waived: int = 0
+    errors: int = 0
+    not_applicable: int = 0
+
+    @property
+    def score(self) -> float | None:
+        """passed / (passed + unwaived failed); None when nothing was decided."""
+        decided = self.passed + self.failed
+        return self.passed / decided if decided else None
+
+
+@dataclass
+class Summary:
+    counts: Counter[str] = field(default_factory=Counter)
+    waived: int = 0
+    expired_waivers: list[str] = field(default_factory=list)
+    failed_by_severity: Counter[str] = field(default_factory=Counter)
+    scores: list[CriterionScore] = field(default_factory=list)
+
+
+def evaluate(plan: Plan, snap: Snapshot, now: datetime | None = None) -> list[Finding]:
+    """Run every planned control over every resource of its type; a faulty check never raises."""
+    now = now or datetime.now(UTC)
+    max_age = timedelta(hours=plan.max_age_hours)
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for r in snap.resources:
+        by_type.setdefault(r["type"], []).append(r)
+    stale = _stale_stamps(snap.resources, now, max_age)
+    today = now.date()
+    findings: list[Finding] = []
+    for lc in plan.controls:
+        for res in by_type.get(lc.control.resource, ()):
+            ref = resource_ref(res)
+            reason = stale.get(res.get("collected_at", ""))
+            result = Result.error(reason) if reason else run_one(lc, res, now)
+            findings.append(_waive(Finding(lc, ref, result), plan.waivers, today))
+        for failure in snap.failures:
+            if failure.resource_type == lc.control.resource:
+                ref = {
+                    "type": failure.resource_type,
+                    "id": f"{failure.target}/{failure.resource_type}",
+                    "name": failure.target,
+                    "scope": {"provider": failure.provider, "target": failure.target},
+                }
+                findings.append(Finding(lc, ref, Result.error(failure.reason)))
+    return findings
+
+
+def run_one(lc: LoadedControl, resource: dict[str, Any], now: datetime) -> Result:
+    """One control on one resource; a check that raises gives `error`, never pass or fail."""
+    try:
+        result = lc.evaluate(resource, now)
+    except MissingEvidence as exc:
+        return Result.error(str(exc))
+    except Exception as exc:
+        return Result.error(f"check {lc.control.check} raised {type(exc).__name__}: {exc}")
+    if not isinstance(result, Result):
+        return Result.error(
+            f"check {lc.control.check} returned {type(result).__name__}, expected Result"
+        )
+    return result
+
+
+def resource_ref(res: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": res["type"],
+        "id": res["id"],
+        "name": res.get("name") or res["id"],
+        "scope": res["scope"],
+    }
+
+
+def _stale_stamps(
+    resources: Iterable[dict[str, Any]], now: datetime, max_age: timedelta
+) -> dict[str, str]:
+    """collected_at -> reason, for stamps older than the limit (parsed once per distinct stamp)."""
+    out: dict[str, str] = {}
+    for stamp in {r.get("collected_at", "") for r in resources}:
+        try:
+            when = datetime.fromisoformat(stamp)
+        except ValueError:
+            out[stamp] = f"resource has no valid collected_at timestamp (got {stamp!r})"
+            continue
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        if now - when > max_age:
+            hours = int((now - when).total_seconds() // 3600)
+            out[stamp] = (
+                f"evidence collected at {stamp} is {hours}h old, older than the "
+                f"{int(max_age.total_seconds() // 3600)}h limit; collect again"
+            )
+    return out
+
+
+def _waive(f: Finding, waivers: list[Waiver], today: date) -> Finding:
+    if f.result.status is not Status.FAIL:
+        return f
+    for w in waivers:
+        if w.matches(f.control.control.id, f.resource["id"], f.resource["name"]):
+            if w.expires >= today:
+                f.waiver = w
+                return f
+            f.expired_waiver = f.expired_waiver or w
+    return f
+
+
+def summarise(plan: Plan, findings: list[Finding]) -> Summary:
+    s = Summary()
+    expired: set[str] = set()
+    for f in findings:
+        s.counts[f.status.value] += 1
+        if f.waiver:
+            s.waived += 1
+        elif f.status is Status.FAIL:
+            s.failed_by_severity[f.control.control.severity.value] += 1
+        if f.expired_waiver and not f.waiver:
+            expired.add(f"{f.expired_waiver.id} (expired {f.expired_waiver.expires})")
+    s.expired_waivers = sorted(expired)
+    s.scores = criterion_scores(plan, findings)
+    return s
+
+
+def criterion_scores(plan: Plan, findings: list[Finding]) -> list[CriterionScore]:
+    titles = {
+        (fw.id, c.id): c.title for fw in plan.catalog.frameworks.values() for c in fw.criteria
+    }
+    planned = {c.control.id for c in plan.controls}
+    scores: dict[tuple[str, str], CriterionScore] = {}
+    for key, cids in plan.catalog.criteria().items():
+        selected = [c for c in cids if c in planned]
+        if selected:
+            scores[key] = CriterionScore(key[0], key[1], titles.get(key, ""), selected)
+    by_control: dict[str, list[tuple[str, str]]] = {}
+    for key, sc in scores.items():
+        for cid in sc.controls:
+            by_control.setdefault(cid, []).append(key)
+    for f in findings:
+        for key in by_control.get(f.control.control.id, ()):
+            sc = scores[key]
+            if f.status is Status.PASS:
+                sc.passed += 1
+            elif f.status is Status.FAIL:
+                if f.waiver:
+                    sc.waived += 1
+                else:
+                    sc.failed += 1
+            elif f.status is Status.ERROR:
+                sc.errors += 1
+            else:
+                sc.not_applicable += 1
+    return [scores[k] for k in sorted(scores, key=_criterion_order)]
+
+
+def _criterion_order(key: tuple[str, str]) -> tuple[str, list[Any]]:
+    fw, crit = key
+    # CC6.10 after CC6.9
+    return fw, [int(p) if p.isdigit() else p for p in crit.replace(".", " ").split()]
+
+
+def exit_code(findings: Iterable[Finding], fail_on: Severity) -> ExitCode:
+    """1 for an unwaived failure at or above `fail_on`, else 3 if any result is `error`, else 0."""
+    errors = False
+    for f in findings:
+        if f.gating and f.control.control.severity.rank >= fail_on.rank:
+            return ExitCode.FAILED
+        errors = errors or f.status is Status.ERROR
+    return ExitCode.ERRORS if errors else ExitCode.OK

@@ -1,0 +1,162 @@
+"""The models at the edges: controls, profiles, targets and waivers as written in YAML."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CONTROL_ID = r"^[a-z0-9]+(-[a-z0-9]+)+$"
+RESOURCE_TYPE = r"^[a-z0-9]+(\.[a-z0-9_]+)+$"
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {
+    Severity.INFO: 0,
+    Severity.LOW: 1,
+    Severity.MEDIUM: 2,
+    Severity.HIGH: 3,
+    Severity.CRITICAL: 4,
+}
+
+
+class Control(BaseModel):
+    """One control as written in `controls/<provider>/<id>.yaml`."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": "urn:assay:control:v1",
+            "oneOf": [{"required": ["check"]}, {"required": ["rule"]}],
+        },
+    )
+
+    id: str = Field(pattern=CONTROL_ID, description="Stable id; equals the file name.")
+    title: str = Field(min_length=1)
+    description: str = ""
+    severity: Severity
+    frameworks: dict[str, list[str]] = Field(
+        default_factory=dict, description="Framework id -> criteria, e.g. soc2: [CC6.1]."
+    )
+    resource: str = Field(pattern=RESOURCE_TYPE, description="Resource type, e.g. aws.s3.bucket.")
+    check: str | None = Field(default=None, description="A registered check function.")
+    rule: dict[str, Any] | None = Field(default=None, description="An inline declarative rule.")
+    params: dict[str, Any] = Field(default_factory=dict)
+    remediation: str = Field(min_length=1)
+    tags: list[str] = Field(default_factory=list)
+    references: dict[str, str | list[str]] = Field(
+        default_factory=dict, description="Equivalent checks elsewhere, e.g. prowler: <id>."
+    )
+
+    @property
+    def provider(self) -> str:
+        return self.resource.split(".")[0]
+
+
+class Criterion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    title: str
+
+
+class Framework(BaseModel):
+    """A framework catalog (`controls/frameworks/<id>.yaml`): criteria ids and titles."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    title: str
+    criteria: list[Criterion]
+
+
+class Selection(BaseModel):
+    """Which controls a profile runs; empty lists select everything."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[str] = Field(default_factory=list)
+    frameworks: list[str] = Field(
+        default_factory=list, description="A framework id (soc2) or a criterion (soc2:CC6.1)."
+    )
+    tags: list[str] = Field(default_factory=list)
+    severity: Severity | None = Field(default=None, description="Minimum severity.")
+
+
+class Target(BaseModel):
+    """A system to collect from; options beyond name and provider belong to the provider."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    provider: str
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class Waiver(BaseModel):
+    """An accepted risk: a failure of `control` on matching resources, until `expires`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1)
+    control: str = Field(description="Control id, or a glob over control ids.")
+    resources: list[str] = Field(
+        default_factory=lambda: ["*"], description="Globs over resource ids or names."
+    )
+    reason: str = Field(min_length=10)
+    approver: str = Field(min_length=1)
+    expires: date
+
+    def covers_control(self, control_id: str) -> bool:
+        return _glob(self.control).fullmatch(control_id) is not None
+
+    def matches(self, control_id: str, resource_id: str, resource_name: str) -> bool:
+        if not self.covers_control(control_id):
+            return False
+        return any(
+            _glob(p).fullmatch(resource_id) or _glob(p).fullmatch(resource_name)
+            for p in self.resources
+        )
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    # fnmatch would let `*` in an ARN glob match across `/`; that is what users expect here too,
+    # but fnmatch also treats `[` as a class, which ARNs never mean.
+    return re.compile(".*".join(re.escape(part) for part in pattern.split("*")))
+
+
+class Profile(BaseModel):
+    """`assay.yaml`: which controls, with which params, on which targets, with which waivers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    controls: Selection = Field(default_factory=Selection)
+    controls_dirs: list[str] = Field(
+        default_factory=list, description="Extra control folders, relative to the profile."
+    )
+    params: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Control id -> params overriding the control's own."
+    )
+    targets: list[Target] = Field(default_factory=list)
+    waivers: list[Waiver] = Field(default_factory=list)
+    max_snapshot_age_hours: int = Field(
+        default=24, gt=0, description="Evidence older than this makes results `error`."
+    )

@@ -1,0 +1,205 @@
+"""From a profile and the catalog to a plan: which controls run, how, and on which targets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+
+from assay.checks import registry
+from assay.controls import catalog_root
+from assay.engine.catalog import Catalog, LoadedControl, _pydantic_errors, bind, load_catalog
+from assay.engine.errors import ConfigError, ConfigErrors
+from assay.engine.models import Profile, Selection, Severity, Target, Waiver
+from assay.engine.yamlsource import YamlDocument, read_yaml
+
+DEFAULT_PROFILE = "assay.yaml"
+
+
+@dataclass(frozen=True)
+class PlannedTarget:
+    target: Target
+    options: BaseModel
+    resource_types: tuple[str, ...]
+
+
+@dataclass
+class Plan:
+    controls: list[LoadedControl]
+    targets: list[PlannedTarget]
+    waivers: list[Waiver]
+    catalog: Catalog
+    profile: Profile
+    profile_path: Path | None = None
+    max_age_hours: int = 24
+    notes: list[str] = field(default_factory=list)
+
+    def resource_types(self, provider: str) -> tuple[str, ...]:
+        return tuple(
+            sorted({c.control.resource for c in self.controls if c.control.provider == provider})
+        )
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Command-line narrowing applied on top of the profile's own selection."""
+
+    frameworks: Sequence[str] = ()
+    controls: Sequence[str] = ()
+    severity: Severity | None = None
+
+
+def builtin_profile() -> Path:
+    return Path(str(catalog_root())) / "profiles" / "default.yaml"
+
+
+def resolve_profile(path: Path | None) -> Path:
+    """The profile named on the command line, else ./assay.yaml, else the built-in default."""
+    if path is not None:
+        return path
+    local = Path(DEFAULT_PROFILE)
+    return local if local.is_file() else builtin_profile()
+
+
+def load_profile(path: Path, text: str | None = None) -> tuple[Profile, YamlDocument]:
+    doc = read_yaml(path, text)
+    if not isinstance(doc.data, dict):
+        raise doc.error("expected a mapping of profile settings")
+    try:
+        return Profile.model_validate(doc.data), doc
+    except ValidationError as exc:
+        raise _pydantic_errors(doc, exc, ()) from None
+
+
+def make_plan(
+    profile_path: Path, filters: Filters = Filters(), *, profile_text: str | None = None
+) -> Plan:
+    """Load and check everything a run needs; raise ConfigError(s) before anything runs."""
+    profile, doc = load_profile(profile_path, profile_text)
+    extra = [(profile_path.parent / d) for d in profile.controls_dirs]
+    catalog = load_catalog(extra)
+    errors: list[ConfigError] = []
+    selected = _select(catalog, profile.controls, doc, errors)
+    selected = _apply_filters(selected, filters, catalog, errors)
+    by_id = {c.control.id: c for c in selected}
+    for cid, params in profile.params.items():
+        if cid not in catalog.controls:
+            errors.append(doc.error(f"unknown control id {cid!r}", ["params", cid]))
+            continue
+        if cid not in by_id:
+            continue
+        loaded = by_id[cid]
+        merged = {**loaded.control.params, **params}
+        try:
+            evaluate, perms, bound = bind(loaded.control, merged, doc, ("params", cid))
+        except (ConfigError, ConfigErrors) as exc:
+            errors += exc.errors if isinstance(exc, ConfigErrors) else [exc]
+            continue
+        by_id[cid] = replace(loaded, evaluate=evaluate, permissions=perms, params=bound)
+    for i, waiver in enumerate(profile.waivers):
+        if not any(waiver.covers_control(cid) for cid in catalog.controls):
+            errors.append(
+                doc.error(f"waiver {waiver.id!r} names no known control", ["waivers", i, "control"])
+            )
+    controls = [by_id[c.control.id] for c in selected]
+    targets = _plan_targets(profile, doc, controls, errors)
+    if errors:
+        raise ConfigErrors(errors)
+    return Plan(
+        controls,
+        targets,
+        profile.waivers,
+        catalog,
+        profile,
+        profile_path,
+        profile.max_snapshot_age_hours,
+    )
+
+
+def _select(
+    catalog: Catalog, sel: Selection, doc: YamlDocument, errors: list[ConfigError]
+) -> list[LoadedControl]:
+    for i, cid in enumerate(sel.ids):
+        if cid not in catalog.controls:
+            errors.append(doc.error(f"unknown control id {cid!r}", ["controls", "ids", i]))
+    for i, fw in enumerate(sel.frameworks):
+        if not _framework_known(catalog, fw):
+            errors.append(
+                doc.error(f"unknown framework or criterion {fw!r}", ["controls", "frameworks", i])
+            )
+    return [
+        c
+        for c in catalog.controls.values()
+        if (not sel.ids or c.control.id in sel.ids)
+        and (not sel.frameworks or any(_in_framework(c, fw) for fw in sel.frameworks))
+        and (not sel.tags or set(sel.tags) & set(c.control.tags))
+        and (sel.severity is None or c.control.severity.rank >= sel.severity.rank)
+    ]
+
+
+def _apply_filters(
+    controls: list[LoadedControl], f: Filters, catalog: Catalog, errors: list[ConfigError]
+) -> list[LoadedControl]:
+    for cid in f.controls:
+        if cid not in catalog.controls:
+            errors.append(ConfigError(f"unknown control id {cid!r}", field="--control"))
+    for fw in f.frameworks:
+        if not _framework_known(catalog, fw):
+            errors.append(
+                ConfigError(f"unknown framework or criterion {fw!r}", field="--framework")
+            )
+    return [
+        c
+        for c in controls
+        if (not f.controls or c.control.id in f.controls)
+        and (not f.frameworks or any(_in_framework(c, fw) for fw in f.frameworks))
+        and (f.severity is None or c.control.severity.rank >= f.severity.rank)
+    ]
+
+
+def _in_framework(c: LoadedControl, spec: str) -> bool:
+    fw, _, crit = spec.partition(":")
+    crits = c.control.frameworks.get(fw)
+    return crits is not None and (not crit or crit in crits)
+
+
+def _framework_known(catalog: Catalog, spec: str) -> bool:
+    return any(_in_framework(c, spec) for c in catalog.controls.values()) or (
+        spec in catalog.frameworks
+    )
+
+
+def _plan_targets(
+    profile: Profile, doc: YamlDocument, controls: list[LoadedControl], errors: list[ConfigError]
+) -> list[PlannedTarget]:
+    providers = registry.providers()
+    planned: list[PlannedTarget] = []
+    names: set[str] = set()
+    for i, target in enumerate(profile.targets):
+        if target.name in names:
+            errors.append(
+                doc.error(f"duplicate target name {target.name!r}", ["targets", i, "name"])
+            )
+        names.add(target.name)
+        spec = providers.get(target.provider)
+        if spec is None:
+            errors.append(
+                doc.error(
+                    f"unknown provider {target.provider!r}; "
+                    f"expected one of {', '.join(sorted(providers))}",
+                    ["targets", i, "provider"],
+                )
+            )
+            continue
+        try:
+            options = spec.options.model_validate(target.options)
+        except ValidationError as exc:
+            errors += _pydantic_errors(doc, exc, ("targets", i)).errors
+            continue
+        types = tuple(
+            sorted({c.control.resource for c in controls if c.control.provider == target.provider})
+        )
+        planned.append(PlannedTarget(target, options, types))
+    return planned

@@ -1,0 +1,168 @@
+"""The command line: exit codes, formats, bad input, the evidence it writes, its docs."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from assay.engine.cli import cli
+from assay.engine.collect import Snapshot, now_rfc3339, write_snapshot
+from assay.testing import make_resource
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def widget(name: str, lock_level: int) -> dict[str, object]:
+    r = make_resource(
+        "test.widget",
+        {"lock_level": lock_level},
+        id=f"widget:{name}",
+        name=name,
+        scope={"provider": "test", "target": "t1"},
+    )
+    r["collected_at"] = now_rfc3339()
+    return r
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, controls_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "assay.yaml").write_text(
+        f"controls_dirs: [{controls_dir.name}]\ncontrols: {{ids: [test-widget-locked]}}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ASSAY_LEDGER", raising=False)
+    return tmp_path
+
+
+def invoke(args: list[str], cwd: Path) -> click.testing.Result:
+    assert Path.cwd() == cwd
+    return CliRunner().invoke(cli, args, catch_exceptions=False)
+
+
+def snapshot(ws: Path, *levels: int) -> Path:
+    path = ws / "snap.jsonl"
+    write_snapshot(
+        Snapshot(now_rfc3339(), resources=[widget(f"w{i}", lv) for i, lv in enumerate(levels)]),
+        path,
+    )
+    return path
+
+
+def test_evaluate_passing_snapshot_exits_0_and_writes_evidence(workspace: Path) -> None:
+    res = invoke(["evaluate", str(snapshot(workspace, 3, 4)), "--format", "json"], workspace)
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert doc["schema"] == "assay.results/v1"
+    assert [r["status"] for r in doc["results"]] == ["pass", "pass"]
+    first = doc["results"][0]
+    assert set(first) >= {
+        "control",
+        "status",
+        "severity",
+        "frameworks",
+        "resource",
+        "reason",
+        "observed",
+    }
+    assert set(first["resource"]) == {"type", "id", "name", "scope"}
+    assert doc["run"]["ledger"]["records"] == 4  # run_started, 2 results, run_finished
+    assert (workspace / ".assay" / "ledger.db").is_file()
+    verify = invoke(["evidence", "verify"], workspace)
+    assert verify.exit_code == 0 and "4 records verified" in verify.output
+
+
+def test_failure_exits_1_and_fail_on_raises_the_bar(workspace: Path) -> None:
+    snap = str(snapshot(workspace, 1))
+    assert invoke(["evaluate", snap], workspace).exit_code == 1
+    # the control is `high`: failing on critical only lets it through
+    assert invoke(["evaluate", snap, "--fail-on", "critical"], workspace).exit_code == 0
+
+
+def test_table_output_has_results_and_summary(workspace: Path) -> None:
+    res = invoke(["evaluate", str(snapshot(workspace, 1, 5))], workspace)
+    assert "test-widget-locked" in res.output
+    assert "lock level 1 < 2" in res.output
+    assert "2 results: 1 pass, 1 fail" in res.output
+    assert "soc2 CC6.1" in res.output and "50%" in res.output
+
+
+def test_output_file(workspace: Path) -> None:
+    out = workspace / "r.json"
+    res = invoke(["evaluate", str(snapshot(workspace, 3)), "-f", "json", "-o", str(out)], workspace)
+    assert res.exit_code == 0 and json.loads(out.read_text())["results"][0]["status"] == "pass"
+
+
+def test_bad_profile_exits_2_and_runs_nothing(workspace: Path) -> None:
+    (workspace / "assay.yaml").write_text("controls: {ids: [no-such-control]}\n")
+    res = invoke(["evaluate", str(snapshot(workspace, 3))], workspace)
+    assert res.exit_code == 2
+    assert "assay.yaml:1: controls.ids[0]: unknown control id 'no-such-control'" in res.output
+    assert "nothing was run" in res.output
+    assert not (workspace / ".assay").exists()
+
+
+def test_run_without_targets_is_a_usage_error(workspace: Path) -> None:
+    res = invoke(["run"], workspace)
+    assert res.exit_code == 2 and "names no targets" in res.output
+
+
+def test_evidence_verify_catches_tampering(workspace: Path) -> None:
+    invoke(["evaluate", str(snapshot(workspace, 1, 5))], workspace)
+    db = workspace / ".assay" / "ledger.db"
+    with sqlite3.connect(db) as con:
+        body = con.execute("SELECT body FROM records WHERE seq = 1").fetchone()[0]
+        forged = (
+            bytes(body).replace(b'"fail"', b'"pass"')
+            if b'"fail"' in bytes(body)
+            else bytes(body).replace(b'"pass"', b'"fail"')
+        )
+        con.execute("DROP TRIGGER IF EXISTS records_no_update")
+        con.execute("UPDATE records SET body = ? WHERE seq = 1", (forged,))
+    res = invoke(["evidence", "verify"], workspace)
+    assert res.exit_code == 4
+    assert "seq 1" in res.output
+
+
+def test_evidence_verify_without_ledger(workspace: Path) -> None:
+    res = invoke(["evidence", "verify", "--ledger", "sqlite:///missing.db"], workspace)
+    assert res.exit_code == 2
+    assert not (workspace / "missing.db").exists()
+
+
+def test_controls_commands(workspace: Path, controls_dir: Path, tmp_path: Path) -> None:
+    listed = invoke(["controls", "list", "--format", "json"], workspace)
+    ids = [c["id"] for c in json.loads(listed.output)]
+    assert "aws-s3-default-encryption" in ids
+    show = invoke(["controls", "show", "aws-s3-default-encryption"], workspace)
+    assert show.exit_code == 0 and "check: aws.s3.default_encryption" in show.output
+    assert "s3:GetEncryptionConfiguration" in show.output
+    schema = json.loads(invoke(["controls", "schema"], workspace).output)
+    assert schema["properties"]["severity"]
+    ok = invoke(["controls", "validate", str(controls_dir)], workspace)
+    assert ok.exit_code == 0 and "1 control file(s) valid" in ok.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: bad\n")
+    res = invoke(["controls", "validate", str(bad)], workspace)
+    assert res.exit_code == 2 and "bad.yaml:1: " in res.output
+
+
+def test_every_command_is_documented_in_the_readme() -> None:
+    readme = README.read_text()
+
+    def walk(group: click.Group, prefix: str) -> list[str]:
+        out = []
+        for name, cmd in group.commands.items():
+            if isinstance(cmd, click.Group):
+                out += walk(cmd, f"{prefix} {name}")
+            else:
+                out.append(f"{prefix} {name}")
+        return out
+
+    missing = [c for c in walk(cli, "assay") if not re.search(re.escape(c) + r"\b", readme)]
+    assert not missing, f"undocumented commands: {missing}"

@@ -1,0 +1,95 @@
+"""`assay run` and `assay doctor` against moto's HTTP server and a target that cannot be reached."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from assay.engine.cli import cli
+from assay.engine.demo_account import DemoAccount, seed, start_emulator
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def account() -> Iterator[tuple[str, DemoAccount]]:
+    with start_emulator() as url:
+        yield url, seed(url)
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("ASSAY_LEDGER", raising=False)
+    return tmp_path
+
+
+def write_profile(ws: Path, *targets: str) -> Path:
+    p = ws / "assay.yaml"
+    p.write_text("targets:\n" + "".join(f"  - {t}\n" for t in targets))
+    return p
+
+
+def test_run_gives_seeded_verdicts_and_errors_for_an_unreachable_target(
+    account: tuple[str, DemoAccount], workspace: Path
+) -> None:
+    url, seeded = account
+    dead = f"http://127.0.0.1:{closed_port()}"
+    write_profile(
+        workspace,
+        f"{{name: emu, provider: aws, endpoint_url: '{url}', regions: [us-east-1]}}",
+        f"{{name: dead, provider: aws, endpoint_url: '{dead}', regions: [us-east-1]}}",
+    )
+    res = CliRunner().invoke(
+        cli, ["run", "--format", "json", "--timeout", "20"], catch_exceptions=False
+    )
+    doc = json.loads(res.stdout)
+    got = {
+        (r["control"], r["resource"]["id"]): r["status"]
+        for r in doc["results"]
+        if r["resource"]["scope"]["target"] == "emu"
+    }
+    expected = {
+        (cid, rid): status for cid, per in seeded["expected"].items() for rid, status in per.items()
+    }
+    assert got == expected
+    dead_results = [r for r in doc["results"] if r["resource"]["scope"]["target"] == "dead"]
+    assert dead_results and all(r["status"] == "error" for r in dead_results)
+    assert all("cannot reach target 'dead'" in r["reason"] for r in dead_results)
+    assert {f["target"] for f in doc["summary"]["collection_failures"]} == {"dead"}
+    assert res.exit_code == 1  # the seeded failures gate before the errors do
+    verify = CliRunner().invoke(cli, ["evidence", "verify"])
+    assert verify.exit_code == 0, verify.output
+
+
+def test_doctor_names_the_unreachable_target(
+    account: tuple[str, DemoAccount], workspace: Path
+) -> None:
+    url, _ = account
+    write_profile(workspace, f"{{name: emu, provider: aws, endpoint_url: '{url}'}}")
+    ok = CliRunner().invoke(cli, ["doctor"])
+    assert ok.exit_code == 0, ok.output
+    assert "✓ emu (aws): connected as account=" in ok.output
+    dead = f"http://127.0.0.1:{closed_port()}"
+    write_profile(
+        workspace,
+        f"{{name: emu, provider: aws, endpoint_url: '{url}'}}",
+        f"{{name: dead, provider: aws, endpoint_url: '{dead}'}}",
+    )
+    bad = CliRunner().invoke(cli, ["doctor", "--timeout", "20"])
+    assert bad.exit_code == 3
+    assert "✗ dead (aws): cannot reach target 'dead'" in bad.output
