@@ -55,94 +55,84 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def output_options(func: F) -> F:
-    """`--format` and `--output`, the same on every command that prints results."""
-    func = click.option(
+def option_group(*options: Callable[[F], F]) -> Callable[[F], F]:
+    """Several click options as one decorator, so commands share them exactly."""
+
+    def apply(func: F) -> F:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return apply
+
+
+format_option = click.option(
+    "--format",
+    "-f",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+output_options = option_group(
+    format_option,
+    click.option(
         "--output",
         "-o",
         "output",
         type=click.Path(dir_okay=False, path_type=Path),
         help="Write the report to this file instead of standard output.",
-    )(func)
-    return click.option(
-        "--format",
-        "-f",
-        "fmt",
-        type=click.Choice(FORMATS),
-        default="table",
+    ),
+)
+selection_options = option_group(
+    click.option(
+        "--profile",
+        "-p",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Profile file (default: ./assay.yaml, else the built-in default).",
+    ),
+    click.option(
+        "--framework",
+        multiple=True,
+        help="Only controls of this framework or criterion (soc2, soc2:CC6.1).",
+    ),
+    click.option("--control", multiple=True, help="Only this control id (repeatable)."),
+    click.option("--severity", type=click.Choice(SEVERITIES), help="Only controls at or above."),
+)
+ledger_option = click.option(
+    "--ledger",
+    envvar="ASSAY_LEDGER",
+    default=DEFAULT_LEDGER,
+    show_default=True,
+    help="Evidence ledger URL (sqlite:///path.db); env ASSAY_LEDGER.",
+)
+run_options = option_group(
+    ledger_option,
+    click.option(
+        "--fail-on",
+        type=click.Choice(SEVERITIES),
+        default="low",
         show_default=True,
-        help="Report format.",
-    )(func)
-
-
-def selection_options(func: F) -> F:
-    for decorator in reversed(
-        [
-            click.option(
-                "--profile",
-                "-p",
-                type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                help="Profile file (default: ./assay.yaml, else the built-in default).",
-            ),
-            click.option(
-                "--framework",
-                multiple=True,
-                help="Only controls of this framework or criterion (soc2, soc2:CC6.1).",
-            ),
-            click.option("--control", multiple=True, help="Only this control id (repeatable)."),
-            click.option(
-                "--severity", type=click.Choice(SEVERITIES), help="Only controls at or above."
-            ),
-        ]
-    ):
-        func = decorator(func)
-    return func
-
-
-def run_options(func: F) -> F:
-    for decorator in reversed(
-        [
-            click.option(
-                "--ledger",
-                envvar="ASSAY_LEDGER",
-                default=DEFAULT_LEDGER,
-                show_default=True,
-                help="Evidence ledger URL (sqlite:///path.db); env ASSAY_LEDGER.",
-            ),
-            click.option(
-                "--fail-on",
-                type=click.Choice(SEVERITIES),
-                default="low",
-                show_default=True,
-                help="Exit 1 on an unwaived failure at or above this severity.",
-            ),
-        ]
-    ):
-        func = decorator(func)
-    return func
-
-
-def collect_options(func: F) -> F:
-    for decorator in reversed(
-        [
-            click.option(
-                "--workers",
-                type=click.IntRange(1, 256),
-                default=8,
-                show_default=True,
-                help="Collection threads.",
-            ),
-            click.option(
-                "--timeout",
-                type=click.FloatRange(1),
-                default=300.0,
-                show_default=True,
-                help="Seconds allowed per target and resource type.",
-            ),
-        ]
-    ):
-        func = decorator(func)
-    return func
+        help="Exit 1 on an unwaived failure at or above this severity.",
+    ),
+)
+collect_options = option_group(
+    click.option(
+        "--workers",
+        type=click.IntRange(1, 256),
+        default=8,
+        show_default=True,
+        help="Collection threads.",
+    ),
+    click.option(
+        "--timeout",
+        type=click.FloatRange(1),
+        default=300.0,
+        show_default=True,
+        help="Seconds allowed per target and resource type.",
+    ),
+)
 
 
 def _plan(
@@ -350,9 +340,7 @@ def controls() -> None:
 
 @controls.command("list")
 @click.option("--framework", help="Only controls of this framework or criterion.")
-@click.option(
-    "--format", "-f", "fmt", type=click.Choice(FORMATS), default="table", show_default=True
-)
+@format_option
 @handle_errors
 def controls_list(framework: str | None, fmt: str) -> None:
     """List the controls of the built-in catalog."""
@@ -360,7 +348,7 @@ def controls_list(framework: str | None, fmt: str) -> None:
     rows = [
         lc.control
         for lc in catalog.controls.values()
-        if not framework or _matches_framework(lc.control.frameworks, framework)
+        if not framework or lc.control.in_framework(framework)
     ]
     if fmt == "json":
         click.echo(
@@ -374,11 +362,6 @@ def controls_list(framework: str | None, fmt: str) -> None:
         fws = "; ".join(f"{k}: {', '.join(v)}" for k, v in c.frameworks.items())
         table.add_row(c.id, c.severity.value, c.resource, fws, c.title)
     Console().print(table)
-
-
-def _matches_framework(frameworks: dict[str, list[str]], spec: str) -> bool:
-    fw, _, crit = spec.partition(":")
-    return fw in frameworks and (not crit or crit in frameworks[fw])
 
 
 @controls.command("show")
@@ -430,10 +413,8 @@ def evidence() -> None:
 
 
 @evidence.command("verify")
-@click.option("--ledger", envvar="ASSAY_LEDGER", default=DEFAULT_LEDGER, show_default=True)
-@click.option(
-    "--format", "-f", "fmt", type=click.Choice(FORMATS), default="table", show_default=True
-)
+@ledger_option
+@format_option
 @handle_errors
 def evidence_verify(ledger: str, fmt: str) -> None:
     """Re-hash every stored record and check the chain; exit 4 on the first bad record."""

@@ -65,19 +65,18 @@ class Summary:
 def evaluate(plan: Plan, snap: Snapshot, now: datetime | None = None) -> list[Finding]:
     """Run every planned control over every resource of its type; a faulty check never raises."""
     now = now or datetime.now(UTC)
-    max_age = timedelta(hours=plan.max_age_hours)
-    by_type: dict[str, list[dict[str, Any]]] = {}
+    max_age = timedelta(hours=plan.profile.max_snapshot_age_hours)
+    by_type: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
     for r in snap.resources:
-        by_type.setdefault(r["type"], []).append(r)
+        by_type.setdefault(r["type"], []).append((r, resource_ref(r)))
     stale = _stale_stamps(snap.resources, now, max_age)
     today = now.date()
     findings: list[Finding] = []
     for lc in plan.controls:
-        for res in by_type.get(lc.control.resource, ()):
-            ref = resource_ref(res)
+        for res, ref in by_type.get(lc.control.resource, ()):
             reason = stale.get(res.get("collected_at", ""))
             result = Result.error(reason) if reason else run_one(lc, res, now)
-            findings.append(_waive(Finding(lc, ref, result), plan.waivers, today))
+            findings.append(_waive(Finding(lc, ref, result), plan.profile.waivers, today))
         for failure in snap.failures:
             if failure.resource_type == lc.control.resource:
                 ref = {

@@ -67,6 +67,12 @@ class Control(BaseModel):
     def provider(self) -> str:
         return self.resource.split(".")[0]
 
+    def in_framework(self, spec: str) -> bool:
+        """Whether the control maps to `spec`: a framework (soc2) or a criterion (soc2:CC6.1)."""
+        fw, _, crit = spec.partition(":")
+        crits = self.frameworks.get(fw)
+        return crits is not None and (not crit or crit in crits)
+
 
 class Criterion(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
@@ -12,7 +12,7 @@ from assay.checks import registry
 from assay.controls import catalog_root
 from assay.engine.catalog import Catalog, LoadedControl, _pydantic_errors, bind, load_catalog
 from assay.engine.errors import ConfigError, ConfigErrors
-from assay.engine.models import Profile, Selection, Severity, Target, Waiver
+from assay.engine.models import Profile, Selection, Severity, Target
 from assay.engine.yamlsource import YamlDocument, read_yaml
 
 DEFAULT_PROFILE = "assay.yaml"
@@ -29,17 +29,9 @@ class PlannedTarget:
 class Plan:
     controls: list[LoadedControl]
     targets: list[PlannedTarget]
-    waivers: list[Waiver]
     catalog: Catalog
     profile: Profile
     profile_path: Path | None = None
-    max_age_hours: int = 24
-    notes: list[str] = field(default_factory=list)
-
-    def resource_types(self, provider: str) -> tuple[str, ...]:
-        return tuple(
-            sorted({c.control.resource for c in self.controls if c.control.provider == provider})
-        )
 
 
 @dataclass(frozen=True)
@@ -107,15 +99,7 @@ def make_plan(
     targets = _plan_targets(profile, doc, controls, errors)
     if errors:
         raise ConfigErrors(errors)
-    return Plan(
-        controls,
-        targets,
-        profile.waivers,
-        catalog,
-        profile,
-        profile_path,
-        profile.max_snapshot_age_hours,
-    )
+    return Plan(controls, targets, catalog, profile, profile_path)
 
 
 def _select(
@@ -133,7 +117,7 @@ def _select(
         c
         for c in catalog.controls.values()
         if (not sel.ids or c.control.id in sel.ids)
-        and (not sel.frameworks or any(_in_framework(c, fw) for fw in sel.frameworks))
+        and (not sel.frameworks or any(c.control.in_framework(fw) for fw in sel.frameworks))
         and (not sel.tags or set(sel.tags) & set(c.control.tags))
         and (sel.severity is None or c.control.severity.rank >= sel.severity.rank)
     ]
@@ -154,19 +138,13 @@ def _apply_filters(
         c
         for c in controls
         if (not f.controls or c.control.id in f.controls)
-        and (not f.frameworks or any(_in_framework(c, fw) for fw in f.frameworks))
+        and (not f.frameworks or any(c.control.in_framework(fw) for fw in f.frameworks))
         and (f.severity is None or c.control.severity.rank >= f.severity.rank)
     ]
 
 
-def _in_framework(c: LoadedControl, spec: str) -> bool:
-    fw, _, crit = spec.partition(":")
-    crits = c.control.frameworks.get(fw)
-    return crits is not None and (not crit or crit in crits)
-
-
 def _framework_known(catalog: Catalog, spec: str) -> bool:
-    return any(_in_framework(c, spec) for c in catalog.controls.values()) or (
+    return any(c.control.in_framework(spec) for c in catalog.controls.values()) or (
         spec in catalog.frameworks
     )
 

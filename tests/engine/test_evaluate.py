@@ -241,3 +241,14 @@ def test_snapshot_round_trip_and_bad_lines(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         read_snapshot(path)
     assert info.value.line == 3 and "resource needs 'id' (str); got 5" in info.value.message
+
+
+def test_each_resource_type_is_collected_once_per_target(tmp_path: Path) -> None:
+    p = tmp_path / "assay.yaml"
+    p.write_text("targets:\n  - {name: a, provider: aws}\n  - {name: b, provider: aws}\n")
+    plan = make_plan(p)
+    s3_controls = [c for c in plan.controls if c.control.resource == "aws.s3.bucket"]
+    assert len(s3_controls) >= 2
+    for target in plan.targets:
+        assert target.resource_types.count("aws.s3.bucket") == 1
+        assert target.resource_types == tuple(sorted(set(target.resource_types)))

@@ -15,12 +15,14 @@ from typing import Any
 import pytest
 import yaml
 from botocore.exceptions import ClientError
+from click.testing import CliRunner
 
 from assay.checks import Result, Status, compile_rule, registry
 from assay.checks.aws import AwsConnection, AwsTarget, connect, identity
 from assay.checks.aws.api import DENIED_CODES, error_code
 from assay.checks.result import ERROR_KEY
 from assay.controls import catalog_root
+from assay.engine.cli import cli
 from assay.engine.demo_account import DemoAccount, seed, start_emulator
 from assay.testing import run_check
 
@@ -240,7 +242,7 @@ AUDITOR_POLICY = {
 }
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def auditor_profile(emulator: tuple[str, DemoAccount], conn: AwsConnection, aws_home: Path) -> str:
     """A profile in the shared credentials file for an IAM user with AUDITOR_POLICY."""
     iam = conn.client("iam")
@@ -319,3 +321,31 @@ def test_assume_role_collects_from_the_roles_account(emulator: tuple[str, DemoAc
 def test_a_second_emulator_in_the_process_is_refused(emulator: tuple[str, DemoAccount]) -> None:
     with pytest.raises(RuntimeError, match="already running"), start_emulator():
         pass
+
+
+def test_doctor_names_each_missing_permission(
+    emulator: tuple[str, DemoAccount],
+    auditor_profile: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = emulator[0]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "assay.yaml").write_text(
+        "targets:\n"
+        f"  - {{name: emu, provider: aws, profile: {auditor_profile}, endpoint_url: '{url}',"
+        f" regions: [{REGION}]}}\n"
+    )
+    set_auth(url, "0")
+    try:
+        res = CliRunner().invoke(cli, ["doctor", "--timeout", "20"])
+    finally:
+        set_auth(url, "inf")
+    assert res.exit_code == 3, res.output
+    assert "✓ emu (aws): connected as account=" in res.output
+    assert "✗ emu: aws.s3.bucket.encryption: missing s3:GetEncryptionConfiguration" in res.output
+    assert "✗ emu: aws.iam.password_policy.present: missing iam:GetAccountPasswordPolicy" in (
+        res.output
+    )
+    assert "✗ emu: aws.ec2.volume: collecting aws.ec2.volume failed:" in res.output
+    assert "ec2:DescribeVolumes" in res.output
