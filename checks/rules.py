@@ -45,17 +45,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import jmespath
-from jmespath.exceptions import JMESPathError
-from jmespath.functions import Functions
-from jmespath.visitor import TreeInterpreter
-
-from assay.checks.result import ERROR_KEY, Result, Status, describe_error
-
-if TYPE_CHECKING:
-    from jmespath.visitor import _TreeNode
+from assay.checks.paths import PathError, Unreadable, compile_path, without_floats
+from assay.checks.result import Result, Status
 
 Location = tuple[str | int, ...]
 # A test gets the observed value and `now`; it returns None when the predicate holds,
@@ -107,7 +100,7 @@ class Rule:
         observed: dict[str, Any] = {}
         status, reason = self._root.evaluate(resource["attributes"], now, observed)
         if self._floats_possible:
-            observed = _without_floats(observed)
+            observed = without_floats(observed)
         # The validating constructor: in pydantic 2.14 it is faster than model_construct.
         return Result(status=status, reason=reason, observed=observed)
 
@@ -123,19 +116,6 @@ def compile_rule(spec: Mapping[str, Any]) -> Rule:
 
 
 # --- evaluation -------------------------------------------------------------------------
-
-
-class _Undecidable(Exception):
-    """Reading a path ran into a collection-error marker or a JMESPath type error."""
-
-    def __init__(self, detail: str, marker: dict[str, Any] | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.marker = marker
-
-
-def _uncollected(marker: dict[str, Any]) -> _Undecidable:
-    return _Undecidable(f"could not be collected: {describe_error(marker)}", marker)
 
 
 class _Node:
@@ -157,7 +137,7 @@ class _Predicate(_Node):
     ) -> Verdict:
         try:
             value = self.read(attributes)
-        except _Undecidable as exc:
+        except Unreadable as exc:
             if exc.marker is not None:
                 observed[self.path] = exc.marker
             return Status.ERROR, f"{self.path} {exc.detail}"
@@ -261,137 +241,6 @@ def _same(a: Any, b: Any) -> bool:
             and all(_same(item, b[key]) for key, item in a.items())
         )
     return bool(a == b)
-
-
-# --- paths ------------------------------------------------------------------------------
-
-
-def _is_marker(value: Any) -> bool:
-    return isinstance(value, dict) and ERROR_KEY in value
-
-
-class _MarkerAwareInterpreter(TreeInterpreter):
-    """JMESPath's interpreter, stopping at any node evaluated on, or yielding, a marker.
-
-    That covers a marker reached through a field, an index, a projection, a filter or a
-    function argument; `_expression_reader` checks the items of a list result for the
-    rest (`items[]`, `items[:2]`, `values(@)`).
-    """
-
-    def visit(self, node: _TreeNode, *args: Any, **kwargs: Any) -> Any:
-        if args and _is_marker(args[0]):
-            raise _uncollected(args[0])
-        result = super().visit(node, *args, **kwargs)
-        if _is_marker(result):
-            raise _uncollected(result)
-        return result
-
-
-_INTERPRETER = _MarkerAwareInterpreter()
-
-
-def _expression_reader(tree: _TreeNode) -> Callable[[Any], Any]:
-    def read(attributes: Any) -> Any:
-        try:
-            value = _INTERPRETER.visit(tree, attributes)
-        except JMESPathError as exc:
-            raise _Undecidable(f"could not be evaluated: {exc}") from None
-        for item in value if isinstance(value, list) else (value,):
-            if _is_marker(item):
-                raise _uncollected(item)
-        return value
-
-    return read
-
-
-def _steps_reader(steps: tuple[str | int, ...]) -> Callable[[Any], Any]:
-    """A reader for a chain of fields and indexes: JMESPath's result at a fraction of its cost.
-
-    It checks every value it steps onto, so a marker anywhere along the chain is found.
-    """
-
-    def read(attributes: Any) -> Any:
-        value = attributes
-        for step in steps:
-            if isinstance(step, str):
-                value = value.get(step) if isinstance(value, dict) else None
-            elif isinstance(value, list) and -len(value) <= step < len(value):
-                value = value[step]
-            else:
-                return None
-            if value is None:
-                return None
-            if isinstance(value, dict) and ERROR_KEY in value:
-                raise _uncollected(value)
-        return value
-
-    return read
-
-
-def _steps(node: _TreeNode) -> list[str | int] | None:
-    """The fields and indexes of a plain chain like `a.b[0].c`, or None for anything richer."""
-    kind = node["type"]
-    if kind in ("field", "index"):
-        return [node["value"]]
-    if kind not in ("subexpression", "index_expression"):
-        return None
-    steps: list[str | int] = []
-    for child in node["children"]:
-        sub = _steps(child)
-        if sub is None:
-            return None
-        steps += sub
-    return steps
-
-
-def _function_problem(node: _TreeNode) -> str | None:
-    """Unknown functions and wrong argument counts, which JMESPath reports only when run."""
-    if node["type"] == "function_expression":
-        name, given = node["value"], len(node["children"])
-        spec = Functions.FUNCTION_TABLE.get(name)
-        if spec is None:
-            return f"unknown function {name}()"
-        wanted = len(spec["signature"])
-        if spec["signature"] and spec["signature"][-1].get("variadic"):
-            if given < wanted:
-                return f"{name}() takes at least {wanted} arguments, got {given}"
-        elif given != wanted:
-            return f"{name}() takes {wanted} argument(s), got {given}"
-    for child in node["children"]:
-        problem = _function_problem(child)
-        if problem is not None:
-            return problem
-    return None
-
-
-def _compile_path(text: Any, location: Location) -> tuple[Callable[[Any], Any], bool]:
-    """The reader for a path and whether it is a full expression (which may yield floats)."""
-    if not isinstance(text, str) or not text:
-        raise RuleError(location, f"expected a JMESPath expression string, got {_show(text)}")
-    try:
-        tree = jmespath.compile(text).parsed
-    except JMESPathError as exc:
-        # The first line; the rest repeats the expression with a caret under the column.
-        syntax = str(exc).splitlines()[0].removesuffix(":").removesuffix(", for expression")
-        raise RuleError(location, f"invalid JMESPath {text!r}: {syntax}") from None
-    problem = _function_problem(tree)
-    if problem is not None:
-        raise RuleError(location, f"invalid JMESPath {text!r}: {problem}")
-    steps = _steps(tree)
-    if steps is None:
-        return _expression_reader(tree), True
-    return _steps_reader(tuple(steps)), False
-
-
-def _without_floats(value: Any) -> Any:
-    """`value` with floats (from avg(), to_number()) as ints or strings: records hold no floats."""
-    if isinstance(value, float):
-        return int(value) if value.is_integer() else repr(value)
-    if isinstance(value, list):
-        return [_without_floats(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _without_floats(item) for key, item in value.items()}
-    return value
 
 
 # --- operators --------------------------------------------------------------------------
@@ -613,7 +462,10 @@ def _compile_predicate(
             "expected exactly one",
         )
     text = spec["path"]
-    read, is_expression = _compile_path(text, (*location, "path"))
+    try:
+        read, is_expression = compile_path(text)
+    except PathError as exc:
+        raise RuleError((*location, "path"), str(exc)) from None
     op = operators[0]
     test = _OPERATORS[op](spec[op], (*location, op))
     paths[text] = is_expression
