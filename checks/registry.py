@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from assay.checks.result import Result
 
-BUILTIN_MODULES = ("assay.checks.aws",)
+BUILTIN_MODULES = ("assay.checks.aws", "assay.checks.k8s", "assay.checks.postgres")
 ENTRY_POINT_GROUP = "assay.checks"
 
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
+from psycopg import sql
 from pydantic import BaseModel, ConfigDict
 
 from assay.checks import Result, attribute, check
+from assay.engine.local_postgres import LocalPostgres, local_postgres
 
 
 class LockParams(BaseModel):
@@ -51,3 +56,21 @@ def controls_dir(tmp_path: Path) -> Path:
     d.mkdir()
     (d / "test-widget-locked.yaml").write_text(WIDGET_CONTROL)
     return d
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[LocalPostgres]:
+    """One real PostgreSQL server for the whole test session (initdb + pg_ctl on a temp dir)."""
+    with local_postgres() as server:
+        yield server
+
+
+@pytest.fixture
+def pg_dsn(postgres_server: LocalPostgres, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, empty database on the session's server; dropped after the test."""
+    name = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(postgres_server.dsn, autocommit=True) as con:
+        con.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield postgres_server.dsn_for("postgres", dbname=name)
+    with psycopg.connect(postgres_server.dsn, autocommit=True) as con:
+        con.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -1,0 +1,1 @@
+"""Kubernetes provider: collectors and checks (being written)."""

@@ -1,0 +1,1 @@
+"""PostgreSQL provider: collectors and checks (being written)."""

@@ -1,0 +1,154 @@
+"""A throwaway local PostgreSQL server: initdb + pg_ctl in a temporary folder, on 127.0.0.1.
+
+Used by `assay demo` and by the test suites that need a real server. PostgreSQL refuses
+to run as root, so as root the server runs as the `postgres` user (`runuser`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+SERVER_USER = "postgres"
+
+
+class LocalPostgresError(RuntimeError):
+    """The binaries are missing, or the server would not initialise or start."""
+
+
+@dataclass(frozen=True)
+class LocalPostgres:
+    port: int
+    datadir: Path
+    bindir: Path
+
+    @property
+    def dsn(self) -> str:
+        """A superuser connection string (trust authentication on loopback)."""
+        return f"postgresql://{SERVER_USER}@127.0.0.1:{self.port}/postgres"
+
+    def dsn_for(self, user: str, password: str | None = None, dbname: str = "postgres") -> str:
+        auth = f"{user}:{password}" if password else user
+        return f"postgresql://{auth}@127.0.0.1:{self.port}/{dbname}"
+
+
+def find_bindir() -> Path | None:
+    """Where initdb and pg_ctl live: $PG_BIN, pg_config, Debian's layout, else PATH."""
+    candidates: list[Path] = []
+    if os.environ.get("PG_BIN"):
+        candidates.append(Path(os.environ["PG_BIN"]))
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True)
+        if out.returncode == 0:
+            candidates.append(Path(out.stdout.strip()))
+    candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+    initdb = shutil.which("initdb")
+    if initdb:
+        candidates.append(Path(initdb).resolve().parent)
+    for d in candidates:
+        if (d / "initdb").is_file() and (d / "pg_ctl").is_file():
+            return d
+    return None
+
+
+def _as_server_user(cmd: list[str]) -> list[str]:
+    if os.geteuid() == 0:
+        return ["runuser", "-u", SERVER_USER, "--", *cmd]
+    return cmd
+
+
+def _run(cmd: list[str], what: str) -> None:
+    out = subprocess.run(_as_server_user(cmd), capture_output=True, text=True)
+    if out.returncode != 0:
+        raise LocalPostgresError(f"{what} failed ({out.returncode}): {out.stderr.strip()[-2000:]}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def local_postgres(settings: Mapping[str, str] | None = None) -> Iterator[LocalPostgres]:
+    """Initialise and start a server with `settings` added to postgresql.conf; stop and remove it.
+
+    `settings` values are written as given (quote strings: {"ssl": "on",
+    "log_line_prefix": "'%m '"}).
+    """
+    bindir = find_bindir()
+    if bindir is None:
+        raise LocalPostgresError(
+            "PostgreSQL server binaries (initdb, pg_ctl) not found; "
+            "install PostgreSQL or set PG_BIN"
+        )
+    root = Path(tempfile.mkdtemp(prefix="assay-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(root, SERVER_USER, SERVER_USER)
+    datadir = root / "data"
+    try:
+        _run(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(datadir),
+                "-U",
+                SERVER_USER,
+                "--auth=trust",
+                "--no-locale",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            "initdb",
+        )
+        server: LocalPostgres | None = None
+        for _ in range(3):  # another process may take the free port before the server binds it
+            port = _free_port()
+            conf = {
+                "port": str(port),
+                "listen_addresses": "'127.0.0.1'",
+                "unix_socket_directories": f"'{root}'",
+                **(settings or {}),
+            }
+            with (datadir / "postgresql.auto.conf").open("a", encoding="utf-8") as f:
+                f.writelines(f"{k} = {v}\n" for k, v in conf.items())
+            try:
+                _run(
+                    [
+                        str(bindir / "pg_ctl"),
+                        "-D",
+                        str(datadir),
+                        "-l",
+                        str(root / "server.log"),
+                        "-w",
+                        "-t",
+                        "60",
+                        "start",
+                    ],
+                    "pg_ctl start",
+                )
+            except LocalPostgresError:
+                continue
+            server = LocalPostgres(port, datadir, bindir)
+            break
+        if server is None:
+            log = (root / "server.log").read_text(errors="replace")[-2000:]
+            raise LocalPostgresError(f"the server did not start; its log ends:\n{log}")
+        try:
+            yield server
+        finally:
+            _run(
+                [str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "-w", "stop"],
+                "pg_ctl stop",
+            )
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
