@@ -17,6 +17,7 @@ from assay.evidence.canonical import (
     to_record_value,
 )
 from assay.evidence.ledger import SUPPORTED_URLS, Ledger, open_ledger, redact_url
+from assay.evidence.pseudonym import Pseudonymizer, PseudonymKeyError, load_key
 from assay.evidence.record import GENESIS_PREV, RESERVED_KEYS, LedgerError, StoredRecord
 from assay.evidence.sqlite import SQLiteLedger
 from assay.evidence.verify import VerificationError, VerifyReport, verify
@@ -29,11 +30,14 @@ __all__ = [
     "CanonicalError",
     "Ledger",
     "LedgerError",
+    "PseudonymKeyError",
+    "Pseudonymizer",
     "SQLiteLedger",
     "StoredRecord",
     "VerificationError",
     "VerifyReport",
     "canonical",
+    "load_key",
     "open_ledger",
     "parse_canonical",
     "redact_url",

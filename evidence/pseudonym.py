@@ -1,0 +1,62 @@
+"""Keyed pseudonyms for values that name a person, so records never carry them in the clear.
+
+A pseudonym is HMAC-SHA256 over the value's kind and value under a secret key kept
+outside the ledger: the same person gets the same pseudonym in every record (requests
+can be correlated), while nobody without the key can test a guess against the ledger.
+Destroying the key (or the raw value) never requires rewriting the chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+KEY_BYTES = 32
+KEY_ENV = "ASSAY_PSEUDONYM_KEY"
+PREFIX = "hmac-sha256:"
+
+
+class PseudonymKeyError(ValueError):
+    """The pseudonym key is missing, unreadable or malformed."""
+
+
+class Pseudonymizer:
+    def __init__(self, key: bytes) -> None:
+        if len(key) < KEY_BYTES:
+            raise PseudonymKeyError(f"pseudonym key has {len(key)} bytes, expected {KEY_BYTES}")
+        self._key = key
+
+    def pseudonym(self, kind: str, value: str) -> str:
+        """The stable pseudonym of `value` (already normalised by the caller) of type `kind`."""
+        mac = hmac.new(self._key, f"{kind}\x00{value}".encode(), hashlib.sha256)
+        return PREFIX + mac.hexdigest()
+
+    def __repr__(self) -> str:
+        return "Pseudonymizer(<key hidden>)"
+
+
+def load_key(path: Path, *, create: bool = True) -> bytes:
+    """The key from $ASSAY_PSEUDONYM_KEY (hex), else from `path`, created (mode 0600) if absent."""
+    env = os.environ.get(KEY_ENV)
+    if env:
+        try:
+            return bytes.fromhex(env.strip())
+        except ValueError:
+            raise PseudonymKeyError(f"{KEY_ENV} is not hex") from None
+    if path.exists():
+        data = path.read_text(encoding="ascii").strip()
+        try:
+            return bytes.fromhex(data)
+        except ValueError:
+            raise PseudonymKeyError(f"{path}: expected a hex key") from None
+    if not create:
+        raise PseudonymKeyError(f"no pseudonym key at {path} and {KEY_ENV} is not set")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(KEY_BYTES)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(key.hex() + "\n")
+    return key
