@@ -10,7 +10,7 @@ import assay.evidence as evidence
 # By module path: the package attributes `canonical` and `verify` are the functions.
 MODULES = [
     importlib.import_module(f"assay.evidence.{name}")
-    for name in ("canonical", "ledger", "record", "sqlite", "verify")
+    for name in ("canonical", "ledger", "pseudonym", "record", "sqlite", "verify")
 ]
 
 
