@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any
 
 import click
 from rich.console import Console
@@ -17,18 +18,21 @@ from assay.engine import demo as demo_mod
 from assay.engine.cli_controls import controls
 from assay.engine.cli_evidence import evidence
 from assay.engine.cli_options import (
+    Output,
     collect_options,
     handle_errors,
     output_options,
+    resolve_outputs,
     run_options,
     selection_options,
 )
+from assay.engine.cli_runs import diff, waivers
+from assay.engine.collect import Snapshot, read_snapshot, write_snapshot
 from assay.engine.collect import collect as collect_snapshot
-from assay.engine.collect import read_snapshot, write_snapshot
 from assay.engine.errors import ConfigError, ExitCode
+from assay.engine.formats import FORMATS
 from assay.engine.models import Severity
 from assay.engine.planner import Filters, Plan, make_plan, resolve_profile
-from assay.engine.report import RunReport, write_report
 from assay.engine.run import execute
 
 
@@ -40,15 +44,46 @@ def _plan(
     return make_plan(path, filters), path
 
 
-@contextmanager
-def _report_stream(output: Path | None) -> Iterator[TextIO]:
-    if output is None:
-        yield sys.stdout
-        return
-    tmp = output.with_name(output.name + ".tmp")
+def _write_atomically(path: Path, write: Callable[[IO[str]], None]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w", encoding="utf-8") as out:
-        yield out
-    tmp.replace(output)
+        write(out)
+    tmp.replace(path)  # a reader never sees half a report
+
+
+def _report(
+    plan: Plan,
+    profile: Path,
+    snap: Snapshot,
+    *,
+    ledger: str,
+    fail_on: str,
+    soft_fail: bool,
+    only_new: bool,
+    baseline: Path | None,
+    outputs: list[Output],
+) -> None:
+    """Evaluate, record, write every requested report, and exit with the gate's code."""
+    report = execute(
+        plan,
+        snap,
+        ledger_url=ledger,
+        fail_on=Severity(fail_on),
+        profile=str(profile),
+        baseline_file=baseline,
+        only_new=only_new,
+    )
+    for out in outputs:
+        writer = FORMATS[out.fmt]
+        if out.path is None:
+            writer(report, sys.stdout)
+        else:
+            _write_atomically(out.path, functools.partial(writer, report))
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary_file:
+        with open(summary_file, "a", encoding="utf-8") as f:
+            FORMATS["markdown"](report, f)
+    sys.exit(ExitCode.OK if soft_fail else report.exit_code)
 
 
 def _collect(plan: Plan, workers: int, timeout: float) -> Any:
@@ -80,12 +115,6 @@ def _collect(plan: Plan, workers: int, timeout: float) -> Any:
         return collect_snapshot(plan, workers=workers, timeout=timeout, progress=tick)
 
 
-def _finish(report: RunReport, fmt: str, output: Path | None) -> None:
-    with _report_stream(output) as out:
-        write_report(fmt, report, out)
-    sys.exit(report.exit_code)
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="assay")
 def cli() -> None:
@@ -104,17 +133,30 @@ def run(
     control: tuple[str, ...],
     severity: str | None,
     ledger: str,
+    soft_fail: bool,
+    only_new: bool,
+    baseline: Path | None,
     fail_on: str,
     workers: int,
     timeout: float,
-    fmt: str,
+    formats: tuple[Output, ...],
     output: Path | None,
 ) -> None:
     """Collect from the profile's targets, evaluate, record evidence and report."""
+    outputs = resolve_outputs(formats, output)
     plan, path = _plan(profile, framework, control, severity)
     snap = _collect(plan, workers, timeout)
-    report = execute(plan, snap, ledger_url=ledger, fail_on=Severity(fail_on), profile=str(path))
-    _finish(report, fmt, output)
+    _report(
+        plan,
+        path,
+        snap,
+        ledger=ledger,
+        fail_on=fail_on,
+        soft_fail=soft_fail,
+        only_new=only_new,
+        baseline=baseline,
+        outputs=outputs,
+    )
 
 
 @cli.command()
@@ -164,15 +206,28 @@ def evaluate(
     control: tuple[str, ...],
     severity: str | None,
     ledger: str,
+    soft_fail: bool,
+    only_new: bool,
+    baseline: Path | None,
     fail_on: str,
-    fmt: str,
+    formats: tuple[Output, ...],
     output: Path | None,
 ) -> None:
     """Evaluate a snapshot written by `assay collect`, record evidence and report."""
+    outputs = resolve_outputs(formats, output)
     plan, path = _plan(profile, framework, control, severity)
     snap = read_snapshot(snapshot)
-    report = execute(plan, snap, ledger_url=ledger, fail_on=Severity(fail_on), profile=str(path))
-    _finish(report, fmt, output)
+    _report(
+        plan,
+        path,
+        snap,
+        ledger=ledger,
+        fail_on=fail_on,
+        soft_fail=soft_fail,
+        only_new=only_new,
+        baseline=baseline,
+        outputs=outputs,
+    )
 
 
 @cli.command()
@@ -231,6 +286,8 @@ def demo(workdir: Path) -> None:
 
 
 cli.add_command(controls)
+cli.add_command(diff)
+cli.add_command(waivers)
 cli.add_command(evidence)
 
 

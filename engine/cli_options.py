@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -12,8 +13,8 @@ import click
 
 from assay.checks import registry
 from assay.engine.errors import AssayError, ConfigErrors, ExitCode
+from assay.engine.formats import FORMATS
 from assay.engine.models import Severity
-from assay.engine.report import FORMATS
 from assay.evidence import LedgerError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -58,21 +59,75 @@ format_option = click.option(
     "--format",
     "-f",
     "fmt",
-    type=click.Choice(FORMATS),
+    type=click.Choice(["table", "json"]),
     default="table",
     show_default=True,
     help="Output format.",
 )
+
+
+@dataclass(frozen=True)
+class Output:
+    """One report to write: a format, and a file (None: standard output)."""
+
+    fmt: str
+    path: Path | None
+
+
+class OutputSpec(click.ParamType):  # type: ignore[type-arg]
+    """`FORMAT` or `FORMAT=PATH`, e.g. `-f table -f sarif=out.sarif`."""
+
+    name = "FORMAT[=PATH]"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Output:
+        if isinstance(value, Output):
+            return value
+        fmt, sep, path = str(value).partition("=")
+        if fmt not in FORMATS:
+            self.fail(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}", param, ctx)
+        if sep and not path:
+            self.fail(f"{value!r}: expected a file name after '='", param, ctx)
+        return Output(fmt, Path(path) if path else None)
+
+
+def resolve_outputs(specs: tuple[Output, ...], output: Path | None) -> list[Output]:
+    """The reports to write: `--output` names the file of the one format given without one."""
+    outputs = list(specs) or [Output("table", None)]
+    to_stdout = [o for o in outputs if o.path is None]
+    if output is not None:
+        if len(to_stdout) != 1:
+            raise click.UsageError(
+                "--output names the file of exactly one format given without =PATH"
+            )
+        outputs = [Output(o.fmt, output) if o.path is None else o for o in outputs]
+    elif len(to_stdout) > 1:
+        raise click.UsageError(
+            "only one format can go to standard output; give the others a file: -f FORMAT=PATH"
+        )
+    return outputs
+
+
 output_options = option_group(
-    format_option,
+    click.option(
+        "--format",
+        "-f",
+        "formats",
+        type=OutputSpec(),
+        multiple=True,
+        help=f"Report format, repeatable, optionally with a file: -f sarif=out.sarif. "
+        f"Formats: {', '.join(FORMATS)}. Default: table.",
+    ),
     click.option(
         "--output",
         "-o",
         "output",
         type=click.Path(dir_okay=False, path_type=Path),
-        help="Write the report to this file instead of standard output.",
+        help="Write the one format given without =PATH to this file.",
     ),
 )
+
 selection_options = option_group(
     click.option(
         "--profile",
@@ -97,6 +152,21 @@ ledger_option = click.option(
 )
 run_options = option_group(
     ledger_option,
+    click.option(
+        "--soft-fail",
+        is_flag=True,
+        help="Report, but exit 0 whatever the results (usage errors still exit 2).",
+    ),
+    click.option(
+        "--only-new",
+        is_flag=True,
+        help="Gate only on failures that are new since the baseline.",
+    ),
+    click.option(
+        "--baseline",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="A results document (-f json) to compare with, instead of the ledger's last run.",
+    ),
     click.option(
         "--fail-on",
         type=click.Choice(SEVERITIES),

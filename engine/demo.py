@@ -10,9 +10,9 @@ from rich.console import Console
 
 from assay.engine.collect import collect, write_snapshot
 from assay.engine.errors import AssayError, EvidenceError, ExitCode
+from assay.engine.formats.table import write as write_table
 from assay.engine.models import Severity
 from assay.engine.planner import make_plan
-from assay.engine.report import write_table
 from assay.engine.run import execute
 from assay.evidence import open_ledger, verify
 

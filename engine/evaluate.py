@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -57,7 +57,7 @@ class CriterionScore:
 class Summary:
     counts: Counter[str] = field(default_factory=Counter)
     waived: int = 0
-    expired_waivers: list[str] = field(default_factory=list)
+    expired_waivers: list[Waiver] = field(default_factory=list)
     failed_by_severity: Counter[str] = field(default_factory=Counter)
     scores: list[CriterionScore] = field(default_factory=list)
 
@@ -147,18 +147,17 @@ def _waive(f: Finding, waivers: list[Waiver], today: date) -> Finding:
     return f
 
 
-def summarise(plan: Plan, findings: list[Finding]) -> Summary:
+def summarise(plan: Plan, findings: list[Finding], today: date | None = None) -> Summary:
+    """Counts and scores; every expired waiver in the profile is reported, matched or not."""
+    today = today or datetime.now(UTC).date()
     s = Summary()
-    expired: set[str] = set()
     for f in findings:
         s.counts[f.status.value] += 1
         if f.waiver:
             s.waived += 1
         elif f.status is Status.FAIL:
             s.failed_by_severity[f.control.control.severity.value] += 1
-        if f.expired_waiver and not f.waiver:
-            expired.add(f"{f.expired_waiver.id} (expired {f.expired_waiver.expires})")
-    s.expired_waivers = sorted(expired)
+    s.expired_waivers = [w for w in plan.profile.waivers if w.expires < today]
     s.scores = criterion_scores(plan, findings)
     return s
 
@@ -200,11 +199,23 @@ def _criterion_order(key: tuple[str, str]) -> tuple[str, list[Any]]:
     return fw, [int(p) if p.isdigit() else p for p in crit.replace(".", " ").split()]
 
 
-def exit_code(findings: Iterable[Finding], fail_on: Severity) -> ExitCode:
-    """1 for an unwaived failure at or above `fail_on`, else 3 if any result is `error`, else 0."""
+def exit_code(
+    findings: Iterable[Finding],
+    fail_on: Severity,
+    gates: Callable[[Finding], bool] | None = None,
+) -> ExitCode:
+    """1 for an unwaived failure at or above `fail_on`, else 3 if any result is `error`, else 0.
+
+    `gates`, when given, narrows which failures may gate (e.g. only those new since the
+    baseline); errors are never narrowed away.
+    """
     errors = False
     for f in findings:
-        if f.gating and f.control.control.severity.rank >= fail_on.rank:
+        if (
+            f.gating
+            and f.control.control.severity.rank >= fail_on.rank
+            and (gates is None or gates(f))
+        ):
             return ExitCode.FAILED
         errors = errors or f.status is Status.ERROR
     return ExitCode.ERRORS if errors else ExitCode.OK

@@ -1,29 +1,16 @@
-"""Report writers: a rich table for people, a versioned JSON document for machines."""
+"""The report of a run, as every output format sees it, and its versioned JSON form."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from typing import IO, Any
-
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
 
 from assay.checks import Status
+from assay.engine.changes import RESULTS_SCHEMA, ChangeInfo, Gone, RunPoint, fingerprint
 from assay.engine.collect import CollectionFailure
 from assay.engine.evaluate import Finding, Summary
-
-RESULTS_SCHEMA = "assay.results/v1"
-FORMATS = ("table", "json")
-
-_STATUS_STYLE = {
-    Status.PASS: "green",
-    Status.FAIL: "bold red",
-    Status.ERROR: "bold yellow",
-    Status.NOT_APPLICABLE: "dim",
-}
-_ORDER = {Status.FAIL: 0, Status.ERROR: 1, Status.PASS: 2, Status.NOT_APPLICABLE: 3}
+from assay.engine.models import Waiver
 
 
 @dataclass
@@ -38,9 +25,20 @@ class RunReport:
     summary: Summary
     exit_code: int
     ledger: dict[str, Any] | None = None
+    baseline: str | None = None  # the run (or file) changes are relative to
+    changes: dict[str, ChangeInfo] = field(default_factory=dict)  # by fingerprint
+    gone: list[Gone] = field(default_factory=list)
+    trend: list[RunPoint] = field(default_factory=list)  # earlier runs, oldest first
+
+    def change_of(self, f: Finding) -> ChangeInfo | None:
+        return self.changes.get(finding_fingerprint(f))
 
 
-def finding_json(f: Finding) -> dict[str, Any]:
+def finding_fingerprint(f: Finding) -> str:
+    return fingerprint(f.control.control.id, f.resource["id"])
+
+
+def finding_json(f: Finding, change: ChangeInfo | None = None) -> dict[str, Any]:
     c = f.control.control
     out: dict[str, Any] = {
         "control": c.id,
@@ -55,7 +53,23 @@ def finding_json(f: Finding) -> dict[str, Any]:
     }
     if f.expired_waiver and not f.waiver:
         out["expired_waiver"] = f.expired_waiver.id
+    out["fingerprint"] = finding_fingerprint(f)
+    if change is not None:
+        out["change"] = change.change.value
+        out["first_seen"] = change.first_seen
+        out["last_seen"] = change.last_seen
     return out
+
+
+def waiver_json(w: Waiver) -> dict[str, Any]:
+    return {
+        "id": w.id,
+        "control": w.control,
+        "resources": w.resources,
+        "reason": w.reason,
+        "approver": w.approver,
+        "expires": w.expires.isoformat(),
+    }
 
 
 def results_document(report: RunReport) -> dict[str, Any]:
@@ -76,7 +90,19 @@ def results_document(report: RunReport) -> dict[str, Any]:
             "by_status": {st.value: s.counts.get(st.value, 0) for st in Status},
             "waived": s.waived,
             "failed_by_severity": dict(s.failed_by_severity),
-            "expired_waivers": s.expired_waivers,
+            "expired_waivers": [waiver_json(w) for w in s.expired_waivers],
+            "baseline": report.baseline,
+            "changes": dict(Counter(c.change.value for c in report.changes.values())),
+            "gone": [
+                {
+                    "fingerprint": g.fingerprint,
+                    "control": g.seen.control,
+                    "resource": g.seen.resource,
+                    "status": g.seen.status,
+                    "last_seen": g.last_seen,
+                }
+                for g in report.gone
+            ],
             "collection_failures": [vars(f) for f in report.failures],
         },
         "scores": [
@@ -94,64 +120,5 @@ def results_document(report: RunReport) -> dict[str, Any]:
             }
             for sc in s.scores
         ],
-        "results": [finding_json(f) for f in report.findings],
+        "results": [finding_json(f, report.change_of(f)) for f in report.findings],
     }
-
-
-def write_report(fmt: str, report: RunReport, out: IO[str]) -> None:
-    if fmt == "json":
-        json.dump(results_document(report), out, indent=2, sort_keys=False, default=str)
-        out.write("\n")
-    elif fmt == "table":
-        write_table(report, out)
-    else:
-        raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
-
-
-def write_table(report: RunReport, out: IO[str]) -> None:
-    console = Console(file=out, width=None if out.isatty() else 140, soft_wrap=False)
-    table = Table(title=f"assay run {report.run_id}", show_lines=False, expand=False)
-    for name in ("status", "severity", "control", "resource", "reason"):
-        table.add_column(name, overflow="fold")
-    for f in sorted(
-        report.findings,
-        key=lambda f: (_ORDER[f.status], -f.control.control.severity.rank, f.control.control.id),
-    ):
-        label = f.status.value + (f" (waived {f.waiver.id})" if f.waiver else "")
-        table.add_row(
-            Text(label, style="dim" if f.waiver else _STATUS_STYLE[f.status]),
-            f.control.control.severity.value,
-            f.control.control.id,
-            str(f.resource["name"]),
-            f.result.reason,
-        )
-    console.print(table)
-    console.print(summary_text(report))
-
-
-def summary_text(report: RunReport) -> Text:
-    s = report.summary
-    text = Text()
-    parts = [f"{s.counts.get(st.value, 0)} {st.value}" for st in Status]
-    text.append(f"{sum(s.counts.values())} results: " + ", ".join(parts), style="bold")
-    text.append(f"; {s.waived} failures waived\n")
-    for sc in s.scores:
-        pct = "n/a" if sc.score is None else f"{sc.score:.0%}"
-        text.append(
-            f"  {sc.framework} {sc.criterion:<6} {pct:>5}  passed {sc.passed}, failed {sc.failed}, "
-            f"waived {sc.waived}, errors {sc.errors}  {sc.title}\n"
-        )
-    for w in s.expired_waivers:
-        text.append(f"  waiver {w} no longer applies: renew or fix\n", style="yellow")
-    for fl in report.failures:
-        text.append(
-            f"  could not collect {fl.resource_type} from {fl.target}: {fl.reason}\n",
-            style="yellow",
-        )
-    if report.ledger:
-        text.append(
-            f"evidence: {report.ledger['records']} records appended to {report.ledger['url']}"
-            f" (head {report.ledger['head'][:16]}…)\n"
-        )
-    text.append(f"exit code {report.exit_code}\n")
-    return text

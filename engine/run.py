@@ -4,39 +4,93 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from assay import __version__
+from assay.engine.changes import (
+    Baseline,
+    Change,
+    ChangeInfo,
+    Gone,
+    RunPoint,
+    baseline_from_file,
+    compare,
+    ledger_history,
+)
 from assay.engine.collect import Snapshot, now_rfc3339
 from assay.engine.evaluate import Finding, Summary, evaluate, exit_code, summarise
 from assay.engine.models import Severity
 from assay.engine.planner import Plan
-from assay.engine.report import RunReport
+from assay.engine.report import RunReport, finding_fingerprint
 from assay.evidence import open_ledger, redact_url, to_record_value
 
 
 def execute(
-    plan: Plan, snap: Snapshot, *, ledger_url: str | None, fail_on: Severity, profile: str
+    plan: Plan,
+    snap: Snapshot,
+    *,
+    ledger_url: str | None,
+    fail_on: Severity,
+    profile: str,
+    baseline_file: Path | None = None,
+    only_new: bool = False,
+    trend_runs: int = 10,
 ) -> RunReport:
-    """Evaluate, then append run_started, one record per result and run_finished in one batch.
+    """Evaluate, compare with the baseline, then append the run to the ledger in one batch.
 
-    One batch means one transaction: a run is in the ledger whole or not at all.
+    One batch means one transaction: a run is in the ledger whole or not at all. The
+    baseline is the ledger's last completed run unless `baseline_file` names a results
+    document; with `only_new`, only failures new since the baseline gate.
     """
     started = now_rfc3339()
     run_id = str(uuid.uuid4())
     findings = evaluate(plan, snap)
     summary = summarise(plan, findings)
-    code = exit_code(findings, fail_on)
+    finished = now_rfc3339()
+    base: Baseline = Baseline()
+    trend: list[RunPoint] = []
+    if ledger_url is not None:
+        with open_ledger(ledger_url) as ledger:
+            base, trend = ledger_history((r.record for r in ledger.records()), trend_runs)
+    if baseline_file is not None:
+        base = baseline_from_file(baseline_file)
+    changes: dict[str, ChangeInfo] = {}
+    gone: list[Gone] = []
+    if base.run_id is not None:
+        changes, all_gone = compare(
+            ((finding_fingerprint(f), f.status.value) for f in findings), base, finished
+        )
+        # A resource is gone only if this run looked for it: its control ran and its
+        # target answered.
+        planned = {c.control.id for c in plan.controls}
+        unreachable = {fl.target for fl in snap.failures}
+        gone = [
+            g
+            for g in all_gone
+            if g.seen.control in planned
+            and g.seen.resource.get("scope", {}).get("target") not in unreachable
+        ]
+
+    def is_new(f: Finding) -> bool:
+        change = changes.get(finding_fingerprint(f))
+        return change is not None and change.change is Change.NEW_FAILURE
+
+    code = exit_code(findings, fail_on, is_new if only_new else None)
     report = RunReport(
         run_id=run_id,
         started_at=started,
-        finished_at=now_rfc3339(),
+        finished_at=finished,
         profile=profile,
         targets=snap.targets,
         failures=snap.failures,
         findings=findings,
         summary=summary,
         exit_code=int(code),
+        baseline=(f"run {base.run_id} ({base.at})" if base.run_id else None),
+        changes=changes,
+        gone=gone,
+        trend=trend,
     )
     if ledger_url is not None:
         with open_ledger(ledger_url) as ledger:
@@ -103,7 +157,7 @@ def summary_counts(s: Summary) -> dict[str, Any]:
     return {
         "by_status": dict(s.counts),
         "waived": s.waived,
-        "expired_waivers": s.expired_waivers,
+        "expired_waivers": [w.id for w in s.expired_waivers],
         "criteria": [
             {
                 "framework": sc.framework,

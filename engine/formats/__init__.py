@@ -1,0 +1,42 @@
+"""Output formats for a run's report; every command that prints results offers the same ones.
+
+Each format is a module with `write(report, out)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import IO
+
+from assay.engine.formats import (
+    csv_rows,
+    html,
+    junit,
+    markdown,
+    ocsf,
+    oscal,
+    results,
+    sarif,
+    table,
+)
+from assay.engine.report import RunReport
+
+Writer = Callable[[RunReport, IO[str]], None]
+
+FORMATS: dict[str, Writer] = {
+    "table": table.write,
+    "json": results.write,
+    "csv": csv_rows.write,
+    "sarif": sarif.write,
+    "junit": junit.write,
+    "ocsf": ocsf.write,
+    "oscal": oscal.write,
+    "markdown": markdown.write,
+    "html": html.write,
+}
+
+__all__ = ["FORMATS", "Writer", "write_report"]
+
+
+def write_report(fmt: str, report: RunReport, out: IO[str]) -> None:
+    FORMATS[fmt](report, out)

@@ -1,0 +1,145 @@
+"""A single offline HTML page (Jinja2, autoescaped): scores, trend, failures by criterion.
+
+Charts are inline SVG drawn here, so the page needs no JavaScript to be read; a few lines
+of script only power the filter box.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import IO
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
+
+from assay.checks import Status
+from assay.engine.evaluate import CriterionScore, Finding
+from assay.engine.report import RunReport
+
+BAR_WIDTH = 360
+CHART_W, CHART_H = 640, 180
+
+
+def _env() -> Environment:
+    return Environment(
+        loader=PackageLoader("assay.engine.formats", "templates"),
+        autoescape=select_autoescape(["html", "j2"], default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def score_bars(scores: list[CriterionScore]) -> Markup:
+    """One horizontal bar per criterion: green share passed, red failed, grey waived."""
+    row_h, label_w = 26, 250
+    height = row_h * len(scores) + 10
+    parts = [
+        f'<svg class="bars" role="img" aria-label="Compliance score per criterion" '
+        f'width="{label_w + BAR_WIDTH + 60}" height="{height}" '
+        f'xmlns="http://www.w3.org/2000/svg">'
+    ]
+    for i, sc in enumerate(scores):
+        y = 5 + i * row_h
+        total = sc.passed + sc.failed + sc.waived
+        parts.append(
+            f'<text x="0" y="{y + 15}" class="lbl">{escape(sc.framework)} '
+            f"{escape(sc.criterion)}</text>"
+        )
+        x: float = label_w
+        for count, cls in ((sc.passed, "pass"), (sc.failed, "fail"), (sc.waived, "waived")):
+            w = BAR_WIDTH * count / total if total else 0
+            if w:
+                parts.append(
+                    f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="18" class="{cls}">'
+                    f"<title>{cls}: {count}</title></rect>"
+                )
+            x += w
+        if not total:
+            parts.append(
+                f'<rect x="{label_w}" y="{y}" width="{BAR_WIDTH}" height="18" class="none"/>'
+            )
+        pct = "n/a" if sc.score is None else f"{sc.score:.0%}"
+        parts.append(f'<text x="{label_w + BAR_WIDTH + 8}" y="{y + 15}" class="pct">{pct}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def overall_score(by_status: dict[str, int], waived: int) -> float | None:
+    """passed / (passed + unwaived failures) over every result of a run."""
+    passed = int(by_status.get("pass", 0))
+    failed = int(by_status.get("fail", 0)) - waived
+    return passed / (passed + failed) if passed + failed else None
+
+
+def trend_chart(points: list[tuple[str, float | None]]) -> Markup:
+    """The overall score of each run, oldest first, as a line with dots."""
+    pad = 30
+    usable = [(label, s) for label, s in points if s is not None]
+    parts = [
+        f'<svg class="trend" role="img" aria-label="Compliance score over the last runs" '
+        f'width="{CHART_W}" height="{CHART_H}" xmlns="http://www.w3.org/2000/svg">'
+    ]
+    for pct in (0, 50, 100):
+        y = CHART_H - pad - (CHART_H - 2 * pad) * pct / 100
+        parts.append(
+            f'<line x1="{pad}" x2="{CHART_W - pad}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
+            f'<text x="2" y="{y + 4:.1f}" class="axis">{pct}%</text>'
+        )
+    if usable:
+        step = (CHART_W - 2 * pad) / max(1, len(usable) - 1)
+        coords = [
+            (pad + i * step, CHART_H - pad - (CHART_H - 2 * pad) * s)
+            for i, (_, s) in enumerate(usable)
+        ]
+        parts.append(
+            '<polyline class="line" fill="none" points="'
+            + " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
+            + '"/>'
+        )
+        for (x, y), (label, s) in zip(coords, usable, strict=True):
+            parts.append(
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" class="dot">'
+                f"<title>{escape(label)}: {s:.0%}</title></circle>"
+            )
+    else:
+        parts.append(f'<text x="{pad}" y="{CHART_H / 2}" class="axis">no completed runs yet</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def render(report: RunReport) -> str:
+    s = report.summary
+    by_criterion: dict[tuple[str, str, str], list[Finding]] = defaultdict(list)
+    for f in report.findings:
+        if f.status is Status.FAIL:
+            for sc in s.scores:
+                if f.control.control.id in sc.controls:
+                    by_criterion[(sc.framework, sc.criterion, sc.title)].append(f)
+    current = overall_score(dict(s.counts), s.waived)
+    points = [
+        (p.at, overall_score(p.counts.get("by_status", {}), int(p.counts.get("waived", 0))))
+        for p in report.trend
+    ]
+    points.append((f"{report.finished_at} (this run)", current))
+    checkpoint = (report.ledger or {}).get("checkpoint") or (report.ledger or {}).get("head")
+    return (
+        _env()
+        .get_template("report.html.j2")
+        .render(
+            report=report,
+            summary=s,
+            statuses=list(Status),
+            score_bars=score_bars(s.scores),
+            trend=trend_chart(points),
+            runs_in_trend=len(points),
+            overall=current,
+            failures=sorted(by_criterion.items()),
+            errors=[f for f in report.findings if f.status is Status.ERROR],
+            checkpoint=checkpoint,
+            change_of=report.change_of,
+        )
+    )
+
+
+def write(report: RunReport, out: IO[str]) -> None:
+    out.write(render(report))

@@ -1,0 +1,64 @@
+"""A Markdown summary for CI step summaries ($GITHUB_STEP_SUMMARY)."""
+
+from __future__ import annotations
+
+from typing import IO
+
+from assay.checks import Status
+from assay.engine.report import RunReport
+
+ICON = {Status.PASS: "✅", Status.FAIL: "❌", Status.ERROR: "⚠️", Status.NOT_APPLICABLE: "·"}
+MAX_ROWS = 50  # step summaries are read by people; the full list is in the other formats
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def write(report: RunReport, out: IO[str]) -> None:
+    s = report.summary
+    out.write(f"## assay compliance run `{report.run_id[:8]}`\n\n")
+    out.write("| status | results |\n|---|---:|\n")
+    for st in Status:
+        out.write(f"| {ICON[st]} {st.value} | {s.counts.get(st.value, 0)} |\n")
+    out.write(f"| waived failures | {s.waived} |\n\n")
+    if report.baseline:
+        changed = [c.change.value for c in report.changes.values()]
+        new, fixed = changed.count("new_failure"), changed.count("fixed")
+        out.write(
+            f"Since `{report.baseline}`: **{new} new failure(s)**, {fixed} fixed, "
+            f"{len(report.gone)} resource(s) gone.\n\n"
+        )
+    if s.scores:
+        out.write("| criterion | score | passed | failed | waived | errors |\n")
+        out.write("|---|---:|---:|---:|---:|---:|\n")
+        for sc in s.scores:
+            pct = "n/a" if sc.score is None else f"{sc.score:.0%}"
+            out.write(
+                f"| {sc.framework} {sc.criterion} {_cell(sc.title)} | {pct} | {sc.passed} "
+                f"| {sc.failed} | {sc.waived} | {sc.errors} |\n"
+            )
+        out.write("\n")
+    bad = [
+        f
+        for f in report.findings
+        if (f.status is Status.FAIL and not f.waiver) or f.status is Status.ERROR
+    ]
+    if bad:
+        out.write("| | severity | control | resource | reason |\n|---|---|---|---|---|\n")
+        for f in bad[:MAX_ROWS]:
+            out.write(
+                f"| {ICON[f.status]} | {f.control.control.severity.value} | "
+                f"`{f.control.control.id}` | {_cell(str(f.resource['name']))} | "
+                f"{_cell(f.result.reason)} |\n"
+            )
+        if len(bad) > MAX_ROWS:
+            out.write(f"\n…and {len(bad) - MAX_ROWS} more.\n")
+        out.write("\n")
+    for w in s.expired_waivers:
+        out.write(f"- ⏰ waiver `{w.id}` ({w.control}) expired on {w.expires}\n")
+    for fl in report.failures:
+        out.write(
+            f"- ⚠️ could not collect `{fl.resource_type}` from `{fl.target}`: {_cell(fl.reason)}\n"
+        )
+    out.write(f"\nExit code **{report.exit_code}**.\n")

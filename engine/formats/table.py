@@ -1,0 +1,85 @@
+"""The terminal table (rich): results, most urgent first, and the summary last."""
+
+from __future__ import annotations
+
+from typing import IO
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from assay.checks import Status
+from assay.engine.report import RunReport
+
+_STATUS_STYLE = {
+    Status.PASS: "green",
+    Status.FAIL: "bold red",
+    Status.ERROR: "bold yellow",
+    Status.NOT_APPLICABLE: "dim",
+}
+ORDER = {Status.FAIL: 0, Status.ERROR: 1, Status.PASS: 2, Status.NOT_APPLICABLE: 3}
+
+
+def write(report: RunReport, out: IO[str]) -> None:
+    console = Console(file=out, width=None if out.isatty() else 140, soft_wrap=False)
+    table = Table(title=f"assay run {report.run_id}", show_lines=False, expand=False)
+    columns = ["status", "severity", "control", "resource", "reason"]
+    if report.baseline:
+        columns.insert(1, "change")
+    for name in columns:
+        table.add_column(name, overflow="fold")
+    for f in sorted(
+        report.findings,
+        key=lambda f: (ORDER[f.status], -f.control.control.severity.rank, f.control.control.id),
+    ):
+        label = f.status.value + (f" (waived {f.waiver.id})" if f.waiver else "")
+        row: list[str | Text] = [
+            Text(label, style="dim" if f.waiver else _STATUS_STYLE[f.status]),
+            f.control.control.severity.value,
+            f.control.control.id,
+            str(f.resource["name"]),
+            f.result.reason,
+        ]
+        if report.baseline:
+            change = report.change_of(f)
+            row.insert(1, change.change.value.replace("_", " ") if change else "")
+        table.add_row(*row)
+    console.print(table)
+    console.print(summary_text(report))
+
+
+def summary_text(report: RunReport) -> Text:
+    s = report.summary
+    text = Text()
+    parts = [f"{s.counts.get(st.value, 0)} {st.value}" for st in Status]
+    text.append(f"{sum(s.counts.values())} results: " + ", ".join(parts), style="bold")
+    text.append(f"; {s.waived} waived\n")
+    for sc in s.scores:
+        pct = "n/a" if sc.score is None else f"{sc.score:.0%}"
+        text.append(
+            f"  {sc.framework} {sc.criterion:<6} {pct:>5}  passed {sc.passed}, failed {sc.failed}, "
+            f"waived {sc.waived}, errors {sc.errors}  {sc.title}\n"
+        )
+    if report.baseline:
+        counts: dict[str, int] = {}
+        for c in report.changes.values():
+            counts[c.change.value] = counts.get(c.change.value, 0) + 1
+        shown = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(counts.items()))
+        text.append(f"since {report.baseline}: {shown}; {len(report.gone)} resource(s) gone\n")
+    for w in s.expired_waivers:
+        text.append(
+            f"  waiver {w.id} expired on {w.expires} and no longer applies: renew or fix\n",
+            style="yellow",
+        )
+    for fl in report.failures:
+        text.append(
+            f"  could not collect {fl.resource_type} from {fl.target}: {fl.reason}\n",
+            style="yellow",
+        )
+    if report.ledger:
+        text.append(
+            f"evidence: {report.ledger['records']} records appended to {report.ledger['url']}"
+            f" (head {report.ledger['head'][:16]}…)\n"
+        )
+    text.append(f"exit code {report.exit_code}\n")
+    return text

@@ -1,0 +1,182 @@
+"""Reports from the command line: several formats at once, gating options, diff and waivers."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from assay.engine.cli import cli
+from assay.engine.collect import Snapshot, now_rfc3339, write_snapshot
+from assay.testing import make_resource
+
+TODAY = datetime.now(UTC).date()
+
+
+@pytest.fixture
+def ws(tmp_path: Path, controls_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "assay.yaml").write_text(
+        f"controls_dirs: [{controls_dir.name}]\ncontrols: {{ids: [test-widget-locked]}}\n"
+        "waivers:\n"
+        "  - {id: W-SOON, control: test-widget-locked, resources: [none], reason: expires soon,"
+        f" approver: sec@example.com, expires: {TODAY + timedelta(days=5)}}}\n"
+        "  - {id: W-LATER, control: test-widget-locked, resources: [none], reason: expires later,"
+        f" approver: sec@example.com, expires: {TODAY + timedelta(days=100)}}}\n"
+        "  - {id: W-PAST, control: test-widget-locked, resources: [none], reason: expired long ago,"
+        f" approver: sec@example.com, expires: {TODAY - timedelta(days=30)}}}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ASSAY_LEDGER", raising=False)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    return tmp_path
+
+
+def snap(ws: Path, **levels: int) -> str:
+    resources = []
+    for name, level in levels.items():
+        r = make_resource(
+            "test.widget",
+            {"lock_level": level},
+            id=f"widget:{name}",
+            name=name,
+            scope={"target": "t"},
+        )
+        r["collected_at"] = now_rfc3339()
+        resources.append(r)
+    path = ws / "snap.jsonl"
+    write_snapshot(Snapshot(now_rfc3339(), resources=resources), path)
+    return str(path)
+
+
+def invoke(*args: str) -> click.testing.Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_several_formats_in_one_run(ws: Path) -> None:
+    res = invoke(
+        "evaluate",
+        snap(ws, a=5, b=1),
+        "-f",
+        "table",
+        "-f",
+        "sarif=out.sarif",
+        "-f",
+        "junit=out.xml",
+        "-f",
+        "html=r.html",
+        "-f",
+        "json=r.json",
+    )
+    assert res.exit_code == 1
+    assert "2 results: 1 pass, 1 fail" in res.stdout
+    assert json.loads((ws / "out.sarif").read_text())["version"] == "2.1.0"
+    assert (ws / "out.xml").read_text().startswith("<testsuites")
+    assert "<svg" in (ws / "r.html").read_text()
+    assert json.loads((ws / "r.json").read_text())["schema"] == "assay.results/v1"
+    assert not list(ws.glob("*.tmp"))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-f", "pdf"], "unknown format 'pdf'"),
+        (["-f", "json", "-f", "table"], "only one format can go to standard output"),
+        (["-f", "sarif="], "expected a file name after '='"),
+        (["-f", "json=a.json", "-o", "b.json"], "--output names the file of exactly one format"),
+    ],
+)
+def test_output_option_errors(ws: Path, args: list[str], message: str) -> None:
+    res = invoke("evaluate", snap(ws, a=5), *args)
+    assert res.exit_code == 2 and message in res.output
+    assert not (ws / ".assay").exists()  # nothing ran
+
+
+def test_step_summary_is_written_when_github_sets_it(
+    ws: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = ws / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    invoke("evaluate", snap(ws, a=5, b=1))
+    text = summary.read_text()
+    assert "| ✅ pass | 1 |" in text and "| ❌ fail | 1 |" in text
+
+
+def test_soft_fail_reports_and_exits_0(ws: Path) -> None:
+    res = invoke("evaluate", snap(ws, a=1), "--soft-fail")
+    assert res.exit_code == 0 and "exit code 1" in res.stdout
+
+
+def test_only_new_gates_on_new_failures_only(ws: Path) -> None:
+    assert invoke("evaluate", snap(ws, a=1, b=5)).exit_code == 1
+    # a still fails: not new
+    assert invoke("evaluate", snap(ws, a=1, b=5), "--only-new").exit_code == 0
+    # b breaks: new
+    res = invoke("evaluate", snap(ws, a=1, b=0), "--only-new", "-f", "json")
+    assert res.exit_code == 1
+    changes = {r["resource"]["name"]: r["change"] for r in json.loads(res.stdout)["results"]}
+    assert changes == {"a": "still_failing", "b": "new_failure"}
+
+
+def test_baseline_file_and_first_seen(ws: Path) -> None:
+    first = invoke(
+        "evaluate", snap(ws, a=1, b=5), "-f", "json=first.json", "--ledger", "sqlite:///one.db"
+    )
+    assert first.exit_code == 1
+    # another ledger, so only the file can say what came before
+    res = invoke(
+        "evaluate",
+        snap(ws, a=1, c=0),
+        "--baseline",
+        "first.json",
+        "-f",
+        "json",
+        "--ledger",
+        "sqlite:///two.db",
+    )
+    doc = json.loads(res.stdout)
+    by_name = {r["resource"]["name"]: r for r in doc["results"]}
+    assert by_name["a"]["change"] == "still_failing"
+    base = json.loads((ws / "first.json").read_text())
+    assert by_name["a"]["first_seen"] == base["run"]["finished_at"]
+    assert by_name["c"]["change"] == "new_failure"
+    assert [g["resource"]["name"] for g in doc["summary"]["gone"]] == ["b"]
+
+
+def test_bad_baseline_file(ws: Path) -> None:
+    (ws / "bad.json").write_text('{"schema": "other/v1"}')
+    res = invoke("evaluate", snap(ws, a=1), "--baseline", "bad.json")
+    assert (
+        res.exit_code == 2 and "expected a assay.results/v1 document; got 'other/v1'" in res.output
+    )
+
+
+def test_diff_between_two_runs(ws: Path) -> None:
+    ids = []
+    for levels in ({"a": 1, "b": 5, "c": 5}, {"a": 5, "b": 1, "d": 1}):
+        res = invoke("evaluate", snap(ws, **levels), "-f", "json")
+        ids.append(json.loads(res.stdout)["run"]["id"])
+    res = invoke("diff", ids[0][:8], ids[1], "--format", "json")
+    assert res.exit_code == 0, res.output
+    got = {(c["resource"]["name"], c["change"]) for c in json.loads(res.stdout)["changes"]}
+    assert got == {
+        ("a", "fixed"),
+        ("b", "new_failure"),
+        ("d", "new_failure"),
+        ("c", "resource_gone"),
+    }
+    table = invoke("diff", ids[0], ids[1])
+    assert "new failure" in table.stdout and "resource gone" in table.stdout
+    missing = invoke("diff", "ffffffff", ids[1])
+    assert missing.exit_code == 2 and "no run in the ledger match 'ffffffff'" in missing.output
+
+
+def test_waivers_list_states(ws: Path) -> None:
+    res = invoke("waivers", "list", "--format", "json")
+    states = {w["id"]: w["state"] for w in json.loads(res.stdout)}
+    assert states == {"W-SOON": "expiring", "W-LATER": "active", "W-PAST": "expired"}
+    table = invoke("waivers", "list")
+    assert "W-PAST" in table.stdout and "expired" in table.stdout

@@ -1,0 +1,84 @@
+"""The HTML report as a person sees it: rendered by headless Chromium, screenshot and page text."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from assay.engine.cli import cli
+from assay.engine.collect import Snapshot, now_rfc3339, write_snapshot
+from assay.testing import make_resource
+
+pytestmark = pytest.mark.integration
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--hide-scrollbars",
+]
+
+
+def chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; .ci/run installs it")
+        pytest.skip("chromium is not installed")
+    return path
+
+
+def test_html_report_renders_with_score_failures_and_trend(
+    tmp_path: Path, controls_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    browser = chromium()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "assay.yaml").write_text(
+        f"controls_dirs: [{controls_dir.name}]\ncontrols: {{ids: [test-widget-locked]}}\n"
+    )
+    for levels in ((5, 5, 1), (5, 1, 1)):  # two runs, so the trend has two points
+        snap = tmp_path / "snap.jsonl"
+        resources = []
+        for i, level in enumerate(levels):
+            r = make_resource(
+                "test.widget",
+                {"lock_level": level},
+                id=f"widget:w{i}",
+                name=f"w{i}",
+                scope={"target": "t"},
+            )
+            r["collected_at"] = now_rfc3339()
+            resources.append(r)
+        write_snapshot(Snapshot(now_rfc3339(), resources=resources), snap)
+        res = CliRunner().invoke(cli, ["evaluate", str(snap), "-f", "html=report.html"])
+        assert res.exit_code == 1, res.output
+    page = (tmp_path / "report.html").resolve()
+    shot = tmp_path / "report.png"
+    common = [browser, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
+    subprocess.run(
+        [*common, "--window-size=1280,1400", f"--screenshot={shot}", page.as_uri()],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+    dom = subprocess.run(
+        [*common, "--dump-dom", page.as_uri()],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    assert '<div class="n" id="overall-score">33%</div>' in dom
+    assert "test-widget-locked" in dom and "lock level 1 &lt; 2" in dom
+    assert dom.count('class="dot"') == 2  # both runs on the trend chart
+    assert '<svg class="trend"' in dom and '<svg class="bars"' in dom
