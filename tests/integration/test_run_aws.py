@@ -7,6 +7,7 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
 from click.testing import CliRunner
 
@@ -93,3 +94,49 @@ def test_doctor_names_the_unreachable_target(
     bad = CliRunner().invoke(cli, ["doctor", "--timeout", "20"])
     assert bad.exit_code == 3
     assert "✗ dead (aws): cannot reach target 'dead'" in bad.output
+
+
+def test_changes_across_three_runs_as_buckets_are_fixed_and_broken(
+    account: tuple[str, DemoAccount], workspace: Path
+) -> None:
+    url, seeded = account
+    verdicts = seeded["expected"]["aws-s3-default-encryption"]
+    broken = next(arn for arn, status in verdicts.items() if status == "fail")
+    healthy = next(arn for arn, status in verdicts.items() if status == "pass")
+    write_profile(workspace, f"{{name: emu, provider: aws, endpoint_url: '{url}'}}")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    before = s3.get_bucket_encryption(Bucket=healthy.split(":::")[1])
+
+    def changes() -> dict[str, str]:
+        res = CliRunner().invoke(
+            cli, ["run", "-f", "json", "--control", "aws-s3-default-encryption"]
+        )
+        doc = json.loads(res.stdout)
+        return {r["resource"]["id"]: r.get("change", "") for r in doc["results"]}
+
+    try:
+        first = changes()
+        assert first[broken] == "" and first[healthy] == ""  # no baseline yet
+        s3.put_bucket_encryption(
+            Bucket=broken.split(":::")[1],
+            ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]
+            },
+        )
+        s3.delete_bucket_encryption(Bucket=healthy.split(":::")[1])
+        second = changes()
+        assert second[broken] == "fixed" and second[healthy] == "new_failure"
+        third = changes()
+        assert third[broken] == "unchanged" and third[healthy] == "still_failing"
+    finally:
+        s3.delete_bucket_encryption(Bucket=broken.split(":::")[1])
+        s3.put_bucket_encryption(
+            Bucket=healthy.split(":::")[1],
+            ServerSideEncryptionConfiguration=before["ServerSideEncryptionConfiguration"],
+        )
