@@ -85,6 +85,38 @@ def document(report: RunReport) -> dict[str, Any]:
                 ],
             }
         )
+    observations += [
+        {
+            "uuid": _uuid(report.run_id, "waiver", w.id),
+            "title": f"Expired waiver {w.id}",
+            "description": f"Waiver {w.id} for {w.control} expired on {w.expires}; "
+            f"it no longer applies. It was: {w.reason} (approved by {w.approver}).",
+            "props": [{"name": "assay-waiver-expired", "ns": "urn:assay", "value": w.id}],
+            "methods": ["EXAMINE"],
+            "types": ["finding"],
+            "collected": report.finished_at,
+        }
+        for w in report.summary.expired_waivers
+    ]
+    result: dict[str, Any] = {
+        "uuid": _uuid(report.run_id, "result"),
+        "title": "Automated compliance assessment",
+        "description": f"Controls evaluated by assay {__version__} with profile {report.profile}.",
+        "start": report.started_at,
+        "end": report.finished_at,
+        "reviewed-controls": {
+            "control-selections": [
+                {"include-controls": [{"control-id": cid} for cid in sorted(by_control)]}
+                if by_control
+                else {"include-all": {}}
+            ]
+        },
+    }
+    # OSCAL arrays may not be empty: leave a key out rather than write [].
+    if observations:
+        result["observations"] = observations
+    if findings:
+        result["findings"] = findings
     return {
         "assessment-results": {
             "uuid": _uuid(report.run_id, "assessment-results"),
@@ -95,28 +127,7 @@ def document(report: RunReport) -> dict[str, Any]:
                 "oscal-version": OSCAL_VERSION,
             },
             "import-ap": {"href": f"urn:assay:profile:{report.profile}"},
-            "results": [
-                {
-                    "uuid": _uuid(report.run_id, "result"),
-                    "title": "Automated compliance assessment",
-                    "description": f"Controls evaluated by assay {__version__} with profile "
-                    f"{report.profile}.",
-                    "start": report.started_at,
-                    "end": report.finished_at,
-                    "reviewed-controls": {
-                        "control-selections": [
-                            {
-                                "include-controls": [
-                                    {"control-id": cid} for cid in sorted(by_control)
-                                ]
-                                or [{"control-id": "none"}],
-                            }
-                        ]
-                    },
-                    "observations": observations,
-                    "findings": findings,
-                }
-            ],
+            "results": [result],
         }
     }
 

@@ -182,7 +182,7 @@ def test_oscal_assessment_results_parse_with_trestle(report: RunReport) -> None:
         "test-widget-locked": "not-satisfied",
         "test-widget-explodes": "not-satisfied",
     }
-    assert len(result.observations or []) == len(report.findings)
+    assert len(result.observations or []) == len(report.findings) + 1  # + the expired waiver
     assert render("oscal", report) == render("oscal", report)  # deterministic
 
 
@@ -230,3 +230,14 @@ def test_change_statuses_against_the_previous_run(report: RunReport) -> None:
         "waived": "new_failure",
         XSS: "new_failure",
     }
+
+
+def test_oscal_reports_expired_waivers_and_an_empty_run(
+    report_of: Callable[..., RunReport],
+) -> None:
+    empty = report_of()
+    doc = json.loads(render("oscal", empty))
+    [result] = AssessmentResults.model_validate(doc["assessment-results"]).results
+    assert result.findings is None
+    [obs] = result.observations or []
+    assert obs.title == "Expired waiver W-OLD"
