@@ -19,6 +19,7 @@ from assay.engine.cli_controls import controls
 from assay.engine.cli_evidence import evidence
 from assay.engine.cli_options import (
     Output,
+    RunSettings,
     collect_options,
     handle_errors,
     output_options,
@@ -52,26 +53,17 @@ def _write_atomically(path: Path, write: Callable[[IO[str]], None]) -> None:
 
 
 def _report(
-    plan: Plan,
-    profile: Path,
-    snap: Snapshot,
-    *,
-    ledger: str,
-    fail_on: str,
-    soft_fail: bool,
-    only_new: bool,
-    baseline: Path | None,
-    outputs: list[Output],
+    plan: Plan, profile: Path, snap: Snapshot, settings: RunSettings, outputs: list[Output]
 ) -> None:
     """Evaluate, record, write every requested report, and exit with the gate's code."""
     report = execute(
         plan,
         snap,
-        ledger_url=ledger,
-        fail_on=Severity(fail_on),
+        ledger_url=settings.ledger,
+        fail_on=Severity(settings.fail_on),
         profile=str(profile),
-        baseline_file=baseline,
-        only_new=only_new,
+        baseline_file=settings.baseline,
+        only_new=settings.only_new,
     )
     for out in outputs:
         writer = FORMATS[out.fmt]
@@ -83,7 +75,7 @@ def _report(
     if summary_file:
         with open(summary_file, "a", encoding="utf-8") as f:
             FORMATS["markdown"](report, f)
-    sys.exit(ExitCode.OK if soft_fail else report.exit_code)
+    sys.exit(ExitCode.OK if settings.soft_fail else report.exit_code)
 
 
 def _collect(plan: Plan, workers: int, timeout: float) -> Any:
@@ -132,11 +124,7 @@ def run(
     framework: tuple[str, ...],
     control: tuple[str, ...],
     severity: str | None,
-    ledger: str,
-    soft_fail: bool,
-    only_new: bool,
-    baseline: Path | None,
-    fail_on: str,
+    settings: RunSettings,
     workers: int,
     timeout: float,
     formats: tuple[Output, ...],
@@ -146,17 +134,7 @@ def run(
     outputs = resolve_outputs(formats, output)
     plan, path = _plan(profile, framework, control, severity)
     snap = _collect(plan, workers, timeout)
-    _report(
-        plan,
-        path,
-        snap,
-        ledger=ledger,
-        fail_on=fail_on,
-        soft_fail=soft_fail,
-        only_new=only_new,
-        baseline=baseline,
-        outputs=outputs,
-    )
+    _report(plan, path, snap, settings, outputs)
 
 
 @cli.command()
@@ -205,11 +183,7 @@ def evaluate(
     framework: tuple[str, ...],
     control: tuple[str, ...],
     severity: str | None,
-    ledger: str,
-    soft_fail: bool,
-    only_new: bool,
-    baseline: Path | None,
-    fail_on: str,
+    settings: RunSettings,
     formats: tuple[Output, ...],
     output: Path | None,
 ) -> None:
@@ -217,17 +191,7 @@ def evaluate(
     outputs = resolve_outputs(formats, output)
     plan, path = _plan(profile, framework, control, severity)
     snap = read_snapshot(snapshot)
-    _report(
-        plan,
-        path,
-        snap,
-        ledger=ledger,
-        fail_on=fail_on,
-        soft_fail=soft_fail,
-        only_new=only_new,
-        baseline=baseline,
-        outputs=outputs,
-    )
+    _report(plan, path, snap, settings, outputs)
 
 
 @cli.command()

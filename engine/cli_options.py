@@ -150,7 +150,7 @@ ledger_option = click.option(
     show_default=True,
     help="Evidence ledger URL (sqlite:///path.db); env ASSAY_LEDGER.",
 )
-run_options = option_group(
+_run_option_list = option_group(
     ledger_option,
     click.option(
         "--soft-fail",
@@ -175,6 +175,38 @@ run_options = option_group(
         help="Exit 1 on an unwaived failure at or above this severity.",
     ),
 )
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Where a run records its evidence and how its results gate."""
+
+    ledger: str
+    fail_on: str
+    soft_fail: bool
+    only_new: bool
+    baseline: Path | None
+
+
+def run_options(func: F) -> F:
+    """The ledger and gating options, handed to the command as one `settings` argument."""
+
+    @functools.wraps(func)
+    def wrapper(
+        *args: Any,
+        ledger: str,
+        fail_on: str,
+        soft_fail: bool,
+        only_new: bool,
+        baseline: Path | None,
+        **kwargs: Any,
+    ) -> Any:
+        settings = RunSettings(ledger, fail_on, soft_fail, only_new, baseline)
+        return func(*args, settings=settings, **kwargs)
+
+    return _run_option_list(wrapper)  # type: ignore[return-value]
+
+
 collect_options = option_group(
     click.option(
         "--workers",

@@ -13,6 +13,7 @@ from rich.table import Table
 from assay.engine.changes import Change, diff_runs, run_results
 from assay.engine.cli_options import format_option, handle_errors, ledger_option
 from assay.engine.planner import load_profile, resolve_profile
+from assay.engine.report import waiver_json
 from assay.evidence import open_ledger
 
 EXPIRING_DAYS = 14
@@ -92,16 +93,7 @@ def waivers_list(profile: Path | None, fmt: str) -> None:
         click.echo(
             json.dumps(
                 [
-                    {
-                        "state": st,
-                        "id": w.id,
-                        "control": w.control,
-                        "resources": w.resources,
-                        "reason": w.reason,
-                        "approver": w.approver,
-                        "expires": w.expires.isoformat(),
-                        "days_left": (w.expires - today).days,
-                    }
+                    {"state": st, **waiver_json(w), "days_left": (w.expires - today).days}
                     for st, w in rows
                 ],
                 indent=2,
