@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from enum import StrEnum
 from typing import Any
 
@@ -64,6 +65,19 @@ def describe_error(marker: dict[str, Any]) -> str:
     if detail.get("permission"):
         text += f" (missing permission {detail['permission']})"
     return text
+
+
+def collection_errors(value: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every collection-error marker inside `value`, with its dotted path, at any depth."""
+    if isinstance(value, dict):
+        if ERROR_KEY in value:
+            yield path, value[ERROR_KEY]
+            return
+        for key, item in value.items():
+            yield from collection_errors(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from collection_errors(item, f"{path}[{i}]")
 
 
 def attribute(resource: dict[str, Any], name: str) -> Any:

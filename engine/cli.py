@@ -14,7 +14,9 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from assay import __version__
+from assay.checks.result import collection_errors
 from assay.engine import demo as demo_mod
+from assay.engine.cli_checks import checks
 from assay.engine.cli_controls import controls
 from assay.engine.cli_evidence import evidence
 from assay.engine.cli_options import (
@@ -214,15 +216,9 @@ def doctor(profile: Path | None, timeout: float) -> None:
         ok = False
         click.echo(f"✗ {f.target}: {f.resource_type}: {f.reason}")
     denied = {
-        (
-            r["scope"]["target"],
-            r["type"],
-            name,
-            value["$error"].get("permission") or value["$error"]["code"],
-        )
+        (r["scope"]["target"], r["type"], path, marker.get("permission") or marker["code"])
         for r in snap.resources
-        for name, value in r["attributes"].items()
-        if isinstance(value, dict) and "$error" in value
+        for path, marker in collection_errors(r["attributes"])
     }
     for target, rtype, attr, perm in sorted(denied):
         ok = False
@@ -249,6 +245,7 @@ def demo(workdir: Path) -> None:
     sys.exit(demo_mod.run_demo(workdir, Console()))
 
 
+cli.add_command(checks)
 cli.add_command(controls)
 cli.add_command(diff)
 cli.add_command(waivers)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from assay.checks import Status, collection_error
+from assay.checks.result import collection_errors
 from assay.engine.collect import CollectionFailure, Snapshot, read_snapshot, write_snapshot
 from assay.engine.errors import ConfigError, ConfigErrors, ExitCode
 from assay.engine.evaluate import evaluate, exit_code, summarise
@@ -252,3 +253,15 @@ def test_each_resource_type_is_collected_once_per_target(tmp_path: Path) -> None
     for target in plan.targets:
         assert target.resource_types.count("aws.s3.bucket") == 1
         assert target.resource_types == tuple(sorted(set(target.resource_types)))
+
+
+def test_collection_errors_are_found_at_any_depth() -> None:
+    attrs = {
+        "ok": 1,
+        "settings": {"ssl": collection_error("denied", "no", "pg_read_all_settings")},
+        "rules": [{"x": 1}, collection_error("AccessDenied", "no")],
+    }
+    found = dict(collection_errors(attrs))
+    assert found["settings.ssl"]["permission"] == "pg_read_all_settings"
+    assert found["rules[1]"]["code"] == "AccessDenied"
+    assert len(found) == 2
