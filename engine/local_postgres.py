@@ -11,7 +11,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,12 +77,32 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _write_data_files(datadir: Path, hba: Sequence[str], files: Mapping[str, bytes]) -> None:
+    if hba:
+        conf = datadir / "pg_hba.conf"
+        conf.write_text("".join(f"{line}\n" for line in hba) + conf.read_text())
+    for name, content in files.items():
+        path = datadir / name
+        path.write_bytes(content)
+        path.chmod(0o600)
+        if os.geteuid() == 0:
+            shutil.chown(path, SERVER_USER, SERVER_USER)
+
+
 @contextmanager
-def local_postgres(settings: Mapping[str, str] | None = None) -> Iterator[LocalPostgres]:
+def local_postgres(
+    settings: Mapping[str, str] | None = None,
+    *,
+    hba: Sequence[str] = (),
+    files: Mapping[str, bytes] | None = None,
+) -> Iterator[LocalPostgres]:
     """Initialise and start a server with `settings` added to postgresql.conf; stop and remove it.
 
     `settings` values are written as given (quote strings: {"ssl": "on",
-    "log_line_prefix": "'%m '"}).
+    "log_line_prefix": "'%m '"}). `hba` lines go at the top of pg_hba.conf, before the
+    loopback trust rules initdb writes (the first matching line wins). `files` are written
+    into the data directory, readable by the server only (e.g. {"server.key": ...} for
+    ssl_key_file, which the server refuses if others may read it).
     """
     bindir = find_bindir()
     if bindir is None:
@@ -110,6 +130,7 @@ def local_postgres(settings: Mapping[str, str] | None = None) -> Iterator[LocalP
             ],
             "initdb",
         )
+        _write_data_files(datadir, hba, files or {})
         server: LocalPostgres | None = None
         for _ in range(3):  # another process may take the free port before the server binds it
             port = _free_port()
