@@ -105,12 +105,16 @@ def run_one(lc: LoadedControl, resource: dict[str, Any], now: datetime) -> Resul
 
 
 def resource_ref(res: dict[str, Any]) -> dict[str, Any]:
-    return {
+    """What a finding says of its resource; `source` (file, line) when read from a file."""
+    ref = {
         "type": res["type"],
         "id": res["id"],
         "name": res.get("name") or res["id"],
         "scope": res["scope"],
     }
+    if "source" in res:
+        ref["source"] = res["source"]
+    return ref
 
 
 def _stale_stamps(

@@ -1,0 +1,381 @@
+"""Live collection through the official client, over HTTP, against a stand-in API server.
+
+No kube-apiserver can run here, so `ApiServer` is a small stdlib HTTP server of our own
+on 127.0.0.1 that answers what the client asks of a real one: List responses paged with
+`limit`/`continue`, Status objects for 401/403/404, `/version`. Every object it serves is
+SYNTHETIC (built by factories, labelled ``fixture: synthetic``), not recorded from a cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from assay.checks import Status, registry
+from assay.checks.k8s import K8sTarget, connect, identity
+from assay.checks.k8s import factories as k
+from assay.checks.k8s.kinds import KINDS, Kind
+from assay.checks.k8s.redact import LAST_APPLIED
+from assay.engine.cli import cli
+from assay.engine.collect import collect
+from assay.engine.planner import make_plan
+from assay.testing import run_check
+
+pytestmark = pytest.mark.integration
+
+SYNTHETIC = {"fixture": "synthetic"}
+LEAKED = "synthetic-password-in-last-applied"
+TYPES = ("k8s.workload", "k8s.namespace", "k8s.role", "k8s.rbac_binding")
+
+
+def path_of(kind: Kind) -> str:
+    return f"/apis/{kind.group}/v1/{kind.plural}" if kind.group else f"/api/v1/{kind.plural}"
+
+
+@dataclass
+class ApiServer:
+    """Serves `objects` by kind; `forbidden`/`missing` kinds answer 403/404."""
+
+    token: str
+    objects: dict[str, list[dict[str, Any]]]
+    forbidden: set[str] = field(default_factory=set)
+    missing: set[str] = field(default_factory=set)
+    requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    url: str = ""
+
+    def handle(self, path: str, query: dict[str, str], auth: str) -> tuple[int, dict[str, Any]]:
+        self.requests.append((path, query))
+        if auth != f"Bearer {self.token}":
+            return 401, status(401, "Unauthorized", "Unauthorized")
+        if path.rstrip("/") == "/version":  # the client asks for /version/
+            return 200, {"major": "1", "minor": "31", "gitVersion": "v1.31.2-synthetic"}
+        kind = next((kd for kd in KINDS.values() if path_of(kd) == path), None)
+        if kind is None or kind.kind in self.missing:
+            return 404, status(404, "NotFound", "the server could not find the requested resource")
+        if kind.kind in self.forbidden:
+            group = f'"{kind.group}"'
+            return 403, status(
+                403,
+                "Forbidden",
+                f'{kind.resource} is forbidden: User "auditor" cannot list resource '
+                f'"{kind.plural}" in API group {group} at the cluster scope',
+            )
+        items = self.objects.get(kind.kind, [])
+        start = int(query.get("continue", "0") or "0")
+        limit = int(query.get("limit", "0") or "0") or len(items)
+        page = items[start : start + limit]
+        more = start + limit < len(items)
+        # Real list items carry no kind/apiVersion; the List does.
+        body_items = [
+            {k2: v for k2, v in o.items() if k2 not in ("kind", "apiVersion")} for o in page
+        ]
+        return 200, {
+            "kind": f"{kind.kind}List",
+            "apiVersion": f"{kind.group}/v1" if kind.group else "v1",
+            "metadata": {"resourceVersion": "42", "continue": str(start + limit) if more else ""},
+            "items": body_items,
+        }
+
+    def lists(self, kind: str) -> list[dict[str, str]]:
+        """The query of every request made for `kind`'s list."""
+        return [q for p, q in self.requests if p == path_of(KINDS[kind])]
+
+
+def status(code: int, reason: str, message: str) -> dict[str, Any]:
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
+
+
+@pytest.fixture
+def start_server() -> Iterator[Any]:
+    started: list[ThreadingHTTPServer] = []
+
+    def start(api: ApiServer) -> ApiServer:
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as the client expects
+            disable_nagle_algorithm = True  # else each keep-alive request waits ~40 ms
+
+            def do_GET(self) -> None:
+                url = urlsplit(self.path)
+                query = {key: v[-1] for key, v in parse_qs(url.query).items()}
+                code, body = api.handle(url.path, query, self.headers.get("Authorization", ""))
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        started.append(server)
+        api.url = f"http://127.0.0.1:{server.server_address[1]}"
+        return api
+
+    yield start
+    for server in started:
+        server.shutdown()
+        server.server_close()
+
+
+def synthetic(obj: dict[str, Any]) -> dict[str, Any]:
+    obj["metadata"]["labels"] = {**obj["metadata"].get("labels", {}), **SYNTHETIC}
+    return obj
+
+
+def cluster_objects(tenant: str) -> dict[str, list[dict[str, Any]]]:
+    """A small synthetic cluster: 7 pods (2 of them root), a Deployment, RBAC, a tenant."""
+    pods = [k.workload("Pod", f"web-{i}", tenant) for i in range(5)]
+    pods += [
+        k.workload("Pod", "root-0", tenant, spec=k.pod_spec(k.container(security_context=None))),
+        k.workload(
+            "Pod",
+            "inherits-token",
+            tenant,
+            spec=k.pod_spec(serviceAccountName="api", automountServiceAccountToken=None),
+        ),
+    ]
+    deployment = k.workload("Deployment", "web", tenant)
+    deployment["metadata"]["annotations"] = {LAST_APPLIED: json.dumps({"stringData": LEAKED})}
+    deployment["metadata"]["managedFields"] = [{"manager": "kubectl", "operation": "Apply"}]
+    objects = {
+        "Pod": pods,
+        "Deployment": [deployment],
+        "ServiceAccount": [k.service_account("api", tenant, automount=True)],
+        "Namespace": [k.namespace(tenant), k.namespace("kube-system")],
+        "ResourceQuota": [k.resource_quota("compute", tenant)],
+        "NetworkPolicy": [k.network_policy("default-deny", tenant)],
+        "ClusterRole": [k.role("ops", [k.rule(["get"], ["pods"]), k.rule(["*"], ["secrets"])])],
+        "ClusterRoleBinding": [
+            k.binding("ops", "ops", [k.user("carol")]),
+            k.binding("dangling", "deleted-role", [k.user("dave")]),
+        ],
+    }
+    return {kind: [synthetic(o) for o in objs] for kind, objs in objects.items()}
+
+
+def kubeconfig(path: Path, servers: dict[str, ApiServer], current: str | None = None) -> Path:
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": current or next(iter(servers)),
+                "clusters": [{"name": n, "cluster": {"server": s.url}} for n, s in servers.items()],
+                "users": [
+                    {"name": f"{n}-auditor", "user": {"token": s.token}} for n, s in servers.items()
+                ],
+                "contexts": [
+                    {"name": n, "context": {"cluster": n, "user": f"{n}-auditor"}} for n in servers
+                ],
+            }
+        )
+    )
+    return path
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def collect_all(conn: Any) -> dict[str, dict[str, Any]]:
+    return {r["id"]: r for t in TYPES for r in registry.collectors()[t].func(conn)}
+
+
+def test_identity_reads_the_version_with_the_contexts_token(
+    start_server: Any, tmp_path: Path
+) -> None:
+    east = start_server(ApiServer("east-token", cluster_objects("tenant-a")))
+    config = kubeconfig(tmp_path / "config", {"east": east})
+    conn = connect(K8sTarget(kubeconfig=str(config)), 5.0)  # current-context
+    assert identity(conn) == {
+        "context": "east",
+        "server": east.url,
+        "user": "east-auditor",
+        "server_version": "v1.31.2-synthetic",
+    }
+
+
+def test_lists_are_paged_with_limit_and_continue(start_server: Any, tmp_path: Path) -> None:
+    east = start_server(ApiServer("east-token", cluster_objects("tenant-a")))
+    config = kubeconfig(tmp_path / "config", {"east": east})
+    conn = connect(K8sTarget(kubeconfig=str(config), context="east", page_size=3), 5.0)
+    found = collect_all(conn)
+    pods = sorted(i for i in found if "/Pod/" in i)
+    assert len(pods) == 7 and pods[0] == "east/tenant-a/Pod/inherits-token"
+    assert east.lists("Pod") == [
+        {"limit": "3"},
+        {"limit": "3", "continue": "3"},
+        {"limit": "3", "continue": "6"},
+    ]
+    # each kind listed once per target, however many collectors need it
+    assert len(east.lists("ClusterRole")) == 1
+    assert len(east.lists("Namespace")) == 1
+
+
+def test_live_objects_are_judged_and_scrubbed(start_server: Any, tmp_path: Path) -> None:
+    east = start_server(ApiServer("east-token", cluster_objects("tenant-a")))
+    conn = connect(K8sTarget(kubeconfig=str(kubeconfig(tmp_path / "c", {"east": east}))), 5.0)
+    found = collect_all(conn)
+    assert LEAKED not in json.dumps(found)
+    assert "managedFields" not in json.dumps(conn.objects("Deployment"))
+    assert run_check("k8s.pod.run_as_non_root", found["east/tenant-a/Pod/root-0"]).status is (
+        Status.FAIL
+    )
+    assert run_check("k8s.pod.run_as_non_root", found["east/tenant-a/Pod/web-0"]).status is (
+        Status.PASS
+    )
+    inherits = run_check("k8s.pod.service_account_token", found["east/tenant-a/Pod/inherits-token"])
+    assert inherits.status is Status.FAIL
+    assert "ServiceAccount api sets automountServiceAccountToken: true" in inherits.reason
+    assert run_check("k8s.namespace.default_deny", found["east/-/Namespace/tenant-a"]).status is (
+        Status.PASS
+    )
+    assert run_check("k8s.rbac.no_wildcards", found["east/-/ClusterRole/ops"]).status is (
+        Status.FAIL
+    )
+    ops = run_check("k8s.rbac.secrets_read", found["east/-/ClusterRoleBinding/ops"])
+    assert ops.status is Status.FAIL and ops.observed["not_allowed"] == ["User:carol"]
+    # in a live cluster a binding to a role that does not exist grants nothing
+    dangling = found["east/-/ClusterRoleBinding/dangling"]
+    assert dangling["attributes"]["role"] == {"found": False, "rules": [], "source": "cluster"}
+    assert run_check("k8s.rbac.secrets_read", dangling).status is Status.PASS
+
+
+def test_a_forbidden_list_becomes_an_error_naming_verb_and_resource(
+    start_server: Any, tmp_path: Path
+) -> None:
+    api = ApiServer("t", cluster_objects("tenant-a"), forbidden={"Deployment", "ServiceAccount"})
+    east = start_server(api)
+    conn = connect(K8sTarget(kubeconfig=str(kubeconfig(tmp_path / "c", {"east": east}))), 5.0)
+    found = collect_all(conn)
+    placeholder = found["east/*/Deployment/*"]
+    result = run_check("k8s.pod.privileged", placeholder)
+    assert result.status is Status.ERROR
+    assert "Deployment objects could not be listed: Forbidden" in result.reason
+    assert "list on deployments.apps" in result.reason
+    assert "missing permission list:deployments.apps" in result.reason
+    assert 'User "auditor" cannot list resource "deployments"' in result.reason
+    # pods were listed, and are judged
+    assert run_check("k8s.pod.privileged", found["east/tenant-a/Pod/web-0"]).status is Status.PASS
+    # without ServiceAccounts, only pods that leave the token to their account are unknown
+    decided = run_check("k8s.pod.service_account_token", found["east/tenant-a/Pod/web-0"])
+    assert decided.status is Status.PASS
+    unknown = run_check("k8s.pod.service_account_token", found["east/tenant-a/Pod/inherits-token"])
+    assert unknown.status is Status.ERROR
+    assert "list:serviceaccounts" in unknown.reason
+
+
+def test_a_kind_the_server_does_not_serve_is_an_error_too(
+    start_server: Any, tmp_path: Path
+) -> None:
+    east = start_server(ApiServer("t", cluster_objects("tenant-a"), missing={"CronJob"}))
+    conn = connect(K8sTarget(kubeconfig=str(kubeconfig(tmp_path / "c", {"east": east}))), 5.0)
+    result = run_check("k8s.pod.privileged", collect_all(conn)["east/*/CronJob/*"])
+    assert result.status is Status.ERROR
+    assert "NotFound: the API server does not serve cronjobs.batch" in result.reason
+
+
+def test_several_contexts_in_one_run(
+    start_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    east = start_server(ApiServer("east-token", cluster_objects("tenant-a")))
+    west = start_server(ApiServer("west-token", cluster_objects("tenant-b")))
+    config = kubeconfig(tmp_path / "kubeconfig", {"east": east, "west": west})
+    monkeypatch.chdir(tmp_path)
+    profile = tmp_path / "assay.yaml"
+    profile.write_text(
+        yaml.safe_dump(
+            {
+                "controls": {"ids": ["k8s-pod-run-as-non-root", "k8s-rbac-cluster-admin"]},
+                "targets": [
+                    {"name": n, "provider": "k8s", "kubeconfig": str(config), "context": n}
+                    for n in ("east", "west")
+                ],
+            }
+        )
+    )
+    snap = collect(make_plan(profile), workers=4, timeout=10)
+    assert snap.failures == []
+    assert [t["identity"]["user"] for t in snap.targets] == ["east-auditor", "west-auditor"]
+    by_target = {
+        t: {r["id"] for r in snap.resources if r["scope"]["target"] == t} for t in ("east", "west")
+    }
+    assert "east/tenant-a/Pod/web-0" in by_target["east"]
+    assert "west/tenant-b/Pod/web-0" in by_target["west"]
+    assert all(i.startswith("east/") for i in by_target["east"])
+    assert east.lists("Pod") and west.lists("Pod")
+
+
+def test_an_unreachable_cluster_fails_fast(tmp_path: Path) -> None:
+    dead = ApiServer("t", {}, url=f"http://127.0.0.1:{closed_port()}")
+    config = kubeconfig(tmp_path / "kubeconfig", {"dead": dead})
+    conn = connect(K8sTarget(kubeconfig=str(config)), 30.0)
+    started = time.monotonic()
+    with pytest.raises(Exception, match=r"Connection refused|Max retries"):
+        identity(conn)
+    assert time.monotonic() - started < 2.0
+
+
+def test_a_broken_endpoint_is_tried_once(tmp_path: Path) -> None:
+    """An endpoint that hangs up on every request: retries are off, so one attempt."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[int] = []
+
+    def hang_up() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(1)
+            conn.close()
+
+    threading.Thread(target=hang_up, daemon=True).start()
+    try:
+        broken = ApiServer("t", {}, url=f"http://127.0.0.1:{listener.getsockname()[1]}")
+        config = kubeconfig(tmp_path / "kubeconfig", {"broken": broken})
+        conn = connect(K8sTarget(kubeconfig=str(config)), 30.0)
+        with pytest.raises(Exception, match=r"RemoteDisconnected|Connection aborted|Max retries"):
+            identity(conn)
+        assert len(accepted) == 1
+    finally:
+        listener.close()
+
+
+def test_doctor_names_the_missing_rbac_grant(
+    start_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    east = start_server(ApiServer("t", cluster_objects("tenant-a"), forbidden={"Deployment"}))
+    config = kubeconfig(tmp_path / "kubeconfig", {"east": east})
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "assay.yaml").write_text(
+        f"targets:\n  - {{name: east, provider: k8s, kubeconfig: {config}}}\n"
+    )
+    res = CliRunner().invoke(cli, ["doctor"], catch_exceptions=False)
+    assert "✓ east (k8s): connected as context=east" in res.output
+    assert "missing list:deployments.apps" in res.output
+    assert res.exit_code == 3
