@@ -27,12 +27,12 @@ DEMO_CLUSTER = "demo"
 
 
 def k8s_demo_target(name: str = "demo-k8s") -> dict[str, Any]:
-    """Target options for the manifests shipped in `assay.examples` (folder ``k8s``):
+    """Target options for the manifests shipped in `assay.examples` (``k8s/demo-cluster``):
     a small cluster's worth of objects, some compliant and some not."""
     return {
         "name": name,
         "provider": "k8s",
-        "manifests": str(Path(str(examples_root())) / "k8s"),
+        "manifests": str(Path(str(examples_root())) / "k8s" / "demo-cluster"),
         "cluster": DEMO_CLUSTER,
     }
 
