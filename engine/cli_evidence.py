@@ -1,39 +1,254 @@
-"""`assay evidence`: verify the evidence ledger."""
+"""`assay evidence`: verify the ledger, sign checkpoints, prove records, manage keys."""
 
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
+from typing import Any
 
 import click
 
-from assay.engine.cli_options import (
-    format_option,
-    handle_errors,
-    ledger_option,
+from assay.engine.cli_options import format_option, handle_errors, ledger_option
+from assay.engine.collect import now_rfc3339
+from assay.engine.errors import ConfigError, EvidenceError
+from assay.evidence import (
+    DEFAULT_SIGNING_KEY,
+    SIGNING_KEY_ENV,
+    Checkpoint,
+    CheckpointError,
+    InclusionProof,
+    NoteError,
+    ProofError,
+    SigningKey,
+    SigningKeyError,
+    VerifierKey,
+    create_signing_key,
+    default_origin,
+    load_signing_key,
+    open_ledger,
+    prove,
+    public_key_path,
+    redact_url,
+    resolve_signing_key,
+    rotate_key,
+    sign_checkpoint,
+    verify_ledger,
 )
-from assay.engine.errors import EvidenceError
-from assay.evidence import open_ledger, redact_url, verify
+
+KEY_HELP = (
+    f"Signing key file (default: ${SIGNING_KEY_ENV}, which may also hold the key itself, "
+    f"else {DEFAULT_SIGNING_KEY})."
+)
+
+
+def _signing_key(path: Path | None) -> SigningKey:
+    try:
+        key = resolve_signing_key(path)
+    except SigningKeyError as exc:
+        raise ConfigError(str(exc)) from None
+    if key is None:
+        raise ConfigError(
+            f"no signing key: {DEFAULT_SIGNING_KEY} does not exist and ${SIGNING_KEY_ENV} is unset",
+            remediation="create one with: assay evidence keygen",
+        )
+    return key
+
+
+def _verifier_keys(values: tuple[str, ...]) -> list[VerifierKey]:
+    keys = []
+    for value in values:
+        path = Path(value)
+        text = path.read_text(encoding="utf-8") if path.is_file() else value
+        try:
+            keys.append(VerifierKey.parse(text))
+        except SigningKeyError as exc:
+            raise ConfigError(str(exc), field="--key") from None
+    return keys
+
+
+public_keys_option = click.option(
+    "--key",
+    "keys",
+    multiple=True,
+    metavar="PUBKEY",
+    help="Trusted public key: the vkey text (name+id+key) or a file holding it. Repeatable.",
+)
+
+
+def _echo_json(doc: dict[str, Any]) -> None:
+    click.echo(json.dumps(doc, indent=2))
 
 
 @click.group()
 def evidence() -> None:
-    """Verify the evidence ledger."""
+    """Verify the evidence ledger, sign checkpoints, prove records, manage keys."""
 
 
 @evidence.command("verify")
 @ledger_option
+@public_keys_option
+@click.option(
+    "--trusted-checkpoint",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A checkpoint you saved earlier: the ledger must still extend it.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=min(os.cpu_count() or 1, 8),
+    show_default="CPU count, at most 8",
+    help="Processes that verify a large ledger's records in parallel.",
+)
 @format_option
 @handle_errors
-def evidence_verify(ledger: str, fmt: str) -> None:
-    """Re-hash every stored record and check the chain; exit 4 on the first bad record."""
+def evidence_verify(
+    ledger: str, keys: tuple[str, ...], trusted_checkpoint: Path | None, workers: int, fmt: str
+) -> None:
+    """Re-hash every record, recompute the Merkle root and check every signed checkpoint.
+
+    With --key, checkpoint signatures are checked (a truncated tail or a log re-signed by
+    another key fails); with --trusted-checkpoint, a rollback or rewritten history fails.
+    Exits 4 on the first problem, naming the record or checkpoint.
+    """
+    verifiers = _verifier_keys(keys)
+    trusted = None
+    if trusted_checkpoint is not None:
+        if not verifiers:
+            raise ConfigError("--trusted-checkpoint needs --key to check its signature")
+        try:
+            trusted = Checkpoint.from_note(trusted_checkpoint.read_bytes())
+        except CheckpointError as exc:
+            raise ConfigError(str(exc), file=trusted_checkpoint) from None
     with open_ledger(ledger, create=False) as led:
-        result = verify(led.records())
-    doc = {"ledger": redact_url(ledger), **result.as_dict()}
+        result = verify_ledger(led, verifiers, trusted, workers=workers)
     if fmt == "json":
-        click.echo(json.dumps(doc, indent=2))
-    elif result.ok:
+        _echo_json({"ledger": redact_url(ledger), **result.as_dict()})
+    else:
         click.echo(f"✓ {result.records} records verified; head {result.head}")
+        if result.ok:
+            click.echo(f"✓ Merkle root {result.root} (the stored tree agrees)")
+            latest = f"; latest {result.latest.label}" if result.latest else ""
+            if result.signatures_checked:
+                click.echo(f"✓ {result.checkpoints} signed checkpoint(s) verified{latest}")
+            else:
+                click.echo(f"✓ {result.checkpoints} checkpoint(s) match the records{latest}")
+            if result.trusted is not None:
+                click.echo(f"✓ consistent with the trusted checkpoint {result.trusted.label}")
+        for note in result.notes:
+            click.echo(f"! {note}")
     if not result.ok:
         raise EvidenceError(
             f"evidence ledger {redact_url(ledger)} failed verification: {result.error}"
         )
+
+
+@evidence.command("keygen")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_SIGNING_KEY,
+    show_default=True,
+    help="Where to write the private key (mode 0600; never overwritten); the public key "
+    "goes beside it (signing.key -> signing.pub).",
+)
+@click.option(
+    "--origin",
+    help="The log's name, signed into every checkpoint (default: assay.local/evidence/<random>).",
+)
+@handle_errors
+def evidence_keygen(out: Path, origin: str | None) -> None:
+    """Create a signing key; print its public verifier key, the one to give auditors."""
+    try:
+        key = create_signing_key(out, origin or default_origin())
+    except SigningKeyError as exc:
+        raise ConfigError(str(exc)) from None
+    click.echo(
+        f"private key written to {out} (mode 0600): keep it secret; public key (for "
+        f"auditors) in {public_key_path(out)}:",
+        err=True,
+    )
+    click.echo(str(key.verifier))
+
+
+@evidence.command("checkpoint")
+@ledger_option
+@click.option("--sign", is_flag=True, help="Sign a new checkpoint of the ledger as it is now.")
+@click.option("--key", type=click.Path(dir_okay=False, path_type=Path), help=KEY_HELP)
+@handle_errors
+def evidence_checkpoint(ledger: str, sign: bool, key: Path | None) -> None:
+    """Print the latest signed checkpoint (C2SP tlog-checkpoint); save it to pin the log."""
+    with open_ledger(ledger, create=False) as led:
+        checkpoint = sign_checkpoint(led, _signing_key(key)) if sign else led.latest_checkpoint()
+    if checkpoint is None:
+        raise ConfigError(
+            f"ledger {redact_url(ledger)} has no signed checkpoint yet",
+            remediation="sign one: assay evidence checkpoint --sign",
+        )
+    click.echo(checkpoint.note, nl=False)
+
+
+@evidence.command("prove")
+@click.argument("seq", type=click.IntRange(0))
+@ledger_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["tlog-proof", "json"]),
+    default="tlog-proof",
+    show_default=True,
+    help="C2SP tlog-proof text, or the same parts as JSON.",
+)
+@handle_errors
+def evidence_prove(seq: int, ledger: str, fmt: str) -> None:
+    """Print an inclusion proof of record SEQ against the latest signed checkpoint."""
+    with open_ledger(ledger, create=False) as led:
+        proof = prove(led, seq)
+    if fmt == "json":
+        _echo_json(proof.as_dict())
+    else:
+        click.echo(proof.text(), nl=False)
+
+
+@evidence.command("verify-proof")
+@click.argument("proof_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@public_keys_option
+@handle_errors
+def evidence_verify_proof(proof_file: Path, keys: tuple[str, ...]) -> None:
+    """Check a .tlog-proof file offline: the record, its proof and the checkpoint signature."""
+    verifiers = _verifier_keys(keys)
+    if not verifiers:
+        raise ConfigError("verify-proof needs --key (the log's public key)")
+    try:
+        proof = InclusionProof.parse(proof_file.read_text(encoding="utf-8"))
+    except (ProofError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"not a tlog-proof: {exc}", file=proof_file) from None
+    try:
+        signer = proof.verify(verifiers)
+    except (NoteError, ProofError) as exc:
+        raise EvidenceError(f"{proof_file}: record {proof.index}: {exc}") from None
+    click.echo(f"✓ record {proof.index} is in {proof.checkpoint.label}, signed by {signer}")
+
+
+@evidence.command("rotate-key")
+@ledger_option
+@click.option("--key", type=click.Path(dir_okay=False, path_type=Path), help=KEY_HELP)
+@click.option(
+    "--new-key",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The new signing key (assay evidence keygen --origin NEW-NAME --out FILE).",
+)
+@handle_errors
+def evidence_rotate_key(ledger: str, key: Path | None, new_key: Path) -> None:
+    """Move the ledger to a new key and origin, recorded in the ledger itself."""
+    old = _signing_key(key)
+    try:
+        new = load_signing_key(new_key)
+    except SigningKeyError as exc:
+        raise ConfigError(str(exc)) from None
+    with open_ledger(ledger, create=False) as led:
+        final, first = rotate_key(led, old, new, now_rfc3339())
+    click.echo(f"final checkpoint under the old key: {final.label}", err=True)
+    click.echo(f"first checkpoint under the new key: {first.label}", err=True)
+    click.echo(str(new.verifier))

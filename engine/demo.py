@@ -14,7 +14,14 @@ from assay.engine.formats.table import write as write_table
 from assay.engine.models import Severity
 from assay.engine.planner import make_plan
 from assay.engine.run import execute
-from assay.evidence import open_ledger, verify
+from assay.evidence import (
+    create_signing_key,
+    default_origin,
+    load_signing_key,
+    open_ledger,
+    public_key_path,
+    verify_ledger,
+)
 
 REGION = "us-east-1"
 DEMO_WAIVER = {
@@ -67,22 +74,34 @@ def run_demo(workdir: Path, console: Console) -> int:
         plan = make_plan(profile_path)
         snap = collect(plan, workers=8, timeout=60)
     write_snapshot(snap, snapshot_path)
+    key_path = state / "signing.key"
+    if not key_path.exists():
+        create_signing_key(key_path, default_origin())
+    public = load_signing_key(key_path).verifier
     report = execute(
-        plan, snap, ledger_url=ledger_url, fail_on=Severity.LOW, profile=str(profile_path)
+        plan,
+        snap,
+        ledger_url=ledger_url,
+        fail_on=Severity.LOW,
+        profile=str(profile_path),
+        signing_key=key_path,
     )
     write_table(report, console.file)
     with open_ledger(ledger_url) as ledger:
-        checked = verify(ledger.records())
-    if not checked.ok:
+        checked = verify_ledger(ledger, [public])
+    if not checked.ok or checked.latest is None:
         raise EvidenceError(f"the demo ledger failed verification: {checked.error}")
     console.print(
-        f"[green]✓[/] evidence chain verified: {checked.records} records, head {checked.head}"
+        f"[green]✓[/] evidence verified: {checked.records} records, checkpoint "
+        f"{checked.latest.label} signed by {public}",
+        soft_wrap=True,
     )
     console.print(
         "A nightly CI run would exit with code "
         f"{report.exit_code} ({ExitCode(report.exit_code).name.lower()}).\n"
         "Look further:\n"
-        f"  assay evidence verify --ledger {ledger_url}\n"
+        f"  assay evidence verify --ledger {ledger_url} --key {public_key_path(key_path)}\n"
+        f"  assay evidence prove 1 --ledger {ledger_url}\n"
         f"  assay evaluate {snapshot_path} --profile {profile_path} --ledger {ledger_url}"
         " --format json\n"
         "  assay controls list\n"

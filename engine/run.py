@@ -19,11 +19,21 @@ from assay.engine.changes import (
     ledger_history,
 )
 from assay.engine.collect import Snapshot, now_rfc3339
+from assay.engine.errors import ConfigError
 from assay.engine.evaluate import Finding, Summary, evaluate, exit_code, summarise
 from assay.engine.models import Severity
 from assay.engine.planner import Plan
 from assay.engine.report import RunReport, finding_fingerprint
-from assay.evidence import open_ledger, redact_url, to_record_value
+from assay.evidence import (
+    LedgerError,
+    SigningKeyError,
+    check_signing_key,
+    open_ledger,
+    redact_url,
+    resolve_signing_key,
+    sign_checkpoint,
+    to_record_value,
+)
 
 
 def execute(
@@ -36,10 +46,12 @@ def execute(
     baseline_file: Path | None = None,
     only_new: bool = False,
     trend_runs: int = 10,
+    signing_key: Path | None = None,
 ) -> RunReport:
     """Evaluate, compare with the baseline, then append the run to the ledger in one batch.
 
-    One batch means one transaction: a run is in the ledger whole or not at all. The
+    One batch means one transaction: a run is in the ledger whole or not at all; with a
+    signing key configured it then ends with a signed checkpoint (`record_run`). The
     baseline is the ledger's last completed run unless `baseline_file` names a results
     document; with `only_new`, only failures new since the baseline gate.
     """
@@ -93,15 +105,44 @@ def execute(
         trend=trend,
     )
     if ledger_url is not None:
-        with open_ledger(ledger_url) as ledger:
-            stored = ledger.append(list(run_records(report, plan, snap, fail_on)))
-        report.ledger = {
-            "url": redact_url(ledger_url),
-            "records": len(stored),
-            "first_seq": stored[0].seq,
-            "head": stored[-1].hash,
-        }
+        report.ledger = record_run(
+            ledger_url, list(run_records(report, plan, snap, fail_on)), signing_key
+        )
     return report
+
+
+def record_run(
+    ledger_url: str, records: list[dict[str, Any]], signing_key: Path | None = None
+) -> dict[str, Any]:
+    """Append a run's records in one batch, then sign a checkpoint when a key is configured.
+
+    The key is `signing_key`, else $ASSAY_SIGNING_KEY, else .assay/signing.key if it
+    exists (no key: no checkpoint). A bad key, or one that cannot sign this ledger,
+    raises ConfigError before anything is written. Returns the run's `report.ledger`.
+    """
+    try:
+        key = resolve_signing_key(signing_key)
+    except SigningKeyError as exc:
+        raise ConfigError(
+            str(exc), remediation="fix the key, or unset it to run unsigned"
+        ) from None
+    with open_ledger(ledger_url) as ledger:
+        try:
+            if key is not None:
+                check_signing_key(ledger, key)
+            stored = ledger.append(records)
+            checkpoint = sign_checkpoint(ledger, key) if key is not None else None
+        except LedgerError as exc:
+            raise ConfigError(str(exc)) from None
+    return {
+        "url": redact_url(ledger_url),
+        "records": len(stored),
+        "first_seq": stored[0].seq,
+        "head": stored[-1].hash,
+        "checkpoint": None
+        if checkpoint is None
+        else {"origin": checkpoint.origin, "size": checkpoint.size, "root": checkpoint.root.hex()},
+    }
 
 
 def run_records(

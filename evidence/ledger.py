@@ -4,6 +4,11 @@ A ledger is append-only. `append` seals a batch of entries into consecutive reco
 one transaction; each record's body is the entry's fields plus ``v`` (1), ``seq``
 (0-based position) and ``prev`` (hex SHA-256 of the previous body, ``"0" * 64`` for
 seq 0), encoded canonically and stored byte for byte.
+
+What a backend stores, besides records: the Merkle tree's complete-subtree hashes
+(written by `append`, see `record.tree_nodes`), signed checkpoints (append-only) and
+the deletable ``pii_vault``. Trees, proofs, signing and verification are built on
+these primitives once, in backend-agnostic modules.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Protocol, Self
 
+from assay.evidence.checkpoint import Checkpoint
+from assay.evidence.merkle import NodeKey
 from assay.evidence.record import LedgerError, StoredRecord
 from assay.evidence.sqlite import SQLiteLedger
 
@@ -27,18 +34,27 @@ _SECRET_PARAM = re.compile(r"([?&](?:password|passwd|pwd|sslpassword)=)[^&#]*", 
 class Ledger(Protocol):
     """What the engine, reports and the verifier rely on, whatever the backend."""
 
+    url: str
+    """A URL `open_ledger` opens this same ledger with (secrets included: redact to show)."""
+
     def append(self, entries: Sequence[Mapping[str, Any]]) -> list[StoredRecord]:
         """Seal and store `entries` as consecutive records in one transaction, all or none.
 
         Concurrent appenders (threads or processes) are serialised: the chain never
-        forks. Raises CanonicalError for an entry outside the record profile and
-        LedgerError for a reserved key (``v``, ``seq``, ``prev``) or a storage failure;
-        either way nothing of the batch is written.
+        forks. The tree nodes the batch completes (`record.tree_nodes`, from the stored
+        frontier) are written in the same transaction. Raises CanonicalError for an
+        entry outside the record profile and LedgerError for a reserved key (``v``,
+        ``seq``, ``prev``) or a storage failure; either way nothing of the batch is
+        written.
         """
         ...
 
     def records(self, start: int = 0) -> Iterator[StoredRecord]:
         """Stored records from seq `start` on, in seq order, streamed in flat memory."""
+        ...
+
+    def record(self, seq: int) -> StoredRecord | None:
+        """The record at `seq`, or None."""
         ...
 
     def head(self) -> StoredRecord | None:
@@ -47,6 +63,46 @@ class Ledger(Protocol):
 
     def count(self) -> int:
         """The number of stored records."""
+        ...
+
+    def nodes(self, keys: Sequence[NodeKey]) -> list[bytes]:
+        """The stored hashes of complete subtrees ``(level, index)``, in the order asked.
+
+        A `merkle.NodeFetch`. Raises LedgerError if any is missing.
+        """
+        ...
+
+    def add_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Store a signed checkpoint (append-only); the identical one again is a no-op.
+
+        Raises LedgerError if a different checkpoint of the same origin and size exists.
+        """
+        ...
+
+    def checkpoints(self) -> list[Checkpoint]:
+        """Every stored checkpoint, in the order stored."""
+        ...
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        """The checkpoint of the largest tree size, the last stored of those; or None."""
+        ...
+
+    def vault_put(self, pseudonym: str, value: str) -> None:
+        """Keep a raw personal value under its pseudonym (replacing any earlier value).
+
+        Raises ValueError if `pseudonym` is not one `Pseudonymizer` makes.
+        """
+        ...
+
+    def vault_get(self, pseudonym: str) -> str | None:
+        """The value kept under `pseudonym`, or None if never kept or erased."""
+        ...
+
+    def vault_erase(self, pseudonym: str) -> bool:
+        """Delete the value under `pseudonym` for good; True if there was one.
+
+        The hashed log never held it, so the ledger still verifies afterwards.
+        """
         ...
 
     def close(self) -> None:

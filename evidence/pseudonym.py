@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import secrets
 from pathlib import Path
 
 KEY_BYTES = 32
 KEY_ENV = "ASSAY_PSEUDONYM_KEY"
 PREFIX = "hmac-sha256:"
+_PSEUDONYM = re.compile(re.escape(PREFIX) + "[0-9a-f]{64}")
 
 
 class PseudonymKeyError(ValueError):
@@ -36,6 +38,20 @@ class Pseudonymizer:
 
     def __repr__(self) -> str:
         return "Pseudonymizer(<key hidden>)"
+
+
+def check_pseudonym(value: str) -> str:
+    """`value` if it is a pseudonym `Pseudonymizer` makes; ValueError otherwise.
+
+    Guards stores keyed by pseudonym against being handed the raw value by mistake;
+    the message never repeats the value, which may be personal data.
+    """
+    if not isinstance(value, str) or not _PSEUDONYM.fullmatch(value):
+        raise ValueError(
+            f"expected a pseudonym {PREFIX}<64 hex digits>, got a {type(value).__name__} "
+            "that is not one (not shown: it may be personal data)"
+        )
+    return value
 
 
 def load_key(path: Path, *, create: bool = True) -> bytes:

@@ -12,11 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from assay.evidence.canonical import CanonicalError, canonical, parse_canonical
+from assay.evidence.merkle import Frontier, leaf_hash
 
 RECORD_VERSION = 1
 GENESIS_PREV = "0" * 64
 """The `prev` of record 0: there is no previous body to hash."""
 RESERVED_KEYS = frozenset({"v", "seq", "prev"})
+KEY_ROTATED = "key_rotated"
+"""The kind of the record that moves a ledger to a new signing key (see `signing`)."""
 
 
 class LedgerError(Exception):
@@ -83,3 +86,18 @@ def seal_batch(
 def record_hash(body: bytes) -> str:
     """The hex SHA-256 of stored bytes: what the next record's `prev` must equal."""
     return hashlib.sha256(body).hexdigest()
+
+
+def tree_nodes(
+    records: Sequence[StoredRecord], frontier: Sequence[bytes]
+) -> list[tuple[int, int, bytes]]:
+    """The ``(level, index, hash)`` Merkle nodes that appending `records` completes.
+
+    `frontier` holds the stored hashes of `merkle.frontier_keys(records[0].seq)`: the
+    complete subtrees of the log before the batch. A backend writes the result in the
+    same transaction as the records.
+    """
+    if not records:
+        return []
+    tree = Frontier(records[0].seq, frontier)
+    return [node for record in records for node in tree.append(leaf_hash(record.body))]

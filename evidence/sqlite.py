@@ -1,8 +1,9 @@
 """The SQLite ledger backend: one file, WAL journal, every commit synced.
 
 Appends take SQLite's write lock (``BEGIN IMMEDIATE``) before reading the head, so
-writers in any number of processes are serialised and can never fork the chain;
-``UNIQUE(prev)`` refuses a fork at the storage level should that ever fail. Writers
+writers in any number of processes are serialised and can never fork the chain; the
+seq primary key refuses a fork at the storage level should that ever fail. The
+Merkle tree nodes an append completes are written in the same transaction. Writers
 waiting for the lock block up to the busy timeout rather than fail at once.
 """
 
@@ -12,41 +13,28 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from assay.evidence.record import GENESIS_PREV, LedgerError, StoredRecord, record_hash, seal_batch
+from assay.evidence.checkpoint import Checkpoint
+from assay.evidence.merkle import NodeKey, frontier_keys
+from assay.evidence.pseudonym import check_pseudonym
+from assay.evidence.record import (
+    GENESIS_PREV,
+    LedgerError,
+    StoredRecord,
+    record_hash,
+    seal_batch,
+    tree_nodes,
+)
+from assay.evidence.sqlite_schema import MIGRATIONS
 
 _PAGE = 1000
 # Rows are read with keyset paging from this bound when the caller asks for everything,
 # so a row with a forged negative seq is still handed to `verify` rather than skipped.
 _MIN_SEQ = -(2**63)
-
-
-def _create_records(db: sqlite3.Connection) -> None:
-    db.execute(
-        "CREATE TABLE records ("
-        " seq INTEGER PRIMARY KEY,"
-        " prev BLOB NOT NULL UNIQUE,"
-        " hash BLOB NOT NULL,"
-        " body BLOB NOT NULL)"
-    )
-    # Not a security boundary (anyone with the file can drop them); they stop accidents.
-    for event in ("UPDATE", "DELETE"):
-        db.execute(
-            f"CREATE TRIGGER records_no_{event.lower()} BEFORE {event} ON records "
-            "BEGIN SELECT RAISE(ABORT, 'evidence records are append-only'); END"
-        )
-
-
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_create_records,)
-"""Schema changes in order; the schema version is how many have been applied.
-
-Append new functions, never edit or reorder applied ones. Each runs inside the same
-write transaction as the version bump, so a failed migration leaves no trace.
-"""
 
 
 def _blob(value: object) -> bytes:
@@ -59,7 +47,14 @@ def _blob(value: object) -> bytes:
 
 def _row_record(row: tuple[Any, ...]) -> StoredRecord:
     seq, digest, body = row
-    return StoredRecord(seq=seq, hash=_blob(digest).hex(), body=_blob(body))
+    if type(digest) is bytes and type(body) is bytes:  # the normal case, kept cheap
+        return StoredRecord(seq, digest.hex(), body)
+    return StoredRecord(seq, _blob(digest).hex(), _blob(body))
+
+
+def _row_checkpoint(row: tuple[Any, ...]) -> Checkpoint:
+    origin, size, root, note = row
+    return Checkpoint(str(origin), int(size), _blob(root), str(note))
 
 
 class SQLiteLedger:
@@ -75,6 +70,7 @@ class SQLiteLedger:
         self, path: str | os.PathLike[str], *, create: bool = True, busy_timeout: float = 60.0
     ) -> None:
         self.path = Path(path)
+        self.url = f"sqlite:///{self.path.resolve()}"
         self._busy_timeout = busy_timeout
         self._lock = threading.Lock()
         if not create and not self.path.is_file():
@@ -108,6 +104,8 @@ class SQLiteLedger:
         # FULL syncs the WAL at every commit; NORMAL may lose committed evidence on
         # power loss. Batching, not NORMAL, is what buys throughput.
         self._db.execute("PRAGMA synchronous=FULL")
+        # Erased personal values are overwritten, not just unlinked from the b-tree.
+        self._db.execute("PRAGMA secure_delete=ON")
         self._migrate()
 
     def _switch_to_wal(self) -> str:
@@ -189,6 +187,7 @@ class SQLiteLedger:
                     # Link to the stored bytes themselves, not to the hash column.
                     first_seq, prev = head[0] + 1, record_hash(_blob(head[1]))
                 sealed = seal_batch(entries, first_seq, prev)
+                frontier = self._fetch_nodes(frontier_keys(first_seq))
                 prevs = [prev, *(record.hash for record in sealed[:-1])]
                 self._db.executemany(
                     "INSERT INTO records (seq, prev, hash, body) VALUES (?, ?, ?, ?)",
@@ -196,6 +195,10 @@ class SQLiteLedger:
                         (record.seq, bytes.fromhex(link), bytes.fromhex(record.hash), record.body)
                         for record, link in zip(sealed, prevs, strict=True)
                     ],
+                )
+                self._db.executemany(
+                    "INSERT INTO tree_nodes (level, idx, hash) VALUES (?, ?, ?)",
+                    tree_nodes(sealed, frontier),
                 )
                 self._db.execute("COMMIT")
             except BaseException as exc:
@@ -228,6 +231,14 @@ class SQLiteLedger:
                 return
             bound = rows[-1][0] + 1
 
+    def record(self, seq: int) -> StoredRecord | None:
+        """The record at `seq`, or None."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT seq, hash, body FROM records WHERE seq = ?", (seq,)
+            ).fetchone()
+        return None if row is None else _row_record(row)
+
     def head(self) -> StoredRecord | None:
         """The record with the highest seq, or None for an empty ledger."""
         with self._lock:
@@ -241,6 +252,102 @@ class SQLiteLedger:
         with self._lock:
             (count,) = self._db.execute("SELECT count(*) FROM records").fetchone()
         return int(count)
+
+    def _fetch_nodes(self, keys: Sequence[NodeKey]) -> list[bytes]:
+        if not keys:
+            return []
+        # Point lookups on the primary key; one statement however many keys.
+        query = " UNION ALL ".join(
+            ["SELECT level, idx, hash FROM tree_nodes WHERE level = ? AND idx = ?"] * len(keys)
+        )
+        rows = self._db.execute(query, [n for key in keys for n in key]).fetchall()
+        found = {(level, idx): _blob(value) for level, idx, value in rows}
+        missing = [key for key in keys if key not in found]
+        if missing:
+            raise LedgerError(
+                f"SQLite ledger {self.path}: tree node(s) {missing[:3]} (level, index) are "
+                "missing: the tree does not match the records"
+            )
+        return [found[key] for key in keys]
+
+    def nodes(self, keys: Sequence[NodeKey]) -> list[bytes]:
+        """Hashes of the complete subtrees `keys`, in order; LedgerError if one is missing."""
+        with self._lock:
+            return self._fetch_nodes(keys)
+
+    def add_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Store a signed checkpoint; storing the very same one again does nothing.
+
+        Raises LedgerError if another checkpoint with its origin and size is stored.
+        """
+        with self._lock:
+            try:
+                self._db.execute(
+                    "INSERT INTO checkpoints (origin, tree_size, root, note) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (origin, tree_size) DO NOTHING",
+                    (checkpoint.origin, checkpoint.size, checkpoint.root, checkpoint.note),
+                )
+                row = self._db.execute(
+                    "SELECT note FROM checkpoints WHERE origin = ? AND tree_size = ?",
+                    (checkpoint.origin, checkpoint.size),
+                ).fetchone()
+            except sqlite3.Error as exc:
+                raise LedgerError(
+                    f"SQLite ledger {self.path}: cannot store checkpoint: {exc}"
+                ) from exc
+        if row[0] != checkpoint.note:
+            raise LedgerError(
+                f"SQLite ledger {self.path}: another checkpoint {checkpoint.label} is stored"
+            )
+
+    def checkpoints(self) -> list[Checkpoint]:
+        """Every stored checkpoint, in the order they were stored."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT origin, tree_size, root, note FROM checkpoints ORDER BY id"
+            ).fetchall()
+        return [_row_checkpoint(row) for row in rows]
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        """The checkpoint of the largest tree size (of those, the last stored), or None."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT origin, tree_size, root, note FROM checkpoints"
+                " ORDER BY tree_size DESC, id DESC LIMIT 1"
+            ).fetchone()
+        return None if row is None else _row_checkpoint(row)
+
+    def vault_put(self, pseudonym: str, value: str) -> None:
+        """Keep `value` (a raw personal value) under its pseudonym, replacing any earlier one."""
+        check_pseudonym(pseudonym)
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO pii_vault (pseudonym, value) VALUES (?, ?)"
+                " ON CONFLICT (pseudonym) DO UPDATE SET value = excluded.value",
+                (pseudonym, value),
+            )
+
+    def vault_get(self, pseudonym: str) -> str | None:
+        """The value kept under `pseudonym`, or None (never kept, or erased)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT value FROM pii_vault WHERE pseudonym = ?", (pseudonym,)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def vault_erase(self, pseudonym: str) -> bool:
+        """Delete the value kept under `pseudonym`; True if there was one.
+
+        The bytes are overwritten in the file (secure_delete) and the write-ahead log is
+        checkpointed and truncated, so no copy stays on disk in SQLite's files; the
+        hashed log never held the value, so it still verifies.
+        """
+        with self._lock:
+            deleted = self._db.execute(
+                "DELETE FROM pii_vault WHERE pseudonym = ?", (pseudonym,)
+            ).rowcount
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return deleted > 0
 
     def close(self) -> None:
         """Close the connection; the instance cannot be used afterwards."""

@@ -1,22 +1,25 @@
 """Offline verification of a hash chain of stored records.
 
-`verify` streams records once, keeping only the previous hash, and runs each through a
-chain of small checks. Every check raises one VerificationError saying what it got and
-what it expected; the first one raised ends verification and names the first bad seq.
+`verify` streams records once, keeping only the previous hash and the Merkle frontier,
+and runs each through a chain of small checks. Every check raises one
+VerificationError saying what it got and what it expected; the first one raised ends
+verification and names the first bad seq.
 
 It hashes the stored bytes and never re-encodes for hashing. A bare chain cannot see a
-truncated tail or a rewrite from some record to the end; signed checkpoints (a later
-layer) catch those.
+truncated tail or a rewrite from some record to the end; signed checkpoints catch
+those (`verify_ledger`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+import hashlib
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from assay.evidence.canonical import CanonicalError, parse_canonical
-from assay.evidence.record import GENESIS_PREV, RECORD_VERSION, StoredRecord, record_hash
+from assay.evidence.merkle import Frontier, fold
+from assay.evidence.record import GENESIS_PREV, KEY_ROTATED, RECORD_VERSION, StoredRecord
 
 
 class VerificationError(Exception):
@@ -26,6 +29,10 @@ class VerificationError(Exception):
         super().__init__(f"seq {seq}: {message}")
         self.seq = seq
         self.message = message
+
+    def __reduce__(self) -> tuple[type[VerificationError], tuple[int, str]]:
+        # Rebuilt from its fields when it crosses a process boundary.
+        return (type(self), (self.seq, self.message))
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,28 +121,101 @@ def check_prev(record: StoredRecord, body: dict[str, Any], expected_prev: str) -
         )
 
 
-def verify(records: Iterable[StoredRecord]) -> VerifyReport:
-    """Verify a chain read from the start (seq 0), stopping at the first bad record.
+@dataclass
+class Walk:
+    """What streaming a chain found: how far it verified, and what checkpoints need.
+
+    `records` verified from seq `start`; `head` is the hash of the last of them.
+    `stacks` maps each requested tree size reached to the Merkle frontier there
+    (`Frontier.hashes`) and `final` is the frontier after the last verified record:
+    over the records walked, so a chunk's frontier is relative to its `start`.
+    `rotations` lists the ``key_rotated`` records as (seq, body).
+    """
+
+    start: int = 0
+    records: int = 0
+    head: str | None = None
+    error: VerificationError | None = None
+    stacks: dict[int, list[bytes]] = field(default_factory=dict)
+    final: list[bytes] = field(default_factory=list)
+    rotations: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+
+    @property
+    def root(self) -> bytes:
+        return fold(self.final)
+
+    @property
+    def roots(self) -> dict[int, bytes]:
+        return {size: fold(stack) for size, stack in self.stacks.items()}
+
+
+def walk(
+    records: Iterable[StoredRecord],
+    root_sizes: Collection[int] = (),
+    *,
+    start: int = 0,
+    prev: str = GENESIS_PREV,
+    stop: int | None = None,
+) -> Walk:
+    """Verify a chain from seq `start` (whose ``prev`` must be `prev`), stopping at the first
+    bad record, or before seq `stop`.
 
     Checks, per record and in this order: the row's seq continues the sequence, the
     stored hash matches the body's SHA-256, the body is canonical with unique keys,
     ``v`` is 1, the body's ``seq`` matches, and ``prev`` is the previous body's hash.
-    Memory stays flat however many records are streamed.
+    Memory stays flat however many records are streamed. Tree sizes in `root_sizes`
+    count from seq 0 and must be above `start` (0 is taken as the empty tree).
     """
-    verified = 0
-    head: str | None = None
-    prev = GENESIS_PREV
+    result = Walk(start=start)
+    root_sizes = frozenset(root_sizes)
+    if 0 in root_sizes and start == 0:
+        result.stacks[0] = []
+    frontier = Frontier()
+    sha256 = hashlib.sha256
+    expected = start
+    head = None
     for record in records:
-        digest = record_hash(record.body)
+        if expected == stop:
+            break
+        body = record.body
+        digest = sha256(body).hexdigest()
         try:
-            check_position(record, verified)
-            check_stored_hash(record, digest)
-            body = parse_body(record)
-            check_version(record, body)
-            check_body_seq(record, body)
-            check_prev(record, body, prev)
+            # The common case costs a few comparisons; a failing one re-runs its check
+            # to say what was wrong.
+            if record.seq != expected:
+                check_position(record, expected)
+            if record.hash != digest:
+                check_stored_hash(record, digest)
+            value = parse_body(record)
+            version, seq = value.get("v"), value.get("seq")
+            if type(version) is not int or version != RECORD_VERSION:
+                check_version(record, value)
+            if type(seq) is not int or seq != expected:
+                check_body_seq(record, value)
+            if value.get("prev") != prev:
+                check_prev(record, value, prev)
         except VerificationError as failure:
-            return VerifyReport(ok=False, records=verified, head=head, error=failure)
-        verified += 1
+            result.error = failure
+            break
+        if value.get("kind") == KEY_ROTATED:
+            result.rotations.append((expected, value))
+        frontier.push(sha256(b"\x00" + body).digest())
+        expected += 1
         head = prev = digest
-    return VerifyReport(ok=True, records=verified, head=head)
+        if expected in root_sizes:
+            result.stacks[expected] = frontier.hashes()
+    result.records = expected - start
+    result.head = head
+    result.final = frontier.hashes()
+    return result
+
+
+def verify(records: Iterable[StoredRecord]) -> VerifyReport:
+    """Verify a chain read from the start (seq 0), stopping at the first bad record.
+
+    The checks are `walk`'s. Memory stays flat however many records are streamed.
+    """
+    result = walk(records)
+    return VerifyReport(
+        ok=result.error is None, records=result.records, head=result.head, error=result.error
+    )

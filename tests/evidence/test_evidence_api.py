@@ -10,7 +10,22 @@ import assay.evidence as evidence
 # By module path: the package attributes `canonical` and `verify` are the functions.
 MODULES = [
     importlib.import_module(f"assay.evidence.{name}")
-    for name in ("canonical", "ledger", "pseudonym", "record", "sqlite", "verify")
+    for name in (
+        "canonical",
+        "checkpoint",
+        "keys",
+        "ledger",
+        "merkle",
+        "note",
+        "pseudonym",
+        "record",
+        "signing",
+        "sqlite",
+        "tlog_proof",
+        "verify",
+        "verify_ledger",
+        "verify_parallel",
+    )
 ]
 
 
@@ -21,17 +36,46 @@ def test_all_names_resolve_and_are_unique() -> None:
 
 
 def test_public_classes_and_entry_points_are_exported() -> None:
-    # Building blocks that stay module-level: the verifier's checks and sealing.
+    # Building blocks that stay module-level: sealing, the verifier's checks, RFC 6962
+    # (assay.evidence.merkle), signed notes and key formats.
     internal = {
         "seal",
         "seal_batch",
         "record_hash",
+        "tree_nodes",
         "check_position",
         "check_stored_hash",
         "parse_body",
         "check_version",
         "check_body_seq",
         "check_prev",
+        "walk",
+        "Walk",
+        "check_pseudonym",
+        "leaf_hash",
+        "node_hash",
+        "frontier_keys",
+        "root",
+        "inclusion_proof",
+        "consistency_proof",
+        "root_from_inclusion",
+        "verify_inclusion",
+        "verify_consistency",
+        "Frontier",
+        "fold",
+        "chunk_size",
+        "walk_parallel",
+        "checkpoint_text",
+        "parse_checkpoint_text",
+        "check_name",
+        "key_id",
+        "b64decode",
+        "check_text",
+        "sign_note",
+        "parse_note",
+        "open_note",
+        "Signature",
+        "OpenedNote",
     }
     defined = {
         name
@@ -41,5 +85,14 @@ def test_public_classes_and_entry_points_are_exported() -> None:
         and (inspect.isclass(value) or inspect.isfunction(value))
         and value.__module__ == module.__name__
     }
-    constants = {"GENESIS_PREV", "MAX_SAFE_INT", "RESERVED_KEYS", "SUPPORTED_URLS"}
+    constants = {
+        "DEFAULT_SIGNING_KEY",
+        "EMPTY_ROOT",
+        "GENESIS_PREV",
+        "KEY_ROTATED",
+        "MAX_SAFE_INT",
+        "RESERVED_KEYS",
+        "SIGNING_KEY_ENV",
+        "SUPPORTED_URLS",
+    }
     assert defined - internal == set(evidence.__all__) - constants

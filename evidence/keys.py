@@ -1,0 +1,244 @@
+"""Ed25519 signing keys for checkpoints, in the formats of C2SP signed-note.
+
+A verifier key ("vkey") is ``<name>+<key id hex>+base64(0x01 || public key)``, the
+form the C2SP signed-note spec and Go's golang.org/x/mod/sumdb/note use; the key id is
+``SHA-256(name || 0x0A || 0x01 || public key)[:4]``. The private key file holds one
+line in Go's signer format, ``PRIVATE+KEY+<name>+<key id hex>+base64(0x01 || seed)``,
+so other note tooling can read it. The key name is the log's origin.
+
+Where a key comes from, for signing: an explicit file, else ``$ASSAY_SIGNING_KEY``
+(the key text itself, or the path of a key file), else ``.assay/signing.key`` if it
+exists. A key file must not be readable by group or others.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import re
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+ED25519 = 0x01
+SIGNING_KEY_ENV = "ASSAY_SIGNING_KEY"
+DEFAULT_SIGNING_KEY = Path(".assay") / "signing.key"
+_PRIVATE_PREFIX = "PRIVATE+KEY+"
+_BAD_NAME = re.compile(r"[\s+\x00-\x1f\x7f]")
+
+
+class SigningKeyError(ValueError):
+    """A key is malformed, unreadable or stored unsafely; the message says which and why."""
+
+
+def check_name(name: str) -> str:
+    """`name` if it can name a key (and a log origin): non-empty, no spaces, ``+`` or controls."""
+    if not name or _BAD_NAME.search(name):
+        raise SigningKeyError(
+            f"key name {name!r} is not allowed: expected a non-empty name without spaces, "
+            "'+' or control characters, e.g. example.com/evidence/prod"
+        )
+    return name
+
+
+def key_id(name: str, public: bytes) -> bytes:
+    """The 4-byte C2SP key id of an Ed25519 key."""
+    return hashlib.sha256(name.encode() + b"\n" + bytes([ED25519]) + public).digest()[:4]
+
+
+def b64decode(text: str, what: str) -> bytes:
+    """Strict standard base64 (RFC 4648 §4): padding required, nothing else accepted."""
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise SigningKeyError(f"{what}: {text!r} is not standard base64") from None
+    if base64.b64encode(data).decode() != text:
+        raise SigningKeyError(f"{what}: {text!r} is not canonical base64")
+    return data
+
+
+@dataclass(frozen=True)
+class VerifierKey:
+    """A public key that verifies note signatures by one named signer."""
+
+    name: str
+    public: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        check_name(self.name)
+        if len(self.public) != 32:
+            raise SigningKeyError(f"Ed25519 public key is {len(self.public)} bytes, expected 32")
+
+    @property
+    def id(self) -> bytes:
+        return key_id(self.name, self.public)
+
+    def __str__(self) -> str:
+        encoded = base64.b64encode(bytes([ED25519]) + self.public).decode()
+        return f"{self.name}+{self.id.hex()}+{encoded}"
+
+    @classmethod
+    def parse(cls, text: str) -> VerifierKey:
+        """Parse a vkey; raises SigningKeyError naming the part that is wrong."""
+        # The base64 part may itself hold '+'; the name and id never do.
+        parts = text.strip().split("+", 2)
+        if len(parts) != 3:
+            raise SigningKeyError(
+                f"verifier key {text!r}: expected <name>+<key id hex>+<base64 key>"
+            )
+        name, hex_id, encoded = parts
+        data = b64decode(encoded, "verifier key")
+        if len(data) != 33 or data[0] != ED25519:
+            raise SigningKeyError(
+                f"verifier key {text!r}: expected an Ed25519 key (type 0x01 and 32 bytes)"
+            )
+        key = cls(check_name(name), data[1:])
+        if hex_id != key.id.hex():
+            raise SigningKeyError(
+                f"verifier key {text!r}: key id {hex_id} should be {key.id.hex()}"
+            )
+        return key
+
+    def verify(self, message: bytes, signature: bytes) -> bool:
+        """True when `signature` is this key's Ed25519 signature of `message`."""
+        try:
+            Ed25519PublicKey.from_public_bytes(self.public).verify(signature, message)
+        except InvalidSignature:
+            return False
+        return True
+
+
+class SigningKey:
+    """A named Ed25519 private key. Its repr and str never show the secret."""
+
+    __slots__ = ("_private", "name", "verifier")
+
+    def __init__(self, name: str, seed: bytes) -> None:
+        if len(seed) != 32:
+            raise SigningKeyError(f"Ed25519 private key is {len(seed)} bytes, expected 32")
+        self.name = check_name(name)
+        self._private = Ed25519PrivateKey.from_private_bytes(seed)
+        public = self._private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        self.verifier = VerifierKey(name, public)
+
+    @classmethod
+    def generate(cls, name: str) -> SigningKey:
+        return cls(name, secrets.token_bytes(32))
+
+    @classmethod
+    def parse(cls, text: str) -> SigningKey:
+        """Parse Go's signer format; the error never echoes the key material."""
+        parts = text.strip().split("+", 4)
+        if len(parts) != 5 or f"{parts[0]}+{parts[1]}+" != _PRIVATE_PREFIX:
+            raise SigningKeyError(
+                "signing key: expected one line PRIVATE+KEY+<name>+<key id hex>+<base64 key>"
+            )
+        name, hex_id, encoded = parts[2:]
+        try:
+            data = b64decode(encoded, "signing key")
+        except SigningKeyError:
+            raise SigningKeyError("signing key: the key part is not canonical base64") from None
+        if len(data) != 33 or data[0] != ED25519:
+            raise SigningKeyError("signing key: expected an Ed25519 key (type 0x01 and 32 bytes)")
+        key = cls(name, data[1:])
+        if hex_id != key.verifier.id.hex():
+            raise SigningKeyError(
+                f"signing key {name}: key id {hex_id} should be {key.verifier.id.hex()}"
+            )
+        return key
+
+    def private_text(self) -> str:
+        """The key in Go's signer format: secret, for the key file only."""
+        seed = self._private.private_bytes_raw()
+        encoded = base64.b64encode(bytes([ED25519]) + seed).decode()
+        return f"{_PRIVATE_PREFIX}{self.name}+{self.verifier.id.hex()}+{encoded}"
+
+    def sign(self, message: bytes) -> bytes:
+        return self._private.sign(message)
+
+    def __repr__(self) -> str:
+        return f"SigningKey({self.verifier})"
+
+    __str__ = __repr__
+
+
+def write_signing_key(path: Path, key: SigningKey) -> None:
+    """Write `key` to a new file with mode 0600; refuses to overwrite an existing file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise SigningKeyError(
+            f"{path} already exists; refusing to overwrite a signing key"
+        ) from None
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(key.private_text() + "\n")
+
+
+def public_key_path(path: Path) -> Path:
+    """Where the public key of the key file `path` goes: beside it, ending in ``.pub``."""
+    return path.with_suffix(".pub") if path.suffix == ".key" else Path(f"{path}.pub")
+
+
+def create_signing_key(path: Path, origin: str) -> SigningKey:
+    """Generate a key for `origin`, write it to `path` (0600) and its vkey beside it.
+
+    Refuses to overwrite either file.
+    """
+    key = SigningKey.generate(origin)
+    public = public_key_path(path)
+    if public.exists():
+        raise SigningKeyError(f"{public} already exists; refusing to overwrite a key")
+    write_signing_key(path, key)
+    public.write_text(f"{key.verifier}\n", encoding="ascii")
+    return key
+
+
+def load_signing_key(path: Path) -> SigningKey:
+    """The key in `path`; raises SigningKeyError if missing, malformed or readable by others."""
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SigningKeyError(f"cannot read signing key {path}: {exc}") from None
+    if mode & 0o077:
+        raise SigningKeyError(
+            f"signing key {path} has mode {mode & 0o777:04o}, readable by others; "
+            f"run: chmod 600 {path}"
+        )
+    try:
+        return SigningKey.parse(text)
+    except SigningKeyError as exc:
+        raise SigningKeyError(f"{path}: {exc}") from None
+
+
+def resolve_signing_key(explicit: Path | None = None) -> SigningKey | None:
+    """The key to sign with: `explicit`, else $ASSAY_SIGNING_KEY, else the default file.
+
+    None only when neither is given and ``.assay/signing.key`` does not exist; a key
+    that is named but missing or bad raises SigningKeyError.
+    """
+    if explicit is not None:
+        return load_signing_key(explicit)
+    env = os.environ.get(SIGNING_KEY_ENV, "").strip()
+    if env.startswith(_PRIVATE_PREFIX):
+        try:
+            return SigningKey.parse(env)
+        except SigningKeyError as exc:
+            raise SigningKeyError(f"${SIGNING_KEY_ENV}: {exc}") from None
+    if env:
+        return load_signing_key(Path(env))
+    if DEFAULT_SIGNING_KEY.exists():
+        return load_signing_key(DEFAULT_SIGNING_KEY)
+    return None
+
+
+def default_origin() -> str:
+    """A fresh, unique log origin for a new key: ``assay.local/evidence/<random hex>``."""
+    return f"assay.local/evidence/{secrets.token_hex(4)}"

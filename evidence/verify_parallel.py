@@ -1,0 +1,105 @@
+"""`verify.walk` over a large ledger in parallel: aligned chunks in worker processes.
+
+The log is cut at multiples of a power of two, so each chunk is one complete Merkle
+subtree (but the last). A worker opens the ledger by URL, verifies its chunk starting
+from the hash of the record before it, and returns the chunk's frontier at the sizes
+asked for. Stitching the chunks in order gives exactly what one `walk` over the whole
+ledger gives, including which record is the first bad one.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections.abc import Collection
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing.context import BaseContext
+
+from assay.evidence.ledger import open_ledger
+from assay.evidence.merkle import Frontier
+from assay.evidence.record import GENESIS_PREV, record_hash
+from assay.evidence.verify import VerificationError, Walk, walk
+
+MIN_CHUNK = 1 << 15
+PARALLEL_MIN = 4 * MIN_CHUNK
+"""Below this many records, starting worker processes costs more than it saves."""
+CHUNKS_PER_WORKER = 4  # smaller chunks than workers, so a slow one does not hold the rest
+
+
+def chunk_size(size: int, workers: int) -> int:
+    """A power of two giving about CHUNKS_PER_WORKER chunks per worker, at least MIN_CHUNK."""
+    target = max(size // (workers * CHUNKS_PER_WORKER), 1)
+    return max(1 << (target.bit_length() - 1), MIN_CHUNK)
+
+
+def _walk_chunk(url: str, start: int, stop: int, sizes: list[int]) -> Walk:
+    with open_ledger(url, create=False) as ledger:
+        prev = GENESIS_PREV
+        if start > 0:
+            before = ledger.record(start - 1)
+            # A missing record before the chunk is the previous chunk's finding.
+            prev = record_hash(before.body) if before is not None else "(missing)"
+        return walk(ledger.records(start), sizes, start=start, prev=prev, stop=stop)
+
+
+def walk_parallel(
+    url: str, size: int, root_sizes: Collection[int], workers: int, chunk: int | None = None
+) -> Walk:
+    """What `walk(ledger.records(), root_sizes)` returns, for the `size` records at `url`.
+
+    Rows beyond seq ``size - 1`` are not read. `chunk` (a power of two) overrides
+    `chunk_size`.
+    """
+    chunk = chunk or chunk_size(size, workers)
+    if chunk & (chunk - 1):
+        raise ValueError(f"chunk {chunk} is not a power of two")
+    level = chunk.bit_length() - 1
+    starts = range(0, size, chunk)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
+        futures = [
+            pool.submit(
+                _walk_chunk,
+                url,
+                start,
+                min(start + chunk, size),
+                [s for s in root_sizes if start < s <= start + chunk],
+            )
+            for start in starts
+        ]
+        parts = [future.result() for future in futures]
+    return _stitch(parts, chunk, level, 0 in root_sizes)
+
+
+def _context() -> BaseContext:
+    # fork starts workers at once and never re-imports __main__ (spawn re-runs an entry
+    # module that lacks a main guard); it is only safe while no other thread runs.
+    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+def _stitch(parts: list[Walk], chunk: int, level: int, empty_root: bool) -> Walk:
+    merged = Walk()
+    if empty_root:
+        merged.stacks[0] = []
+    tree = Frontier()
+    for part in parts:
+        before = tree.hashes()
+        for size, stack in part.stacks.items():
+            merged.stacks[size] = before + stack
+        merged.rotations += part.rotations
+        merged.records = part.start + part.records
+        merged.head = part.head or merged.head
+        merged.final = before + part.final
+        if part.error is not None:
+            merged.error = part.error
+            return merged
+        if part.records < chunk:
+            if part is not parts[-1]:
+                merged.error = VerificationError(
+                    merged.records, "row missing: the ledger ends before its last record"
+                )
+            return merged
+        tree.push_subtree(level, part.final[0])
+    merged.final = tree.hashes()
+    return merged

@@ -1,0 +1,199 @@
+"""`assay evidence ...` and signed runs, through the command line an auditor uses."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from assay.engine.cli import cli
+from assay.engine.collect import Snapshot, now_rfc3339, write_snapshot
+from assay.evidence import SIGNING_KEY_ENV, SigningKey, write_signing_key
+from assay.testing import make_resource
+
+LEDGER = Path(".assay") / "ledger.db"
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, controls_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "assay.yaml").write_text(
+        f"controls_dirs: [{controls_dir.name}]\ncontrols: {{ids: [test-widget-locked]}}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ASSAY_LEDGER", raising=False)
+    monkeypatch.delenv(SIGNING_KEY_ENV, raising=False)
+    return tmp_path
+
+
+def invoke(*args: str) -> click.testing.Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def evaluate(ws: Path, *levels: int) -> click.testing.Result:
+    resources = []
+    for i, level in enumerate(levels):
+        r = make_resource(
+            "test.widget", {"lock_level": level}, id=f"widget:w{i}", scope={"target": "t1"}
+        )
+        r["collected_at"] = now_rfc3339()
+        resources.append(r)
+    write_snapshot(Snapshot(now_rfc3339(), resources=resources), ws / "snap.jsonl")
+    return invoke("evaluate", str(ws / "snap.jsonl"), "--format", "json")
+
+
+def keygen(*args: str) -> str:
+    result = invoke("evidence", "keygen", *args)
+    assert result.exit_code == 0, result.output
+    assert "PRIVATE+KEY" not in result.output
+    return result.stdout.strip()
+
+
+def test_keygen_writes_a_private_file_and_prints_only_the_public_key(workspace: Path) -> None:
+    vkey = keygen("--origin", "example.com/evidence/ci")
+    assert vkey.startswith("example.com/evidence/ci+")
+    key_file = workspace / ".assay" / "signing.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    secret = key_file.read_text().strip()
+    assert secret.startswith("PRIVATE+KEY+") and secret not in vkey
+    assert (workspace / ".assay" / "signing.pub").read_text() == vkey + "\n"
+    again = invoke("evidence", "keygen")
+    assert again.exit_code == 2 and "refusing to overwrite" in again.output
+    assert keygen("--out", "other.key").startswith("assay.local/evidence/")
+    assert (workspace / "other.pub").is_file()
+
+
+def test_a_signed_run_proves_and_verifies_end_to_end(workspace: Path) -> None:
+    vkey = keygen("--origin", "example.com/evidence/ci")
+    first = evaluate(workspace, 3, 4)
+    assert first.exit_code == 0, first.output
+    ledger = json.loads(first.stdout)["run"]["ledger"]
+    assert ledger["checkpoint"]["origin"] == "example.com/evidence/ci"
+    assert ledger["checkpoint"]["size"] == 4
+
+    pinned = invoke("evidence", "checkpoint")
+    assert pinned.exit_code == 0 and pinned.output.startswith("example.com/evidence/ci\n4\n")
+    (workspace / "pinned.checkpoint").write_text(pinned.output)
+    evaluate(workspace, 5)
+
+    proof = invoke("evidence", "prove", "1")
+    assert proof.exit_code == 0 and proof.output.startswith("c2sp.org/tlog-proof@v1\n")
+    (workspace / "r1.tlog-proof").write_text(proof.output)
+    checked = invoke("evidence", "verify-proof", "r1.tlog-proof", "--key", vkey)
+    assert checked.exit_code == 0, checked.output
+    assert "record 1 is in example.com/evidence/ci@7" in checked.output
+
+    verified = invoke(
+        "evidence",
+        "verify",
+        "--key",
+        ".assay/signing.pub",
+        "--trusted-checkpoint",
+        "pinned.checkpoint",
+    )
+    assert verified.exit_code == 0, verified.output
+    assert "7 records verified" in verified.output
+    assert "2 signed checkpoint(s) verified; latest example.com/evidence/ci@7" in verified.output
+    assert "consistent with the trusted checkpoint example.com/evidence/ci@4" in verified.output
+
+    doc = json.loads(invoke("evidence", "prove", "2", "--format", "json").output)
+    assert (doc["index"], doc["tree_size"]) == (2, 7)
+
+
+def test_verify_without_a_key_says_what_it_did_not_check(workspace: Path) -> None:
+    evaluate(workspace, 3)
+    result = invoke("evidence", "verify")
+    assert result.exit_code == 0
+    assert "! signatures and truncation were not checked (no public key given)" in result.output
+    doc = json.loads(invoke("evidence", "verify", "--format", "json").output)
+    assert doc["signatures_checked"] is False and doc["notes"]
+
+
+def test_tampering_exits_4_naming_what_is_wrong(workspace: Path) -> None:
+    vkey = keygen()
+    evaluate(workspace, 3, 4)
+    (workspace / "pinned").write_text(invoke("evidence", "checkpoint").output)
+    with sqlite3.connect(workspace / LEDGER) as raw:
+        raw.execute("DROP TRIGGER records_no_delete")
+        raw.execute("DELETE FROM records WHERE seq = 3")
+    result = invoke("evidence", "verify", "--key", vkey)
+    assert result.exit_code == 4
+    assert "@4: covers 4 records, but the ledger has 3" in result.output
+    trusted = invoke("evidence", "verify", "--key", vkey, "--trusted-checkpoint", "pinned")
+    assert trusted.exit_code == 4
+
+
+def test_a_forgery_under_another_key_exits_4(workspace: Path) -> None:
+    keygen("--origin", "example.com/evidence/ci")
+    evaluate(workspace, 3)
+    forger = SigningKey.generate("example.com/evidence/ci")
+    result = invoke("evidence", "verify", "--key", str(forger.verifier))
+    assert result.exit_code == 4 and "no signature by a trusted key" in result.output
+
+
+def test_a_bad_or_foreign_key_stops_a_run_before_it_writes(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keygen("--origin", "example.com/evidence/ci")
+    evaluate(workspace, 3)
+    before = invoke("evidence", "verify", "--format", "json")
+    records = json.loads(before.output)["records"]
+
+    os.chmod(workspace / ".assay" / "signing.key", 0o644)
+    loose = evaluate(workspace, 3)
+    assert loose.exit_code == 2 and "readable by others" in loose.output
+    os.chmod(workspace / ".assay" / "signing.key", 0o600)
+
+    write_signing_key(workspace / "foreign.key", SigningKey.generate("example.com/other"))
+    monkeypatch.setenv(SIGNING_KEY_ENV, str(workspace / "foreign.key"))
+    foreign = evaluate(workspace, 3)
+    monkeypatch.delenv(SIGNING_KEY_ENV)
+    assert foreign.exit_code == 2 and "signed under origin 'example.com/evidence/ci'" in (
+        foreign.output
+    )
+    after = json.loads(invoke("evidence", "verify", "--format", "json").output)
+    assert after["records"] == records
+
+
+def test_checkpoint_sign_and_rotate_key(workspace: Path) -> None:
+    evaluate(workspace, 3)  # no key yet: an unsigned run
+    empty = invoke("evidence", "checkpoint")
+    assert empty.exit_code == 2 and "assay evidence checkpoint --sign" in empty.output
+    no_key = invoke("evidence", "checkpoint", "--sign")
+    assert no_key.exit_code == 2 and "assay evidence keygen" in no_key.output
+
+    old_vkey = keygen("--origin", "example.com/evidence/2024")
+    signed = invoke("evidence", "checkpoint", "--sign")
+    assert signed.exit_code == 0 and signed.output.startswith("example.com/evidence/2024\n3\n")
+
+    keygen("--origin", "example.com/evidence/2025", "--out", "next.key")
+    rotated = invoke("evidence", "rotate-key", "--new-key", "next.key")
+    assert rotated.exit_code == 0, rotated.output
+    assert "final checkpoint under the old key: example.com/evidence/2024@4" in rotated.output
+    new_vkey = rotated.stdout.strip()
+    result = invoke("evidence", "verify", "--key", old_vkey)
+    assert result.exit_code == 0, result.output
+    assert "latest example.com/evidence/2025@4" in result.output
+    stale = invoke("evidence", "checkpoint", "--sign")  # still the old key by default
+    assert stale.exit_code == 2 and "signed under origin 'example.com/evidence/2025'" in (
+        stale.output
+    )
+    assert invoke("evidence", "checkpoint", "--sign", "--key", "next.key").exit_code == 0
+    assert new_vkey.startswith("example.com/evidence/2025+")
+
+
+def test_bad_public_keys_and_checkpoint_files_are_usage_errors(workspace: Path) -> None:
+    evaluate(workspace, 3)
+    bad = invoke("evidence", "verify", "--key", "not-a-key")
+    assert bad.exit_code == 2 and "--key: verifier key 'not-a-key'" in bad.output
+    (workspace / "junk").write_text("junk\n")
+    no_key = invoke("evidence", "verify", "--trusted-checkpoint", "junk")
+    assert no_key.exit_code == 2 and "needs --key" in no_key.output
+    vkey = str(SigningKey.generate("x").verifier)
+    junk = invoke("evidence", "verify", "--key", vkey, "--trusted-checkpoint", "junk")
+    assert junk.exit_code == 2 and "not a signed note" in junk.output
