@@ -18,6 +18,7 @@ from assay.checks.result import collection_errors
 from assay.engine import demo as demo_mod
 from assay.engine.cli_checks import checks
 from assay.engine.cli_controls import controls
+from assay.engine.cli_dsr import dsr
 from assay.engine.cli_evidence import evidence
 from assay.engine.cli_options import (
     Output,
@@ -250,6 +251,7 @@ cli.add_command(controls)
 cli.add_command(diff)
 cli.add_command(waivers)
 cli.add_command(evidence)
+cli.add_command(dsr)
 
 
 def main() -> None:

@@ -1,0 +1,419 @@
+"""`assay dsr`: data-subject requests (access, export, erasure, rectification) with evidence."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from assay.engine.cli_options import handle_errors, ledger_option, option_group
+from assay.engine.errors import AssayError, ExitCode
+from assay.evidence import Pseudonymizer, PseudonymKeyError, load_key
+from assay.gdpr import (
+    ConflictError,
+    GdprError,
+    PackageError,
+    RequestBook,
+    ResidualDataError,
+    State,
+    datamap_schema,
+    lint_datamap,
+    load_datamap,
+    make_identities,
+    open_session,
+    parse_assignment,
+    parse_identity,
+    unpack,
+)
+from assay.gdpr.report import render_access, render_findings, render_plan, render_requests
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_KEY = ".assay/pseudonym.key"
+
+
+def gdpr_errors(func: F) -> F:
+    """Turn GDPR module errors into AssayErrors with the exit code the engine uses."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except GdprError as exc:
+            err = AssayError(exc.message, remediation=exc.remediation)
+            if isinstance(exc, ConflictError | ResidualDataError):
+                err.exit_code = ExitCode.ERRORS
+            elif isinstance(exc, PackageError):
+                err.exit_code = ExitCode.EVIDENCE
+            raise err from None
+        except PseudonymKeyError as exc:
+            raise AssayError(str(exc), remediation="check --pseudonym-key") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def guarded(func: F) -> F:
+    return handle_errors(gdpr_errors(func))
+
+
+datamap_option = click.option(
+    "--datamap",
+    "datamap",
+    envvar="ASSAY_DATAMAP",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Data map file (YAML); env ASSAY_DATAMAP.",
+)
+key_option = click.option(
+    "--pseudonym-key",
+    "key_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_KEY,
+    show_default=True,
+    help="Key for subject pseudonyms and hashed columns (created 0600 if missing; "
+    "or hex in env ASSAY_PSEUDONYM_KEY).",
+)
+identity_option = click.option(
+    "--identity",
+    "identity",
+    multiple=True,
+    required=True,
+    metavar="TYPE=VALUE",
+    help="An identity of the subject, as the data map names it (repeatable).",
+)
+fmt_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+timeout_options = option_group(
+    click.option(
+        "--statement-timeout",
+        type=click.FloatRange(0.1),
+        default=30.0,
+        show_default=True,
+        help="Seconds one statement may run.",
+    ),
+    click.option(
+        "--lock-timeout",
+        type=click.FloatRange(0.1),
+        default=5.0,
+        show_default=True,
+        help="Seconds to wait for a lock.",
+    ),
+)
+session_options = option_group(datamap_option, ledger_option, key_option, identity_option)
+
+
+def _book(ledger: str, key_path: Path) -> RequestBook:
+    return RequestBook(ledger, Pseudonymizer(load_key(key_path)))
+
+
+def _emit(fmt: str, doc: Any) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(doc, indent=2, default=str, ensure_ascii=False))
+
+
+@click.group()
+def dsr() -> None:
+    """Data-subject requests against real databases, with a dry run first and evidence."""
+
+
+@dsr.command("schema")
+def schema() -> None:
+    """Print the JSON Schema of a data map file."""
+    click.echo(json.dumps(datamap_schema(), indent=2))
+
+
+@dsr.command("lint")
+@datamap_option
+@fmt_option
+@guarded
+def lint(datamap: Path, fmt: str) -> None:
+    """Compare the data map with the live schema; exit 2 on any error."""
+    findings = lint_datamap(datamap)
+    if fmt == "json":
+        _emit(fmt, [vars(f) for f in findings])
+    else:
+        render_findings(Console(), findings)
+    if any(f.level == "error" for f in findings):
+        sys.exit(ExitCode.USAGE)
+
+
+@dsr.command("new")
+@click.option(
+    "--type",
+    "kind",
+    required=True,
+    type=click.Choice(["access", "portability", "erasure", "rectification"]),
+)
+@session_options
+@click.option(
+    "--received", type=click.DateTime(["%Y-%m-%d"]), help="Date received (default today)."
+)
+@guarded
+def new(
+    kind: str, datamap: Path, ledger: str, key_path: Path, identity: tuple[str, ...], received: Any
+) -> None:
+    """Record a new request; prints its id and due date."""
+    loaded = load_datamap(datamap)
+    types = {k: v.normalize for k, v in loaded.datamap.identities.items()}
+    ids = make_identities([parse_identity(i) for i in identity], types)
+    request = _book(ledger, key_path).open_request(kind, ids, received.date() if received else None)
+    click.echo(f"{request.id} received {request.received}, due {request.due}")
+
+
+def _book_command(name: str, help_text: str) -> Callable[[F], F]:
+    def wrap(func: F) -> F:
+        func = guarded(func)
+        func = key_option(ledger_option(click.argument("request_id")(func)))
+        return dsr.command(name, help=help_text)(func)  # type: ignore[return-value]
+
+    return wrap
+
+
+@_book_command("verify", "Record that the subject's identity was verified (and how).")
+@click.option("--method", required=True, help="How, e.g. 'reply from the account address'.")
+def verify(request_id: str, ledger: str, key_path: Path, method: str) -> None:
+    book = _book(ledger, key_path)
+    request = book.advance(book.get(request_id), State.VERIFIED, method=method)
+    click.echo(f"{request.id} verified")
+
+
+@_book_command("reject", "Reject a request, with the reason told to the subject.")
+@click.option("--reason", required=True)
+def reject(request_id: str, ledger: str, key_path: Path, reason: str) -> None:
+    book = _book(ledger, key_path)
+    request = book.advance(book.get(request_id), State.REJECTED, reason=reason)
+    click.echo(f"{request.id} rejected: {reason}")
+
+
+@_book_command("extend", "Extend the deadline once, by one or two months (GDPR article 12(3)).")
+@click.option("--months", type=click.IntRange(1, 2), default=2, show_default=True)
+@click.option("--reason", required=True, help="Why: told to the subject within the first month.")
+def extend(request_id: str, ledger: str, key_path: Path, months: int, reason: str) -> None:
+    book = _book(ledger, key_path)
+    request = book.extend(book.get(request_id), months, reason)
+    click.echo(f"{request.id} now due {request.due}")
+
+
+@dsr.command("status")
+@ledger_option
+@key_option
+@click.option("--all", "include_closed", is_flag=True, help="Include completed and rejected.")
+@fmt_option
+@guarded
+def status(ledger: str, key_path: Path, include_closed: bool, fmt: str) -> None:
+    """List requests: overdue first, then by due date."""
+    book = _book(ledger, key_path)
+    requests = book.listing(include_closed=include_closed)
+    today = book.clock().date()
+    if fmt == "json":
+        _emit(fmt, [r.as_dict(today) for r in requests])
+    else:
+        render_requests(Console(), requests, today)
+
+
+def _passphrase(env: str | None) -> str | None:
+    if env is None:
+        return None
+    value = os.environ.get(env)
+    if not value:
+        raise AssayError(f"environment variable {env} (the passphrase) is not set or empty")
+    return value
+
+
+def _access(kind: str) -> Callable[..., None]:
+    @session_options
+    @click.option("--request", "request_id", required=True, help="The request id.")
+    @click.option(
+        "--out",
+        "out",
+        required=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Package file to write.",
+    )
+    @click.option(
+        "--passphrase-env",
+        metavar="VAR",
+        help="Seal the package with the passphrase in this env variable.",
+    )
+    @click.option(
+        "--expires-hours",
+        type=click.IntRange(1),
+        default=72,
+        show_default=True,
+        help="Hours the download link stays valid (in the manifest).",
+    )
+    @fmt_option
+    @guarded
+    def command(
+        datamap: Path,
+        ledger: str,
+        key_path: Path,
+        identity: tuple[str, ...],
+        request_id: str,
+        out: Path,
+        passphrase_env: str | None,
+        expires_hours: int,
+        fmt: str,
+    ) -> None:
+        with open_session(datamap, ledger_url=ledger, key_path=key_path) as s:
+            ids = s.identities([parse_identity(i) for i in identity])
+            outcome = s.access(
+                ids,
+                out,
+                request_id=request_id,
+                passphrase=_passphrase(passphrase_env),
+                expires_in=timedelta(hours=expires_hours),
+            )
+        if fmt == "json":
+            _emit(fmt, outcome.result.manifest)
+        else:
+            render_access(Console(), outcome.result)
+
+    command.__doc__ = (
+        f"Export the subject's data for {kind} as a zip: JSON, CSV per table, manifest."
+    )
+    return command
+
+
+dsr.command("access")(_access("an access request (GDPR article 15)"))
+dsr.command("export")(_access("a portability request (GDPR article 20)"))
+
+
+@dsr.command("erase")
+@session_options
+@click.option("--request", "request_id", help="The request id (required unless --dry-run).")
+@click.option("--dry-run", is_flag=True, help="Print the plan; write nothing to the database.")
+@timeout_options
+@fmt_option
+@guarded
+def erase(
+    datamap: Path,
+    ledger: str,
+    key_path: Path,
+    identity: tuple[str, ...],
+    request_id: str | None,
+    dry_run: bool,
+    statement_timeout: float,
+    lock_timeout: float,
+    fmt: str,
+) -> None:
+    """Erase the subject's data: plan, execute in one transaction per store, verify."""
+    with open_session(datamap, ledger_url=ledger, key_path=key_path) as s:
+        ids = s.identities([parse_identity(i) for i in identity])
+        outcome = s.erase(
+            ids,
+            request_id=request_id,
+            dry_run=dry_run,
+            statement_timeout=statement_timeout,
+            lock_timeout=lock_timeout,
+        )
+    doc: dict[str, Any] = {
+        "request": outcome.request.id if outcome.request else None,
+        "state": outcome.request.state.value if outcome.request else None,
+        "dry_run": dry_run,
+        "note": outcome.note,
+        "plan": outcome.plan.summary(),
+        "plan_digest": outcome.plan.digest(),
+        "erased_rows": outcome.result.rows if outcome.result else 0,
+        "residual": outcome.residual.counts if outcome.residual else None,
+    }
+    if fmt == "json":
+        _emit(fmt, doc)
+        return
+    console = Console()
+    done = outcome.request is not None and outcome.request.state == State.COMPLETED
+    if done and outcome.result is None:
+        console.print(outcome.note)  # completed before this run: nothing to show but that
+        return
+    render_plan(console, outcome.plan, "Erasure plan (dry run)" if dry_run else "Erasure plan")
+    if outcome.result is not None and outcome.residual is not None:
+        console.print(
+            f"[green]✓[/] erased {outcome.result.rows} rows in "
+            f"{outcome.result.seconds * 1000:.0f} ms; verified: nothing erasable remains"
+        )
+    if outcome.note:
+        console.print(outcome.note)
+
+
+@dsr.command("rectify")
+@session_options
+@click.option("--request", "request_id", help="The request id (required unless --dry-run).")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="TABLE.COLUMN=VALUE",
+    help="A new value for a rectifiable column (repeatable).",
+)
+@click.option(
+    "--clear",
+    "clears",
+    multiple=True,
+    metavar="TABLE.COLUMN",
+    help="Set a nullable rectifiable column empty (repeatable).",
+)
+@click.option("--dry-run", is_flag=True, help="Validate and show the change; write nothing.")
+@timeout_options
+@guarded
+def rectify(
+    datamap: Path,
+    ledger: str,
+    key_path: Path,
+    identity: tuple[str, ...],
+    request_id: str | None,
+    sets: tuple[str, ...],
+    clears: tuple[str, ...],
+    dry_run: bool,
+    statement_timeout: float,
+    lock_timeout: float,
+) -> None:
+    """Correct the subject's data (GDPR article 16): rectifiable columns, checked on the schema."""
+    with open_session(datamap, ledger_url=ledger, key_path=key_path) as s:
+        ids = s.identities([parse_identity(i) for i in identity])
+        assignments = [parse_assignment(t, s.resolved) for t in sets] + [
+            parse_assignment(t, s.resolved, clear=True) for t in clears
+        ]
+        outcome = s.rectify(
+            ids,
+            assignments,
+            request_id=request_id,
+            dry_run=dry_run,
+            statement_timeout=statement_timeout,
+            lock_timeout=lock_timeout,
+        )
+    for change in outcome.changes:
+        n = outcome.applied.get(change.table.name)
+        what = (
+            f"{n} row(s) updated"
+            if n is not None
+            else f"{len(change.observed)} row(s) would change"
+        )
+        click.echo(f"{change.table.name}: {', '.join(change.columns)}: {what}")
+
+
+@dsr.command("unpack")
+@click.argument("package", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--passphrase-env", metavar="VAR", help="Env variable holding the passphrase.")
+@guarded
+def unpack_command(package: Path, out: Path, passphrase_env: str | None) -> None:
+    """Unseal and extract an export package, checking every file against its manifest."""
+    manifest = unpack(package, out, _passphrase(passphrase_env))
+    expired = date.fromisoformat(manifest["expires_at"][:10]) < date.today()
+    click.echo(
+        f"{len(manifest['files'])} files verified and extracted to {out}"
+        + ("; note: the package's download link has expired" if expired else "")
+    )

@@ -1,0 +1,65 @@
+"""The DSR part of `assay demo`: an access request and a dry-run erasure on the example shop."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+from rich.console import Console
+
+from assay.examples import examples_root
+from assay.gdpr.dsr import open_session
+from assay.gdpr.report import render_access, render_plan
+from assay.gdpr.requests import State
+from assay.gdpr.shop import create_shop_sqlite, shop_datamap
+
+# What the customer typed into the request form: spaces and capitals included.
+DEMO_IDENTITY = ("email", "  ALICE.Example@EXAMPLE.com ")
+
+
+def run_demo_dsr(workdir: Path, console: Console) -> None:
+    """Build the example shop under `workdir/.assay/`, answer an access request and plan an
+    erasure (dry run) for one customer, and print what a privacy team sees.
+
+    The requests go to the ledger `workdir/.assay/ledger.db` under pseudonyms keyed by
+    `workdir/.assay/pseudonym.key`; the shop database is rebuilt on every run.
+    """
+    state = workdir / ".assay"
+    state.mkdir(parents=True, exist_ok=True)
+    db = state / "shop.db"
+    ledger_url = f"sqlite:///{state / 'ledger.db'}"
+    key_path = state / "pseudonym.key"
+    create_shop_sqlite(db)
+    console.print(
+        f"\n[bold]Data-subject requests[/]: an example shop database at {db} "
+        "(customers, a shared address, orders under a 7-year tax hold, tickets by e-mail)"
+    )
+    with open_session(
+        shop_datamap(), ledger_url=ledger_url, key_path=key_path, connections={"shop": str(db)}
+    ) as session:
+        ids = session.identities([DEMO_IDENTITY])
+        book = session.book
+        access = book.open_request("access", ids)
+        book.advance(access, State.VERIFIED, method="demo: reply from the account address")
+        console.print(
+            f"Access request {access.id} for {DEMO_IDENTITY[1].strip()!r} "
+            f"(matched case-insensitively), due {access.due}:"
+        )
+        outcome = session.access(ids, state / f"{access.id}.zip", request_id=access.id)
+        render_access(console, outcome.result)
+        erasure = book.open_request("erasure", ids)
+        book.advance(erasure, State.VERIFIED, method="demo: reply from the account address")
+        planned = session.erase(ids, request_id=erasure.id, dry_run=True)
+        console.print(f"\nErasure request {erasure.id}, due {erasure.due}:")
+        render_plan(console, planned.plan, "Erasure plan (dry run: nothing was written)")
+    datamap = Path(str(examples_root() / "shop" / "datamap.yaml"))
+    who = shlex.quote("email=alice.example@example.com")
+    env = f"SHOP_DB={shlex.quote(str(db))}"
+    console.print(
+        "Every step above is a ledger record carrying a keyed pseudonym, never the address.\n"
+        "Look further:\n"
+        f"  assay dsr status --ledger {ledger_url} --pseudonym-key {key_path}\n"
+        f"  {env} assay dsr erase --datamap {datamap} --request {erasure.id} --identity {who} "
+        f"--ledger {ledger_url} --pseudonym-key {key_path}\n"
+        f"  {env} assay dsr lint --datamap {datamap}"
+    )

@@ -1,0 +1,369 @@
+"""Running requests end to end: map + databases + ledger, one call per request type.
+
+A `Session` loads and checks the data map against the live schemas (any error stops it
+before a single row is read), connects the stores, and records every step of a request
+in the ledger. The command line and `assay demo` are thin layers over it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from assay.evidence import Pseudonymizer, load_key
+from assay.gdpr.access import AccessResult, write_access_package
+from assay.gdpr.errors import GdprError, RequestError, ResidualDataError, SchemaMismatchError
+from assay.gdpr.execute import (
+    ErasureResult,
+    Residual,
+    Statement,
+    execute_erasure,
+    verify_erasure,
+)
+from assay.gdpr.identity import Identity, make_identities
+from assay.gdpr.introspect import introspect
+from assay.gdpr.mapfile import LoadedMap, load_datamap
+from assay.gdpr.model import Finding, Resolved
+from assay.gdpr.plan import ErasurePlan, plan_erasure
+from assay.gdpr.rectify import (
+    Assignment,
+    TableChange,
+    apply_rectification,
+    change_digests,
+    plan_rectification,
+)
+from assay.gdpr.requests import Request, RequestBook, State, now_utc
+from assay.gdpr.resolve import resolve
+from assay.gdpr.stores import Store, open_stores
+from assay.gdpr.traverse import Snapshot, find_subject, reading
+
+
+@dataclass
+class ErasureOutcome:
+    plan: ErasurePlan
+    request: Request | None = None
+    result: ErasureResult | None = None
+    residual: Residual | None = None
+    note: str = ""
+
+
+@dataclass
+class AccessOutcome:
+    result: AccessResult
+    snapshot: Snapshot
+    request: Request | None = None
+
+
+@dataclass
+class RectifyOutcome:
+    changes: list[TableChange]
+    applied: dict[str, int] = field(default_factory=dict)
+    request: Request | None = None
+
+
+def lint_datamap(
+    datamap: Path | LoadedMap, connections: Mapping[str, str] | None = None
+) -> list[Finding]:
+    """Every way the map and its live databases disagree (errors first)."""
+    loaded = load_datamap(datamap) if isinstance(datamap, Path) else datamap
+    with open_stores(loaded, connections) as stores:
+        _, findings = _resolve(loaded, stores)
+    return sorted(findings, key=lambda f: f.level != "error")
+
+
+def _resolve(
+    loaded: LoadedMap, stores: Mapping[str, Store]
+) -> tuple[Resolved | None, list[Finding]]:
+    schemas = {n: introspect(s, loaded.datamap.stores[n].pg_schema) for n, s in stores.items()}
+    return resolve(loaded, schemas)
+
+
+@contextmanager
+def open_session(
+    datamap: Path | LoadedMap,
+    *,
+    ledger_url: str,
+    key_path: Path,
+    connections: Mapping[str, str] | None = None,
+    clock: Callable[[], datetime] = now_utc,
+) -> Iterator[Session]:
+    """A session over the map's stores; SchemaMismatchError if the map does not fit them."""
+    loaded = load_datamap(datamap) if isinstance(datamap, Path) else datamap
+    key = load_key(key_path)
+    with open_stores(loaded, connections) as stores:
+        resolved, findings = _resolve(loaded, stores)
+        if resolved is None:
+            raise SchemaMismatchError(list(findings))
+        yield Session(resolved, findings, stores, Pseudonymizer(key), key, ledger_url, clock)
+
+
+class Session:
+    def __init__(
+        self,
+        resolved: Resolved,
+        findings: list[Finding],
+        stores: dict[str, Store],
+        pseudonymizer: Pseudonymizer,
+        key: bytes,
+        ledger_url: str,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.resolved = resolved
+        self.findings = findings
+        self.stores = stores
+        self.book = RequestBook(ledger_url, pseudonymizer, clock)
+        self.clock = clock
+        # Hashed columns get their own key, derived so it never equals the pseudonym key.
+        self.hash_key = hmac.new(key, b"assay-gdpr column hash", hashlib.sha256).digest()
+
+    @property
+    def datamap_digest(self) -> str:
+        return self.resolved.loaded.digest
+
+    def identities(self, given: Sequence[tuple[str, str | int]]) -> list[Identity]:
+        return make_identities(given, self.resolved.identities)
+
+    def find(self, identities: Sequence[Identity]) -> Snapshot:
+        with reading(self.stores):
+            return find_subject(self.resolved, self.stores, identities)
+
+    def request(
+        self, request_id: str, kinds: Sequence[str], identities: Sequence[Identity]
+    ) -> Request:
+        """The request, checked: of one of `kinds`, for the subject of `identities`, verified."""
+        request = self.book.get(request_id)
+        if request.type not in kinds:
+            raise RequestError(
+                f"request {request.id} is a {request.type} request, not {' or '.join(kinds)}"
+            )
+        self.book.check_subject(request, identities)
+        if request.state == State.RECEIVED:
+            raise RequestError(
+                f"request {request.id}: the subject's identity is not verified yet",
+                remediation=f"verify it out of band, then: assay dsr verify {request.id} "
+                "--method HOW",
+            )
+        if request.state == State.REJECTED:
+            raise RequestError(f"request {request.id} was rejected: {request.reason}")
+        return request
+
+    # -- access and portability ------------------------------------------------------
+    def access(
+        self,
+        identities: Sequence[Identity],
+        out: Path,
+        *,
+        request_id: str | None = None,
+        passphrase: str | None = None,
+        expires_in: timedelta = timedelta(hours=72),
+    ) -> AccessOutcome:
+        request = None
+        if request_id is not None:
+            request = self.request(request_id, ("access", "portability"), identities)
+            if request.state == State.COMPLETED:
+                raise RequestError(f"request {request.id} is already completed")
+        now = self.clock()
+        meta = {"request": request_id, "type": request.type if request else "access"}
+        with reading(self.stores):
+            snap = find_subject(self.resolved, self.stores, identities)
+            rows = {t: len(f.rows) for t, f in snap.found.items() if f.table.role != "reference"}
+            if request is not None:
+                request = self.book.advance(
+                    request, State.PLANNED, rows=rows, datamap=self.datamap_digest
+                )
+            result = write_access_package(
+                self.resolved,
+                self.stores,
+                snap,
+                out,
+                meta=meta,
+                passphrase=passphrase,
+                now=now,
+                expires_in=expires_in,
+            )
+        if request is not None:
+            package = {
+                "sha256": _file_sha256(out),
+                "sealed": passphrase is not None,
+                "expires_at": result.manifest["expires_at"],
+                "files": [
+                    {"name": f["name"], "sha256": f["sha256"]} for f in result.manifest["files"]
+                ],
+            }
+            request = self.book.advance(request, State.EXECUTED, rows=result.rows, package=package)
+            request = self.book.advance(
+                request, State.COMPLETED, on_time=self.clock().date() <= request.due
+            )
+        return AccessOutcome(result, snap, request)
+
+    # -- erasure -----------------------------------------------------------------------
+    def erase(
+        self,
+        identities: Sequence[Identity],
+        *,
+        request_id: str | None = None,
+        dry_run: bool = False,
+        statement_timeout: float = 30.0,
+        lock_timeout: float = 5.0,
+    ) -> ErasureOutcome:
+        request = None
+        if request_id is not None:
+            request = self.request(request_id, ("erasure",), identities)
+        elif not dry_run:
+            raise RequestError("an erasure runs for a verified request: give --request ID")
+        with reading(self.stores):
+            snap = find_subject(self.resolved, self.stores, identities)
+            plan = plan_erasure(self.resolved, self.stores, snap, self.clock())
+        if request is not None and request.state == State.COMPLETED:
+            note = f"request {request.id} was completed already ({request.updated_at}); "
+            return ErasureOutcome(plan, request, note=note + "nothing was changed")
+        if request is not None:
+            request = self.book.advance(
+                request,
+                State.PLANNED,
+                dry_run=dry_run,
+                plan=plan.summary(),
+                plan_digest=plan.digest(),
+                datamap=self.datamap_digest,
+            )
+        if dry_run or request is None:
+            return ErasureOutcome(plan, request, note="dry run: nothing was written")
+        held = sorted({f"{h.hold} ({h.basis})" for tp in plan.tables for h in tp.held})
+        if plan.erasable == 0 and held:
+            reason = "legal hold on the whole request: " + ", ".join(held)
+            request = self.book.advance(
+                request, State.REJECTED, reason=reason, deferred=_deferred(plan)
+            )
+            return ErasureOutcome(plan, request, note=reason)
+        return self._execute(plan, request, identities, statement_timeout, lock_timeout)
+
+    def _execute(
+        self,
+        plan: ErasurePlan,
+        request: Request,
+        identities: Sequence[Identity],
+        statement_timeout: float,
+        lock_timeout: float,
+    ) -> ErasureOutcome:
+        """Execute, verify; what the verification still finds (rows written meanwhile, say by
+        an application) is erased once more from its own plan, then verified again."""
+        for attempt in (1, 2):
+            result = execute_erasure(
+                plan,
+                self.stores,
+                hash_key=self.hash_key,
+                statement_timeout=statement_timeout,
+                lock_timeout=lock_timeout,
+            )
+            request = self.book.advance(
+                request,
+                State.EXECUTED,
+                rows=result.rows,
+                milliseconds=int(result.seconds * 1000),
+                statements=[_statement_record(s) for s in result.statements],
+            )
+            residual = verify_erasure(self.resolved, self.stores, plan, identities, self.clock())
+            if not residual.total:
+                break
+            self.book.annotate(request, "residual", residual=residual.counts)
+            if attempt == 2:
+                left = {t: n for t, n in residual.counts.items() if n}
+                raise ResidualDataError(
+                    f"request {request.id}: the erasure committed, but a fresh read still "
+                    f"finds erasable rows: {left}",
+                    remediation="something writes the subject's data back: stop it, then run "
+                    "the erasure again (with an identity that still exists, e.g. a customer id)",
+                )
+            plan = residual.plan
+        request = self.book.advance(
+            request,
+            State.COMPLETED,
+            residual=residual.counts,
+            deferred=_deferred(plan),
+            on_time=self.clock().date() <= request.due,
+        )
+        note = "nothing erasable was found: completed without changes" if not plan.erasable else ""
+        return ErasureOutcome(plan, request, result, residual, note)
+
+    # -- rectification -----------------------------------------------------------------
+    def rectify(
+        self,
+        identities: Sequence[Identity],
+        assignments: Sequence[Assignment],
+        *,
+        request_id: str | None = None,
+        dry_run: bool = False,
+        statement_timeout: float = 30.0,
+        lock_timeout: float = 5.0,
+    ) -> RectifyOutcome:
+        if not assignments:
+            raise GdprError("nothing to rectify: give --set TABLE.COLUMN=VALUE")
+        request = None
+        if request_id is not None:
+            request = self.request(request_id, ("rectification",), identities)
+            if request.state == State.COMPLETED:
+                raise RequestError(f"request {request.id} is already completed")
+        elif not dry_run:
+            raise RequestError("a rectification runs for a verified request: give --request ID")
+        with reading(self.stores):
+            snap = find_subject(self.resolved, self.stores, identities)
+            changes = plan_rectification(self.resolved, self.stores, snap, assignments)
+        outcome = RectifyOutcome(changes, request=request)
+        summary = [
+            {"table": c.table.name, "columns": c.columns, "rows": len(c.observed)} for c in changes
+        ]
+        if request is not None:
+            request = self.book.advance(request, State.PLANNED, dry_run=dry_run, changes=summary)
+        if dry_run or request is None:
+            outcome.request = request
+            return outcome
+        outcome.applied = apply_rectification(
+            changes, self.stores, statement_timeout=statement_timeout, lock_timeout=lock_timeout
+        )
+        request = self.book.advance(
+            request, State.EXECUTED, changes=change_digests(changes, self.book.pseudonymizer)
+        )
+        outcome.request = self.book.advance(
+            request, State.COMPLETED, on_time=self.clock().date() <= request.due
+        )
+        return outcome
+
+
+def _statement_record(s: Statement) -> dict[str, Any]:
+    return {
+        "store": s.store,
+        "table": s.table,
+        "action": s.action,
+        "columns": list(s.columns),
+        "rows": s.rows,
+        "sql_sha256": s.fingerprint,
+    }
+
+
+def _deferred(plan: ErasurePlan) -> list[dict[str, Any]]:
+    """Held rows, listed for erasure once their hold expires."""
+    return [
+        {
+            "table": tp.table.name,
+            "hold": h.hold,
+            "basis": h.basis,
+            "rows": h.rows,
+            "expires": h.expires.isoformat() if h.expires else None,
+        }
+        for tp in plan.tables
+        for h in tp.held
+    ]
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()

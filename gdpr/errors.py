@@ -1,0 +1,67 @@
+"""Errors of the DSR module. Each says what went wrong, where, and how to fix it.
+
+Library code raises these; only the command line turns them into exit codes. No message
+ever repeats an identity or a value read from a datastore: they may be personal data.
+"""
+
+from __future__ import annotations
+
+
+class GdprError(Exception):
+    """Base class: a message and, where known, a remediation."""
+
+    def __init__(self, message: str, *, remediation: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.remediation = remediation
+
+    def diagnostics(self) -> str:
+        """What went wrong and, where known, how to fix it."""
+        if self.remediation:
+            return f"{self.message}\n  hint: {self.remediation}"
+        return self.message
+
+
+class DataMapError(GdprError):
+    """The data map file is invalid; `problems` lists every problem as `file:line: field: msg`."""
+
+    def __init__(self, problems: list[str], *, remediation: str | None = None) -> None:
+        super().__init__("\n".join(problems), remediation=remediation)
+        self.problems = problems
+
+
+class SchemaMismatchError(GdprError):
+    """The data map does not fit the live schema; `findings` holds errors and warnings."""
+
+    def __init__(self, findings: list[object]) -> None:
+        errors = [str(f) for f in findings if getattr(f, "level", "") == "error"]
+        super().__init__(
+            f"the data map does not fit the database ({len(errors)} error(s)):\n  "
+            + "\n  ".join(errors),
+            remediation="run `assay dsr lint` and fix the data map; nothing was run",
+        )
+        self.findings = findings
+
+
+class IdentityError(GdprError):
+    """An identity given for a request is malformed or of an unknown type."""
+
+
+class StoreError(GdprError):
+    """A datastore could not be reached, or a statement failed."""
+
+
+class RequestError(GdprError):
+    """A request is unknown, in the wrong state for the step, or names another subject."""
+
+
+class ConflictError(GdprError):
+    """The data changed between plan and execution; the transaction was rolled back."""
+
+
+class ResidualDataError(GdprError):
+    """An erasure committed, but re-reading the subject still found erasable data."""
+
+
+class PackageError(GdprError):
+    """An export package is unreadable, tampered with, or the passphrase is wrong."""

@@ -1,0 +1,99 @@
+"""Legal holds: which of a subject's rows a hold keeps from erasure, and until when.
+
+A hold applies to a table, optionally to rows matching a condition, and while its anchor
+(a date in the row, or in the parent row a relation leads to) plus its duration lies in
+the future. A row whose anchor is NULL is held: nobody can show its hold has run out.
+Evaluated in SQL over the found keys, one query per hold and key chunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal
+
+from assay.gdpr.dates import as_date, shift
+from assay.gdpr.model import Hold, Resolved, Table
+from assay.gdpr.sqltext import Sql, chunks, fmt, name, param
+from assay.gdpr.stores import Store
+from assay.gdpr.traverse import CHUNK, Snapshot
+
+
+@dataclass(frozen=True)
+class HeldRows:
+    """Rows one hold keeps, and when the last of them may be erased (None: open-ended)."""
+
+    hold: str
+    basis: str
+    rows: int
+    meanwhile: str
+    expires: date | None
+
+
+def held_rows(
+    resolved: Resolved, stores: Mapping[str, Store], snap: Snapshot, now: datetime
+) -> tuple[dict[str, dict[Any, list[Hold]]], dict[str, dict[str, list[Any]]]]:
+    held: dict[str, dict[Any, list[Hold]]] = {t: {} for t in snap.found}
+    anchors: dict[str, dict[str, list[Any]]] = {t: {} for t in snap.found}
+    for tname, found in snap.found.items():
+        table = found.table
+        store = stores[table.store]
+        for hold in table.holds:
+            anchor: Sql = fmt("NULL")
+            source: Sql = fmt("{} t", table.sql)
+            if hold.anchor is not None:
+                via = hold.anchor.via
+                anchor = _col("p" if via else "t", hold.anchor.column)
+                if via is not None:
+                    source = fmt(
+                        "{} t LEFT JOIN {} p ON t.{} = p.{}",
+                        table.sql,
+                        resolved.tables[via.parent].sql,
+                        name(via.child_column),
+                        name(via.parent_column),
+                    )
+            conds = []
+            if hold.where is not None:
+                w = hold.where
+                col = _col("t", w.column)
+                if w.is_null is not None:
+                    conds.append(fmt("{} IS NULL" if w.is_null else "{} IS NOT NULL", col))
+                elif w.in_ is not None:
+                    conds.append(store.key_in(col, w.in_))
+                else:
+                    conds.append(fmt("{} = {}", col, param(w.equals)))
+            if hold.duration is not None:
+                cutoff = shift(now, hold.duration, -1)
+                conds.append(fmt("({} IS NULL OR {})", anchor, store.at_or_after(anchor, cutoff)))
+            for part in chunks(list(found.rows), CHUNK):
+                where = store.key_in(_col("t", table.key), part)
+                for c in conds:
+                    where = fmt("{} AND {}", where, c)
+                snap.queries += 1
+                for key, value in store.query(
+                    fmt("SELECT t.{}, {} FROM {} WHERE {}", name(table.key), anchor, source, where)
+                ):
+                    held[tname].setdefault(key, []).append(hold)
+                    anchors[tname].setdefault(hold.id, []).append(value)
+    return held, anchors
+
+
+def _col(alias: Literal["t", "p"], column: str) -> Sql:
+    return fmt(alias + ".{}", name(column))
+
+
+def held_summary(
+    table: Table, held: dict[Any, list[Hold]], anchors: dict[str, list[Any]]
+) -> list[HeldRows]:
+    out = []
+    for hold in table.holds:
+        rows = sum(1 for hs in held.values() if hold in hs)
+        if not rows:
+            continue
+        expires = None
+        values = [as_date(v) for v in anchors.get(hold.id, [])]
+        if hold.duration is not None and values and all(v is not None for v in values):
+            expires = shift(max(v for v in values if v is not None), hold.duration)
+        out.append(HeldRows(hold.id, hold.basis, rows, hold.meanwhile, expires))
+    return out

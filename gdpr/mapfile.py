@@ -1,0 +1,234 @@
+"""Reading a data map file: YAML with line numbers, JSON Schema, then cross-references.
+
+All problems of a file are collected and raised together as one DataMapError, each as
+``file:line: field: message``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from pydantic import ValidationError
+
+from assay.gdpr.datamap import (
+    UPDATE_STRATEGIES,
+    DataMap,
+    datamap_digest,
+    datamap_schema,
+    parse_duration,
+    parse_mask,
+    split_ref,
+)
+from assay.gdpr.errors import DataMapError
+
+Location = tuple[str | int, ...]
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class LoadedMap:
+    """A validated data map and where it came from (for messages and the evidence)."""
+
+    datamap: DataMap
+    source: str
+    digest: str
+    lines: dict[Location, int]
+
+    def where(self, location: Sequence[str | int]) -> str:
+        """``source:line`` of a location in the file (of its deepest part that exists)."""
+        loc = tuple(location)
+        while loc and loc not in self.lines:
+            loc = loc[:-1]
+        return f"{self.source}:{self.lines.get(loc, 1)}"
+
+
+def dotted(location: Iterable[str | int]) -> str:
+    out = ""
+    for part in location:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def load_datamap(path: Path) -> LoadedMap:
+    """Read and validate the data map at `path`; DataMapError lists every problem found."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataMapError([f"{path}: cannot read the data map: {exc}"]) from None
+    return parse_datamap(text, str(path))
+
+
+def parse_datamap(text: str, source: str) -> LoadedMap:
+    """Validate data map `text`; `source` names it in messages."""
+    data, lines = _read_yaml(text, source)
+    try:
+        dm = DataMap.model_validate(data)
+    except ValidationError as exc:
+        # The JSON Schema (generated from the same model) words the problems better.
+        raise DataMapError(
+            _schema_problems(data, lines, source)
+            or [_at(lines, source, e["loc"], e["msg"]) for e in exc.errors(include_url=False)]
+        ) from None
+    loaded = LoadedMap(dm, source, datamap_digest(text), lines)
+    problems = cross_check(loaded)
+    if problems:
+        raise DataMapError(problems)
+    return loaded
+
+
+def _at(lines: dict[Location, int], source: str, loc: Sequence[str | int], msg: str) -> str:
+    probe = tuple(loc)
+    while probe and probe not in lines:
+        probe = probe[:-1]
+    field = dotted(loc)
+    return f"{source}:{lines.get(probe, 1)}: {field + ': ' if field else ''}{msg}"
+
+
+def _read_yaml(text: str, source: str) -> tuple[Any, dict[Location, int]]:
+    try:
+        node = yaml.compose(text, Loader=_LOADER)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise DataMapError([f"{source}:{line}: invalid YAML: {exc.problem or exc}"]) from None
+    except yaml.YAMLError as exc:
+        raise DataMapError([f"{source}: invalid YAML: {exc}"]) from None
+    if node is None:
+        raise DataMapError([f"{source}:1: the file is empty; expected a data map"])
+    lines: dict[Location, int] = {}
+    problems: list[str] = []
+    _index(node, (), lines, problems, source)
+    if problems:
+        raise DataMapError(problems)
+    loader = _LOADER("")
+    try:
+        return loader.construct_document(node), lines
+    finally:
+        loader.dispose()
+
+
+def _index(
+    node: yaml.Node, loc: Location, lines: dict[Location, int], problems: list[str], src: str
+) -> None:
+    lines[loc] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key in seen:
+                problems.append(
+                    f"{src}:{key_node.start_mark.line + 1}: {dotted((*loc, key))}: duplicate key"
+                )
+            seen.add(key)
+            _index(value_node, (*loc, key), lines, problems, src)
+            lines[(*loc, key)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _index(item, (*loc, i), lines, problems, src)
+
+
+def _schema_problems(data: Any, lines: dict[Location, int], source: str) -> list[str]:
+    validator = jsonschema.Draft202012Validator(datamap_schema())
+    out = []
+    for err in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.path]):
+        loc = tuple(err.absolute_path)
+        schema = err.schema if isinstance(err.schema, dict) else {}
+        if err.validator == "additionalProperties":
+            allowed = sorted(schema.get("properties", {}))
+            unknown = sorted(set(err.instance) - set(allowed))[0]
+            msg = f"unknown field {unknown!r}; expected one of {', '.join(allowed)}"
+            loc = (*loc, unknown)
+        elif err.validator == "required":
+            missing = [r for r in err.validator_value if r not in err.instance]
+            msg = f"missing required field {missing[0]!r}"
+        elif err.validator == "enum":
+            msg = f"expected one of {', '.join(map(str, err.validator_value))}; got " + json.dumps(
+                err.instance, default=str
+            )
+        elif err.validator == "const":
+            msg = f"expected {json.dumps(err.validator_value)}; got {json.dumps(err.instance)}"
+        elif err.validator in ("type", "anyOf"):
+            msg = f"wrong type: got {json.dumps(err.instance, default=str)}"
+            if err.validator == "type":
+                msg = f"expected {err.validator_value}; " + msg[len("wrong type: ") :]
+        else:
+            msg = err.message
+        out.append(_at(lines, source, loc, msg))
+    return out
+
+
+def cross_check(m: LoadedMap) -> list[str]:
+    """Problems a schema cannot see: names that must refer to something defined in the map."""
+    dm = m.datamap
+    out: list[str] = []
+
+    def problem(loc: Sequence[str | int], msg: str) -> None:
+        out.append(_at(m.lines, m.source, loc, msg))
+
+    subject_identity = False
+    for tname, t in dm.tables.items():
+        at: Location = ("tables", tname)
+        if t.store is None and len(dm.stores) > 1:
+            problem((*at, "store"), "several stores are defined: name this table's store")
+        elif t.store is not None and t.store not in dm.stores:
+            problem((*at, "store"), f"unknown store; defined: {', '.join(sorted(dm.stores))}")
+        for i, purpose in enumerate(t.purposes):
+            if purpose not in dm.purposes:
+                problem((*at, "purposes", i), f"unknown purpose {purpose!r}")
+        if t.role == "reference" and (t.holds or any(c.identity for c in t.columns.values())):
+            problem(at, "a reference table is never erased: no holds or identity columns")
+        for cname, c in t.columns.items():
+            cat: Location = (*at, "columns", cname)
+            strategy = c.erase or ("keep" if t.role == "reference" else t.erase)
+            if c.identity is not None:
+                if c.identity not in dm.identities:
+                    problem((*cat, "identity"), f"unknown identity type {c.identity!r}")
+                if t.role == "shared":
+                    problem((*cat, "identity"), "a shared table is found through relations only")
+                subject_identity = subject_identity or t.role == "subject"
+            if "erase" in c.model_fields_set and c.erase is None:
+                problem((*cat, "erase"), "YAML reads a bare null as 'no value': write \"null\"")
+            if t.role == "reference" and strategy != "keep":
+                problem((*cat, "erase"), "a reference table is never erased: use keep")
+            if strategy == "delete_row" and t.erase == "update":
+                problem(
+                    (*cat, "erase"),
+                    "delete_row in a table whose rows are updated, not deleted "
+                    "(erase: update); choose null, mask, hash, tombstone or keep",
+                )
+            if (strategy == "mask") != (c.mask is not None):
+                problem((*cat, "mask"), "`mask` goes with erase: mask, and only with it")
+            if c.mask is not None:
+                parsed = parse_mask(c.mask)
+                if isinstance(parsed, str):
+                    problem((*cat, "mask"), parsed)
+        seen: set[str] = set()
+        for i, h in enumerate(t.holds):
+            hat: Location = (*at, "holds", i)
+            if h.id in seen:
+                problem((*hat, "id"), f"hold {h.id!r} is defined twice in this table")
+            seen.add(h.id)
+            if h.duration is not None and parse_duration(h.duration) is None:
+                problem((*hat, "duration"), "expected an ISO 8601 duration such as P7Y or P18M")
+            if (h.duration is None) != (h.anchor is None):
+                problem(hat, "`duration` and `anchor` go together (or neither: an open hold)")
+            w = h.where
+            if w is not None and sum(x is not None for x in (w.equals, w.in_, w.is_null)) != 1:
+                problem((*hat, "where"), "give exactly one of equals, in, is_null")
+            if h.meanwhile == "minimise" and not any(
+                (c.erase or t.erase) in UPDATE_STRATEGIES for c in t.columns.values()
+            ):
+                problem((*hat, "meanwhile"), "minimise, but no column has null/mask/hash/tombstone")
+    if not subject_identity:
+        problem(("tables",), "no subject table has an identity column: nobody can be found")
+    for i, r in enumerate(dm.relations):
+        for end, value in (("from", r.from_), ("to", r.to)):
+            if split_ref(value, dm.tables) is None:
+                problem(("relations", i, end), f"table of {value!r} is not in the data map")
+    return out

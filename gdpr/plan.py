@@ -1,0 +1,381 @@
+"""The erasure plan: for every row found, delete it, minimise it, or keep it and say why.
+
+Decisions, in order:
+
+1. `reference` rows are never touched.
+2. Rows under a legal hold (table, row condition, anchor + duration still running) are
+   kept; with ``meanwhile: minimise`` their columns outside the hold are erased.
+3. Other rows of tables erased by ``delete_row`` are deleted, unless a row that stays
+   references them (foreign key or declared relation): another subject's row (kept as
+   `shared`), a held row (kept under that hold), or any other kept row (`referenced`).
+   This is a fixpoint over the relation graph, from reference counts taken with one
+   GROUP BY query per relation; the same rules hold whether or not the database
+   declares its foreign keys.
+4. Subject and owned rows that stay for a reason other than a ``keep`` hold are
+   minimised: their null/mask/hash/tombstone columns are erased. Shared rows that stay are
+   left as they are (they are someone else's too).
+
+The plan holds keys and counts, never personal values. Counts of cells to change come
+from the database with the same predicates the UPDATE statements use, so the executor
+can require the affected counts to match exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from assay.gdpr.holds import HeldRows, held_rows, held_summary
+from assay.gdpr.model import Hold, Resolved, Table
+from assay.gdpr.sqltext import chunks, fmt, name
+from assay.gdpr.stores import Store
+from assay.gdpr.strategies import count_changes
+from assay.gdpr.traverse import CHUNK, Snapshot
+
+Reason = Literal["hold", "shared", "referenced", "reference"]
+
+
+@dataclass
+class UpdateGroup:
+    """Rows that get the same columns erased; `rows` and `cells` count what will change."""
+
+    columns: tuple[str, ...]
+    keys: list[Any]
+    rows: int = 0
+    cells: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class KeptRows:
+    reason: Reason
+    rows: int
+    detail: str
+    holds: tuple[str, ...] = ()
+    minimised: bool = False
+
+
+@dataclass
+class TablePlan:
+    table: Table
+    found: int
+    delete: list[Any] = field(default_factory=list)
+    updates: list[UpdateGroup] = field(default_factory=list)
+    kept: list[KeptRows] = field(default_factory=list)
+    held: list[HeldRows] = field(default_factory=list)
+    retained: list[str] = field(default_factory=list)
+
+    @property
+    def erasable(self) -> int:
+        return len(self.delete) + sum(g.rows for g in self.updates)
+
+
+@dataclass
+class ErasurePlan:
+    tables: list[TablePlan]  # execution order: referencing tables before referenced ones
+    snapshot: Snapshot
+    planned_at: datetime
+
+    @property
+    def erasable(self) -> int:
+        return sum(t.erasable for t in self.tables)
+
+    def summary(self) -> dict[str, Any]:
+        """The plan as JSON-able data: names, strategies, counts, holds; no keys, no values."""
+        out = []
+        for tp in self.tables:
+            cols: dict[str, dict[str, Any]] = {}
+            for g in tp.updates:
+                for c in g.columns:
+                    entry = cols.setdefault(
+                        c, {"strategy": tp.table.columns[c].strategy, "cells": 0}
+                    )
+                    entry["cells"] += g.cells.get(c, 0)
+            out.append(
+                {
+                    "table": tp.table.name,
+                    "store": tp.table.store,
+                    "role": tp.table.role,
+                    "found": tp.found,
+                    "delete": len(tp.delete),
+                    "update": {"rows": sum(g.rows for g in tp.updates), "columns": cols},
+                    "kept": [
+                        {
+                            "reason": k.reason,
+                            "rows": k.rows,
+                            "detail": k.detail,
+                            "holds": list(k.holds),
+                            "minimised": k.minimised,
+                        }
+                        for k in tp.kept
+                    ],
+                    "held": [
+                        {
+                            "hold": h.hold,
+                            "basis": h.basis,
+                            "rows": h.rows,
+                            "meanwhile": h.meanwhile,
+                            "expires": h.expires.isoformat() if h.expires else None,
+                        }
+                        for h in tp.held
+                    ],
+                    "retained_columns": tp.retained,
+                }
+            )
+        return {
+            "tables": out,
+            "totals": {
+                "found": sum(t.found for t in self.tables),
+                "delete": sum(len(t.delete) for t in self.tables),
+                "update": sum(sum(g.rows for g in t.updates) for t in self.tables),
+                "kept": sum(k.rows for t in self.tables for k in t.kept),
+            },
+        }
+
+    def digest(self) -> str:
+        """SHA-256 over the summary and the exact keys: two equal digests, two equal plans."""
+        keys = {
+            tp.table.name: {
+                "delete": sorted(map(str, tp.delete)),
+                "update": [[list(g.columns), sorted(map(str, g.keys))] for g in tp.updates],
+            }
+            for tp in self.tables
+        }
+        body = json.dumps([self.summary(), keys], sort_keys=True, default=str).encode()
+        return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def plan_erasure(
+    resolved: Resolved, stores: Mapping[str, Store], snap: Snapshot, now: datetime
+) -> ErasurePlan:
+    """Decide every found row's fate; call inside `reading(stores)` with the snapshot's read."""
+    held, anchors = held_rows(resolved, stores, snap, now)
+    deletable = {
+        t: {k for k in f.rows if k not in held[t]}
+        for t, f in snap.found.items()
+        if f.table.role != "reference" and f.table.spec.erase == "delete_row"
+    }
+    totals = _reference_counts(resolved, stores, snap, deletable)
+    _settle(resolved, snap, deletable, totals)
+    order = _order(resolved, list(snap.found))
+    refs = _Refs(resolved, snap, deletable, totals)
+    plans = []
+    for tname in order:
+        found = snap.found[tname]
+        tp = _table_plan(snap, tname, refs, held)
+        tp.held = held_summary(found.table, held[tname], anchors[tname])
+        tp.updates = [g for g in tp.updates if g.keys]
+        _count(stores[found.table.store], found.table, tp.updates)
+        plans.append(tp)
+    return ErasurePlan(plans, snap, now)
+
+
+def _reference_counts(
+    resolved: Resolved,
+    stores: Mapping[str, Store],
+    snap: Snapshot,
+    deletable: dict[str, set[Any]],
+) -> dict[tuple[str, str, str, str], Counter[Any]]:
+    """For every relation into a table with rows to delete: references per value, everyone's.
+
+    A relation the search followed down already found every referencing row, so its
+    counts come from the snapshot; the others (from shared, reference or unmapped tables)
+    are counted by the database, one GROUP BY per relation.
+    """
+    totals: dict[tuple[str, str, str, str], Counter[Any]] = {}
+    for tname, keys in deletable.items():
+        found = snap.found[tname]
+        for rel in resolved.into(tname):
+            if resolved.followed_down(rel):
+                child = snap.found.get(rel.child)
+                totals[_rk(rel)] = Counter(
+                    () if child is None else (child.value(k, rel.child_column) for k in child.rows)
+                )
+                continue
+            values = found.values(rel.parent_column, keys)
+            counts: Counter[Any] = Counter()
+            store = stores[rel.child_store]
+            for part in chunks(values, CHUNK):
+                snap.queries += 1
+                col = name(rel.child_column)
+                counts.update(
+                    dict(
+                        store.query(
+                            fmt(
+                                "SELECT {}, count(*) FROM {} WHERE {} GROUP BY {}",
+                                col,
+                                rel.child_sql,
+                                store.key_in(col, part),
+                                col,
+                            )
+                        )
+                    )
+                )
+            totals[_rk(rel)] = counts
+    return totals
+
+
+def _rk(rel: Any) -> tuple[str, str, str, str]:
+    return (rel.child, rel.child_column, rel.parent, rel.parent_column)
+
+
+def _settle(
+    resolved: Resolved,
+    snap: Snapshot,
+    deletable: dict[str, set[Any]],
+    totals: Mapping[tuple[str, str, str, str], Counter[Any]],
+) -> None:
+    """Drop from `deletable` every row something staying still references, until stable."""
+    changed = True
+    while changed:
+        changed = False
+        for tname, keys in deletable.items():
+            found = snap.found[tname]
+            for rel in resolved.into(tname):
+                child = snap.found.get(rel.child)
+                going: Counter[Any] = Counter()
+                if child is not None and rel.child in deletable:
+                    going.update(child.value(k, rel.child_column) for k in deletable[rel.child])
+                refs = totals[_rk(rel)]
+                for key in list(keys):
+                    value = found.value(key, rel.parent_column)
+                    if value is not None and refs.get(value, 0) > going[value]:
+                        keys.discard(key)
+                        changed = True
+
+
+def _order(resolved: Resolved, tables: list[str]) -> list[str]:
+    """Referencing tables before the tables they reference (Kahn); cycles in name order."""
+    present = set(tables)
+    children = {t: {r.child for r in resolved.into(t) if r.child in present} - {t} for t in tables}
+    out: list[str] = []
+    while len(out) < len(tables):
+        ready = sorted(t for t in present - set(out) if not children[t] - set(out))
+        out += ready or sorted(present - set(out))[:1]
+    return out
+
+
+class _Refs:
+    """Who references a row: counts from everyone, and the subject's own rows by value."""
+
+    def __init__(
+        self,
+        resolved: Resolved,
+        snap: Snapshot,
+        deletable: dict[str, set[Any]],
+        totals: Mapping[tuple[str, str, str, str], Counter[Any]],
+    ) -> None:
+        self.resolved = resolved
+        self.snap = snap
+        self.deletable = deletable
+        self.totals = totals
+        self.inherited: dict[str, dict[Any, tuple[frozenset[str], bool]]] = {}
+        self.mine: dict[tuple[str, str, str, str], dict[Any, list[Any]]] = {}
+        for rk in totals:
+            child = snap.found.get(rk[0])
+            index: dict[Any, list[Any]] = defaultdict(list)
+            if child is not None:
+                i = child.columns.index(rk[1])
+                for k, row in child.rows.items():
+                    index[row[i]].append(k)
+            self.mine[rk] = index
+
+    def why_staying(self, tname: str, key: Any) -> tuple[int, frozenset[str], bool]:
+        """References from outside the subject's rows; holds of kept rows referencing it; keep?"""
+        found = self.snap.found[tname]
+        outside = 0
+        holds: set[str] = set()
+        keep = False
+        for rel in self.resolved.into(tname):
+            rk = _rk(rel)
+            value = found.value(key, rel.parent_column)
+            if value is None or rk not in self.totals:
+                continue
+            mine = self.mine[rk].get(value, [])
+            outside += max(self.totals[rk].get(value, 0) - len(mine), 0)
+            for ck in mine:
+                if ck in self.deletable.get(rel.child, ()):
+                    continue
+                ids, k = self.inherited.get(rel.child, {}).get(ck, (frozenset(), False))
+                holds |= ids
+                keep = keep or (k and bool(ids))
+        return outside, frozenset(holds), keep
+
+
+def _table_plan(
+    snap: Snapshot, tname: str, refs: _Refs, held: dict[str, dict[Any, list[Hold]]]
+) -> TablePlan:
+    found = snap.found[tname]
+    table = found.table
+    tp = TablePlan(table, len(found.rows))
+    if table.role == "reference":
+        tp.kept.append(KeptRows("reference", len(found.rows), "reference data, never erased"))
+        return tp
+    going = refs.deletable.get(tname, set())
+    tp.delete = sorted(going, key=str)
+    personal = [c for c, s in table.spec.columns.items() if s.category]
+    update_cols = tuple(table.update_columns)
+    groups: dict[tuple[str, ...], list[Any]] = defaultdict(list)
+    kept: Counter[tuple[Reason, str, tuple[str, ...], bool]] = Counter()
+    retained: set[str] = set()
+    inherited = refs.inherited.setdefault(tname, {})
+    for key in found.rows:
+        if key in going:
+            continue
+        direct = held[tname].get(key, [])
+        cols: tuple[str, ...]
+        if direct:
+            ids = tuple(sorted({h.id for h in direct}))
+            keep = any(h.meanwhile == "keep" for h in direct)
+            locked: set[str] = set().union(*(h.columns or table.columns for h in direct))
+            cols = () if keep else tuple(c for c in update_cols if c not in locked)
+            inherited[key] = (frozenset(ids), keep)
+            kept[("hold", f"legal hold {', '.join(ids)}", ids, bool(cols))] += 1
+        else:
+            outside, holds, keep = refs.why_staying(tname, key)
+            if outside and table.role == "shared":
+                cols = ()
+                if holds:
+                    inherited[key] = (holds, keep)
+                also = f"; and by rows held under {', '.join(sorted(holds))}" if holds else ""
+                detail = "still referenced by other subjects' rows" + also
+                kept[("shared", detail, tuple(sorted(holds)), False)] += 1
+            elif holds:
+                cols = () if keep or table.role == "shared" else update_cols
+                inherited[key] = (holds, keep)
+                ids = tuple(sorted(holds))
+                detail = f"referenced by rows held under {', '.join(ids)}"
+                kept[("hold", detail, ids, bool(cols))] += 1
+            elif table.spec.erase == "update":
+                cols = update_cols
+            else:
+                cols = () if table.role == "shared" else update_cols
+                if outside:
+                    kept[
+                        ("shared", "still referenced by other subjects' rows", (), bool(cols))
+                    ] += 1
+                else:
+                    kept[
+                        ("referenced", "referenced by this subject's kept rows", (), bool(cols))
+                    ] += 1
+        if cols:
+            groups[cols].append(key)
+        retained.update(c for c in personal if c not in cols)
+    tp.updates = [UpdateGroup(cols, sorted(keys, key=str)) for cols, keys in groups.items()]
+    tp.kept = [KeptRows(r, n, d, h, m) for (r, d, h, m), n in sorted(kept.items())]
+    tp.retained = sorted(retained)
+    return tp
+
+
+def _count(store: Store, table: Table, groups: list[UpdateGroup]) -> None:
+    for g in groups:
+        g.rows, g.cells = 0, dict.fromkeys(g.columns, 0)
+        for part in chunks(g.keys, CHUNK):
+            row = store.query(count_changes(store, table, g.columns, part))[0]
+            g.rows += int(row[0] or 0)
+            for c, n in zip(g.columns, row[1:], strict=True):
+                g.cells[c] += int(n or 0)

@@ -1,0 +1,125 @@
+"""What a privacy team reads: plans, export summaries, request lists and lint findings.
+
+Console renderings only; the same facts are available as data (`ErasurePlan.summary`,
+the export manifest, `Request.as_dict`) for `--format json`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from assay.gdpr.access import AccessResult
+from assay.gdpr.model import Finding
+from assay.gdpr.package import sealed_header
+from assay.gdpr.plan import ErasurePlan
+from assay.gdpr.requests import Request
+
+
+def render_plan(console: Console, plan: ErasurePlan, title: str = "Erasure plan") -> None:
+    grid = RichTable(title=title, title_justify="left")
+    for header in ("table", "role", "found", "delete", "erase in place", "kept, and why"):
+        grid.add_column(header, overflow="fold")
+    for tp in plan.tables:
+        cols: dict[str, int] = {}
+        for g in tp.updates:
+            for c in g.columns:
+                cols[c] = cols.get(c, 0) + g.cells.get(c, 0)
+        update = "\n".join(
+            f"{c}: {tp.table.columns[c].strategy} ({n})" for c, n in cols.items() if n
+        )
+        kept = "\n".join(
+            f"{k.rows} {k.reason}: {k.detail}" + ("; minimised" if k.minimised else "")
+            for k in tp.kept
+        )
+        grid.add_row(
+            tp.table.name,
+            tp.table.role,
+            str(tp.found),
+            str(len(tp.delete)) if tp.delete else "-",
+            update or "-",
+            kept or "-",
+        )
+    console.print(grid)
+    totals = plan.summary()["totals"]
+    console.print(
+        f"{totals['found']} rows found: {totals['delete']} to delete, {totals['update']} to "
+        f"erase in place, {totals['kept']} kept. Plan {plan.digest()[:19]}…"
+    )
+    by_hold: dict[tuple[str, str], list[str]] = {}
+    for tp in plan.tables:
+        for h in tp.held:
+            until = f"until {h.expires}" if h.expires else "until lifted"
+            by_hold.setdefault((h.hold, h.basis), []).append(f"{tp.table.name} {h.rows} {until}")
+    if by_hold:
+        console.print("[bold]Held: tell the subject why, and erase when the hold expires:[/]")
+        for (hold, basis), where in by_hold.items():
+            console.print(f"  {hold}: {'; '.join(where)}\n    {basis}")
+    retained = [(tp.table.name, tp.retained) for tp in plan.tables if tp.retained]
+    if retained:
+        console.print("[bold]Personal columns kept in rows that stay:[/]")
+        for table, kept_cols in retained:
+            console.print(f"  {table}: {', '.join(kept_cols)}")
+
+
+def render_access(console: Console, result: AccessResult) -> None:
+    m = result.manifest
+    grid = RichTable(title="Export package", title_justify="left")
+    for header in ("table", "rows", "categories", "purposes (lawful basis)", "retention"):
+        grid.add_column(header, overflow="fold")
+    holds: dict[str, str] = {}
+    for t in m["tables"]:
+        cats = sorted({c for c in t["categories"].values() if c})
+        purposes = "\n".join(f"{p['description']} ({p['basis']})" for p in t["purposes"])
+        retention = t["retention"] or "-"
+        for h in t["legal_holds"]:
+            retention += f"\nlegal hold: {h['id']}"
+            holds[h["id"]] = h["basis"]
+        grid.add_row(t["table"], str(t["rows"]), ", ".join(cats) or "-", purposes or "-", retention)
+    console.print(grid)
+    for hold, basis in holds.items():
+        console.print(f"  legal hold {hold}: {basis}")
+    for w in m["withheld"]:
+        console.print(f"  withheld: {w['column']} ({w['reason']})")
+    sealed = ", sealed (AES-256-GCM, scrypt)" if sealed_header(result.path) else ""
+    rows = sum(t["rows"] for t in m["tables"])
+    console.print(f"{rows} rows written to {result.path}{sealed}; link expires {m['expires_at']}")
+
+
+def render_requests(console: Console, requests: Sequence[Request], today: date) -> None:
+    if not requests:
+        console.print("no open requests")
+        return
+    grid = RichTable(title="Data-subject requests", title_justify="left")
+    grid.add_column("request", no_wrap=True)
+    for header in ("type", "state", "received", "due", "deadline"):
+        grid.add_column(header)
+    for r in requests:
+        if not r.open:
+            deadline = r.reason or "closed"
+        elif r.overdue(today):
+            deadline = f"[red]OVERDUE by {(today - r.due).days} day(s)[/]"
+        else:
+            deadline = f"{(r.due - today).days} day(s) left" + (" (extended)" if r.extended else "")
+        grid.add_row(
+            r.id, r.type, r.state.value, r.received.isoformat(), r.due.isoformat(), deadline
+        )
+    console.print(grid)
+    deferred = [(r, d) for r in requests for d in r.deferred]
+    if deferred:
+        console.print("[bold]Held data awaiting erasure:[/]")
+        for r, d in deferred:
+            when = d["expires"] or "when the hold is lifted"
+            console.print(f"  {r.id}: {d['rows']} row(s) of {d['table']} under {d['hold']}: {when}")
+
+
+def render_findings(console: Console, findings: Sequence[Finding]) -> None:
+    for f in findings:
+        colour = "red" if f.level == "error" else "yellow"
+        at = f" [dim]({f.at})[/]" if f.at else ""
+        console.print(f"[{colour}]{f.level}[/]: {f.where}: {f.message}{at}", highlight=False)
+    errors = sum(f.level == "error" for f in findings)
+    console.print(f"{errors} error(s), {len(findings) - errors} warning(s)")

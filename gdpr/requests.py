@@ -1,0 +1,240 @@
+"""The lifecycle of a data-subject request, kept as records in the evidence ledger.
+
+received -> verified -> planned -> executed -> completed, or rejected (with the reason)
+from any open state. Every transition is one ledger record of kind ``dsr`` carrying the
+request id, its type and the keyed pseudonym of the subject: never an identity. The
+ledger is the only store of request state, so the trail cannot disagree with it.
+
+The deadline is one calendar month from receipt (Art. 12(3)), extendable once by up to
+two further months with a reason, while the first month runs.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from assay.evidence import Pseudonymizer, open_ledger, to_record_value
+from assay.gdpr.dates import add_months
+from assay.gdpr.errors import RequestError
+from assay.gdpr.identity import Identity
+
+TYPES = ("access", "portability", "erasure", "rectification")
+
+
+class State(StrEnum):
+    RECEIVED = "received"
+    VERIFIED = "verified"
+    PLANNED = "planned"
+    EXECUTED = "executed"
+    COMPLETED = "completed"
+    REJECTED = "rejected"
+
+
+STATES = frozenset(s.value for s in State)
+# A re-plan after a failed or residual execution goes back to planned; erasing what the
+# verification found is a second execution.
+NEXT: dict[State, set[State]] = {
+    State.RECEIVED: {State.VERIFIED, State.REJECTED},
+    State.VERIFIED: {State.PLANNED, State.REJECTED},
+    State.PLANNED: {State.PLANNED, State.EXECUTED, State.REJECTED},
+    State.EXECUTED: {State.PLANNED, State.EXECUTED, State.COMPLETED, State.REJECTED},
+    State.COMPLETED: set(),
+    State.REJECTED: set(),
+}
+
+
+@dataclass
+class Request:
+    id: str
+    type: str
+    subject: str
+    identities: tuple[str, ...]
+    received: date
+    due: date
+    state: State = State.RECEIVED
+    updated_at: str = ""
+    reason: str | None = None
+    extended: bool = False
+    history: list[tuple[str, str]] = field(default_factory=list)
+    deferred: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def open(self) -> bool:
+        return self.state not in (State.COMPLETED, State.REJECTED)
+
+    def overdue(self, today: date) -> bool:
+        return self.open and today > self.due
+
+    def as_dict(self, today: date) -> dict[str, Any]:
+        return {
+            "request": self.id,
+            "type": self.type,
+            "state": self.state.value,
+            "subject": self.subject,
+            "received": self.received.isoformat(),
+            "due": self.due.isoformat(),
+            "extended": self.extended,
+            "overdue": self.overdue(today),
+            "days_left": (self.due - today).days if self.open else None,
+            "reason": self.reason,
+            "updated_at": self.updated_at,
+            "deferred": self.deferred,
+        }
+
+
+def now_utc() -> datetime:
+    return datetime.now().astimezone()
+
+
+class RequestBook:
+    """Requests as the ledger at `ledger_url` records them; every change appends a record."""
+
+    def __init__(
+        self,
+        ledger_url: str,
+        pseudonymizer: Pseudonymizer,
+        clock: Callable[[], datetime] = now_utc,
+    ) -> None:
+        self.ledger_url = ledger_url
+        self.pseudonymizer = pseudonymizer
+        self.clock = clock
+
+    def all(self) -> dict[str, Request]:
+        """Every request, folded from the ledger's ``dsr`` records in order."""
+        requests: dict[str, Request] = {}
+        with open_ledger(self.ledger_url) as ledger:
+            for stored in ledger.records():
+                record = stored.record
+                if record.get("kind") == "dsr":
+                    _fold(requests, record)
+        return requests
+
+    def get(self, request_id: str) -> Request:
+        request = self.all().get(request_id)
+        if request is None:
+            raise RequestError(
+                f"no request {request_id!r} in the ledger {self.ledger_url}",
+                remediation="`assay dsr status --all` lists the requests",
+            )
+        return request
+
+    def listing(self, *, include_closed: bool = False) -> list[Request]:
+        """Open requests (or all), overdue first, then by due date."""
+        today = self.clock().date()
+        found = [r for r in self.all().values() if include_closed or r.open]
+        return sorted(found, key=lambda r: (not r.overdue(today), r.due, r.id))
+
+    def open_request(
+        self, kind: str, identities: Sequence[Identity], received: date | None = None
+    ) -> Request:
+        if kind not in TYPES:
+            raise RequestError(f"unknown request type {kind!r}; expected one of {', '.join(TYPES)}")
+        if not identities:
+            raise RequestError("a request needs at least one identity of its subject")
+        now = self.clock()
+        day = received or now.date()
+        if day > now.date():
+            raise RequestError(f"received date {day} is in the future")
+        pseudonyms = tuple(sorted(i.pseudonym(self.pseudonymizer) for i in identities))
+        request_id = f"DSR-{day:%Y%m%d}-{secrets.token_hex(3)}"
+        self._append(
+            request_id,
+            State.RECEIVED.value,
+            type=kind,
+            subject=identities[0].pseudonym(self.pseudonymizer),
+            identities=list(pseudonyms),
+            received=day.isoformat(),
+            due=add_months(day, 1).isoformat(),
+        )
+        return self.get(request_id)
+
+    def check_subject(self, request: Request, identities: Iterable[Identity]) -> None:
+        """RequestError unless one of `identities` is one the request was opened with."""
+        given = {i.pseudonym(self.pseudonymizer) for i in identities}
+        if not given & set(request.identities):
+            raise RequestError(
+                f"the identities given do not match request {request.id}'s subject",
+                remediation="use an identity the request was opened with",
+            )
+
+    def advance(self, request: Request, state: State, **payload: Any) -> Request:
+        """Record the move of `request` to `state`, with `payload`; RequestError if not allowed."""
+        if state not in NEXT[request.state]:
+            allowed = ", ".join(sorted(s.value for s in NEXT[request.state])) or "none (closed)"
+            raise RequestError(
+                f"request {request.id} is {request.state.value}; it cannot become {state.value} "
+                f"(next: {allowed})"
+            )
+        self._append(request.id, state.value, type=request.type, subject=request.subject, **payload)
+        return self.get(request.id)
+
+    def annotate(self, request: Request, event: str, **payload: Any) -> None:
+        """Record a fact about `request` that does not change its state (e.g. residual data)."""
+        if event in STATES:
+            raise RequestError(f"{event!r} is a state: use advance()")
+        self._append(request.id, event, type=request.type, subject=request.subject, **payload)
+
+    def extend(self, request: Request, months: int, reason: str) -> Request:
+        if not request.open:
+            raise RequestError(f"request {request.id} is {request.state.value}")
+        if request.extended:
+            raise RequestError(f"request {request.id} was already extended; Art. 12(3) allows once")
+        if not 1 <= months <= 2:
+            raise RequestError("an extension is one or two months (Art. 12(3))")
+        if not reason.strip():
+            raise RequestError("an extension needs the reason told to the subject")
+        if self.clock().date() > request.due:
+            raise RequestError(
+                f"request {request.id} is already past its deadline {request.due}: the subject "
+                "had to be told of an extension within the first month"
+            )
+        due = add_months(request.received, 1 + months)
+        self._append(
+            request.id, "extended", type=request.type, subject=request.subject,
+            due=due.isoformat(), reason=reason,
+        )  # fmt: skip
+        return self.get(request.id)
+
+    def _append(self, request_id: str, event: str, **fields: Any) -> None:
+        record = {
+            "kind": "dsr",
+            "event": event,
+            "at": self.clock(),
+            "request": request_id,
+            **fields,
+        }
+        with open_ledger(self.ledger_url) as ledger:
+            ledger.append([to_record_value(record)])
+
+
+def _fold(requests: dict[str, Request], record: Mapping[str, Any]) -> None:
+    rid, event, at = record["request"], record["event"], record["at"]
+    if event == State.RECEIVED.value:
+        requests[rid] = Request(
+            rid,
+            record["type"],
+            record["subject"],
+            tuple(record["identities"]),
+            date.fromisoformat(record["received"]),
+            date.fromisoformat(record["due"]),
+        )
+    request = requests.get(rid)
+    if request is None:
+        return
+    request.history.append((event, at))
+    request.updated_at = at
+    if event == "extended":
+        request.due = date.fromisoformat(record["due"])
+        request.extended = True
+    if event not in STATES:
+        return  # an annotation: the state stays
+    request.state = State(event)
+    if "reason" in record:
+        request.reason = record["reason"]
+    if event == State.COMPLETED.value:
+        request.deferred = list(record.get("deferred", []))

@@ -1,0 +1,350 @@
+"""The data map merged with the live schema, and every way the two disagree (`assay dsr lint`).
+
+Relations come from the databases' foreign keys and from the map's `relations`, merged.
+Errors (unknown tables or columns, strategies the column cannot take) stop every request
+before it runs; warnings (missing indexes, unmapped columns) say where a DSR will be slow
+or blind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Literal
+
+from assay.gdpr.datamap import (
+    MaskPattern,
+    Strategy,
+    TableSpec,
+    parse_duration,
+    parse_mask,
+    split_ref,
+)
+from assay.gdpr.identity import Normalisation
+from assay.gdpr.introspect import LiveSchema, TableInfo
+from assay.gdpr.mapfile import LoadedMap
+from assay.gdpr.model import Anchor, Column, Finding, Hold, Relation, Resolved, Table
+
+_Add = Callable[..., None]  # (level, where, message, *location in the map file)
+HASH_LENGTH = 69  # "hmac:" and 64 hex digits
+TOMBSTONE_MIN = 24
+
+
+def resolve(
+    loaded: LoadedMap, schemas: Mapping[str, LiveSchema]
+) -> tuple[Resolved | None, list[Finding]]:
+    """The merged map and all findings; the map is None when any finding is an error."""
+    dm = loaded.datamap
+    findings: list[Finding] = []
+
+    def add(level: Literal["error", "warning"], where: str, msg: str, *loc: str | int) -> None:
+        findings.append(Finding(level, where, msg, loaded.where(loc) if loc else ""))
+
+    tables: dict[str, Table] = {}
+    lives: dict[str, TableInfo] = {}
+    for tname, spec in dm.tables.items():
+        store = spec.store or next(iter(dm.stores))
+        live = schemas[store].get(tname)
+        if live is None:
+            add("error", tname, f"no such table in store {store!r}", "tables", tname)
+            continue
+        lives[tname] = live
+        table = _table(tname, store, spec, live, add)
+        if table is not None:
+            table.namespace = _namespace(loaded, store)
+            tables[tname] = table
+    relations = _relations(loaded, schemas, lives, add)
+    norms = {k: v.normalize for k, v in dm.identities.items()}
+    for tname, table in tables.items():
+        _check_columns(table, lives[tname], relations, norms, add)
+        sqlite = dm.stores[table.store].kind == "sqlite"
+        table.holds = _holds(table, lives[tname], lives, relations, sqlite, add)
+        _check_unmapped(table, lives[tname], relations, add)
+    resolved = Resolved(loaded, tables, relations, norms)
+    if any(f.level == "error" for f in findings) or len(tables) != len(dm.tables):
+        return None, findings
+    return resolved, findings
+
+
+def _namespace(loaded: LoadedMap, store: str) -> str | None:
+    spec = loaded.datamap.stores[store]
+    return spec.pg_schema if spec.kind == "postgresql" else None
+
+
+def _table(tname: str, store: str, spec: TableSpec, live: TableInfo, add: _Add) -> Table | None:
+    ok = True
+    for cname in spec.columns:
+        if cname not in live.columns:
+            add("error", f"{tname}.{cname}", "no such column", "tables", tname, "columns", cname)
+            ok = False
+    key = spec.key
+    if key is None and len(live.primary_key) == 1:
+        key = live.primary_key[0]
+    if key is None:
+        add(
+            "error",
+            tname,
+            "no single-column primary key; declare `key:` (a unique column) in the map",
+            "tables",
+            tname,
+        )
+        return None
+    if key not in live.columns:
+        add("error", tname, f"key column {key!r} does not exist", "tables", tname, "key")
+        return None
+    if key not in live.unique:
+        add(
+            "warning",
+            f"{tname}.{key}",
+            "the key is not declared unique; rows are told apart by it",
+            "tables",
+            tname,
+            "key",
+        )
+    if not ok:
+        return None
+    columns: dict[str, Column] = {}
+    default: Strategy = (
+        "keep" if spec.role == "reference" or spec.erase == "update" else ("delete_row")
+    )
+    for cname, info in live.columns.items():
+        cspec = spec.columns.get(cname)
+        if cspec is None:
+            columns[cname] = Column(cname, info, None, default, unique=cname in live.unique)
+            continue
+        strategy = cspec.erase or default
+        mask = parse_mask(cspec.mask) if cspec.mask else None
+        pattern = mask if isinstance(mask, MaskPattern) else None
+        columns[cname] = Column(cname, info, cspec, strategy, pattern, cname in live.unique)
+    identity_columns: dict[str, list[str]] = {}
+    for cname, cspec in spec.columns.items():
+        if cspec.identity:
+            identity_columns.setdefault(cspec.identity, []).append(cname)
+    return Table(tname, store, spec.role, key, spec, columns, identity_columns)
+
+
+def _relations(
+    loaded: LoadedMap,
+    schemas: Mapping[str, LiveSchema],
+    lives: Mapping[str, TableInfo],
+    add: _Add,
+) -> list[Relation]:
+    dm = loaded.datamap
+    out: list[Relation] = []
+    mapped_store = {n: t.store or next(iter(dm.stores)) for n, t in dm.tables.items()}
+    for store, schema in schemas.items():
+        for info in schema.values():
+            if info.name in dm.tables and mapped_store[info.name] != store:
+                continue
+            for fk in info.foreign_keys:
+                if fk.parent not in lives or mapped_store[fk.parent] != store:
+                    continue
+                if len(fk.columns) != 1:
+                    add(
+                        "warning",
+                        f"{info.name}({', '.join(fk.columns)})",
+                        f"composite foreign key to {fk.parent} is not followed",
+                    )
+                    continue
+                out.append(
+                    Relation(
+                        info.name,
+                        fk.columns[0],
+                        fk.parent,
+                        fk.parent_columns[0],
+                        "foreign key",
+                        store,
+                        _namespace(loaded, store),
+                    )
+                )
+    for i, r in enumerate(dm.relations):
+        start, end = split_ref(r.from_, dm.tables), split_ref(r.to, dm.tables)
+        if start is None or end is None:
+            continue  # reported by the map's own checks
+        (child, ccol), (parent, pcol) = start, end
+        if child not in lives or parent not in lives:
+            continue
+        bad = [f"{t}.{c}" for t, c in (start, end) if c not in lives[t].columns]
+        if bad:
+            add("error", f"relations[{i}]", f"no such column {bad[0]}", "relations", i)
+            continue
+        ckind, pkind = lives[child].columns[ccol].kind, lives[parent].columns[pcol].kind
+        if ckind != pkind:
+            add(
+                "error",
+                f"relations[{i}]",
+                f"{child}.{ccol} is {ckind} but {parent}.{pcol} is {pkind}",
+                "relations",
+                i,
+            )
+            continue
+        rel = Relation(
+            child,
+            ccol,
+            parent,
+            pcol,
+            "data map",
+            mapped_store[child],
+            _namespace(loaded, mapped_store[child]),
+        )
+        if not any(
+            (o.child, o.child_column, o.parent, o.parent_column) == (child, ccol, parent, pcol)
+            for o in out
+        ):
+            out.append(rel)
+    for rel in out:
+        child_info = (lives.get(rel.child) if rel.child in dm.tables else None) or schemas[
+            rel.child_store
+        ].get(rel.child)
+        if child_info is not None and ("column", rel.child_column) not in child_info.index_leads:
+            add(
+                "warning",
+                f"{rel.child}.{rel.child_column}",
+                f"no index on this column (references {rel.parent}): every DSR scans "
+                f"{rel.child}; CREATE INDEX ON {rel.child} ({rel.child_column})",
+            )
+        if rel.child not in dm.tables:
+            add(
+                "warning",
+                rel.child,
+                f"not in the data map, but references {rel.parent}: its rows keep "
+                f"{rel.parent} rows from being deleted (they are counted, never read)",
+            )
+    return out
+
+
+def _check_columns(
+    table: Table,
+    live: TableInfo,
+    relations: list[Relation],
+    norms: Mapping[str, Normalisation],
+    add: _Add,
+) -> None:
+    linked = {r.child_column for r in relations if r.child == table.name} | {
+        r.parent_column for r in relations if r.parent == table.name
+    }
+    for cname, cspec in table.spec.columns.items():
+        col = table.columns[cname]
+        info = col.info
+        where = f"{table.name}.{cname}"
+        loc = ("tables", table.name, "columns", cname)
+        s = col.strategy
+        if (cname == table.key or cname in linked) and s not in ("keep", "delete_row"):
+            what = "key" if cname == table.key else "relation"
+            add("error", where, f"{s} on a {what} column: delete the row or keep it", *loc)
+        elif s == "null" and not info.nullable:
+            add("error", where, "null on a NOT NULL column: use mask or tombstone", *loc)
+        elif s in ("mask", "hash", "tombstone") and info.kind != "text":
+            add("error", where, f"{s} needs a text column; this one is {info.declared}", *loc)
+        elif s == "hash" and info.length is not None and info.length < HASH_LENGTH:
+            add(
+                "error",
+                where,
+                f"hash writes {HASH_LENGTH} characters; column holds {info.length}",
+                *loc,
+            )
+        elif (
+            s == "mask"
+            and col.mask
+            and info.length is not None
+            and (len(col.mask.literal) + col.mask.first + col.mask.last > info.length)
+        ):
+            add("error", where, f"the mask is longer than the column ({info.length})", *loc)
+        elif s == "tombstone" and info.length is not None and info.length < TOMBSTONE_MIN:
+            add("warning", where, f"tombstones need about {TOMBSTONE_MIN} characters", *loc)
+        if cspec.rectifiable and (cname == table.key or cname in linked):
+            add("error", where, "a key or relation column cannot be rectifiable", *loc)
+        if cspec.identity:
+            norm = norms.get(cspec.identity, "text")
+            want = "integer" if norm == "integer" else "text"
+            if info.kind != want:
+                add(
+                    "error",
+                    where,
+                    f"identity {cspec.identity} ({norm}) needs a {want} "
+                    f"column; this one is {info.declared}",
+                    *loc,
+                )
+            lead = ("lower", cname) if norm == "email" else ("column", cname)
+            if lead not in live.index_leads:
+                expr = f"lower({cname})" if norm == "email" else cname
+                add(
+                    "warning",
+                    where,
+                    f"identity lookups compare {expr} and no index serves "
+                    f"it: every DSR scans {table.name}; CREATE INDEX ON {table.name} "
+                    f"({expr})",
+                    *loc,
+                )
+
+
+def _holds(
+    table: Table,
+    live: TableInfo,
+    lives: Mapping[str, TableInfo],
+    relations: list[Relation],
+    sqlite: bool,
+    add: _Add,
+) -> list[Hold]:
+    out = []
+    for i, h in enumerate(table.spec.holds):
+        loc = ("tables", table.name, "holds", i)
+        where = f"{table.name} hold {h.id}"
+        anchor: Anchor | None = None
+        if h.anchor is not None:
+            found = _anchor(table, h.anchor, live, lives, relations, sqlite)
+            if isinstance(found, str):
+                add("error", where, found, *loc, "anchor")
+            else:
+                anchor = found
+        for c in [*(h.columns or ()), *([h.where.column] if h.where else [])]:
+            if c not in live.columns:
+                add("error", where, f"no such column {c!r}", *loc)
+        out.append(
+            Hold(
+                h.id,
+                h.basis,
+                parse_duration(h.duration) if h.duration else None,
+                anchor,
+                h.where,
+                frozenset(h.columns) if h.columns else None,
+                h.meanwhile,
+            )
+        )
+    return out
+
+
+def _anchor(
+    table: Table,
+    text: str,
+    live: TableInfo,
+    lives: Mapping[str, TableInfo],
+    relations: list[Relation],
+    sqlite: bool,
+) -> Anchor | str:
+    if text in live.columns:
+        anchor, info = Anchor(text), live.columns[text]
+    else:
+        ref = split_ref(text, lives)
+        if ref is None or ref[1] not in lives[ref[0]].columns:
+            return f"no column {text!r} here or in a parent table"
+        via = [r for r in relations if r.child == table.name and r.parent == ref[0]]
+        if len(via) != 1:
+            return f"{table.name} must have exactly one relation to {ref[0]} (has {len(via)})"
+        anchor, info = Anchor(ref[1], via[0]), lives[ref[0]].columns[ref[1]]
+    # SQLite keeps dates as text; julianday() reads them.
+    if info.kind not in ("date", "timestamp") and not (sqlite and info.kind == "text"):
+        return f"anchor {text!r} must be a date or timestamp column; it is {info.declared}"
+    return anchor
+
+
+def _check_unmapped(table: Table, live: TableInfo, relations: list[Relation], add: _Add) -> None:
+    linked = {r.child_column for r in relations if r.child == table.name}
+    for cname in live.columns:
+        if cname in table.spec.columns or cname == table.key or cname in linked:
+            continue
+        if table.role != "reference":
+            add(
+                "warning",
+                f"{table.name}.{cname}",
+                "not in the data map: never exported, erased only with its row",
+            )

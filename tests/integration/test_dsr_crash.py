@@ -1,0 +1,179 @@
+"""An erasure killed in the middle of its transaction leaves the database as it was, and runs
+again to completion. The process is really killed (SIGKILL) while its transaction is open:
+on SQLite while a slow trigger runs inside the last DELETE, on PostgreSQL while it waits for
+a row lock another session holds."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from assay.evidence import Pseudonymizer, load_key
+from assay.gdpr import Identity, RequestBook, State
+from assay.gdpr.shop import create_shop_postgres, create_shop_sqlite, shop_file
+
+pytestmark = pytest.mark.integration
+ALICE = "email=alice.example@example.com"
+
+
+def open_verified_request(tmp: Path) -> tuple[str, str, Path]:
+    ledger, key = f"sqlite:///{tmp / 'ledger.db'}", tmp / "pseudonym.key"
+    book = RequestBook(ledger, Pseudonymizer(load_key(key)))
+    request = book.open_request("erasure", [Identity("email", "alice.example@example.com")])
+    book.advance(request, State.VERIFIED, method="test")
+    return request.id, ledger, key
+
+
+def erase(
+    tmp: Path, kind: str, dsn: str, rid: str, ledger: str, key: Path
+) -> subprocess.Popen[str]:
+    datamap = tmp / "datamap.yaml"
+    datamap.write_text(shop_file("datamap.yaml").replace("kind: sqlite", f"kind: {kind}", 1))
+    args = [
+        sys.executable,
+        "-m",
+        "assay",
+        "dsr",
+        "erase",
+        "--datamap",
+        str(datamap),
+        "--request",
+        rid,
+        "--identity",
+        ALICE,
+        "--ledger",
+        ledger,
+        "--pseudonym-key",
+        str(key),
+        "--lock-timeout",
+        "60",
+        "--statement-timeout",
+        "120",
+        "--format",
+        "json",
+    ]
+    env = {**os.environ, "SHOP_DB": dsn}
+    return subprocess.Popen(
+        args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def wait_for(condition: Callable[[], bool], what: str, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def kill(proc: subprocess.Popen[str]) -> None:
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+
+
+def sqlite_content(path: Path) -> list[str]:
+    con = sqlite3.connect(path)  # the first read rolls back a hot journal
+    try:
+        return list(con.iterdump())
+    finally:
+        con.close()
+
+
+def test_sqlite_erasure_killed_mid_transaction_changes_nothing_and_reruns(tmp_path: Path) -> None:
+    db = tmp_path / "shop.db"
+    create_shop_sqlite(db)
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE slow (n INTEGER)")
+    con.execute(
+        "INSERT INTO slow WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+        "WHERE x < 2000) SELECT x FROM c"
+    )
+    # runs inside the erasure's last DELETE: minutes of work, so the kill lands mid-statement
+    con.execute(
+        "CREATE TRIGGER slow_delete BEFORE DELETE ON addresses BEGIN "
+        "SELECT count(*) FROM slow a, slow b, slow c; END"
+    )
+    con.commit()
+    con.close()
+    before = sqlite_content(db)
+    rid, ledger, key = open_verified_request(tmp_path)
+    proc = erase(tmp_path, "sqlite", str(db), rid, ledger, key)
+    journal = db.with_name("shop.db-journal")
+    wait_for(lambda: journal.exists() and journal.stat().st_size > 0, "the erasure's journal")
+    time.sleep(0.3)  # well inside the slow statement
+    kill(proc)
+    assert journal.exists()  # a hot journal: the transaction never committed
+    assert sqlite_content(db) == before
+    con = sqlite3.connect(db)
+    con.execute("DROP TRIGGER slow_delete")
+    con.commit()
+    con.close()
+    rerun = erase(tmp_path, "sqlite", str(db), rid, ledger, key)
+    out, err = rerun.communicate(timeout=60)
+    assert rerun.returncode == 0, err
+    assert '"state": "completed"' in out
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT email FROM customers WHERE id = 1").fetchone() == (
+        "erased-1@invalid",
+    )
+    con.close()
+
+
+def test_postgres_erasure_killed_while_waiting_for_a_lock_changes_nothing_and_reruns(
+    tmp_path: Path, pg_dsn: str
+) -> None:
+    create_shop_postgres(pg_dsn)
+
+    def content() -> list[tuple[object, ...]]:
+        with psycopg.connect(pg_dsn) as c:
+            return [
+                row
+                for t in (
+                    "customers",
+                    "orders",
+                    "payments",
+                    "logins",
+                    "addresses",
+                    "support_tickets",
+                    "order_items",
+                )
+                for row in c.execute(f"SELECT '{t}', t::text FROM {t} t ORDER BY 2").fetchall()
+            ]
+
+    before = content()
+    rid, ledger, key = open_verified_request(tmp_path)
+    blocker = psycopg.connect(pg_dsn)
+    blocker.execute("SELECT * FROM addresses WHERE id = 2 FOR UPDATE")
+    watcher = psycopg.connect(pg_dsn, autocommit=True)
+
+    def backend() -> list[tuple[int, str | None]]:
+        return watcher.execute(
+            "SELECT pid, wait_event_type FROM pg_stat_activity WHERE application_name = 'assay-dsr'"
+        ).fetchall()
+
+    try:
+        proc = erase(tmp_path, "postgresql", pg_dsn, rid, ledger, key)
+        wait_for(lambda: any(w == "Lock" for _, w in backend()), "the erasure to wait for the lock")
+        kill(proc)
+    finally:
+        blocker.rollback()
+        blocker.close()
+    wait_for(lambda: not backend(), "the killed session's backend to end")
+    watcher.close()
+    assert content() == before
+    rerun = erase(tmp_path, "postgresql", pg_dsn, rid, ledger, key)
+    out, err = rerun.communicate(timeout=60)
+    assert rerun.returncode == 0, err
+    assert '"state": "completed"' in out
+    with psycopg.connect(pg_dsn) as c:
+        assert c.execute("SELECT count(*) FROM addresses WHERE id = 2").fetchone() == (0,)
