@@ -6,7 +6,6 @@ catalog is valid.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,7 +13,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 from pydantic import BaseModel, ValidationError
 
 from assay.checks import Result, RuleError, compile_rule, registry
@@ -117,18 +115,11 @@ def load_frameworks(folder: Path) -> dict[str, Framework]:
     return frameworks
 
 
-def validate_document(doc: YamlDocument) -> list[ConfigError]:
-    """Check a parsed control file against the control JSON Schema."""
-    validator = jsonschema.Draft202012Validator(control_schema())
-    errors = sorted(validator.iter_errors(doc.data), key=lambda e: doc.line(e.absolute_path))
-    return [_schema_error(doc, e) for e in errors]
-
-
 def load_control(path: Path, frameworks: Mapping[str, Framework]) -> LoadedControl:
     doc = read_yaml(path)
-    schema_errors = validate_document(doc)
+    schema_errors = doc.schema_errors(control_schema())
     if schema_errors:
-        raise ConfigErrors(schema_errors)
+        raise schema_errors
     control = Control.model_validate(doc.data)
     if control.id != path.stem:
         raise doc.error(
@@ -202,66 +193,3 @@ def _pydantic_errors(
     return ConfigErrors(
         [doc.error(e["msg"], (*prefix, *e["loc"])) for e in exc.errors(include_url=False)]
     )
-
-
-_TYPE_NAMES = {
-    "string": "a string",
-    "integer": "an integer",
-    "number": "a number",
-    "boolean": "true or false",
-    "array": "a list",
-    "object": "a mapping",
-    "null": "null",
-}
-
-
-def _json_type(value: Any) -> str:
-    for name, kind in (
-        ("boolean", bool),
-        ("integer", int),
-        ("number", float),
-        ("string", str),
-        ("array", list),
-        ("object", dict),
-    ):
-        if isinstance(value, kind):
-            return _TYPE_NAMES[name]
-    return "null" if value is None else type(value).__name__
-
-
-def _schema_error(doc: YamlDocument, err: jsonschema.ValidationError) -> ConfigError:
-    loc = tuple(err.absolute_path)
-    schema = err.schema if isinstance(err.schema, dict) else {}
-    got = json.dumps(err.instance, default=str)
-    if err.validator == "additionalProperties":
-        allowed = sorted(schema.get("properties", {}))
-        unknown = sorted(set(err.instance) - set(allowed))
-        return doc.error(
-            f"unknown field {unknown[0]!r}; expected one of {', '.join(allowed)}",
-            (*loc, unknown[0]),
-        )
-    if err.validator == "required":
-        missing = [r for r in err.validator_value if r not in err.instance]
-        return doc.error(f"missing required field {missing[0]!r}", loc)
-    if err.validator == "enum":
-        options = ", ".join(str(v) for v in err.validator_value)
-        return doc.error(f"expected one of {options}; got {got}", loc)
-    if err.validator == "type":
-        return doc.error(
-            f"expected {_TYPE_NAMES.get(err.validator_value, err.validator_value)}; "
-            f"got {_json_type(err.instance)} {got}",
-            loc,
-        )
-    if err.validator == "anyOf":
-        types = [s.get("type") for s in err.validator_value if isinstance(s, dict)]
-        names = " or ".join(_TYPE_NAMES.get(t, str(t)) for t in types if t)
-        return doc.error(
-            f"expected {names or 'a valid value'}; got {_json_type(err.instance)} {got}", loc
-        )
-    if err.validator == "oneOf" and not loc:
-        return doc.error("exactly one of 'check' or 'rule' is required", loc)
-    if err.validator == "pattern":
-        return doc.error(f"expected a value matching {err.validator_value}; got {got}", loc)
-    if err.validator == "minLength":
-        return doc.error(f"must not be empty; got {got}", loc)
-    return doc.error(err.message, loc)

@@ -6,14 +6,10 @@ All problems of a file are collected and raised together as one DataMapError, ea
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import jsonschema
-import yaml
 from pydantic import ValidationError
 
 from assay.gdpr.datamap import (
@@ -26,9 +22,14 @@ from assay.gdpr.datamap import (
     split_ref,
 )
 from assay.gdpr.errors import DataMapError
-
-Location = tuple[str | int, ...]
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+from assay.yamlsource import (
+    Location,
+    YamlDocument,
+    YamlSourceError,
+    dotted,
+    parse_yaml,
+    schema_problems,
+)
 
 
 @dataclass(frozen=True)
@@ -42,17 +43,7 @@ class LoadedMap:
 
     def where(self, location: Sequence[str | int]) -> str:
         """``source:line`` of a location in the file (of its deepest part that exists)."""
-        loc = tuple(location)
-        while loc and loc not in self.lines:
-            loc = loc[:-1]
-        return f"{self.source}:{self.lines.get(loc, 1)}"
-
-
-def dotted(location: Iterable[str | int]) -> str:
-    out = ""
-    for part in location:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
+        return f"{self.source}:{YamlDocument(self.source, None, self.lines).line(location)}"
 
 
 def load_datamap(path: Path) -> LoadedMap:
@@ -66,13 +57,17 @@ def load_datamap(path: Path) -> LoadedMap:
 
 def parse_datamap(text: str, source: str) -> LoadedMap:
     """Validate data map `text`; `source` names it in messages."""
-    data, lines = _read_yaml(text, source)
     try:
-        dm = DataMap.model_validate(data)
+        doc = parse_yaml(text, source)
+    except YamlSourceError as exc:
+        raise DataMapError([str(exc)]) from None
+    lines = doc.lines
+    try:
+        dm = DataMap.model_validate(doc.data)
     except ValidationError as exc:
         # The JSON Schema (generated from the same model) words the problems better.
         raise DataMapError(
-            _schema_problems(data, lines, source)
+            [_at(lines, source, loc, msg) for loc, msg in schema_problems(datamap_schema(), doc)]
             or [_at(lines, source, e["loc"], e["msg"]) for e in exc.errors(include_url=False)]
         ) from None
     loaded = LoadedMap(dm, source, datamap_digest(text), lines)
@@ -83,84 +78,9 @@ def parse_datamap(text: str, source: str) -> LoadedMap:
 
 
 def _at(lines: dict[Location, int], source: str, loc: Sequence[str | int], msg: str) -> str:
-    probe = tuple(loc)
-    while probe and probe not in lines:
-        probe = probe[:-1]
     field = dotted(loc)
-    return f"{source}:{lines.get(probe, 1)}: {field + ': ' if field else ''}{msg}"
-
-
-def _read_yaml(text: str, source: str) -> tuple[Any, dict[Location, int]]:
-    try:
-        node = yaml.compose(text, Loader=_LOADER)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        raise DataMapError([f"{source}:{line}: invalid YAML: {exc.problem or exc}"]) from None
-    except yaml.YAMLError as exc:
-        raise DataMapError([f"{source}: invalid YAML: {exc}"]) from None
-    if node is None:
-        raise DataMapError([f"{source}:1: the file is empty; expected a data map"])
-    lines: dict[Location, int] = {}
-    problems: list[str] = []
-    _index(node, (), lines, problems, source)
-    if problems:
-        raise DataMapError(problems)
-    loader = _LOADER("")
-    try:
-        return loader.construct_document(node), lines
-    finally:
-        loader.dispose()
-
-
-def _index(
-    node: yaml.Node, loc: Location, lines: dict[Location, int], problems: list[str], src: str
-) -> None:
-    lines[loc] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        seen: set[Any] = set()
-        for key_node, value_node in node.value:
-            key = key_node.value
-            if key in seen:
-                problems.append(
-                    f"{src}:{key_node.start_mark.line + 1}: {dotted((*loc, key))}: duplicate key"
-                )
-            seen.add(key)
-            _index(value_node, (*loc, key), lines, problems, src)
-            lines[(*loc, key)] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _index(item, (*loc, i), lines, problems, src)
-
-
-def _schema_problems(data: Any, lines: dict[Location, int], source: str) -> list[str]:
-    validator = jsonschema.Draft202012Validator(datamap_schema())
-    out = []
-    for err in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.path]):
-        loc = tuple(err.absolute_path)
-        schema = err.schema if isinstance(err.schema, dict) else {}
-        if err.validator == "additionalProperties":
-            allowed = sorted(schema.get("properties", {}))
-            unknown = sorted(set(err.instance) - set(allowed))[0]
-            msg = f"unknown field {unknown!r}; expected one of {', '.join(allowed)}"
-            loc = (*loc, unknown)
-        elif err.validator == "required":
-            missing = [r for r in err.validator_value if r not in err.instance]
-            msg = f"missing required field {missing[0]!r}"
-        elif err.validator == "enum":
-            msg = f"expected one of {', '.join(map(str, err.validator_value))}; got " + json.dumps(
-                err.instance, default=str
-            )
-        elif err.validator == "const":
-            msg = f"expected {json.dumps(err.validator_value)}; got {json.dumps(err.instance)}"
-        elif err.validator in ("type", "anyOf"):
-            msg = f"wrong type: got {json.dumps(err.instance, default=str)}"
-            if err.validator == "type":
-                msg = f"expected {err.validator_value}; " + msg[len("wrong type: ") :]
-        else:
-            msg = err.message
-        out.append(_at(lines, source, loc, msg))
-    return out
+    line = YamlDocument(source, None, lines).line(loc)
+    return f"{source}:{line}: {field + ': ' if field else ''}{msg}"
 
 
 def cross_check(m: LoadedMap) -> list[str]:
