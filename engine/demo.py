@@ -1,16 +1,27 @@
-"""`assay demo`: the whole flow against an emulated AWS account on 127.0.0.1."""
+"""`assay demo`: the whole flow on the embedded default, with no account and no server to set up.
+
+An emulated AWS account (moto on 127.0.0.1), the Kubernetes manifests shipped in
+examples/k8s/demo-cluster, a throwaway PostgreSQL server when its binaries are installed,
+then a data-subject request against the example shop database.
+"""
 
 from __future__ import annotations
 
 import os
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import yaml
 from rich.console import Console
 
+from assay.checks.k8s import k8s_demo_target
+from assay.checks.postgres.demo import demo_target as postgres_demo_target
+from assay.checks.postgres.demo import seed_demo as seed_postgres
 from assay.engine.collect import collect, write_snapshot
 from assay.engine.errors import AssayError, EvidenceError, ExitCode
 from assay.engine.formats.table import write as write_table
+from assay.engine.local_postgres import find_bindir, local_postgres
 from assay.engine.models import Severity
 from assay.engine.planner import make_plan
 from assay.engine.run import execute
@@ -22,6 +33,7 @@ from assay.evidence import (
     public_key_path,
     verify_ledger,
 )
+from assay.gdpr import run_demo_dsr
 
 REGION = "us-east-1"
 DEMO_WAIVER = {
@@ -34,12 +46,10 @@ DEMO_WAIVER = {
 }
 
 
-def demo_profile(endpoint_url: str, waived_volume: str) -> dict[str, object]:
+def demo_profile(targets: list[dict[str, Any]], waived_volume: str) -> dict[str, object]:
     return {
         "controls": {"frameworks": ["soc2"]},
-        "targets": [
-            {"name": "demo", "provider": "aws", "endpoint_url": endpoint_url, "regions": [REGION]}
-        ],
+        "targets": targets,
         "waivers": [{**DEMO_WAIVER, "resources": [waived_volume]}],
     }
 
@@ -65,11 +75,27 @@ def run_demo(workdir: Path, console: Console) -> int:
     )
     os.environ.pop("AWS_PROFILE", None)
     os.environ.pop("AWS_SESSION_TOKEN", None)
-    with start_emulator() as endpoint_url:
+    with ExitStack() as servers:
+        endpoint_url = servers.enter_context(start_emulator())
         console.print(f"[bold]assay demo[/]: AWS emulator (moto) listening on {endpoint_url}")
         seeded = seed(endpoint_url, REGION)
-        console.print(f"seeded an account with {seeded['summary']}")
-        profile = demo_profile(endpoint_url, seeded["waived_volume"])
+        console.print(f"  seeded an account with {seeded['summary']}")
+        targets = [
+            {"name": "demo", "provider": "aws", "endpoint_url": endpoint_url, "regions": [REGION]},
+            k8s_demo_target(),
+        ]
+        console.print(f"Kubernetes: the manifests in {targets[1]['manifests']}")
+        if find_bindir() is None:
+            console.print(
+                "PostgreSQL: server binaries (initdb, pg_ctl) not found, so the PostgreSQL "
+                "controls are left out; install PostgreSQL to include them"
+            )
+        else:
+            pg = servers.enter_context(local_postgres())
+            console.print(f"PostgreSQL: a throwaway server on 127.0.0.1:{pg.port}, removed after")
+            console.print(f"  seeded {seed_postgres(pg.dsn)['summary']}")
+            targets.append(postgres_demo_target(pg.dsn))
+        profile = demo_profile(targets, seeded["waived_volume"])
         profile_path.write_text(yaml.safe_dump(profile, sort_keys=False), encoding="utf-8")
         plan = make_plan(profile_path)
         snap = collect(plan, workers=8, timeout=60)
@@ -107,4 +133,6 @@ def run_demo(workdir: Path, console: Console) -> int:
         "  assay controls list\n"
         "  assay controls show aws-s3-default-encryption"
     )
+    console.rule("Data-subject requests")
+    run_demo_dsr(workdir, console)
     return int(ExitCode.OK)
