@@ -1,8 +1,14 @@
 """An emulated AWS account for `assay demo` and the AWS integration tests.
 
-The emulator is moto's HTTP server on 127.0.0.1; `seed` fills it with a small account
-in which some resources comply and some do not, and says which verdict each control
-should reach on each resource.
+The emulator is moto's HTTP server on 127.0.0.1; `seed` fills it with an account in which,
+for every AWS control, some resources comply and some do not, and says which verdict each
+control should reach on each resource. `seed_peer` adds a second account, reached by
+assuming a role, whose account-wide settings all comply: one account has one password
+policy, so a failing and a passing one need two accounts.
+
+What moto cannot emulate is said where the expectation is set: it reports the root user
+without MFA, never reports root access keys, and dates every credential "now", so those
+verdicts never vary here (the check unit tests cover the other side with snapshots).
 
 moto keeps its state per process, not per server: two emulators in one process would
 share one account, so `start_emulator` refuses to start a second one.
@@ -10,28 +16,28 @@ share one account, so `start_emulator` refuses to start a second one.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, TypedDict, cast
+from typing import Any, TypedDict
 
 import boto3
 from moto.server import ThreadedMotoServer
 
-if TYPE_CHECKING:
-    from mypy_boto3_ec2 import EC2Client
-    from mypy_boto3_ec2.literals import ResourceTypeType
-    from mypy_boto3_ec2.type_defs import TagSpecificationTypeDef
-    from mypy_boto3_s3 import S3Client
-    from mypy_boto3_s3.literals import BucketLocationConstraintType
+from assay.checks.aws.provider import AwsConnection
 
 # moto accepts any credentials; explicit ones keep a user's real credentials out of seeding.
 SEED_KEY = "demo"
 # moto runs an instance from any AMI id unless EC2_ENABLE_AMI_VALIDATION is set; loading
 # its catalog of real ones would cost seconds.
 DEMO_AMI = "ami-0a1b2c3d4e5f60718"
+PEER_ACCOUNT = "210987654321"
+PEER_ROLE = f"arn:aws:iam::{PEER_ACCOUNT}:role/assay-auditor"
+PEER_EXTERNAL_ID = "assay-demo"
+PASS, FAIL, NA = "pass", "fail", "not_applicable"
 
 _running = threading.Lock()
 
@@ -45,6 +51,16 @@ class DemoAccount(TypedDict):
     expected: dict[str, dict[str, str]]  # control id -> resource id -> status
     waived_volume: str  # an unencrypted volume the demo profile waives
     summary: str
+
+
+class PeerAccount(TypedDict):
+    """The second account `seed_peer` set up, and how a target reaches it."""
+
+    account: str
+    role_arn: str
+    external_id: str
+    resources: dict[str, list[str]]
+    expected: dict[str, dict[str, str]]
 
 
 @contextmanager
@@ -83,113 +99,311 @@ def _post(url: str) -> None:
         pass
 
 
+class _Book:
+    """The resources a seed made and the verdicts expected on them."""
+
+    def __init__(self, account: str) -> None:
+        self.account = account
+        self.resources: dict[str, list[str]] = {}
+        self.expected: dict[str, dict[str, str]] = {}
+
+    def add(self, rtype: str, rid: str, verdicts: dict[str, str]) -> str:
+        self.resources.setdefault(rtype, []).append(rid)
+        for control, status in verdicts.items():
+            self.expected.setdefault(control, {})[rid] = status
+        return rid
+
+
 def seed(endpoint_url: str, region: str = "us-east-1") -> DemoAccount:
     """Create the demo account's resources in `region` of the emulator at `endpoint_url`.
 
-    Three buckets (SSE-KMS + versioned; SSE-S3, unversioned; no default encryption,
-    versioning suspended), three EBS volumes (a KMS-encrypted data volume and an
-    unencrypted root volume on one instance, and an unencrypted detached build-cache
-    volume), and a password policy that is too short and does not require symbols.
+    IAM users with and without MFA, administrator and scoped policies, a weak password
+    policy; four buckets (encrypted or not, versioned or not, public by ACL or policy,
+    TLS-only or not, logging or not) under a partial account Block Public Access; KMS
+    keys with and without rotation; a compliant and a neglected PostgreSQL instance; EBS
+    volumes (the demo waives the build cache); security groups with and without SSH open
+    to the internet; a single-region trail without validation; log groups with short and
+    long retention; no GuardDuty.
     """
     session = boto3.Session(
         aws_access_key_id=SEED_KEY, aws_secret_access_key=SEED_KEY, region_name=region
     )
-    account = session.client("sts", endpoint_url=endpoint_url).get_caller_identity()["Account"]
-    key_arn = session.client("kms", endpoint_url=endpoint_url).create_key(
-        Description="assay demo data key"
-    )["KeyMetadata"]["Arn"]
+    conn = AwsConnection(session, [region], endpoint_url=endpoint_url)
+    book = _Book(conn.account)
+    key_arn = _seed_kms(conn, book)
+    _seed_iam(conn, book)
+    _seed_s3(conn, book, key_arn)
+    _seed_rds(conn, book)
+    volumes = _seed_ec2(conn, book, key_arn)
+    _seed_monitoring(conn, book, trail_bucket="assay-demo-audit-logs", compliant=False)
+    _seed_account_settings(conn, book, compliant=False)
+    counts = {t.rsplit(".", 1)[-1]: len(ids) for t, ids in book.resources.items()}
+    return {
+        "account": book.account,
+        "region": region,
+        "resources": book.resources,
+        "expected": book.expected,
+        "waived_volume": volumes["build-cache"],
+        "summary": (
+            f"{counts['user']} IAM users, {counts['bucket']} S3 buckets, "
+            f"{counts['instance']} RDS instances, {counts['volume']} EBS volumes, "
+            f"{counts['key']} KMS keys, {counts['security_group']} security groups, "
+            f"{counts['log_group']} log groups and the account's settings"
+        ),
+    }
 
-    s3: S3Client = session.client("s3", endpoint_url=endpoint_url)
-    buckets = _seed_buckets(s3, region, key_arn)
-    ec2: EC2Client = session.client("ec2", endpoint_url=endpoint_url)
-    volumes = _seed_volumes(ec2, f"{region}a", key_arn)
-    session.client("iam", endpoint_url=endpoint_url).update_account_password_policy(
-        MinimumPasswordLength=8,
-        RequireSymbols=False,
-        RequireNumbers=True,
-        RequireUppercaseCharacters=True,
-        RequireLowercaseCharacters=True,
-        AllowUsersToChangePassword=True,
-        MaxPasswordAge=90,
-        PasswordReusePrevention=24,
+
+def seed_peer(endpoint_url: str, region: str = "us-east-1") -> PeerAccount:
+    """A second account, reached through `PEER_ROLE`, whose account-wide settings comply:
+    strong password policy, Block Public Access on, EBS encryption by default, a
+    multi-region validated trail (to a compliant bucket that does not log access) and
+    GuardDuty."""
+    seeder = boto3.Session(
+        aws_access_key_id=SEED_KEY, aws_secret_access_key=SEED_KEY, region_name=region
+    )
+    creds = seeder.client("sts", endpoint_url=endpoint_url).assume_role(
+        RoleArn=PEER_ROLE, RoleSessionName="assay-seed", ExternalId=PEER_EXTERNAL_ID
+    )["Credentials"]
+    session = boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=region,
+    )
+    conn = AwsConnection(session, [region], endpoint_url=endpoint_url)
+    book = _Book(conn.account)
+    bucket = "assay-demo-peer-trail"
+    _bucket(conn.client("s3"), region, bucket)
+    conn.client("s3").put_bucket_encryption(
+        Bucket=bucket, ServerSideEncryptionConfiguration=_SSE_S3
+    )
+    conn.client("s3").put_bucket_policy(Bucket=bucket, Policy=_tls_only(bucket, anyone="*"))
+    book.add(
+        "aws.s3.bucket", f"arn:aws:s3:::{bucket}", _bucket_verdicts(PASS, NA, PASS, PASS, FAIL)
+    )
+    _seed_monitoring(conn, book, trail_bucket=bucket, compliant=True)
+    _seed_account_settings(conn, book, compliant=True)
+    _default_security_groups(conn, book)
+    return {
+        "account": book.account,
+        "role_arn": PEER_ROLE,
+        "external_id": PEER_EXTERNAL_ID,
+        "resources": book.resources,
+        "expected": book.expected,
+    }
+
+
+def _seed_kms(conn: AwsConnection, book: _Book) -> str:
+    kms = conn.client("kms")
+    data = kms.create_key(Description="assay demo data key")["KeyMetadata"]
+    kms.create_alias(AliasName="alias/assay-demo-data", TargetKeyId=data["KeyId"])
+    kms.enable_key_rotation(KeyId=data["KeyId"])
+    legacy = kms.create_key(Description="assay demo key nobody rotates")["KeyMetadata"]
+    signing = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    for key, status in ((data, PASS), (legacy, FAIL), (signing, NA)):
+        book.add("aws.kms.key", key["Arn"], {"aws-kms-key-rotation": status})
+    return str(data["Arn"])
+
+
+def _document(effect: str, action: str, resource: Any = "*", **extra: Any) -> str:
+    """A policy document of one statement."""
+    statement = {"Effect": effect, "Action": action, "Resource": resource, **extra}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def _allow(action: str, resource: str = "*", **extra: Any) -> str:
+    return _document("Allow", action, resource, **extra)
+
+
+def _seed_iam(conn: AwsConnection, book: _Book) -> None:
+    iam = conn.client("iam")
+    arn = f"arn:aws:iam::{book.account}"
+    # moto dates every credential now, so rotation and unused-credential checks pass here.
+    for user, password, mfa, key in (
+        ("alice", True, True, True),
+        ("bob", True, False, False),
+        ("ci-deployer", False, False, True),
+    ):
+        iam.create_user(UserName=user)
+        if password:
+            iam.create_login_profile(UserName=user, Password="Demo-passw0rd!")
+        if mfa:
+            serial = iam.create_virtual_mfa_device(VirtualMFADeviceName=user)["VirtualMFADevice"]
+            iam.enable_mfa_device(
+                UserName=user,
+                SerialNumber=serial["SerialNumber"],
+                AuthenticationCode1="123456",
+                AuthenticationCode2="654321",
+            )
+        if key:
+            iam.create_access_key(UserName=user)
+        book.add(
+            "aws.iam.user",
+            f"{arn}:user/{user}",
+            {
+                "aws-iam-user-console-mfa": (PASS if mfa else FAIL) if password else NA,
+                "aws-iam-access-key-rotation": PASS if key else NA,
+                "aws-iam-unused-credentials": PASS,
+            },
+        )
+    admin = iam.create_policy(PolicyName="assay-demo-admin", PolicyDocument=_allow("*"))
+    reader = iam.create_policy(
+        PolicyName="assay-demo-read-reports",
+        PolicyDocument=_allow("s3:GetObject", "arn:aws:s3:::assay-demo-reports/*"),
+    )
+    iam.attach_user_policy(UserName="alice", PolicyArn=reader["Policy"]["Arn"])
+    iam.put_user_policy(UserName="bob", PolicyName="break-glass", PolicyDocument=_allow("*"))
+    iam.put_user_policy(
+        UserName="alice", PolicyName="read-logs", PolicyDocument=_allow("logs:Get*")
+    )
+    admin_check = "aws-iam-no-admin-policies"
+    book.add("aws.iam.policy", admin["Policy"]["Arn"], {admin_check: FAIL})
+    book.add("aws.iam.policy", reader["Policy"]["Arn"], {admin_check: PASS})
+    book.add("aws.iam.policy", f"{arn}:user/bob#policy/break-glass", {admin_check: FAIL})
+    book.add("aws.iam.policy", f"{arn}:user/alice#policy/read-logs", {admin_check: PASS})
+
+
+_SSE_S3: Any = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
+_S3_CONTROLS = (
+    "aws-s3-default-encryption",
+    "aws-s3-versioning",
+    "aws-s3-bucket-not-public",
+    "aws-s3-secure-transport",
+    "aws-s3-access-logging",
+)
+_RECORDS = {"TagSet": [{"Key": "data-class", "Value": "records"}]}
+
+
+def _bucket_verdicts(*statuses: str) -> dict[str, str]:
+    return dict(zip(_S3_CONTROLS, statuses, strict=True))
+
+
+def _bucket(s3: Any, region: str, name: str) -> None:
+    if region == "us-east-1":  # the one region S3 refuses a location constraint for
+        s3.create_bucket(Bucket=name)
+    else:
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+
+
+def _tls_only(bucket: str, anyone: Any) -> str:
+    return _document(
+        "Deny",
+        "s3:*",
+        [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+        Sid="DenyInsecureTransport",
+        Principal=anyone,
+        Condition={"Bool": {"aws:SecureTransport": "false"}},
     )
 
-    bucket_arn = {name: f"arn:aws:s3:::{name}" for name in buckets}
-    volume_arn = {
-        name: f"arn:aws:ec2:{region}:{account}:volume/{vid}" for name, vid in volumes.items()
-    }
-    policy_arn = f"arn:aws:iam::{account}:account-password-policy"
-    logs, reports, scratch = (bucket_arn[n] for n in buckets)
-    return {
-        "account": account,
-        "region": region,
-        "resources": {
-            "aws.s3.bucket": list(bucket_arn.values()),
-            "aws.ec2.volume": list(volume_arn.values()),
-            "aws.iam.password_policy": [policy_arn],
-        },
-        "expected": {
-            "aws-s3-default-encryption": {logs: "pass", reports: "pass", scratch: "fail"},
-            "aws-s3-versioning": {logs: "pass", reports: "fail", scratch: "fail"},
-            "aws-ebs-volume-encrypted": {
-                volume_arn["db-data"]: "pass",
-                volume_arn["app-root"]: "fail",
-                volume_arn["build-cache"]: "fail",
-            },
-            "aws-iam-password-policy": {policy_arn: "fail"},
-        },
-        "waived_volume": volume_arn["build-cache"],
-        "summary": f"{len(buckets)} S3 buckets, {len(volumes)} EBS volumes and a password policy",
-    }
 
-
-def _seed_buckets(s3: S3Client, region: str, key_arn: str) -> list[str]:
-    logs, reports, scratch = "assay-demo-audit-logs", "assay-demo-reports", "assay-demo-scratch"
-    for name in (logs, reports, scratch):
-        if region == "us-east-1":  # the one region S3 refuses a location constraint for
-            s3.create_bucket(Bucket=name)
-        else:
-            location = cast("BucketLocationConstraintType", region)
-            s3.create_bucket(
-                Bucket=name, CreateBucketConfiguration={"LocationConstraint": location}
-            )
+def _seed_s3(conn: AwsConnection, book: _Book, key_arn: str) -> None:
+    s3 = conn.client("s3")
+    logs, reports, scratch, access = (
+        "assay-demo-audit-logs",
+        "assay-demo-reports",
+        "assay-demo-scratch",
+        "assay-demo-access-logs",
+    )
+    for name in (logs, reports, scratch, access):
+        _bucket(s3, conn.home_region, name)
+    kms_rule = {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn}
     s3.put_bucket_encryption(
         Bucket=logs,
         ServerSideEncryptionConfiguration={
-            "Rules": [
-                {
-                    "ApplyServerSideEncryptionByDefault": {
-                        "SSEAlgorithm": "aws:kms",
-                        "KMSMasterKeyID": key_arn,
-                    },
-                    "BucketKeyEnabled": True,
-                }
-            ]
+            "Rules": [{"ApplyServerSideEncryptionByDefault": kms_rule, "BucketKeyEnabled": True}]
         },
     )
     s3.put_bucket_versioning(Bucket=logs, VersioningConfiguration={"Status": "Enabled"})
-    s3.put_bucket_tagging(
+    s3.put_bucket_tagging(Bucket=logs, Tagging=_RECORDS)
+    s3.put_bucket_policy(Bucket=logs, Policy=_tls_only(logs, anyone="*"))
+    # The log bucket lets S3's log delivery write; moto wants a dict Principal in its policy.
+    owner = s3.get_bucket_acl(Bucket=access)["Owner"]["ID"]
+    delivery = 'uri="http://acs.amazonaws.com/groups/s3/LogDelivery"'
+    s3.put_bucket_acl(
+        Bucket=access, GrantWrite=delivery, GrantReadACP=delivery, GrantFullControl=f'id="{owner}"'
+    )
+    s3.put_bucket_encryption(Bucket=access, ServerSideEncryptionConfiguration=_SSE_S3)
+    s3.put_bucket_policy(Bucket=access, Policy=_tls_only(access, anyone={"AWS": "*"}))
+    s3.put_bucket_logging(
         Bucket=logs,
-        Tagging={
-            "TagSet": [{"Key": "owner", "Value": "security"}, {"Key": "data", "Value": "logs"}]
-        },
+        BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": access, "TargetPrefix": "logs/"}},
     )
-    s3.put_bucket_encryption(
-        Bucket=reports,
-        ServerSideEncryptionConfiguration={
-            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
-        },
-    )
+    s3.put_bucket_encryption(Bucket=reports, ServerSideEncryptionConfiguration=_SSE_S3)
+    s3.put_bucket_tagging(Bucket=reports, Tagging=_RECORDS)
+    s3.put_bucket_acl(Bucket=reports, ACL="public-read")
     # Real S3 has encrypted every new bucket with SSE-S3 since January 2023; moto still
     # leaves a bucket without default encryption until one is configured, as S3 did before.
     s3.put_bucket_versioning(Bucket=scratch, VersioningConfiguration={"Status": "Suspended"})
-    return [logs, reports, scratch]
+    public_read = _allow("s3:GetObject", f"arn:aws:s3:::{scratch}/*", Principal="*")
+    s3.put_bucket_policy(Bucket=scratch, Policy=public_read)
+    for name, verdicts in (
+        (logs, _bucket_verdicts(PASS, PASS, PASS, PASS, PASS)),
+        (reports, _bucket_verdicts(PASS, FAIL, FAIL, FAIL, FAIL)),
+        (scratch, _bucket_verdicts(FAIL, NA, FAIL, FAIL, FAIL)),
+        (access, _bucket_verdicts(PASS, NA, PASS, PASS, FAIL)),
+    ):
+        book.add("aws.s3.bucket", f"arn:aws:s3:::{name}", verdicts)
 
 
-def _seed_volumes(ec2: EC2Client, zone: str, key_arn: str) -> dict[str, str]:
-    """Volume ids by Name tag."""
+_RDS = (
+    "aws-rds-storage-encrypted",
+    "aws-rds-not-public",
+    "aws-rds-backup-retention",
+    "aws-rds-deletion-protection",
+    "aws-rds-force-ssl",
+)
 
-    def named(kind: ResourceTypeType, name: str) -> TagSpecificationTypeDef:
+
+def _seed_rds(conn: AwsConnection, book: _Book) -> None:
+    rds = conn.client("rds")
+    rds.create_db_parameter_group(
+        DBParameterGroupName="assay-demo-postgres16-tls",
+        DBParameterGroupFamily="postgres16",
+        Description="assay demo: TLS only",
+    )
+    rds.modify_db_parameter_group(
+        DBParameterGroupName="assay-demo-postgres16-tls",
+        Parameters=[
+            {"ParameterName": "rds.force_ssl", "ParameterValue": "1", "ApplyMethod": "immediate"}
+        ],
+    )
+    common: dict[str, Any] = {
+        "Engine": "postgres",
+        "DBInstanceClass": "db.t3.micro",
+        "MasterUsername": "app",
+        "MasterUserPassword": "demo-password",
+        "AllocatedStorage": 20,
+    }
+    orders = rds.create_db_instance(
+        DBInstanceIdentifier="assay-demo-orders",
+        EngineVersion="16.3",
+        StorageEncrypted=True,
+        PubliclyAccessible=False,
+        BackupRetentionPeriod=7,
+        DeletionProtection=True,
+        DBParameterGroupName="assay-demo-postgres16-tls",
+        **common,
+    )["DBInstance"]
+    # The engine's default parameter group leaves rds.force_ssl unset in moto.
+    legacy = rds.create_db_instance(
+        DBInstanceIdentifier="assay-demo-legacy",
+        EngineVersion="13.7",
+        StorageEncrypted=False,
+        PubliclyAccessible=True,
+        BackupRetentionPeriod=1,
+        DeletionProtection=False,
+        **common,
+    )["DBInstance"]
+    for instance, status in ((orders, PASS), (legacy, FAIL)):
+        book.add("aws.rds.instance", instance["DBInstanceArn"], dict.fromkeys(_RDS, status))
+
+
+def _seed_ec2(conn: AwsConnection, book: _Book, key_arn: str) -> dict[str, str]:
+    """Volume ARNs by Name tag."""
+    ec2 = conn.client("ec2")
+    zone = f"{conn.home_region}a"
+
+    def named(kind: str, name: str) -> dict[str, Any]:
         return {"ResourceType": kind, "Tags": [{"Key": "Name", "Value": name}]}
 
     instance = ec2.run_instances(
@@ -215,4 +429,130 @@ def _seed_volumes(ec2: EC2Client, zone: str, key_arn: str) -> dict[str, str]:
         Encrypted=False,
         TagSpecifications=[named("volume", "build-cache")],
     )["VolumeId"]
-    return {"db-data": data, "app-root": root, "build-cache": cache}
+    arns = {}
+    for name, vid, status in (
+        ("db-data", data, PASS),
+        ("app-root", root, FAIL),
+        ("build-cache", cache, FAIL),
+    ):
+        arn = f"arn:aws:ec2:{conn.home_region}:{book.account}:volume/{vid}"
+        arns[name] = book.add("aws.ec2.volume", arn, {"aws-ebs-volume-encrypted": status})
+
+    web = ec2.create_security_group(GroupName="assay-demo-web", Description="HTTPS")
+    admin = ec2.create_security_group(GroupName="assay-demo-admin", Description="SSH and DB")
+    for group, port, source in (
+        (web, 443, "0.0.0.0/0"),
+        (admin, 22, "0.0.0.0/0"),
+        (admin, 5432, "::/0"),
+        (admin, 8080, "10.0.0.0/8"),
+    ):
+        ranges = (
+            {"Ipv6Ranges": [{"CidrIpv6": source}]}
+            if ":" in source
+            else {"IpRanges": [{"CidrIp": source}]}
+        )
+        rule: Any = {"IpProtocol": "tcp", "FromPort": port, "ToPort": port, **ranges}
+        ec2.authorize_security_group_ingress(GroupId=group["GroupId"], IpPermissions=[rule])
+    for group, status in ((web, PASS), (admin, FAIL)):
+        arn = f"arn:aws:ec2:{conn.home_region}:{book.account}:security-group/{group['GroupId']}"
+        book.add("aws.ec2.security_group", arn, {"aws-ec2-no-public-admin-ports": status})
+    _default_security_groups(conn, book)
+    return arns
+
+
+def _default_security_groups(conn: AwsConnection, book: _Book) -> None:
+    """The emulator gives each region a default VPC whose default group admits only itself."""
+    for group in conn.client("ec2").describe_security_groups(
+        Filters=[{"Name": "group-name", "Values": ["default"]}]
+    )["SecurityGroups"]:
+        arn = f"arn:aws:ec2:{conn.home_region}:{book.account}:security-group/{group['GroupId']}"
+        book.add("aws.ec2.security_group", arn, {"aws-ec2-no-public-admin-ports": PASS})
+
+
+def _seed_monitoring(
+    conn: AwsConnection, book: _Book, *, trail_bucket: str, compliant: bool
+) -> None:
+    trail = conn.client("cloudtrail")
+    name = "assay-demo-trail"
+    trail.create_trail(
+        Name=name,
+        S3BucketName=trail_bucket,
+        IsMultiRegionTrail=compliant,
+        EnableLogFileValidation=compliant,
+    )
+    trail.start_logging(Name=name)
+    book.add(
+        "aws.cloudtrail.account",
+        f"arn:aws:cloudtrail::{book.account}:account",
+        {"aws-cloudtrail-multi-region": PASS if compliant else FAIL},
+    )
+    if compliant:
+        conn.client("guardduty").create_detector(Enable=True)
+    book.add(
+        "aws.guardduty.region",
+        f"arn:aws:guardduty:{conn.home_region}:{book.account}:region",
+        {"aws-guardduty-enabled": PASS if compliant else FAIL},
+    )
+    if compliant:
+        return
+    logs = conn.client("logs")
+    for group, days, tags, status in (
+        ("/assay-demo/app", 400, {}, PASS),
+        ("/assay-demo/audit", 365, {"data-class": "audit"}, FAIL),
+        ("/assay-demo/debug", 7, {}, FAIL),
+        ("/assay-demo/archive", None, {}, PASS),
+    ):
+        logs.create_log_group(logGroupName=group, tags=tags)
+        if days is not None:
+            logs.put_retention_policy(logGroupName=group, retentionInDays=days)
+        arn = f"arn:aws:logs:{conn.home_region}:{book.account}:log-group:{group}"
+        book.add("aws.logs.log_group", arn, {"aws-logs-retention": status})
+
+
+def _seed_account_settings(conn: AwsConnection, book: _Book, *, compliant: bool) -> None:
+    iam = conn.client("iam")
+    iam.update_account_password_policy(
+        MinimumPasswordLength=14 if compliant else 8,
+        RequireSymbols=compliant,
+        RequireNumbers=True,
+        RequireUppercaseCharacters=True,
+        RequireLowercaseCharacters=True,
+        AllowUsersToChangePassword=True,
+        MaxPasswordAge=90,
+        PasswordReusePrevention=24,
+    )
+    # Set last: with Block Public Access on, the emulator would refuse the public seeds.
+    conn.client("s3control").put_public_access_block(
+        AccountId=book.account,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": compliant,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": compliant,
+        },
+    )
+    if compliant:
+        conn.client("ec2").enable_ebs_encryption_by_default()
+    status = PASS if compliant else FAIL
+    arn = f"arn:aws:iam::{book.account}"
+    book.add(
+        "aws.iam.password_policy",
+        f"{arn}:account-password-policy",
+        {"aws-iam-password-policy": status},
+    )
+    book.add(
+        "aws.s3.account",
+        f"arn:aws:s3::{book.account}:account",
+        {"aws-s3-account-public-access-block": status},
+    )
+    book.add(
+        "aws.ec2.region",
+        f"arn:aws:ec2:{conn.home_region}:{book.account}:region",
+        {"aws-ebs-default-encryption": status},
+    )
+    # moto reports the root user without MFA and without access keys, whatever the seed.
+    book.add(
+        "aws.iam.root_user",
+        f"{arn}:root",
+        {"aws-iam-root-mfa": FAIL, "aws-iam-root-access-keys": PASS},
+    )

@@ -1,18 +1,22 @@
-"""Detail reads that collectors turn into attributes, and the AWS error codes that decide how.
+"""Reading AWS: how a failed call becomes data, an error marker or a failed collector.
 
-A collector lists resources with a paginator (a failed list call fails the whole collector:
-without the list there is nothing to judge), then reads each resource's details with
-`read_attribute`, so that one unreadable detail spoils only the controls that need it.
+A collector lists resources with a paginator inside `listing(permission)` (a failed list
+call fails the whole collector: without the list there is nothing to judge), then reads
+each resource's details with `read_attribute`, so that one unreadable detail spoils only
+the controls that need it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+import re
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
-from assay.checks.result import collection_error
+from assay.checks.result import MissingEvidence, collection_error
 
 R = TypeVar("R")
 
@@ -38,10 +42,59 @@ THROTTLED_CODES = frozenset(
     }
 )
 
+# An error body botocore could not parse (an XML error from a JSON service, as emulators
+# send) still holds the code and message.
+_XML_CODE = re.compile(r"<Code>(\w+)</Code>")
+_XML_MESSAGE = re.compile(r"<Message>([^<]*)</Message>")
+
+
+class AccessDenied(Exception):
+    """A list call was refused: the collector cannot say which resources exist."""
+
 
 def error_code(exc: ClientError) -> str:
     """The AWS error code of a failed call (e.g. ``AccessDenied``), or ``Unknown``."""
-    return str(exc.response.get("Error", {}).get("Code", "Unknown"))
+    response: Mapping[str, Any] = exc.response
+    code = str(response.get("Error", {}).get("Code") or "")
+    if not code or code.isdigit():
+        nested = response.get("Errors", {}).get("Error", {}).get("Code")
+        raw = str(response.get("Error", {}).get("Message") or "")
+        found = _XML_CODE.search(raw)
+        code = str(nested or (found.group(1) if found else code))
+    return code or "Unknown"
+
+
+def error_message(exc: ClientError) -> str:
+    """The AWS error message of a failed call."""
+    response: Mapping[str, Any] = exc.response
+    message = str(
+        response.get("Error", {}).get("Message")
+        or response.get("Errors", {}).get("Error", {}).get("Message")
+        or exc
+    )
+    found = _XML_MESSAGE.search(message)
+    return found.group(1) if found else message
+
+
+def is_denied(exc: ClientError) -> bool:
+    """Whether the call was refused for want of a permission."""
+    if error_code(exc) in DENIED_CODES:
+        return True
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return status == 403 and error_code(exc) in ("Unknown", "403")
+
+
+@contextmanager
+def listing(permission: str) -> Iterator[None]:
+    """Turn a refused list call into `AccessDenied` naming `permission`; other errors pass."""
+    try:
+        yield
+    except ClientError as exc:
+        if is_denied(exc):
+            raise AccessDenied(
+                f"{error_code(exc)}: {error_message(exc)} (missing permission {permission})"
+            ) from exc
+        raise
 
 
 def read_attribute(
@@ -67,9 +120,10 @@ def read_attribute(
         code = error_code(exc)
         if code in absent:
             return default
-        if code in DENIED_CODES or code in THROTTLED_CODES:
-            message = str(exc.response.get("Error", {}).get("Message") or exc)
-            return collection_error(code, message, permission if code in DENIED_CODES else None)
+        if is_denied(exc):
+            return collection_error(code, error_message(exc), permission)
+        if code in THROTTLED_CODES:
+            return collection_error(code, error_message(exc))
         raise
     return shape(response)
 
@@ -77,3 +131,25 @@ def read_attribute(
 def tag_dict(tags: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     """AWS's ``[{"Key": k, "Value": v}, ...]`` tag lists as ``{k: v}``."""
     return {str(tag["Key"]): str(tag.get("Value", "")) for tag in tags}
+
+
+def timestamp(value: datetime | str | None) -> str | None:
+    """A datetime (or ISO 8601 text) as RFC 3339 UTC, ``2024-05-01T12:00:00Z``; None stays."""
+    if value is None:
+        return None
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def age_days(resource: Mapping[str, Any], stamp: str) -> int:
+    """Whole days from `stamp` to when `resource` was collected.
+
+    Ages are measured at collection, not at evaluation, so a verdict replayed from a
+    stored snapshot is the verdict the run recorded.
+    """
+    collected = resource.get("collected_at")
+    if not isinstance(collected, str):
+        raise MissingEvidence("the snapshot has no collected_at timestamp to measure ages against")
+    return (datetime.fromisoformat(collected) - datetime.fromisoformat(stamp)).days

@@ -1,36 +1,57 @@
-"""EC2: the `aws.ec2.volume` collector (EBS volumes, judged by declarative rules)."""
+"""EC2: EBS volumes, each region's EBS encryption default, and security groups."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from assay.checks.aws.api import tag_dict
-from assay.checks.aws.provider import AwsConnection
-from assay.checks.registry import collector
+from pydantic import BaseModel, ConfigDict, Field
+
+from assay.checks.aws.api import listing, read_attribute, tag_dict
+from assay.checks.aws.provider import DESCRIBE_REGIONS, AwsConnection
+from assay.checks.registry import check, collector
+from assay.checks.result import Result, attribute
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
-    from mypy_boto3_ec2.type_defs import VolumeTypeDef
+    from mypy_boto3_ec2.type_defs import (
+        GetEbsEncryptionByDefaultResultTypeDef,
+        IpPermissionOutputTypeDef,
+        SecurityGroupTypeDef,
+        VolumeTypeDef,
+    )
 
 VOLUME = "aws.ec2.volume"
+REGION = "aws.ec2.region"
+SECURITY_GROUP = "aws.ec2.security_group"
+
+_INTERNET = ("0.0.0.0/0", "::/0")
 
 
-@collector(VOLUME, permissions=["ec2:DescribeVolumes"])
+@collector(VOLUME, permissions=["ec2:DescribeVolumes", DESCRIBE_REGIONS])
 def collect_volumes(conn: AwsConnection) -> Iterator[dict[str, Any]]:
     """Every EBS volume in each target region.
 
     Attributes: `encrypted` (bool), `kms_key_id` (None when unencrypted), `size_gib` (int),
     `state`, `attachments` (instance ids) and `tags` (a dict).
     """
-    for region in conn.regions:
-        ec2: EC2Client = conn.client("ec2", region)
-        for page in ec2.get_paginator("describe_volumes").paginate():
-            for volume in page.get("Volumes", []):
-                yield _snapshot(conn, region, volume)
+    for region, volumes in zip(
+        conn.regions, conn.parallel(partial(_volumes, conn), conn.regions), strict=True
+    ):
+        for volume in volumes:
+            yield _volume(conn, region, volume)
 
 
-def _snapshot(conn: AwsConnection, region: str, volume: VolumeTypeDef) -> dict[str, Any]:
+def _volumes(conn: AwsConnection, region: str) -> list[VolumeTypeDef]:
+    ec2: EC2Client = conn.client("ec2", region)
+    with listing("ec2:DescribeVolumes"):
+        return [
+            v for page in ec2.get_paginator("describe_volumes").paginate() for v in page["Volumes"]
+        ]
+
+
+def _volume(conn: AwsConnection, region: str, volume: VolumeTypeDef) -> dict[str, Any]:
     tags = tag_dict(volume.get("Tags", []))
     return {
         "type": VOLUME,
@@ -48,3 +69,132 @@ def _snapshot(conn: AwsConnection, region: str, volume: VolumeTypeDef) -> dict[s
             "tags": tags,
         },
     }
+
+
+@collector(REGION, permissions=["ec2:GetEbsEncryptionByDefault", DESCRIBE_REGIONS])
+def collect_regions(conn: AwsConnection) -> Iterator[dict[str, Any]]:
+    """One resource per target region: the account's EC2 settings there.
+
+    Attribute `ebs_encryption_by_default` (bool): whether new EBS volumes are encrypted
+    without being asked to.
+    """
+    found = conn.parallel(partial(_ebs_default, conn), conn.regions)
+    for region, ebs_default in zip(conn.regions, found, strict=True):
+        yield {
+            "type": REGION,
+            "id": f"arn:{conn.partition}:ec2:{region}:{conn.account}:region",
+            "name": region,
+            "scope": conn.scope(region),
+            "attributes": {"ebs_encryption_by_default": ebs_default},
+        }
+
+
+def _ebs_default(conn: AwsConnection, region: str) -> Any:
+    ec2: EC2Client = conn.client("ec2", region)
+    return read_attribute(
+        ec2.get_ebs_encryption_by_default,
+        _ebs_flag,
+        permission="ec2:GetEbsEncryptionByDefault",
+    )
+
+
+def _ebs_flag(response: GetEbsEncryptionByDefaultResultTypeDef) -> bool:
+    return bool(response.get("EbsEncryptionByDefault", False))
+
+
+@collector(SECURITY_GROUP, permissions=["ec2:DescribeSecurityGroups", DESCRIBE_REGIONS])
+def collect_security_groups(conn: AwsConnection) -> Iterator[dict[str, Any]]:
+    """Every security group in each target region.
+
+    Attributes: `group_name`, `vpc_id`, `tags`, and `ingress`: one entry per rule,
+    ``{"protocol": "tcp" | "udp" | "icmp" | "-1" (all) | number, "from_port", "to_port"
+    (None when the protocol has no ports), "ipv4": [CIDR...], "ipv6": [CIDR...]}``.
+    """
+    found = conn.parallel(partial(_security_groups, conn), conn.regions)
+    for region, groups in zip(conn.regions, found, strict=True):
+        for group in groups:
+            yield _security_group(conn, region, group)
+
+
+def _security_groups(conn: AwsConnection, region: str) -> list[SecurityGroupTypeDef]:
+    ec2: EC2Client = conn.client("ec2", region)
+    with listing("ec2:DescribeSecurityGroups"):
+        pages = ec2.get_paginator("describe_security_groups").paginate()
+        return [g for page in pages for g in page["SecurityGroups"]]
+
+
+def _security_group(
+    conn: AwsConnection, region: str, group: SecurityGroupTypeDef
+) -> dict[str, Any]:
+    gid = group["GroupId"]
+    return {
+        "type": SECURITY_GROUP,
+        "id": group.get("SecurityGroupArn")
+        or f"arn:{conn.partition}:ec2:{region}:{conn.account}:security-group/{gid}",
+        "name": group.get("GroupName", gid),
+        "scope": conn.scope(region),
+        "attributes": {
+            "group_name": group.get("GroupName"),
+            "vpc_id": group.get("VpcId"),
+            "tags": tag_dict(group.get("Tags", [])),
+            "ingress": [_rule(p) for p in group.get("IpPermissions", [])],
+        },
+    }
+
+
+def _rule(permission: IpPermissionOutputTypeDef) -> dict[str, Any]:
+    return {
+        "protocol": permission.get("IpProtocol", "-1"),
+        "from_port": permission.get("FromPort"),
+        "to_port": permission.get("ToPort"),
+        "ipv4": [r["CidrIp"] for r in permission.get("IpRanges", []) if "CidrIp" in r],
+        "ipv6": [r["CidrIpv6"] for r in permission.get("Ipv6Ranges", []) if "CidrIpv6" in r],
+    }
+
+
+class IngressParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ports: list[int] = Field(
+        default=[22, 3389, 5432],
+        description="TCP ports that must not be open to the internet (all ports never may).",
+    )
+
+
+@check(
+    "aws.ec2.no_public_admin_ingress",
+    resource=SECURITY_GROUP,
+    params=IngressParams,
+    permissions=["ec2:DescribeSecurityGroups"],
+)
+def no_public_admin_ingress(resource: dict[str, Any], params: IngressParams) -> Result:
+    """Fail when a rule lets 0.0.0.0/0 or ::/0 reach all ports, or a TCP port in
+    `params.ports` (a range covering one counts)."""
+    problems: list[str] = []
+    for rule in attribute(resource, "ingress"):
+        sources = [c for c in rule["ipv4"] + rule["ipv6"] if c in _INTERNET]
+        if not sources:
+            continue
+        protocol = str(rule["protocol"]).lower()
+        low, high = rule["from_port"], rule["to_port"]
+        everything = protocol in ("-1", "all") or (
+            protocol in ("tcp", "6") and (low in (None, 0, -1)) and high in (None, 65535, -1)
+        )
+        if everything:
+            problems.append(f"all ports from {', '.join(sources)}")
+            continue
+        if protocol not in ("tcp", "6") or low is None or high is None:
+            continue
+        exposed = [p for p in params.ports if low <= p <= high]
+        if exposed:
+            problems.append(
+                f"TCP {', '.join(map(str, exposed))} from {', '.join(sources)} (rule {low}-{high})"
+            )
+    if problems:
+        return Result.failed(
+            f"ingress is open to the internet: {'; '.join(problems)}", ingress_open=problems
+        )
+    return Result.passed(
+        f"no ingress rule opens all ports or TCP {', '.join(map(str, params.ports))} "
+        "to the internet"
+    )

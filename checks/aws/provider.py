@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import threading
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import boto3
 import botocore.session
@@ -16,15 +20,27 @@ from botocore.credentials import (
     CredentialResolver,
     DeferredRefreshableCredentials,
 )
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from assay.checks.aws.api import listing
 from assay.checks.registry import provider
 
 DEFAULT_REGION = "us-east-1"
 SESSION_NAME = "assay"
+ALL_REGIONS = "all"
+# Global resources (IAM, the bucket list, account settings) carry this in place of a region.
+GLOBAL_REGION = "global"
+# The permission `regions: all` needs; every regional collector declares it.
+DESCRIBE_REGIONS = "ec2:DescribeRegions"
+# Regions an account can call: on by default, or opted into.
+ENABLED_REGION_STATES = ("opt-in-not-required", "opted-in")
 
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+_local = threading.local()
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class AwsTarget(BaseModel):
@@ -33,16 +49,27 @@ class AwsTarget(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     profile: str | None = None
-    regions: list[str] | None = None
+    regions: list[str] | Literal["all"] | None = Field(
+        default=None,
+        description="Region names, or `all` for every region enabled in the account "
+        "(ec2:DescribeRegions); default: the profile's or environment's region.",
+    )
     endpoint_url: str | None = None
     role_arn: str | None = None
     external_id: str | None = None
+    workers: int = Field(
+        default=16, ge=1, le=128, description="Concurrent AWS calls for per-resource details."
+    )
+    retry_mode: Literal["standard", "adaptive"] = "standard"
+    max_attempts: int = Field(
+        default=5, ge=1, le=20, description="Retries of a throttled or failed call."
+    )
 
     @field_validator("regions")
     @classmethod
-    def _regions(cls, regions: list[str] | None) -> list[str] | None:
-        if regions is None:
-            return None
+    def _regions(cls, regions: list[str] | str | None) -> list[str] | str | None:
+        if regions is None or isinstance(regions, str):
+            return regions
         if not regions:
             raise ValueError("expected at least one region, or no `regions` key at all")
         for region in regions:
@@ -80,37 +107,87 @@ class AwsConnection:
 
     Collectors may call `client` from many threads: clients are created under a lock
     (``Session.client`` is not thread-safe), then cached per (service, region) and shared,
-    which boto3 clients allow.
+    which boto3 clients allow. `parallel` runs detail reads on one bounded pool per
+    connection, so concurrent collectors together never exceed `workers` calls in flight.
     """
 
     def __init__(
         self,
         session: boto3.Session,
-        regions: list[str],
+        regions: Sequence[str] | None,
         *,
+        home_region: str | None = None,
         endpoint_url: str | None = None,
         timeout: float = 60.0,
+        workers: int = 16,
+        retry_mode: Literal["standard", "adaptive"] = "standard",
+        max_attempts: int = 5,
     ) -> None:
         self.session = session
-        self.regions = tuple(regions)
+        self.home_region = home_region or (regions[0] if regions else DEFAULT_REGION)
         self.endpoint_url = endpoint_url
-        self.config = _client_config(timeout)
+        self.workers = workers
+        # Collector threads and detail workers share each client's connection pool.
+        self.config = _client_config(
+            timeout, retry_mode, max_attempts, pool=workers + _COLLECTOR_THREADS
+        )
+        self._regions = tuple(regions) if regions else None
         self._clients: dict[tuple[str, str], Any] = {}
-        self._caller: dict[str, str] | None = None
+        self._shared: dict[str, _Once] = {}
+        self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
+    @property
+    def regions(self) -> tuple[str, ...]:
+        """The regions collected: those of the target, or every enabled one (asked once)."""
+        if self._regions is not None:
+            return self._regions
+        return self.shared("regions", self._enabled_regions)
+
     def client(self, service: str, region: str | None = None) -> Any:
-        """The cached client for `service` in `region` (default: the first target region)."""
-        key = (service, region or self.regions[0])
+        """The cached client for `service` in `region` (default: the home region)."""
+        key = (service, region or self.home_region)
         with self._lock:
             if key not in self._clients:
-                self._clients[key] = self.session.client(
+                made = self.session.client(
                     service,  # type: ignore[call-overload]
                     region_name=key[1],
                     endpoint_url=self.endpoint_url,
                     config=self.config,
                 )
+                if service == "s3control":
+                    made.meta.events.register("before-sign.s3-control", _emulator_host)
+                self._clients[key] = made
             return self._clients[key]
+
+    def parallel(self, func: Callable[[T], R], items: Iterable[T]) -> list[R]:
+        """`[func(item) for item in items]`, run on the connection's bounded pool, in order.
+
+        The first exception `func` raises propagates. Called from inside the pool (a
+        `func` that itself fans out), it runs inline rather than wait on its own pool.
+        """
+        items = list(items)
+        if getattr(_local, "in_pool", False) or self.workers == 1 or len(items) < 2:
+            return [func(item) for item in items]
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    max_workers=self.workers,
+                    thread_name_prefix="aws-detail",
+                    initializer=_mark_pool_thread,
+                )
+            pool = self._pool
+        return list(pool.map(func, items))
+
+    def shared(self, key: str, read: Callable[[], T]) -> T:
+        """`read()` once per connection, whichever collector asks first; the rest wait for it.
+
+        This is how two collectors share one API call (the account's public access block,
+        the caller identity). A `read` that raises is tried again by the next caller.
+        """
+        with self._lock:
+            cell = self._shared.setdefault(key, _Once())
+        return cell.get(read)  # type: ignore[no-any-return]
 
     @property
     def account(self) -> str:
@@ -125,32 +202,93 @@ class AwsConnection:
     @property
     def partition(self) -> str:
         """``aws``, ``aws-cn`` or ``aws-us-gov``: the first element of every ARN we build."""
-        return self.session.get_partition_for_region(self.regions[0])
+        return self.session.get_partition_for_region(self.home_region)
 
     def scope(self, region: str) -> dict[str, str]:
         """The `scope` of a resource snapshot collected in `region` of this account."""
         return {"provider": "aws", "account": self.account, "region": region}
 
     def _caller_identity(self) -> dict[str, str]:
-        sts = self.client("sts")
+        def read() -> dict[str, str]:
+            found = self.client("sts").get_caller_identity()
+            return {"account": found["Account"], "arn": found["Arn"]}
+
+        return self.shared("caller", read)
+
+    def _enabled_regions(self) -> tuple[str, ...]:
+        with listing(DESCRIBE_REGIONS):
+            found = self.client("ec2").describe_regions(
+                Filters=[{"Name": "opt-in-status", "Values": list(ENABLED_REGION_STATES)}]
+            )["Regions"]
+        # Filtered again here: not every endpoint (emulators) honours the filter.
+        return tuple(
+            sorted(
+                r["RegionName"]
+                for r in found
+                if r.get("OptInStatus", ENABLED_REGION_STATES[0]) in ENABLED_REGION_STATES
+            )
+        )
+
+
+# The engine runs each resource type's collector on its own thread; a few of them at once
+# list while the detail pool reads.
+_COLLECTOR_THREADS = 8
+
+
+class _Once:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._done = False
+        self._value: Any = None
+
+    def get(self, read: Callable[[], Any]) -> Any:
         with self._lock:
-            if self._caller is None:
-                found = sts.get_caller_identity()
-                self._caller = {"account": found["Account"], "arn": found["Arn"]}
-            return self._caller
+            if not self._done:
+                self._value = read()
+                self._done = True
+            return self._value
 
 
-def _client_config(timeout: float) -> Config:
+def _mark_pool_thread() -> None:
+    _local.in_pool = True
+
+
+def _emulator_host(request: Any, **_: Any) -> None:
+    """Drop the account id S3 Control puts in front of a custom endpoint's host.
+
+    AWS serves ``{account}.s3-control.{region}.amazonaws.com``; for an endpoint at an IP
+    address or localhost (an emulator) that name resolves nowhere, and the account id also
+    travels in a header. Hosts of real endpoints are left alone.
+    """
+    parts = urlsplit(request.url)
+    head, _, rest = parts.netloc.partition(".")
+    host = rest.rsplit(":", 1)[0].strip("[]")
+    if head.isdigit() and (host == "localhost" or _is_ip(host)):
+        request.url = urlunsplit(parts._replace(netloc=rest))
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _client_config(
+    timeout: float, retry_mode: Literal["standard", "adaptive"], max_attempts: int, pool: int
+) -> Config:
     return Config(
         connect_timeout=timeout,
         read_timeout=timeout,
-        retries={"mode": "standard", "max_attempts": 5},
+        retries={"mode": retry_mode, "max_attempts": max_attempts},
+        max_pool_connections=pool,
     )
 
 
 def identity(conn: AwsConnection) -> dict[str, Any]:
-    """Who the connection acts as: ``{"account": ..., "arn": ...}``."""
-    return {"account": conn.account, "arn": conn.arn}
+    """Who the connection acts as and where: ``{"account", "arn", "regions"}``."""
+    return {"account": conn.account, "arn": conn.arn, "regions": list(conn.regions)}
 
 
 @provider("aws", options=AwsTarget, identity=identity)
@@ -162,21 +300,34 @@ def connect(options: AwsTarget, timeout: float) -> AwsConnection:
     made here; the first one is `identity` (or a collector).
     """
     base = boto3.Session(profile_name=options.profile)
-    regions = options.regions or [base.region_name or DEFAULT_REGION]
+    regions: list[str] | None
+    if options.regions == ALL_REGIONS:
+        regions, home = None, base.region_name or DEFAULT_REGION
+    else:
+        regions = list(options.regions or [base.region_name or DEFAULT_REGION])
+        home = regions[0]
+    settings: dict[str, Any] = {
+        "home_region": home,
+        "endpoint_url": options.endpoint_url,
+        "timeout": timeout,
+        "workers": options.workers,
+        "retry_mode": options.retry_mode,
+        "max_attempts": options.max_attempts,
+    }
     if options.role_arn is None:
-        return AwsConnection(base, regions, endpoint_url=options.endpoint_url, timeout=timeout)
+        return AwsConnection(base, regions, **settings)
     source = base.get_credentials()
     if source is None:
         raise LookupError(
             f"no AWS credentials found to assume {options.role_arn} with "
             "(environment, shared credentials file, profile or instance role)"
         )
-    config = _client_config(timeout)
+    config = _client_config(timeout, options.retry_mode, options.max_attempts, pool=2)
 
     def sts_client(service: str, **credentials: Any) -> BaseClient:
         return base.client(  # type: ignore[no-any-return,call-overload]
             service,
-            region_name=regions[0],
+            region_name=home,
             endpoint_url=options.endpoint_url,
             config=config,
             **credentials,
@@ -194,10 +345,7 @@ def connect(options: AwsTarget, timeout: float) -> AwsConnection:
         ),
     )
     return AwsConnection(
-        boto3.Session(botocore_session=role, region_name=regions[0]),
-        regions,
-        endpoint_url=options.endpoint_url,
-        timeout=timeout,
+        boto3.Session(botocore_session=role, region_name=home), regions, **settings
     )
 
 

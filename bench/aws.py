@@ -1,0 +1,284 @@
+"""AWS collection at scale: `assay run` over the whole AWS catalog against moto on loopback.
+
+    python bench/aws.py [--sizes 10 100 500] [--rtt-ms 0] [--json results.json]
+
+For each N, an emulated account gets N S3 buckets, N IAM users, N EBS volumes, N RDS
+instances and N security groups (plus the account-level settings), then `assay run` runs
+in a fresh process twice: with the default concurrency (8 collector threads, 16 detail
+workers per target) and with one of each. Each run reports wall time, AWS API calls
+(counted by a botocore `before-call` hook: one per operation, pages included), HTTP
+requests sent (retries included), calls per second and peak RSS.
+
+moto runs in its own process, so the peak memory is assay's alone, and the emulator's
+single Python process bounds the calls per second a run can reach. On loopback a call
+costs no network time, which real AWS does (tens of milliseconds away); `--rtt-ms`
+adds that wait to every HTTP request, in the calling thread as a network would, to show
+what the thread pool buys against a real endpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+REGION = "us-east-1"
+KEY = "bench"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_moto() -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
+            return proc, url
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("moto did not start")
+
+
+def post(url: str) -> None:
+    urllib.request.urlopen(urllib.request.Request(url, data=b"", method="POST"), timeout=30).close()
+
+
+def seed(url: str, n: int) -> None:
+    """N of each resource type, half of them compliant, seeded on 16 threads."""
+    import boto3
+
+    session = boto3.Session(aws_access_key_id=KEY, aws_secret_access_key=KEY, region_name=REGION)
+    s3, iam, ec2, rds = (session.client(s, endpoint_url=url) for s in ("s3", "iam", "ec2", "rds"))
+    rds.describe_db_instances()  # moto loads its RDS catalog on first use
+
+    def bucket(i: int) -> None:
+        name = f"bench-bucket-{i:05d}"
+        s3.create_bucket(Bucket=name)
+        if i % 2:
+            s3.put_bucket_encryption(
+                Bucket=name,
+                ServerSideEncryptionConfiguration={
+                    "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+                },
+            )
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+            s3.put_bucket_tagging(
+                Bucket=name, Tagging={"TagSet": [{"Key": "data-class", "Value": "records"}]}
+            )
+
+    def user(i: int) -> None:
+        name = f"bench-user-{i:05d}"
+        iam.create_user(UserName=name)
+        if i % 2:
+            iam.create_login_profile(UserName=name, Password="Bench-passw0rd!")
+        else:
+            iam.create_access_key(UserName=name)
+
+    def volume(i: int) -> None:
+        ec2.create_volume(AvailabilityZone=f"{REGION}a", Size=8, Encrypted=bool(i % 2))
+
+    def database(i: int) -> None:
+        rds.create_db_instance(
+            DBInstanceIdentifier=f"bench-db-{i:05d}",
+            Engine="postgres",
+            EngineVersion="16.3",
+            DBInstanceClass="db.t3.micro",
+            MasterUsername="app",
+            MasterUserPassword="bench-password",
+            AllocatedStorage=20,
+            StorageEncrypted=bool(i % 2),
+            BackupRetentionPeriod=7 if i % 2 else 1,
+        )
+
+    def group(i: int) -> None:
+        gid = ec2.create_security_group(GroupName=f"bench-sg-{i:05d}", Description="b")["GroupId"]
+        port = 22 if i % 2 else 443
+        ec2.authorize_security_group_ingress(
+            GroupId=gid,
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": port,
+                    "ToPort": port,
+                    "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+                }
+            ],
+        )
+
+    with ThreadPoolExecutor(16) as pool:
+        for make in (bucket, user, volume, database, group):
+            list(pool.map(make, range(n)))
+
+
+def profile(workdir: Path, url: str, workers: int) -> Path:
+    path = workdir / f"bench-{workers}.yaml"
+    path.write_text(
+        "controls: {tags: [aws]}\n"
+        "targets:\n"
+        f"  - {{name: bench, provider: aws, endpoint_url: '{url}', regions: [{REGION}],"
+        f" workers: {workers}}}\n"
+    )
+    return path
+
+
+def run_child(profile_path: Path, workers: int, workdir: Path, rtt_ms: int) -> dict[str, Any]:
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": KEY,
+        "AWS_SECRET_ACCESS_KEY": KEY,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+    env.pop("AWS_PROFILE", None)
+    out = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            str(profile_path),
+            "--workers",
+            str(workers),
+            "--rtt-ms",
+            str(rtt_ms),
+        ],
+        env=env,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"the measured run failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def child(profile_path: str, workers: int, rtt_ms: int) -> None:
+    """One measured `assay run`, in this fresh process; prints one JSON line."""
+    from botocore import handlers
+
+    calls: Counter[str] = Counter()
+    sends = Counter[str]()
+
+    def count_call(model: Any, **_: Any) -> None:
+        calls[f"{model.service_model.service_name}:{model.name}"] += 1
+
+    def count_send(**_: Any) -> None:
+        sends["http"] += 1
+        if rtt_ms:
+            time.sleep(rtt_ms / 1000)
+
+    # Every botocore session registers these at creation, so the run's own sessions count.
+    handlers.BUILTIN_HANDLERS.append(("before-call", count_call))
+    handlers.BUILTIN_HANDLERS.append(("before-send", count_send))
+
+    from click.testing import CliRunner
+
+    from assay.engine.cli import cli
+
+    with tempfile.TemporaryDirectory() as tmp:
+        args = ["run", "--profile", profile_path, "--format", "json"]
+        args += ["--workers", str(workers), "--ledger", f"sqlite:///{tmp}/ledger.db"]
+        start = time.perf_counter()
+        res = CliRunner().invoke(cli, args, catch_exceptions=False)
+        elapsed = time.perf_counter() - start
+    doc = json.loads(res.stdout)
+    total = sum(calls.values())
+    resources: dict[str, set[str]] = {}
+    for result in doc["results"]:
+        resources.setdefault(result["resource"]["type"], set()).add(result["resource"]["id"])
+    print(
+        json.dumps(
+            {
+                "seconds": round(elapsed, 2),
+                "api_calls": total,
+                "http_requests": sends["http"],
+                "calls_per_second": round(total / elapsed),
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                "resources": sum(len(ids) for ids in resources.values()),
+                "resources_by_type": {t: len(ids) for t, ids in sorted(resources.items())},
+                "results": doc["summary"]["results"],
+                "by_status": doc["summary"]["by_status"],
+                "collection_failures": len(doc["summary"]["collection_failures"]),
+                "top_calls": dict(calls.most_common(6)),
+            }
+        )
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 500])
+    parser.add_argument(
+        "--rtt-ms", type=int, default=0, help="Simulated network round trip per request."
+    )
+    parser.add_argument("--json", type=Path, help="Also write the figures to this file.")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=8, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.workers, args.rtt_ms)
+        return
+    moto, url = start_moto()
+    figures = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            workdir = Path(tmp)
+            for n in args.sizes:
+                post(f"{url}/moto-api/reset")
+                started = time.perf_counter()
+                seed(url, n)
+                seeded = time.perf_counter() - started
+                # moto builds each service's backend on its first request: not assay's time.
+                run_child(profile(workdir, url, 16), 8, workdir, 0)
+                pooled = run_child(profile(workdir, url, 16), 8, workdir, args.rtt_ms)
+                single = run_child(profile(workdir, url, 1), 1, workdir, args.rtt_ms)
+                row = {
+                    "n": n,
+                    "rtt_ms": args.rtt_ms,
+                    "seed_seconds": round(seeded, 1),
+                    "pooled": pooled,
+                    "single": single,
+                }
+                figures.append(row)
+                print(
+                    f"N={n:4d}: {pooled['resources']:5d} resources {pooled['results']:5d} results  "
+                    f"pooled {pooled['seconds']:6.2f}s {pooled['api_calls']:5d} calls "
+                    f"{pooled['calls_per_second']:5d}/s {pooled['peak_rss_mb']:4d} MB | "
+                    f"one worker {single['seconds']:6.2f}s "
+                    f"(x{single['seconds'] / pooled['seconds']:.1f}) | "
+                    f"failures {pooled['collection_failures']}, errors "
+                    f"{pooled['by_status']['error']}",
+                    flush=True,
+                )
+    finally:
+        moto.terminate()
+        moto.wait(10)
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""`assay checks`: the registered check functions, and the permissions a run needs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from assay.checks import registry
+from assay.engine.cli_options import handle_errors, selection_options
+from assay.engine.errors import ConfigError
+from assay.engine.models import Severity
+from assay.engine.planner import Filters, Plan, make_plan, resolve_profile
+
+IAM_POLICY_VERSION = "2012-10-17"
+
+
+@click.group()
+def checks() -> None:
+    """List check functions and print the permissions the controls need."""
+
+
+@checks.command("list")
+@click.option("--provider", help="Only checks of this provider (aws, k8s, postgres, ...).")
+@click.option(
+    "--format",
+    "-f",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+@handle_errors
+def checks_list(provider: str | None, fmt: str) -> None:
+    """List registered check functions: resource type, parameters and permissions."""
+    specs = [
+        spec
+        for name, spec in sorted(registry.checks().items())
+        if not provider or name.split(".")[0] == provider
+    ]
+    if fmt == "json":
+        rows = [
+            {
+                "name": s.name,
+                "resource": s.resource,
+                "permissions": list(s.permissions),
+                "params": s.params.model_json_schema(),
+            }
+            for s in specs
+        ]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"{len(specs)} checks")
+    for col in ("name", "resource", "params", "permissions"):
+        table.add_column(col, overflow="fold")
+    for s in specs:
+        table.add_row(
+            s.name, s.resource, ", ".join(s.params.model_fields), ", ".join(s.permissions)
+        )
+    Console().print(table)
+
+
+@checks.command("permissions")
+@click.option(
+    "--provider",
+    required=True,
+    help="The provider whose permissions to print (aws prints an IAM policy document).",
+)
+@selection_options
+@handle_errors
+def checks_permissions(
+    provider: str,
+    profile: Path | None,
+    framework: tuple[str, ...],
+    control: tuple[str, ...],
+    severity: str | None,
+) -> None:
+    """Print the least privilege the selected controls need from one provider.
+
+    The union of the permissions declared by the collectors of the resource types the
+    controls judge and by their check functions. For aws it is an IAM policy document
+    to attach to the role or user the run uses; for other providers, a JSON list.
+    """
+    if provider not in registry.providers():
+        raise ConfigError(
+            f"unknown provider {provider!r}; expected one of "
+            f"{', '.join(sorted(registry.providers()))}",
+            field="--provider",
+        )
+    path = resolve_profile(profile)
+    plan = make_plan(path, Filters(framework, control, Severity(severity) if severity else None))
+    actions = sorted(permissions(plan, provider))
+    if not actions:
+        raise ConfigError(
+            f"the selected controls use no {provider} resource; nothing to grant",
+            file=path,
+            remediation="select controls of that provider (--control, --framework)",
+        )
+    if provider == "aws":
+        click.echo(json.dumps(iam_policy(actions), indent=2))
+    else:
+        click.echo(json.dumps({"provider": provider, "permissions": actions}, indent=2))
+
+
+def permissions(plan: Plan, provider: str) -> set[str]:
+    """What the plan's controls of `provider` need: collector and check permissions."""
+    collectors = registry.collectors()
+    needed: set[str] = set()
+    for lc in plan.controls:
+        if lc.control.provider != provider:
+            continue
+        needed.update(lc.permissions)
+        spec = collectors.get(lc.control.resource)
+        if spec is not None:
+            needed.update(spec.permissions)
+    return needed
+
+
+def iam_policy(actions: Iterable[str]) -> dict[str, object]:
+    """An identity policy allowing `actions` on every resource (they are all reads)."""
+    return {
+        "Version": IAM_POLICY_VERSION,
+        "Statement": [
+            {
+                "Sid": "AssayReadOnly",
+                "Effect": "Allow",
+                "Action": sorted(actions),
+                "Resource": "*",
+            }
+        ],
+    }
