@@ -57,7 +57,8 @@ def demo_profile(targets: list[dict[str, Any]], waived_volume: str) -> dict[str,
 def run_demo(workdir: Path, console: Console) -> int:
     """Seed an emulated account, run the AWS controls on it, record and verify the evidence."""
     try:
-        from assay.engine.demo_account import seed, start_emulator
+        from assay.engine.aws_emulator import start_emulator
+        from assay.engine.demo_account import PEER_EXTERNAL_ID, PEER_ROLE, seed, seed_peer
     except ImportError as exc:
         raise AssayError(
             f"the demo needs the AWS emulator (moto), which is not installed ({exc.name})",
@@ -80,11 +81,21 @@ def run_demo(workdir: Path, console: Console) -> int:
         console.print(f"[bold]assay demo[/]: AWS emulator (moto) listening on {endpoint_url}")
         seeded = seed(endpoint_url, REGION)
         console.print(f"  seeded an account with {seeded['summary']}")
+        peer = seed_peer(endpoint_url, REGION)
+        console.print(f"  and a second account, {peer['account']}, reached by assuming a role")
         targets = [
             {"name": "demo", "provider": "aws", "endpoint_url": endpoint_url, "regions": [REGION]},
+            {
+                "name": "demo-audit",
+                "provider": "aws",
+                "endpoint_url": endpoint_url,
+                "regions": [REGION],
+                "role_arn": PEER_ROLE,
+                "external_id": PEER_EXTERNAL_ID,
+            },
             k8s_demo_target(),
         ]
-        console.print(f"Kubernetes: the manifests in {targets[1]['manifests']}")
+        console.print(f"Kubernetes: the manifests in {targets[2]['manifests']}")
         if find_bindir() is None:
             console.print(
                 "PostgreSQL: server binaries (initdb, pg_ctl) not found, so the PostgreSQL "

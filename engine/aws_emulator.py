@@ -1,0 +1,53 @@
+"""moto's AWS emulator as an HTTP server on 127.0.0.1, for `assay demo` and the AWS tests.
+
+moto keeps its state per process, not per server: two emulators in one process would
+share one account, so `start_emulator` refuses to start a second one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from moto.server import ThreadedMotoServer
+
+_running = threading.Lock()
+
+
+@contextmanager
+def start_emulator() -> Iterator[str]:
+    """Run moto's server on a free 127.0.0.1 port with an empty account; yield its URL.
+
+    The server stops on exit. Its request log is silenced while it runs.
+    """
+    if not _running.acquire(blocking=False):
+        raise RuntimeError(
+            "an AWS emulator is already running in this process; moto keeps one state per "
+            "process, so a second would share its account. Use the running one."
+        )
+    werkzeug_log = logging.getLogger("werkzeug")
+    level = werkzeug_log.level
+    werkzeug_log.setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    try:
+        server.start()
+        try:
+            host, port = server.get_host_and_port()
+            url = f"http://{host}:{port}"
+            # An earlier emulator in this process leaves its resources in moto's state.
+            _post(f"{url}/moto-api/reset")
+            yield url
+        finally:
+            server.stop()
+    finally:
+        werkzeug_log.setLevel(level)
+        _running.release()
+
+
+def _post(url: str) -> None:
+    request = urllib.request.Request(url, data=b"", method="POST")
+    with urllib.request.urlopen(request, timeout=10):
+        pass
