@@ -242,7 +242,8 @@ def doctor(profile: Path | None, timeout: float) -> None:
 )
 @handle_errors
 def demo(workdir: Path) -> None:
-    """Run the built-in AWS controls against an emulated account; no cloud account needed."""
+    """Run every built-in control on an emulated AWS account, example Kubernetes manifests and
+    a throwaway PostgreSQL, then a data-subject request; no account or server needed."""
     sys.exit(demo_mod.run_demo(workdir, Console()))
 
 
