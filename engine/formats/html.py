@@ -121,7 +121,14 @@ def render(report: RunReport) -> str:
         for p in report.trend
     ]
     points.append((f"{report.finished_at} (this run)", current))
-    checkpoint = (report.ledger or {}).get("checkpoint") or (report.ledger or {}).get("head")
+    ledger = report.ledger or {}
+    signed = ledger.get("checkpoint")
+    # The signed checkpoint when there is one (origin@size and Merkle root), else the head hash.
+    checkpoint = (
+        f"{signed['origin']}@{signed['size']} root {signed['root']}"
+        if signed
+        else ledger.get("head")
+    )
     return (
         _env()
         .get_template("report.html.j2")
