@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from assay.checks import registry
-from assay.engine.cli_options import handle_errors, selection_options
+from assay.engine.cli_options import format_option, handle_errors, selection_options
 from assay.engine.errors import ConfigError
 from assay.engine.models import Severity
 from assay.engine.planner import Filters, Plan, make_plan, resolve_profile
@@ -26,15 +26,7 @@ def checks() -> None:
 
 @checks.command("list")
 @click.option("--provider", help="Only checks of this provider (aws, k8s, postgres, ...).")
-@click.option(
-    "--format",
-    "-f",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="Output format.",
-)
+@format_option
 @handle_errors
 def checks_list(provider: str | None, fmt: str) -> None:
     """List registered check functions: resource type, parameters and permissions."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 from enum import IntEnum
 from pathlib import Path
 
+from assay.errors import DiagnosticError
+
 
 class ExitCode(IntEnum):
     OK = 0
@@ -17,19 +19,8 @@ class ExitCode(IntEnum):
     EVIDENCE = 4  # evidence verification failed
 
 
-class AssayError(Exception):
+class AssayError(DiagnosticError):
     exit_code = ExitCode.USAGE
-
-    def __init__(self, message: str, *, remediation: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.remediation = remediation
-
-    def diagnostics(self) -> str:
-        """What went wrong and, where known, how to fix it."""
-        if self.remediation:
-            return f"{self.message}\n  hint: {self.remediation}"
-        return self.message
 
 
 class ConfigError(AssayError):

@@ -6,20 +6,11 @@ ever repeats an identity or a value read from a datastore: they may be personal 
 
 from __future__ import annotations
 
+from assay.errors import DiagnosticError
 
-class GdprError(Exception):
-    """Base class: a message and, where known, a remediation."""
 
-    def __init__(self, message: str, *, remediation: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.remediation = remediation
-
-    def diagnostics(self) -> str:
-        """What went wrong and, where known, how to fix it."""
-        if self.remediation:
-            return f"{self.message}\n  hint: {self.remediation}"
-        return self.message
+class GdprError(DiagnosticError):
+    """Base class of the DSR module's errors."""
 
 
 class DataMapError(GdprError):
