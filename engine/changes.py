@@ -73,6 +73,16 @@ class RunPoint:
     counts: dict[str, Any]  # the run_finished record's counts: by_status, waived, criteria
 
 
+def record_fingerprint(rec: dict[str, Any]) -> str:
+    """A result record's fingerprint: stored since records pseudonymise addresses in ids."""
+    stored = rec.get("fingerprint")
+    return (
+        stored
+        if isinstance(stored, str)
+        else fingerprint(rec["control"]["id"], rec["resource"]["id"])
+    )
+
+
 def ledger_history(
     records: Iterable[dict[str, Any]], keep_runs: int = 30
 ) -> tuple[Baseline, list[RunPoint]]:
@@ -93,7 +103,7 @@ def ledger_history(
             pending[run] = {}
             pending_at[run] = rec.get("at", "")
         elif kind == "result" and run in pending:
-            fp = fingerprint(rec["control"]["id"], rec["resource"]["id"])
+            fp = record_fingerprint(rec)
             pending[run][fp] = Seen(rec["status"], rec["control"]["id"], rec["resource"])
         elif kind == "run_finished" and run in pending:
             at = rec.get("at") or pending_at[run]
@@ -146,7 +156,7 @@ def run_results(
         if not isinstance(run, str) or not run.startswith(run_prefix):
             continue
         if rec.get("kind") == "result":
-            fp = fingerprint(rec["control"]["id"], rec["resource"]["id"])
+            fp = record_fingerprint(rec)
             matches.setdefault(run, {})[fp] = Seen(
                 rec["status"], rec["control"]["id"], rec["resource"]
             )

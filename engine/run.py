@@ -26,14 +26,19 @@ from assay.engine.planner import Plan
 from assay.engine.report import RunReport, finding_fingerprint
 from assay.evidence import (
     LedgerError,
+    Pseudonymizer,
     SigningKeyError,
     check_signing_key,
+    load_key,
     open_ledger,
     redact_url,
     resolve_signing_key,
     sign_checkpoint,
     to_record_value,
 )
+from assay.evidence.pseudonym import pseudonymise_emails
+
+PSEUDONYM_KEY = Path(".assay/pseudonym.key")  # shared with `assay dsr` (--pseudonym-key)
 
 
 def execute(
@@ -126,10 +131,17 @@ def record_run(
         raise ConfigError(
             str(exc), remediation="fix the key, or unset it to run unsigned"
         ) from None
+    # Records never carry an address in the clear: a keyed pseudonym goes in the hashed
+    # log, the address into the vault, whose rows can be erased without breaking the log.
+    vault: dict[str, str] = {}
+    pseudonymizer = Pseudonymizer(load_key(PSEUDONYM_KEY))
+    records = [pseudonymise_emails(r, pseudonymizer, vault) for r in records]
     with open_ledger(ledger_url) as ledger:
         try:
             if key is not None:
                 check_signing_key(ledger, key)
+            for pseudonym, raw in vault.items():
+                ledger.vault_put(pseudonym, raw)
             stored = ledger.append(records)
             checkpoint = sign_checkpoint(ledger, key) if key is not None else None
         except LedgerError as exc:
@@ -190,6 +202,8 @@ def result_record(run: str, at: str, f: Finding) -> dict[str, Any]:
         "reason": f.result.reason,
         "observed": to_record_value(f.result.observed),
         "waiver": f.waiver.id if f.waiver else None,
+        # Taken before addresses are pseudonymised, so runs compare on the same key.
+        "fingerprint": finding_fingerprint(f),
     }
 
 

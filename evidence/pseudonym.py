@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 from pathlib import Path
+from typing import Any
 
 KEY_BYTES = 32
 KEY_ENV = "ASSAY_PSEUDONYM_KEY"
@@ -76,3 +77,29 @@ def load_key(path: Path, *, create: bool = True) -> bytes:
     with os.fdopen(fd, "w", encoding="ascii") as f:
         f.write(key.hex() + "\n")
     return key
+
+
+# Addresses name people; they are the personal data that reaches results through free
+# text (a Kubernetes RBAC subject, a CloudTrail user, a reason quoting either).
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+
+
+def pseudonymise_emails(value: Any, p: Pseudonymizer, found: dict[str, str]) -> Any:
+    """`value` with every e-mail address in its strings replaced by its pseudonym.
+
+    `found` collects pseudonym -> address, for the ledger's deletable vault.
+    """
+    if isinstance(value, str):
+
+        def swap(m: re.Match[str]) -> str:
+            raw = m.group(0)
+            ps = p.pseudonym("email", raw.strip().lower())
+            found[ps] = raw
+            return ps
+
+        return EMAIL.sub(swap, value)
+    if isinstance(value, dict):
+        return {k: pseudonymise_emails(v, p, found) for k, v in value.items()}
+    if isinstance(value, list):
+        return [pseudonymise_emails(v, p, found) for v in value]
+    return value

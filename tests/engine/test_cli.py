@@ -166,3 +166,32 @@ def test_every_command_is_documented_in_the_readme() -> None:
 
     missing = [c for c in walk(cli, "assay") if not re.search(re.escape(c) + r"\b", readme)]
     assert not missing, f"undocumented commands: {missing}"
+
+
+def test_addresses_never_reach_the_ledger_in_the_clear(workspace: Path) -> None:
+    r = make_resource(
+        "test.widget",
+        {"lock_level": 1, "owner": "Alice.Admin@example.com"},
+        id="widget:owned-by-alice@example.com",
+        name="w",
+        scope={"provider": "test", "target": "t1"},
+    )
+    r["collected_at"] = now_rfc3339()
+    path = workspace / "snap.jsonl"
+    write_snapshot(Snapshot(now_rfc3339(), resources=[r]), path)
+    for _ in range(2):
+        res = invoke(["evaluate", str(path), "-f", "json"], workspace)
+    # the report is the user's own: it shows the resource as it is
+    assert (
+        json.loads(res.stdout)["results"][0]["resource"]["id"]
+        == "widget:owned-by-alice@example.com"
+    )
+    # the second run still recognises the resource as the same one
+    assert json.loads(res.stdout)["results"][0]["change"] == "still_failing"
+    db = workspace / ".assay" / "ledger.db"
+    with sqlite3.connect(db) as con:
+        bodies = b"".join(bytes(b) for (b,) in con.execute("SELECT body FROM records"))
+        assert b"example.com" not in bodies and b"hmac-sha256:" in bodies
+        vault = {v for (v,) in con.execute("SELECT value FROM pii_vault")}
+    assert vault == {"owned-by-alice@example.com"}  # attributes not observed never get there
+    assert invoke(["evidence", "verify"], workspace).exit_code == 0
