@@ -1,15 +1,23 @@
-"""Evidence ledger throughput on SQLite: appends, verification, proofs.
+"""Evidence ledger throughput: SQLite and PostgreSQL appends, verification, proofs, bundles.
 
     python bench/ledger.py [--records 1000000] [--batch 1000] [--single 5000]
+                           [--pg-records 200000] [--no-pg]
 
-Builds a ledger of --records result-shaped records (about 650 bytes each) in batches,
-then measures durable single-record appends, signing a checkpoint, verifying the whole
-ledger with the public key (in a fresh process, to report its peak memory; a ledger a
-tenth the size is verified too, to show memory stays flat), and inclusion and
+Builds a SQLite ledger of --records result-shaped records (about 600 bytes each) in
+batches, then measures durable single-record appends, signing a checkpoint, verifying
+the whole ledger with the public key (in a fresh process, to report its peak memory; a
+ledger a tenth the size is verified too, to show memory stays flat), and inclusion and
 consistency proofs at full size. Every append writes its Merkle tree nodes.
 
-Targets: batched >= 20,000 records/s; single durable >= 3,000/s; verifying 1,000,000
-records <= 10 s with flat memory; an inclusion proof generated and verified < 5 ms.
+Then it exports the whole ledger as a bundle and verifies the bundle with the public
+key, each in a fresh process (peak memory for both; the export of the tenth-size ledger
+too, to show memory stays flat), and, when PostgreSQL's server binaries are installed,
+appends --pg-records to a throwaway local server in batches and one at a time.
+
+Targets: SQLite batched >= 20,000 records/s; single durable >= 3,000/s; verifying
+1,000,000 records <= 10 s with flat memory; an inclusion proof generated and verified
+< 5 ms; PostgreSQL batched >= 10,000 records/s; exporting 1,000,000 records under 200 MB
+peak memory; verifying that bundle <= 10 s.
 """
 
 from __future__ import annotations
@@ -26,12 +34,15 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from assay.engine.local_postgres import find_bindir, local_postgres
 from assay.evidence import (
     SigningKey,
     VerifierKey,
+    export_bundle,
     open_ledger,
     prove,
     sign_checkpoint,
+    verify_bundle,
     verify_ledger,
 )
 from assay.evidence.merkle import consistency_proof, root, verify_consistency
@@ -84,15 +95,89 @@ def _verify_in_child(url: str, vkey: str, workers: int, out: Any) -> None:
     out.send((report.ok, report.records, elapsed, cpu, peak_kib, str(report.error)))
 
 
-def verify_fresh(url: str, vkey: str, workers: int) -> tuple[bool, int, float, float, int, str]:
-    """Verify in a new process, so its peak memory is the verifier's (and its workers')."""
+def _peak_kib() -> int:
+    return max(
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+    )
+
+
+def _export_in_child(url: str, key_text: str, out: Path, send: Any) -> None:
+    key = SigningKey.parse(key_text)
+    with open_ledger(url, create=False) as ledger:
+        started = time.perf_counter()
+        result = export_bundle(ledger, out, key)
+        elapsed = time.perf_counter() - started
+    send.send((result.end - result.start, elapsed, out.stat().st_size, _peak_kib()))
+
+
+def _verify_bundle_in_child(path: Path, vkey: str, workers: int, send: Any) -> None:
+    started = time.perf_counter()
+    report = verify_bundle(path, [VerifierKey.parse(vkey)], workers=workers)
+    elapsed = time.perf_counter() - started
+    send.send((report.ok, report.records, elapsed, _peak_kib(), str(report.error)))
+
+
+def in_fresh_process(target: Any, *args: Any) -> Any:
+    """Run `target(*args, send)` in a new process; returns what it sends."""
     context = multiprocessing.get_context("spawn")
     receive, send = context.Pipe(duplex=False)
-    process = context.Process(target=_verify_in_child, args=(url, vkey, workers, send))
+    process = context.Process(target=target, args=(*args, send))
     process.start()
-    result: tuple[bool, int, float, float, int, str] = receive.recv()
+    result = receive.recv()
     process.join()
     return result
+
+
+def verify_fresh(url: str, vkey: str, workers: int) -> tuple[bool, int, float, float, int, str]:
+    """Verify in a new process, so its peak memory is the verifier's (and its workers')."""
+    result: tuple[bool, int, float, float, int, str] = in_fresh_process(
+        _verify_in_child, url, vkey, workers
+    )
+    return result
+
+
+def bundles(urls: dict[str, str], key: SigningKey, workers: int, tmp: Path) -> None:
+    """Export each ledger in a fresh process; verify the full one's bundle likewise."""
+    for label, url in urls.items():
+        out = tmp / f"{label}.zip"
+        count, seconds, size, peak_kib = in_fresh_process(
+            _export_in_child, url, key.private_text(), out
+        )
+        print(
+            f"export {label} ledger as a bundle: {rate(count, seconds)}; "
+            f"{size / 2**20:.0f} MiB; peak RSS {peak_kib / 1024:.0f} MiB"
+        )
+    for workers_used in sorted({1, workers}):
+        ok, count, seconds, peak_kib, error = in_fresh_process(
+            _verify_bundle_in_child, tmp / "full.zip", str(key.verifier), workers_used
+        )
+        assert ok, error
+        print(
+            f"verify the full bundle with the key, {workers_used} process(es): "
+            f"{rate(count, seconds)}; peak RSS {peak_kib / 1024:.0f} MiB"
+        )
+
+
+def postgres(records: int, batch: int, single: int, key: SigningKey) -> None:
+    """Appends to a throwaway local PostgreSQL server, batched and one at a time."""
+    if find_bindir() is None:
+        print("PostgreSQL: server binaries not found (set PG_BIN); skipped")
+        return
+    with local_postgres() as server:
+        elapsed = build(server.dsn, records, batch, key)
+        print(
+            f"PostgreSQL batched appends ({batch}/txn, with tree nodes): {rate(records, elapsed)}"
+        )
+        run = str(uuid.uuid4())
+        with open_ledger(server.dsn) as ledger:
+            elapsed = 0.0
+            for i in range(single):
+                entry = result_record(i, run)
+                started = time.perf_counter()
+                ledger.append([entry])
+                elapsed += time.perf_counter() - started
+            print(f"PostgreSQL single appends (1/txn): {rate(single, elapsed)}")
 
 
 def build(url: str, records: int, batch: int, key: SigningKey) -> float:
@@ -116,6 +201,8 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=5000)
     parser.add_argument("--proofs", type=int, default=200)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--pg-records", type=int, default=200_000)
+    parser.add_argument("--no-pg", action="store_true", help="Skip the PostgreSQL figures.")
     parser.add_argument("--dir", type=Path, help="Where to put the ledgers (default: a temp dir).")
     args = parser.parse_args()
     key = SigningKey.generate("bench.example/evidence")
@@ -176,6 +263,9 @@ def main() -> None:
                     f"{rate(count, seconds)}; main process CPU {cpu:.2f} s, "
                     f"peak RSS {peak_kib / 1024:.0f} MiB"
                 )
+        bundles({"full": url, "tenth": small_url}, key, args.workers, Path(tmp))
+    if not args.no_pg:
+        postgres(args.pg_records, args.batch, min(args.single, 2000), key)
 
 
 if __name__ == "__main__":

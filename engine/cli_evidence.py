@@ -1,4 +1,5 @@
-"""`assay evidence`: verify the ledger, sign checkpoints, prove records, manage keys."""
+"""`assay evidence`: verify the ledger or a bundle, export bundles, sign checkpoints, prove
+records, manage keys."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from assay.engine.cli_options import format_option, handle_errors, ledger_option
 from assay.engine.collect import now_rfc3339
@@ -20,19 +22,23 @@ from assay.evidence import (
     InclusionProof,
     NoteError,
     ProofError,
+    Selection,
     SigningKey,
     SigningKeyError,
     VerifierKey,
     create_signing_key,
     default_origin,
+    export_bundle,
     load_signing_key,
     open_ledger,
+    parse_when,
     prove,
     public_key_path,
     redact_url,
     resolve_signing_key,
     rotate_key,
     sign_checkpoint,
+    verify_bundle,
     verify_ledger,
 )
 
@@ -82,44 +88,74 @@ def _echo_json(doc: dict[str, Any]) -> None:
 
 @click.group()
 def evidence() -> None:
-    """Verify the evidence ledger, sign checkpoints, prove records, manage keys."""
+    """Verify the ledger or a bundle, export bundles, sign checkpoints, prove records."""
+
+
+def _trusted_checkpoint(path: Path | None, verifiers: list[VerifierKey]) -> Checkpoint | None:
+    if path is None:
+        return None
+    if not verifiers:
+        raise ConfigError("--trusted-checkpoint needs --key to check its signature")
+    try:
+        return Checkpoint.from_note(path.read_bytes())
+    except CheckpointError as exc:
+        raise ConfigError(str(exc), file=path) from None
 
 
 @evidence.command("verify")
+@click.argument(
+    "bundle", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @ledger_option
 @public_keys_option
 @click.option(
     "--trusted-checkpoint",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A checkpoint you saved earlier: the ledger must still extend it.",
+    help="A checkpoint you saved earlier: the ledger or bundle must still extend it.",
+)
+@click.option(
+    "--check-views",
+    is_flag=True,
+    help="Bundle only: also rebuild its OSCAL document and summary from the records and "
+    "compare them byte for byte.",
 )
 @click.option(
     "--workers",
     type=click.IntRange(1, 64),
     default=min(os.cpu_count() or 1, 8),
     show_default="CPU count, at most 8",
-    help="Processes that verify a large ledger's records in parallel.",
+    help="Processes that verify a large ledger's or bundle's records in parallel.",
 )
 @format_option
 @handle_errors
 def evidence_verify(
-    ledger: str, keys: tuple[str, ...], trusted_checkpoint: Path | None, workers: int, fmt: str
+    bundle: Path | None,
+    ledger: str,
+    keys: tuple[str, ...],
+    trusted_checkpoint: Path | None,
+    check_views: bool,
+    workers: int,
+    fmt: str,
 ) -> None:
-    """Re-hash every record, recompute the Merkle root and check every signed checkpoint.
+    """Verify the ledger (--ledger) or an exported BUNDLE.
 
-    With --key, checkpoint signatures are checked (a truncated tail or a log re-signed by
-    another key fails); with --trusted-checkpoint, a rollback or rewritten history fails.
-    Exits 4 on the first problem, naming the record or checkpoint.
+    Re-hashes every record, recomputes the Merkle root and checks every signed
+    checkpoint. With --key, checkpoint signatures are checked (a truncated tail or a log
+    re-signed by another key fails); with --trusted-checkpoint, a rollback or rewritten
+    history fails. A BUNDLE needs nothing but itself and --key (the log's public key,
+    obtained apart from the bundle). Exits 4 on the first problem, naming the record,
+    checkpoint, proof or file.
     """
     verifiers = _verifier_keys(keys)
-    trusted = None
-    if trusted_checkpoint is not None:
-        if not verifiers:
-            raise ConfigError("--trusted-checkpoint needs --key to check its signature")
-        try:
-            trusted = Checkpoint.from_note(trusted_checkpoint.read_bytes())
-        except CheckpointError as exc:
-            raise ConfigError(str(exc), file=trusted_checkpoint) from None
+    trusted = _trusted_checkpoint(trusted_checkpoint, verifiers)
+    if bundle is not None:
+        source = click.get_current_context().get_parameter_source("ledger")
+        if source is ParameterSource.COMMANDLINE:
+            raise click.UsageError("give --ledger or a BUNDLE to verify, not both")
+        _verify_bundle(bundle, verifiers, trusted, workers, check_views, fmt)
+        return
+    if check_views:
+        raise click.UsageError("--check-views applies to a BUNDLE only")
     with open_ledger(ledger, create=False) as led:
         result = verify_ledger(led, verifiers, trusted, workers=workers)
     if fmt == "json":
@@ -141,6 +177,115 @@ def evidence_verify(
         raise EvidenceError(
             f"evidence ledger {redact_url(ledger)} failed verification: {result.error}"
         )
+
+
+def _verify_bundle(
+    bundle: Path,
+    verifiers: list[VerifierKey],
+    trusted: Checkpoint | None,
+    workers: int,
+    check_views: bool,
+    fmt: str,
+) -> None:
+    if not verifiers:
+        raise ConfigError(
+            "verifying a bundle needs --key: the log's public key, obtained apart from the "
+            "bundle (its own public.vkey is a hint, never trusted)"
+        )
+    result = verify_bundle(bundle, verifiers, trusted, workers=workers, check_views=check_views)
+    if fmt == "json":
+        _echo_json({"bundle": str(bundle), **result.as_dict()})
+    elif result.start is not None and result.end is not None:
+        click.echo(
+            f"✓ {result.records} of records {result.start}..{result.end - 1} verified; "
+            f"head {result.head}"
+        )
+        if result.ok and result.latest is not None:
+            click.echo(
+                f"✓ {result.checkpoints} signed checkpoint(s) verified; latest "
+                f"{result.latest.label}, root {result.latest.root.hex()}"
+            )
+            click.echo(f"✓ manifest and every file's SHA-256 signed by {result.signer}")
+            if result.trusted is not None:
+                click.echo(f"✓ consistent with the trusted checkpoint {result.trusted.label}")
+            if check_views:
+                click.echo("✓ the OSCAL document and the summary match the records")
+            click.echo(f"to pin it: unzip -p {bundle} {result.latest_file} > pinned.checkpoint")
+        for note in result.notes:
+            click.echo(f"! {note.replace('(check_views)', '(--check-views)')}")
+    if not result.ok:
+        raise EvidenceError(f"evidence bundle {bundle} failed verification: {result.error}")
+
+
+@evidence.command("export")
+@ledger_option
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The bundle to write (a zip; replaced if it exists).",
+)
+@click.option("--run", "run_id", metavar="ID", help="Export the records of this run.")
+@click.option(
+    "--from",
+    "since",
+    metavar="DATE",
+    help="Export records recorded from this day (YYYY-MM-DD, UTC) or time (RFC 3339) on.",
+)
+@click.option("--to", "until", metavar="DATE", help="... up to the end of this day, or this time.")
+@click.option(
+    "--since-checkpoint",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The auditor's pinned checkpoint, when older than the range: the bundle then "
+    "proves it extends that checkpoint.",
+)
+@click.option("--key", type=click.Path(dir_okay=False, path_type=Path), help=KEY_HELP)
+@handle_errors
+def evidence_export(
+    ledger: str,
+    out: Path,
+    run_id: str | None,
+    since: str | None,
+    until: str | None,
+    since_checkpoint: Path | None,
+    key: Path | None,
+) -> None:
+    """Write a bundle an auditor verifies offline with only the log's public key.
+
+    The bundle holds the records of a run or a period (default: every record the latest
+    signed checkpoint covers) exactly as stored, the signed checkpoints around them, the
+    proofs that tie them together, an OSCAL assessment-results document and a summary
+    built from the records, and a manifest of every file's SHA-256, signed with the
+    log's key. The same ledger and selection give the same bytes.
+    """
+    if run_id is not None and (since or until):
+        raise click.UsageError("give --run or --from/--to, not both")
+    try:
+        selection = Selection(
+            run=run_id,
+            since=parse_when(since) if since else None,
+            until=parse_when(until, end=True) if until else None,
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc), field="--from/--to") from None
+    pinned = None
+    if since_checkpoint is not None:
+        try:
+            pinned = Checkpoint.from_note(since_checkpoint.read_bytes())
+        except CheckpointError as exc:
+            raise ConfigError(str(exc), file=since_checkpoint) from None
+    signing_key = _signing_key(key)
+    with open_ledger(ledger, create=False) as led:
+        result = export_bundle(led, out, signing_key, selection, since=pinned)
+    latest = result.latest
+    click.echo(
+        f"wrote {out}: records {result.start}..{result.end - 1} "
+        f"({result.end - result.start}), {len(result.checkpoints)} checkpoint(s) up to "
+        f"{latest.label}; SHA-256 {result.sha256}"
+    )
+    click.echo("an auditor checks it with the log's public key, and can pin its checkpoint:")
+    click.echo(f"  assay evidence verify {out} --key {signing_key.verifier}")
+    click.echo(f"  unzip -p {out} {result.latest_file} > pinned.checkpoint")
 
 
 @evidence.command("keygen")

@@ -148,7 +148,7 @@ ledger_option = click.option(
     envvar="ASSAY_LEDGER",
     default=DEFAULT_LEDGER,
     show_default=True,
-    help="Evidence ledger URL (sqlite:///path.db); env ASSAY_LEDGER.",
+    help="Evidence ledger URL (sqlite:///path.db or postgresql://...); env ASSAY_LEDGER.",
 )
 _run_option_list = option_group(
     ledger_option,

@@ -26,11 +26,14 @@ from assay.engine.models import Severity
 from assay.engine.planner import make_plan
 from assay.engine.run import execute
 from assay.evidence import (
+    Selection,
     create_signing_key,
     default_origin,
+    export_bundle,
     load_signing_key,
     open_ledger,
     public_key_path,
+    verify_bundle,
     verify_ledger,
 )
 from assay.gdpr import run_demo_dsr
@@ -146,4 +149,30 @@ def run_demo(workdir: Path, console: Console) -> int:
     )
     console.rule("Data-subject requests")
     run_demo_dsr(workdir, console)
+    console.rule("For the auditor")
+    export_run(ledger_url, report.run_id, key_path, state / "demo-bundle.zip", console)
     return int(ExitCode.OK)
+
+
+def export_run(ledger_url: str, run_id: str, key_path: Path, out: Path, console: Console) -> None:
+    """Export the run's evidence bundle, verify it with the public key alone, and show how."""
+    key = load_signing_key(key_path)
+    with open_ledger(ledger_url, create=False) as ledger:
+        exported = export_bundle(ledger, out, key, Selection(run=run_id))
+    checked = verify_bundle(out, [key.verifier])
+    if not checked.ok:
+        raise EvidenceError(f"the demo's evidence bundle failed verification: {checked.error}")
+    console.print(
+        f"[green]✓[/] exported the run to {out}: records {exported.start}..{exported.end - 1} "
+        f"and {len(exported.checkpoints)} signed checkpoint(s), verified with the public key "
+        "alone",
+        soft_wrap=True,
+    )
+    console.print(
+        "An auditor, given the bundle and the public key (apart from it), checks it and pins "
+        "its checkpoint:\n"
+        f"  assay evidence verify {out} --key {public_key_path(key_path)}\n"
+        f"  unzip -p {out} {exported.latest_file} > pinned.checkpoint\n"
+        "and next quarter verifies the new bundle with --trusted-checkpoint pinned.checkpoint.",
+        soft_wrap=True,
+    )

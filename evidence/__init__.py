@@ -8,10 +8,19 @@ public key detect any edit, deletion, truncation, rollback or re-signed forgery.
 
     with open_ledger("sqlite:///evidence/ledger.db") as ledger:
         ledger.append([{"kind": "result", "at": "2024-05-01T02:00:00Z", ...}])
-        sign_checkpoint(ledger, load_signing_key(Path(".assay/signing.key")))
+        key = load_signing_key(Path(".assay/signing.key"))
+        sign_checkpoint(ledger, key)
         report = verify_ledger(ledger, [VerifierKey.parse(vkey)])
+        export_bundle(ledger, Path("q2.zip"), key, Selection(since=parse_when("2024-04-01")))
+    report = verify_bundle(Path("q2.zip"), [VerifierKey.parse(vkey)])
+
+Ledgers live in SQLite (a file) or PostgreSQL (``postgresql://...``); a bundle is a
+zip of a range of records with the checkpoints and proofs an auditor needs to verify
+it offline (`bundle_format`).
 """
 
+from assay.evidence.bundle import ExportResult, Selection, export_bundle, parse_when
+from assay.evidence.bundle_verify import BundleReport, verify_bundle
 from assay.evidence.canonical import (
     MAX_SAFE_INT,
     CanonicalError,
@@ -33,22 +42,29 @@ from assay.evidence.keys import (
     resolve_signing_key,
     write_signing_key,
 )
-from assay.evidence.ledger import SUPPORTED_URLS, Ledger, open_ledger, redact_url
+from assay.evidence.ledger import SUPPORTED_URLS, Ledger, open_ledger
 from assay.evidence.merkle import EMPTY_ROOT, ProofError
 from assay.evidence.note import NoteError
-from assay.evidence.pseudonym import Pseudonymizer, PseudonymKeyError, load_key
+from assay.evidence.postgres import PostgresLedger
+from assay.evidence.pseudonym import (
+    Pseudonymizer,
+    PseudonymKeyError,
+    load_key,
+    pseudonymise_emails,
+)
 from assay.evidence.record import (
     GENESIS_PREV,
     KEY_ROTATED,
     RESERVED_KEYS,
     LedgerError,
     StoredRecord,
+    redact_url,
 )
 from assay.evidence.signing import check_signing_key, rotate_key, sign_checkpoint
 from assay.evidence.sqlite import SQLiteLedger
 from assay.evidence.tlog_proof import InclusionProof, prove
-from assay.evidence.verify import VerificationError, VerifyReport, verify
-from assay.evidence.verify_ledger import LedgerReport, LogVerificationError, verify_ledger
+from assay.evidence.verify import LogVerificationError, VerificationError, VerifyReport, verify
+from assay.evidence.verify_ledger import LedgerReport, verify_ledger
 
 __all__ = [
     "DEFAULT_SIGNING_KEY",
@@ -59,19 +75,23 @@ __all__ = [
     "RESERVED_KEYS",
     "SIGNING_KEY_ENV",
     "SUPPORTED_URLS",
+    "BundleReport",
     "CanonicalError",
     "Checkpoint",
     "CheckpointError",
+    "ExportResult",
     "InclusionProof",
     "Ledger",
     "LedgerError",
     "LedgerReport",
     "LogVerificationError",
     "NoteError",
+    "PostgresLedger",
     "ProofError",
     "PseudonymKeyError",
     "Pseudonymizer",
     "SQLiteLedger",
+    "Selection",
     "SigningKey",
     "SigningKeyError",
     "StoredRecord",
@@ -82,11 +102,14 @@ __all__ = [
     "check_signing_key",
     "create_signing_key",
     "default_origin",
+    "export_bundle",
     "load_key",
     "load_signing_key",
     "open_ledger",
     "parse_canonical",
+    "parse_when",
     "prove",
+    "pseudonymise_emails",
     "public_key_path",
     "redact_url",
     "resolve_signing_key",
@@ -94,6 +117,7 @@ __all__ = [
     "sign_checkpoint",
     "to_record_value",
     "verify",
+    "verify_bundle",
     "verify_ledger",
     "write_signing_key",
 ]

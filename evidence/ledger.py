@@ -13,22 +13,23 @@ these primitives once, in backend-agnostic modules.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Protocol, Self
 
 from assay.evidence.checkpoint import Checkpoint
 from assay.evidence.merkle import NodeKey
-from assay.evidence.record import LedgerError, StoredRecord
+from assay.evidence.postgres import PostgresLedger
+from assay.evidence.record import LedgerError, StoredRecord, redact_url
 from assay.evidence.sqlite import SQLiteLedger
 
 SUPPORTED_URLS = (
     "sqlite:///relative/path.db",
     "sqlite:////absolute/path.db",
     "a bare file path (SQLite)",
+    "postgresql://user:password@host:port/dbname",
 )
-_SECRET_PARAM = re.compile(r"([?&](?:password|passwd|pwd|sslpassword)=)[^&#]*", re.IGNORECASE)
+_POSTGRES_SCHEMES = ("postgresql", "postgres")
 
 
 class Ledger(Protocol):
@@ -119,20 +120,6 @@ class Ledger(Protocol):
     ) -> None: ...
 
 
-def redact_url(url: str) -> str:
-    """`url` with any password (in the userinfo or a password query parameter) as ``***``.
-
-    Use it in every message that shows a ledger URL. When unsure where the userinfo
-    ends, it redacts more rather than less.
-    """
-    scheme, sep, rest = url.partition("://")
-    if sep:
-        userinfo, at, host = rest.rpartition("@")
-        if at and ":" in userinfo:
-            rest = f"{userinfo.split(':', 1)[0]}:***@{host}"
-    return _SECRET_PARAM.sub(r"\1***", f"{scheme}{sep}{rest}")
-
-
 def open_ledger(url: str, *, create: bool = True) -> Ledger:
     """Open the ledger at `url`; with `create` (the default) make it if missing.
 
@@ -141,15 +128,18 @@ def open_ledger(url: str, *, create: bool = True) -> Ledger:
 
     Accepted: ``sqlite:///relative/path.db`` (three slashes, then a path relative to
     the working directory), ``sqlite:////absolute/path.db`` (four slashes), or a bare
-    filesystem path. The path is taken literally (no percent-decoding, no query
-    string). Anything else raises LedgerError naming the URL, password redacted, and
-    the supported forms.
+    filesystem path (the path is taken literally: no percent-decoding, no query
+    string); ``postgresql://`` (or ``postgres://``) libpq URIs for a PostgreSQL ledger.
+    Anything else raises LedgerError naming the URL, password redacted, and the
+    supported forms.
     """
     if "://" not in url:
         if not url.strip():
             raise LedgerError(f"empty ledger URL; expected one of: {', '.join(SUPPORTED_URLS)}")
         return SQLiteLedger(url, create=create)
     scheme, _, rest = url.partition("://")
+    if scheme.lower() in _POSTGRES_SCHEMES:
+        return PostgresLedger(url, create=create)
     if scheme.lower() != "sqlite":
         raise LedgerError(
             f"unsupported ledger URL scheme {scheme!r} in {redact_url(url)}; "

@@ -76,6 +76,25 @@ def frontier_keys(size: int) -> list[NodeKey]:
     return _range_keys(0, size)
 
 
+def subtree_keys(begin: int, end: int) -> list[NodeKey]:
+    """The complete subtrees, left to right, that cover leaves ``[begin, end)`` exactly.
+
+    Each is the largest that starts where the previous ended: the nodes a `Frontier`
+    at size `begin` takes, through `Frontier.push_subtree`, to reach size `end`.
+    ``subtree_keys(0, n) == frontier_keys(n)``.
+    """
+    if not 0 <= begin <= end:
+        raise ProofError(f"no leaf range [{begin}, {end})")
+    keys = []
+    while begin < end:
+        level = (end - begin).bit_length() - 1
+        if begin:
+            level = min(level, (begin & -begin).bit_length() - 1)
+        keys.append((level, begin >> level))
+        begin += 1 << level
+    return keys
+
+
 def _inclusion_ranges(index: int, size: int) -> list[_Range]:
     """Leaf ranges whose hashes form the audit path of `index`, from the leaf up."""
     ranges = []

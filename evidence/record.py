@@ -7,6 +7,7 @@ Every backend seals entries here, so the body layout (the entry's fields plus ``
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ GENESIS_PREV = "0" * 64
 RESERVED_KEYS = frozenset({"v", "seq", "prev"})
 KEY_ROTATED = "key_rotated"
 """The kind of the record that moves a ledger to a new signing key (see `signing`)."""
+_SECRET_PARAM = re.compile(r"([?&](?:password|passwd|pwd|sslpassword)=)[^&#]*", re.IGNORECASE)
 
 
 class LedgerError(Exception):
@@ -27,6 +29,20 @@ class LedgerError(Exception):
 
     The message names the ledger (with any password redacted) or the entry, and why.
     """
+
+
+def redact_url(url: str) -> str:
+    """`url` with any password (in the userinfo or a password query parameter) as ``***``.
+
+    Use it in every message that shows a ledger URL. When unsure where the userinfo
+    ends, it redacts more rather than less.
+    """
+    scheme, sep, rest = url.partition("://")
+    if sep:
+        userinfo, at, host = rest.rpartition("@")
+        if at and ":" in userinfo:
+            rest = f"{userinfo.split(':', 1)[0]}:***@{host}"
+    return _SECRET_PARAM.sub(r"\1***", f"{scheme}{sep}{rest}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,19 @@ class VerificationError(Exception):
         return (type(self), (self.seq, self.message))
 
 
+class LogVerificationError(Exception):
+    """Something beyond a single record fails: `where` names the checkpoint, tree or file."""
+
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(f"{where}: {message}")
+        self.where = where
+        self.message = message
+
+    def __reduce__(self) -> tuple[type[LogVerificationError], tuple[str, str]]:
+        # Rebuilt from its fields when it crosses a process boundary.
+        return (type(self), (self.where, self.message))
+
+
 @dataclass(frozen=True, slots=True)
 class VerifyReport:
     """The outcome of `verify`.
@@ -128,7 +141,8 @@ class Walk:
     `records` verified from seq `start`; `head` is the hash of the last of them.
     `stacks` maps each requested tree size reached to the Merkle frontier there
     (`Frontier.hashes`) and `final` is the frontier after the last verified record:
-    over the records walked, so a chunk's frontier is relative to its `start`.
+    over the records walked, so a chunk's frontier is relative to its `start`, unless
+    `walk` was handed the tree before it.
     `rotations` lists the ``key_rotated`` records as (seq, body).
     """
 
@@ -156,6 +170,8 @@ def walk(
     start: int = 0,
     prev: str = GENESIS_PREV,
     stop: int | None = None,
+    frontier: Frontier | None = None,
+    hashed: bool = True,
 ) -> Walk:
     """Verify a chain from seq `start` (whose ``prev`` must be `prev`), stopping at the first
     bad record, or before seq `stop`.
@@ -165,12 +181,20 @@ def walk(
     ``v`` is 1, the body's ``seq`` matches, and ``prev`` is the previous body's hash.
     Memory stays flat however many records are streamed. Tree sizes in `root_sizes`
     count from seq 0 and must be above `start` (0 is taken as the empty tree).
+
+    With `hashed` False the records carry no stored hash column (their `hash` is not
+    read), as in a bundle, where lines are hashed as they are read.
+
+    Given `frontier`, the tree of the leaves before `start` (it is extended in place),
+    the frontiers in the result are over leaves ``[0, ...)``, and `start` itself may be
+    in `root_sizes`; without it, they are over the records walked.
     """
     result = Walk(start=start)
     root_sizes = frozenset(root_sizes)
-    if 0 in root_sizes and start == 0:
-        result.stacks[0] = []
-    frontier = Frontier()
+    if frontier is None:
+        frontier = Frontier()
+    if start in root_sizes and frontier.size == start:
+        result.stacks[start] = frontier.hashes()
     sha256 = hashlib.sha256
     expected = start
     head = None
@@ -184,7 +208,7 @@ def walk(
             # to say what was wrong.
             if record.seq != expected:
                 check_position(record, expected)
-            if record.hash != digest:
+            if hashed and record.hash != digest:
                 check_stored_hash(record, digest)
             value = parse_body(record)
             version, seq = value.get("v"), value.get("seq")

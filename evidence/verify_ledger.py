@@ -23,23 +23,15 @@ from typing import Any
 
 from assay.evidence import merkle
 from assay.evidence.checkpoint import Checkpoint, CheckpointError
-from assay.evidence.keys import SigningKeyError, VerifierKey
+from assay.evidence.keys import VerifierKey
 from assay.evidence.ledger import Ledger
 from assay.evidence.note import NoteError
 from assay.evidence.record import LedgerError
-from assay.evidence.verify import VerificationError, Walk, walk
+from assay.evidence.trust import Trust
+from assay.evidence.verify import LogVerificationError, VerificationError, Walk, walk
 from assay.evidence.verify_parallel import PARALLEL_MIN, walk_parallel
 
 UNCHECKED = "signatures and truncation were not checked (no public key given)"
-
-
-class LogVerificationError(Exception):
-    """Something beyond a single record fails: `where` names the checkpoint or the tree."""
-
-    def __init__(self, where: str, message: str) -> None:
-        super().__init__(f"{where}: {message}")
-        self.where = where
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -91,68 +83,6 @@ class LedgerReport:
             "problem": None if self.error is None else str(self.error),
             "notes": self.notes,
         }
-
-
-@dataclass
-class _Trust:
-    """The keys a checkpoint may be signed by, with how rotations bound them."""
-
-    keys: list[VerifierKey]
-    introduced: dict[str, tuple[int, str]]  # new key -> (rotation seq, previous key)
-    retired: dict[str, tuple[int, str]]  # old key -> (rotation seq, next key)
-    endorsed: set[str] = field(default_factory=set)
-
-
-def _trust(given: Sequence[VerifierKey], rotations: list[tuple[int, dict[str, Any]]]) -> _Trust:
-    trust = _Trust(list(given), {}, {})
-    usable = {str(key) for key in given}
-    for seq, body in rotations:
-        try:
-            old, new = (
-                VerifierKey.parse(body.get("from", "")),
-                VerifierKey.parse(body.get("to", "")),
-            )
-        except (SigningKeyError, AttributeError) as exc:
-            raise VerificationError(
-                seq, f"key_rotated record names a malformed key: {exc}"
-            ) from None
-        if str(old) in usable and str(new) not in usable:
-            usable.add(str(new))
-            trust.keys.append(new)
-            trust.introduced[str(new)] = (seq, str(old))
-            trust.retired[str(old)] = (seq, str(new))
-    return trust
-
-
-def _check_signer(checkpoint: Checkpoint, trust: _Trust) -> None:
-    try:
-        signer = str(checkpoint.signer(trust.keys))
-    except NoteError as exc:
-        raise LogVerificationError(checkpoint.label, f"signature: {exc}") from None
-    if signer in trust.retired:
-        seq, successor = trust.retired[signer]
-        if checkpoint.size > seq + 1:
-            raise LogVerificationError(
-                checkpoint.label,
-                f"signed by {signer}, retired by the key_rotated record at seq {seq}: it may "
-                f"sign up to size {seq + 1} only",
-            )
-        if checkpoint.size == seq + 1:
-            trust.endorsed.add(successor)
-    if signer in trust.introduced:
-        seq, old = trust.introduced[signer]
-        if checkpoint.size <= seq:
-            raise LogVerificationError(
-                checkpoint.label,
-                f"signed by {signer}, introduced by the key_rotated record at seq {seq}, "
-                f"but covers only {checkpoint.size} records (expected more than {seq})",
-            )
-        if signer not in trust.endorsed:
-            raise LogVerificationError(
-                checkpoint.label,
-                f"signed by {signer}, introduced at seq {seq}, but no checkpoint by the "
-                f"previous key {old} covers that rotation",
-            )
 
 
 def _check_checkpoint(checkpoint: Checkpoint, found: Walk) -> None:
@@ -257,11 +187,11 @@ def verify_ledger(
                     f"root from the stored tree nodes got {stored_root.hex()}, expected "
                     f"{found.root.hex()} (recomputed from the records)",
                 )
-            trust = _trust(keys, found.rotations) if keys else None
+            trust = Trust.following(keys, found.rotations) if keys else None
             for checkpoint in ordered:
                 _check_checkpoint(checkpoint, found)
                 if trust is not None:
-                    _check_signer(checkpoint, trust)
+                    trust.check_signer(checkpoint)
                 verified.append(checkpoint)
             if trusted is not None and trust is not None:
                 try:

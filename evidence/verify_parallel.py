@@ -4,7 +4,8 @@ The log is cut at multiples of a power of two, so each chunk is one complete Mer
 subtree (but the last). A worker opens the ledger by URL, verifies its chunk starting
 from the hash of the record before it, and returns the chunk's frontier at the sizes
 asked for. Stitching the chunks in order gives exactly what one `walk` over the whole
-ledger gives, including which record is the first bad one.
+ledger gives, including which record is the first bad one. Bundles are verified the
+same way (`bundle_records`), from chunks of their records.jsonl.
 """
 
 from __future__ import annotations
@@ -55,22 +56,24 @@ def walk_parallel(
         raise ValueError(f"chunk {chunk} is not a power of two")
     level = chunk.bit_length() - 1
     starts = range(0, size, chunk)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
+    stops = [min(start + chunk, size) for start in starts]
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context()) as pool:
         futures = [
             pool.submit(
                 _walk_chunk,
                 url,
                 start,
-                min(start + chunk, size),
-                [s for s in root_sizes if start < s <= start + chunk],
+                stop,
+                [s for s in root_sizes if start < s <= stop or s == start == 0],
             )
-            for start in starts
+            for start, stop in zip(starts, stops, strict=True)
         ]
         parts = [future.result() for future in futures]
-    return _stitch(parts, chunk, level, 0 in root_sizes)
+    return stitch(parts, stops, level)
 
 
-def _context() -> BaseContext:
+def context() -> BaseContext:
+    """How verification workers start: by fork when that is safe, else by spawn."""
     # fork starts workers at once and never re-imports __main__ (spawn re-runs an entry
     # module that lacks a main guard); it is only safe while no other thread runs.
     if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
@@ -78,28 +81,37 @@ def _context() -> BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-def _stitch(parts: list[Walk], chunk: int, level: int, empty_root: bool) -> Walk:
-    merged = Walk()
-    if empty_root:
-        merged.stacks[0] = []
-    tree = Frontier()
-    for part in parts:
-        before = tree.hashes()
+def stitch(parts: list[Walk], stops: list[int], level: int) -> Walk:
+    """One `Walk` of consecutive chunks, as if a single walk had gone through them all.
+
+    `parts[0]` holds absolute frontiers (it starts at 0, or was walked with the tree
+    before it); every later part starts at a multiple of ``2**level`` and, but the last,
+    covers ``2**level`` records, up to its entry in `stops`. A part but the last that
+    ends before its stop means a missing row.
+    """
+    merged = Walk(start=parts[0].start)
+    tree: Frontier | None = None
+    for part, stop in zip(parts, stops, strict=True):
+        before = [] if tree is None else tree.hashes()
         for size, stack in part.stacks.items():
             merged.stacks[size] = before + stack
         merged.rotations += part.rotations
-        merged.records = part.start + part.records
+        end = part.start + part.records
+        merged.records = end - merged.start
         merged.head = part.head or merged.head
         merged.final = before + part.final
         if part.error is not None:
             merged.error = part.error
             return merged
-        if part.records < chunk:
-            if part is not parts[-1]:
-                merged.error = VerificationError(
-                    merged.records, "row missing: the ledger ends before its last record"
-                )
+        if part is parts[-1]:
             return merged
-        tree.push_subtree(level, part.final[0])
-    merged.final = tree.hashes()
+        if end < stop:
+            merged.error = VerificationError(
+                end, "row missing: the ledger ends before its last record"
+            )
+            return merged
+        if tree is None:
+            tree = Frontier(end, part.final)
+        else:
+            tree.push_subtree(level, part.final[0])
     return merged

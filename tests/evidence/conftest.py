@@ -6,14 +6,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from evidence_backends import BACKENDS, Backend
+from evidence_backends import BACKEND_PARAMS, BACKENDS, Backend
 
 from assay.evidence import SigningKey
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+@pytest.fixture(params=BACKEND_PARAMS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    made = BACKENDS[request.param](tmp_path)
+    made = BACKENDS[request.param](request, tmp_path)
     yield made
     made.close()
 

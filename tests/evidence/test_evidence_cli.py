@@ -6,6 +6,7 @@ import json
 import os
 import sqlite3
 import stat
+import zipfile
 from pathlib import Path
 
 import click
@@ -197,3 +198,85 @@ def test_bad_public_keys_and_checkpoint_files_are_usage_errors(workspace: Path) 
     vkey = str(SigningKey.generate("x").verifier)
     junk = invoke("evidence", "verify", "--key", vkey, "--trusted-checkpoint", "junk")
     assert junk.exit_code == 2 and "not a signed note" in junk.output
+
+
+# --- bundles -----------------------------------------------------------------------------
+
+
+def test_export_then_verify_a_bundle_offline(workspace: Path) -> None:
+    vkey = keygen("--origin", "example.com/evidence/ci")
+    evaluate(workspace, 3, 4)
+    evaluate(workspace, 1)
+
+    exported = invoke("evidence", "export", "--out", "q2.zip")
+    assert exported.exit_code == 0, exported.output
+    assert "wrote q2.zip: records 0..6 (7), 2 checkpoint(s) up to example.com/evidence/ci@7" in (
+        exported.output
+    )
+    assert f"assay evidence verify q2.zip --key {vkey}" in exported.output
+    (workspace / LEDGER).unlink()  # the auditor has nothing but the bundle and the key
+
+    verified = invoke("evidence", "verify", "q2.zip", "--key", vkey)
+    assert verified.exit_code == 0, verified.output
+    assert "✓ 7 of records 0..6 verified" in verified.output
+    assert "✓ 2 signed checkpoint(s) verified; latest example.com/evidence/ci@7" in verified.output
+    assert "unzip -p q2.zip checkpoints/0001-size-7.note > pinned.checkpoint" in verified.output
+    assert "! oscal/assessment-results.json and summary.md are covered" in verified.output
+    rebuilt = invoke("evidence", "verify", "q2.zip", "--key", vkey, "--check-views")
+    assert "✓ the OSCAL document and the summary match the records" in rebuilt.output
+    doc = json.loads(invoke("evidence", "verify", "q2.zip", "--key", vkey, "-f", "json").output)
+    assert doc["ok"] and doc["range"] == {"start": 0, "end": 7} and doc["bundle"] == "q2.zip"
+
+
+def test_next_bundle_against_a_pinned_checkpoint_and_a_run(workspace: Path) -> None:
+    vkey = keygen("--origin", "example.com/evidence/ci")
+    evaluate(workspace, 3)
+    invoke("evidence", "export", "--out", "q1.zip")
+    with zipfile.ZipFile(workspace / "q1.zip") as zf:
+        (workspace / "pinned").write_bytes(zf.read("checkpoints/0000-size-3.note"))
+    run = json.loads(evaluate(workspace, 5, 6).stdout)["run"]["id"]
+
+    q2 = invoke("evidence", "export", "--out", "q2.zip", "--run", run)
+    assert q2.exit_code == 0 and "records 3..6 (4)" in q2.output, q2.output
+    result = invoke("evidence", "verify", "q2.zip", "--key", vkey, "--trusted-checkpoint", "pinned")
+    assert result.exit_code == 0, result.output
+    assert "✓ consistent with the trusted checkpoint example.com/evidence/ci@3" in result.output
+    today = now_rfc3339()[:10]
+    period = invoke("evidence", "export", "--out", "p.zip", "--from", today, "--to", today)
+    assert period.exit_code == 0 and "records 0..6 (7)" in period.output, period.output
+
+
+def test_a_tampered_bundle_exits_4(workspace: Path) -> None:
+    vkey = keygen()
+    evaluate(workspace, 3, 4)
+    invoke("evidence", "export", "--out", "b.zip")
+    with zipfile.ZipFile(workspace / "b.zip") as zf:
+        contents = {name: zf.read(name) for name in zf.namelist()}
+    contents["summary.md"] += b"\nAll good, trust us.\n"
+    with zipfile.ZipFile(workspace / "b.zip", "w") as zf:
+        for name, data in contents.items():
+            zf.writestr(name, data)
+    result = invoke("evidence", "verify", "b.zip", "--key", vkey)
+    assert result.exit_code == 4
+    assert "evidence bundle b.zip failed verification: summary.md: SHA-256 got" in result.output
+    other = str(SigningKey.generate("x").verifier)
+    assert invoke("evidence", "verify", "b.zip", "--key", other).exit_code == 4
+
+
+def test_bundle_usage_errors(workspace: Path) -> None:
+    keygen()
+    evaluate(workspace, 3)
+    invoke("evidence", "export", "--out", "b.zip")
+    no_key = invoke("evidence", "verify", "b.zip")
+    assert no_key.exit_code == 2 and "verifying a bundle needs --key" in no_key.output
+    vkey = str(SigningKey.generate("x").verifier)
+    both = invoke("evidence", "verify", "b.zip", "--ledger", str(LEDGER), "--key", vkey)
+    assert both.exit_code == 2 and "not both" in both.output
+    views = invoke("evidence", "verify", "--check-views")
+    assert views.exit_code == 2 and "BUNDLE only" in views.output
+    mixed = invoke("evidence", "export", "--out", "x.zip", "--run", "r", "--from", "2024-01-01")
+    assert mixed.exit_code == 2 and "--run or --from/--to" in mixed.output
+    bad = invoke("evidence", "export", "--out", "x.zip", "--from", "01/02/2024")
+    assert bad.exit_code == 2 and "'01/02/2024' is not a date" in bad.output
+    nothing = invoke("evidence", "export", "--out", "x.zip", "--run", "nope")
+    assert nothing.exit_code == 2 and "no records of run nope" in nothing.output

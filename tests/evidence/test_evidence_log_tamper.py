@@ -7,7 +7,7 @@ backend's raw connection, as an attacker with the database would.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -114,10 +114,14 @@ def replace_with(target: Backend, source: Backend) -> None:
 
 
 @pytest.fixture
-def other_backend(backend: Backend, tmp_path: Path) -> Backend:
+def other_backend(
+    backend: Backend, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Backend]:
     """A second, independent ledger of the same backend: where forgeries are built."""
     (tmp_path / "forge").mkdir()
-    return BACKENDS[backend.name](tmp_path / "forge")
+    made = BACKENDS[backend.name](request, tmp_path / "forge")
+    yield made
+    made.close()
 
 
 @pytest.fixture

@@ -264,9 +264,9 @@ def test_create_false_leaves_a_foreign_database_untouched(tmp_path: Path) -> Non
     ("url", "message"),
     [
         (
-            "postgresql://auditor:s3cret@db.internal:5432/evidence",
-            "unsupported ledger URL scheme 'postgresql' in "
-            "postgresql://auditor:***@db.internal:5432/evidence; supported: sqlite:///",
+            "mysql://auditor:s3cret@db.internal:3306/evidence",
+            "unsupported ledger URL scheme 'mysql' in "
+            "mysql://auditor:***@db.internal:3306/evidence; supported: sqlite:///",
         ),
         ("s3://bucket/ledger", "unsupported ledger URL scheme 's3'"),
         ("sqlite://", "SQLite ledger URL sqlite:// has no file path"),

@@ -1,0 +1,205 @@
+"""The evidence bundle's layout: what each file holds, and how the whole is signed.
+
+A bundle is a zip holding, in this order::
+
+    records.jsonl                  the stored bodies of records start..end-1, one a line
+    checkpoints/NNNN-size-S.note   signed checkpoints, in order of size
+    proofs.json                    what ties the records to the checkpoints (below)
+    oscal/assessment-results.json  OSCAL 1.1 assessment results built from the records
+    summary.md                     the same, for people
+    public.vkey                    the log's public key: a hint, never trusted
+    manifest.json                  the range, the checkpoints, every other file's SHA-256
+    manifest.sig                   a C2SP signed note over manifest.json's SHA-256
+
+``proofs.json`` holds ``left``, the hashes of the complete subtrees left of the range
+(`merkle.subtree_keys(0, start)`); ``right``, those between its end and the last
+checkpoint (`subtree_keys(end, size)`); and ``consistency``, the RFC 9162 proof from
+each checkpoint to the next. With them the records alone give the root of every
+checkpoint in the range. Both JSON files are canonical (RFC 8785) and parsed strictly.
+
+The manifest is signed as a C2SP signed note (Ed25519, the log's own key and origin)
+whose text is ``assay evidence bundle v1\\nmanifest.json sha256 <hex>\\n``: a line
+no checkpoint can start with, since key names hold no spaces.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from assay.evidence.canonical import CanonicalError, canonical, parse_canonical
+from assay.evidence.keys import SigningKey, SigningKeyError, VerifierKey, b64decode
+from assay.evidence.merkle import HASH_SIZE
+from assay.evidence.note import NoteError, open_note, sign_note
+from assay.evidence.verify import LogVerificationError
+
+FORMAT = "assay-evidence-bundle/1"
+RECORDS = "records.jsonl"
+PROOFS = "proofs.json"
+OSCAL = "oscal/assessment-results.json"
+SUMMARY = "summary.md"
+PUBLIC_KEY = "public.vkey"
+MANIFEST = "manifest.json"
+SIGNATURE = "manifest.sig"
+_HEADER = "assay evidence bundle v1"
+# Fixed, so the same log gives the same bytes: the earliest time a zip can hold.
+_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def checkpoint_file(index: int, size: int) -> str:
+    return f"checkpoints/{index:04d}-size-{size}.note"
+
+
+def zip_entry(name: str) -> zipfile.ZipInfo:
+    """A zip member with fixed time, mode and compression: nothing of when or where."""
+    info = zipfile.ZipInfo(name, date_time=_EPOCH)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.create_system = 3  # unix, whatever system writes it
+    info.external_attr = 0o644 << 16
+    return info
+
+
+def _b64(values: Sequence[bytes]) -> list[str]:
+    return [base64.b64encode(value).decode() for value in values]
+
+
+def _require(doc: dict[str, Any], key: str, kind: type, where: str) -> Any:
+    value = doc.get(key)
+    if type(value) is not kind:
+        got = "nothing" if key not in doc else type(value).__name__
+        raise LogVerificationError(where, f"{key}: got {got}, expected {kind.__name__}")
+    return value
+
+
+def _parse(data: bytes, where: str) -> dict[str, Any]:
+    try:
+        return parse_canonical(data)
+    except CanonicalError as exc:
+        raise LogVerificationError(where, f"not canonical JSON: {exc}") from None
+
+
+def _hashes(values: Any, where: str) -> list[bytes]:
+    if type(values) is not list:
+        raise LogVerificationError(where, f"got {type(values).__name__}, expected a list")
+    try:
+        hashes = [b64decode(value, f"hash {i}") for i, value in enumerate(values)]
+    except (SigningKeyError, TypeError) as exc:
+        raise LogVerificationError(where, str(exc)) from None
+    for i, value in enumerate(hashes):
+        if len(value) != HASH_SIZE:
+            raise LogVerificationError(where, f"hash {i} is {len(value)} bytes, expected 32")
+    return hashes
+
+
+@dataclass(frozen=True)
+class FileDigest:
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What the signature vouches for: records ``[start, end)``, checkpoints, file digests."""
+
+    start: int
+    end: int
+    checkpoints: list[str]
+    files: dict[str, FileDigest]
+
+    def to_bytes(self) -> bytes:
+        return canonical(
+            {
+                "format": FORMAT,
+                "records": {"file": RECORDS, "start": self.start, "end": self.end},
+                "checkpoints": self.checkpoints,
+                "files": {
+                    name: {"sha256": digest.sha256, "size": digest.size}
+                    for name, digest in self.files.items()
+                },
+            }
+        )
+
+    @classmethod
+    def parse(cls, data: bytes) -> Manifest:
+        """Parse and check the manifest's shape; LogVerificationError names what is wrong."""
+        doc = _parse(data, MANIFEST)
+        if doc.get("format") != FORMAT:
+            raise LogVerificationError(
+                MANIFEST, f"format got {doc.get('format')!r}, expected {FORMAT!r}"
+            )
+        records = _require(doc, "records", dict, MANIFEST)
+        start = _require(records, "start", int, f"{MANIFEST} records")
+        end = _require(records, "end", int, f"{MANIFEST} records")
+        if records.get("file") != RECORDS or not 0 <= start < end:
+            raise LogVerificationError(
+                MANIFEST, f"records: got {records}, expected file {RECORDS} and 0 <= start < end"
+            )
+        checkpoints = _require(doc, "checkpoints", list, MANIFEST)
+        if not checkpoints or any(type(name) is not str for name in checkpoints):
+            raise LogVerificationError(MANIFEST, "checkpoints: expected a non-empty list of files")
+        files: dict[str, FileDigest] = {}
+        for name, entry in _require(doc, "files", dict, MANIFEST).items():
+            where = f"{MANIFEST} files[{name!r}]"
+            if type(entry) is not dict:
+                raise LogVerificationError(where, "expected {sha256, size}")
+            sha = _require(entry, "sha256", str, where)
+            files[name] = FileDigest(sha, _require(entry, "size", int, where))
+        for required in (RECORDS, PROOFS, *checkpoints):
+            if required not in files:
+                raise LogVerificationError(MANIFEST, f"files: {required} is not listed")
+        return cls(start, end, checkpoints, files)
+
+
+@dataclass(frozen=True)
+class Proofs:
+    """The contents of ``proofs.json`` (see the module docstring)."""
+
+    left: list[bytes]
+    right: list[bytes]
+    consistency: list[list[bytes]]
+
+    def to_bytes(self) -> bytes:
+        return canonical(
+            {
+                "left": _b64(self.left),
+                "right": _b64(self.right),
+                "consistency": [_b64(proof) for proof in self.consistency],
+            }
+        )
+
+    @classmethod
+    def parse(cls, data: bytes) -> Proofs:
+        doc = _parse(data, PROOFS)
+        consistency = _require(doc, "consistency", list, PROOFS)
+        return cls(
+            _hashes(doc.get("left"), f"{PROOFS} left"),
+            _hashes(doc.get("right"), f"{PROOFS} right"),
+            [_hashes(proof, f"{PROOFS} consistency[{i}]") for i, proof in enumerate(consistency)],
+        )
+
+
+def _signed_text(manifest: bytes) -> str:
+    return f"{_HEADER}\n{MANIFEST} sha256 {hashlib.sha256(manifest).hexdigest()}\n"
+
+
+def sign_manifest(manifest: bytes, key: SigningKey) -> str:
+    """The signed note that makes `manifest` (its exact bytes) the key holder's word."""
+    return sign_note(_signed_text(manifest), [key])
+
+
+def check_manifest_signature(note: bytes, manifest: bytes, signer: VerifierKey) -> None:
+    """Raise LogVerificationError unless `signer` signed a note over `manifest`'s digest."""
+    try:
+        opened = open_note(note, [signer])
+    except NoteError as exc:
+        raise LogVerificationError(SIGNATURE, f"signature: {exc}") from None
+    expected = _signed_text(manifest)
+    if opened.text != expected:
+        raise LogVerificationError(
+            SIGNATURE,
+            f"signs {opened.text!r}, expected {expected!r} (the SHA-256 of {MANIFEST})",
+        )

@@ -1,0 +1,216 @@
+"""Streaming a bundle's records.jsonl through the record checks, in parallel when large.
+
+The file is read once, in chunks of whole lines that end at multiples of
+`verify_parallel.MIN_CHUNK` records, so every chunk after the first is one complete
+Merkle subtree; worker processes walk the chunks (`verify.walk`) and the results are
+stitched in order (`verify_parallel.stitch`), as one walk over the whole would give. The
+first chunk is walked with the tree left of the range, so every frontier is absolute. A
+chunk cannot see the line before it, so the ``prev`` of its first record is checked
+against the previous chunk's last hash when stitching.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import zipfile
+import zlib
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from itertools import pairwise
+from typing import IO
+
+import orjson
+
+from assay.evidence.bundle_format import MANIFEST, RECORDS, Manifest
+from assay.evidence.merkle import Frontier
+from assay.evidence.record import GENESIS_PREV, StoredRecord
+from assay.evidence.verify import LogVerificationError, VerificationError, Walk, walk
+from assay.evidence.verify_parallel import MIN_CHUNK, stitch
+
+READ = 1 << 20
+UNREADABLE = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError)
+"""What reading a damaged zip member may raise (the last: an unknown compression)."""
+
+
+class Sink:
+    """A write-only file that keeps the SHA-256 and size of what passes through it."""
+
+    def __init__(self) -> None:
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        self.size += len(data)
+        return len(data)
+
+
+def check_digest(name: str, sink: Sink, manifest: Manifest) -> None:
+    listed = manifest.files[name]
+    got = sink.digest.hexdigest()
+    if (got, sink.size) != (listed.sha256, listed.size):
+        raise LogVerificationError(
+            name,
+            f"SHA-256 got {got} ({sink.size} bytes), expected {listed.sha256} "
+            f"({listed.size} bytes, {MANIFEST})",
+        )
+
+
+class _Lines:
+    """Reads records.jsonl in chunks of whole lines that end at multiples of MIN_CHUNK."""
+
+    def __init__(self, member: IO[bytes], manifest: Manifest) -> None:
+        self.member = member
+        self.start, self.end = manifest.start, manifest.end
+        self.sink = Sink()
+        self.extra = False
+        self.unterminated = False
+
+    def chunks(self) -> Iterator[tuple[int, int, bytes]]:
+        """(first seq, stop, bytes of the lines) per chunk; the last may fall short."""
+        blocks: list[bytes] = []
+        lines, seq = 0, self.start
+        stop = min(self.end, (seq // MIN_CHUNK + 1) * MIN_CHUNK)
+        while True:
+            block = self.member.read(READ)
+            if block:
+                self.sink.write(block)
+                blocks.append(block)
+                lines += block.count(b"\n")
+            while seq < self.end and lines >= stop - seq:
+                data = b"".join(blocks)
+                cut = len(data)
+                for _ in range(lines - (stop - seq) + 1):
+                    cut = data.rfind(b"\n", 0, cut)
+                yield seq, stop, data[: cut + 1]
+                blocks, lines = [data[cut + 1 :]], lines - (stop - seq)
+                seq, stop = stop, min(self.end, stop + MIN_CHUNK)
+            if not block:
+                break
+        rest = b"".join(blocks)
+        self.unterminated = bool(rest) and not rest.endswith(b"\n")
+        if seq < self.end:
+            yield seq, stop, rest
+        else:
+            self.extra = bool(rest)
+
+
+def walk_lines(
+    data: bytes, start: int, stop: int, sizes: list[int], left: list[bytes] | None, genesis: bool
+) -> tuple[str | None, Walk]:
+    """`verify.walk` over lines of records.jsonl holding records `start`.. (before `stop`).
+
+    With `left` (the tree before `start`) the result's frontiers are absolute. The
+    first record's ``prev`` cannot be checked here unless `genesis`; it is returned so
+    the caller can check it against the chunk before.
+    """
+    lines = data.split(b"\n")
+    if lines and not lines[-1]:
+        lines.pop()
+    first_prev: str | None = GENESIS_PREV
+    if not genesis:
+        try:
+            value = orjson.loads(lines[0]) if lines else None
+        except orjson.JSONDecodeError:
+            value = None
+        first_prev = value.get("prev") if isinstance(value, dict) else None
+        first_prev = first_prev if isinstance(first_prev, str) else None
+    records = (StoredRecord(start + i, "", line) for i, line in enumerate(lines))
+    tree = Frontier(start, left) if left is not None else None
+    # Parsed records hold no cycles, so reference counting frees them all; the cyclic
+    # collector would only rescan them, about a tenth of the time spent here.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        found = walk(
+            records,
+            sizes,
+            start=start,
+            prev=first_prev or "",
+            stop=stop,
+            frontier=tree,
+            hashed=False,
+        )
+    finally:
+        if collecting:
+            gc.enable()
+    return first_prev, found
+
+
+def walk_records(
+    zf: zipfile.ZipFile,
+    manifest: Manifest,
+    left: list[bytes],
+    sizes: set[int],
+    pool: ProcessPoolExecutor | None,
+    workers: int,
+) -> Walk:
+    """`verify.walk` over the bundle's records, with roots at `sizes` (absolute).
+
+    `left` is the tree before the first record. Chunks go to `pool` when given, at most
+    2 * `workers` + 1 at a time, else are walked here. Also checks the file's SHA-256
+    against the manifest, which raises LogVerificationError before any record error.
+    """
+    start, end = manifest.start, manifest.end
+    level = MIN_CHUNK.bit_length() - 1
+    parts: list[tuple[str | None, Walk]] = []
+    stops: list[int] = []
+    pending: deque[Future[tuple[str | None, Walk]]] = deque()
+    try:
+        with zf.open(RECORDS) as member:
+            lines = _Lines(member, manifest)
+            for first, stop, data in lines.chunks():
+                chunk_sizes = [s for s in sizes if first < s <= stop or s == first == start]
+                args = (
+                    data,
+                    first,
+                    stop,
+                    chunk_sizes,
+                    left if first == start else None,
+                    first == 0,
+                )
+                stops.append(stop)
+                if pool is None:
+                    parts.append(walk_lines(*args))
+                    continue
+                pending.append(pool.submit(walk_lines, *args))
+                # Two chunks a worker keep them busy while this process inflates the next;
+                # no more, as each is tens of megabytes.
+                while len(pending) > 2 * workers:
+                    parts.append(pending.popleft().result())
+            parts += [future.result() for future in pending]
+    except UNREADABLE as exc:
+        raise LogVerificationError(RECORDS, f"unreadable: {exc}") from None
+    check_digest(RECORDS, lines.sink, manifest)
+    if not parts:
+        return Walk(start=start, error=VerificationError(start, f"{RECORDS} is empty"))
+    walks = [parts[0][1]]
+    for (_, before), (first_prev, part) in pairwise(parts):
+        complete = before.error is None and before.records == part.start - before.start
+        if complete and first_prev != before.head:
+            got = "nothing" if first_prev is None else repr(first_prev)
+            part = Walk(
+                start=part.start,
+                error=VerificationError(
+                    part.start,
+                    f"body prev got {got}, expected {before.head} (hash of record "
+                    f"{part.start - 1})",
+                ),
+            )
+        walks.append(part)
+    found = stitch(walks, stops, level)
+    if found.error is None and found.records < end - start:
+        found.error = VerificationError(
+            start + found.records,
+            f"{RECORDS} ends after {found.records} records, expected {end - start} "
+            f"({MANIFEST}: records {start}..{end - 1})",
+        )
+    if found.error is None and lines.extra:
+        found.error = VerificationError(
+            end, f"{RECORDS} holds more lines than the {end - start} records {MANIFEST} names"
+        )
+    if found.error is None and lines.unterminated:
+        raise LogVerificationError(RECORDS, "the last line does not end with a newline")
+    return found

@@ -1,0 +1,435 @@
+"""Verifying a bundle offline, with nothing but the bundle and the log's public key.
+
+`verify_bundle` checks, in order, stopping at the first failure:
+
+1. the zip: readable, no name twice, exactly the files the manifest lists, each with
+   the SHA-256 and size the manifest gives;
+2. the records: streamed once (in worker processes for a large bundle), each line
+   canonical with unique keys, ``v`` 1, seq contiguous from the manifest's start,
+   ``prev`` the hash of the line before; the Merkle root recomputed at every
+   checkpoint in the range, from ``proofs.json``'s left subtrees and the records;
+3. the checkpoints, in order of size: the root each signs equals the recomputed one
+   (for the last, extended by ``proofs.json``'s right subtrees), each is signed by a
+   trusted key (keys may change only through ``key_rotated`` records the old key
+   endorses), and each is consistent with the one before (RFC 9162);
+4. the manifest's signature, by the key that signed the latest checkpoint;
+5. with a trusted checkpoint (one the auditor pinned before): the bundle holds a
+   checkpoint of its size with the same root, or recomputes that root from its
+   records, so the history it signed is still there, unrewritten;
+6. with `check_views`: the OSCAL document and the summary, rebuilt from the verified
+   records, equal the bundle's byte for byte.
+
+The bundle's own ``public.vkey`` is never trusted; keys come from the caller.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from assay.evidence import merkle
+from assay.evidence.bundle_format import (
+    MANIFEST,
+    OSCAL,
+    PROOFS,
+    RECORDS,
+    SIGNATURE,
+    SUMMARY,
+    Manifest,
+    Proofs,
+    check_manifest_signature,
+)
+from assay.evidence.bundle_records import READ, UNREADABLE, Sink, check_digest, walk_records
+from assay.evidence.bundle_views import ViewContext, Views
+from assay.evidence.checkpoint import Checkpoint, CheckpointError
+from assay.evidence.keys import VerifierKey
+from assay.evidence.merkle import Frontier, ProofError
+from assay.evidence.note import NoteError
+from assay.evidence.trust import Trust
+from assay.evidence.verify import LogVerificationError, VerificationError, Walk
+from assay.evidence.verify_parallel import PARALLEL_MIN, context
+
+_SMALL = 64 << 20  # no small member comes near; a larger one would only exhaust memory
+UNBUILT = (
+    f"{OSCAL} and {SUMMARY} are covered by the manifest's signature but were not "
+    "rebuilt from the records (check_views)"
+)
+
+
+@dataclass(frozen=True)
+class BundleReport:
+    """The outcome of `verify_bundle`; `error` is set exactly when `ok` is False.
+
+    `records` counts the records, from `start`, that passed the record checks;
+    `checkpoints` counts checkpoints verified before any failure; `latest` is the last
+    of them and `signer` the key that signed it (and the manifest).
+    """
+
+    ok: bool
+    start: int | None
+    end: int | None
+    records: int
+    head: str | None
+    checkpoints: int
+    latest: Checkpoint | None
+    signer: str | None
+    trusted: Checkpoint | None = None
+    error: VerificationError | LogVerificationError | None = None
+    notes: list[str] = field(default_factory=list)
+    latest_file: str | None = None
+    """Where `latest` is in the bundle: the file an auditor saves to pin it."""
+
+    @property
+    def first_bad_seq(self) -> int | None:
+        return self.error.seq if isinstance(self.error, VerificationError) else None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready fields; checkpoints appear as origin, size and hex root."""
+
+        def brief(checkpoint: Checkpoint | None) -> dict[str, Any] | None:
+            if checkpoint is None:
+                return None
+            return {
+                "origin": checkpoint.origin,
+                "size": checkpoint.size,
+                "root": checkpoint.root.hex(),
+            }
+
+        return {
+            "ok": self.ok,
+            "range": None if self.start is None else {"start": self.start, "end": self.end},
+            "records": self.records,
+            "head": self.head,
+            "checkpoints": self.checkpoints,
+            "latest_checkpoint": brief(self.latest),
+            "latest_checkpoint_file": self.latest_file,
+            "signer": self.signer,
+            "trusted_checkpoint": brief(self.trusted),
+            "first_bad_seq": self.first_bad_seq,
+            "problem": None if self.error is None else str(self.error),
+            "notes": self.notes,
+        }
+
+
+@dataclass
+class _Progress:
+    """What has been verified so far: the report, whenever verification stops."""
+
+    manifest: Manifest | None = None
+    found: Walk | None = None
+    verified: list[Checkpoint] = field(default_factory=list)
+    signer: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _read(zf: zipfile.ZipFile, name: str) -> bytes:
+    """A small member (manifest, signature, proofs, a checkpoint), read whole."""
+    size = zf.getinfo(name).file_size
+    if size > _SMALL:
+        raise LogVerificationError(name, f"is {size} bytes, expected at most {_SMALL}")
+    try:
+        return zf.read(name)
+    except UNREADABLE as exc:
+        raise LogVerificationError(name, f"unreadable: {exc}") from None
+
+
+def _check_names(zf: zipfile.ZipFile, manifest: Manifest) -> None:
+    names = zf.namelist()
+    seen: set[str] = set()
+    for info in zf.infolist():
+        if info.filename in seen:
+            raise LogVerificationError(
+                info.filename, "is in the zip twice: which copy is read is arbitrary"
+            )
+        if info.flag_bits & 0x1:
+            raise LogVerificationError(info.filename, "is encrypted: a bundle never is")
+        seen.add(info.filename)
+    expected = {*manifest.files, MANIFEST, SIGNATURE}
+    for name in names:
+        if name not in expected:
+            raise LogVerificationError(name, f"is in the bundle but not listed in {MANIFEST}")
+    for name in sorted(expected - seen):
+        raise LogVerificationError(name, f"is listed in {MANIFEST} but missing from the bundle")
+
+
+def check_digests(bundle: Path | zipfile.ZipFile, manifest: Manifest) -> None:
+    """Every file but records.jsonl (hashed as its records are read) is as the manifest says.
+
+    Takes a path so that it can run in another process, beside the records' workers.
+    """
+    with zipfile.ZipFile(bundle) if isinstance(bundle, Path) else nullcontext(bundle) as zf:
+        for name in sorted(manifest.files):
+            if name == RECORDS:
+                continue
+            sink = Sink()
+            try:
+                with zf.open(name) as member:
+                    while chunk := member.read(READ):
+                        sink.write(chunk)
+            except UNREADABLE as exc:
+                raise LogVerificationError(name, f"unreadable: {exc}") from None
+            check_digest(name, sink, manifest)
+
+
+def _checkpoints(zf: zipfile.ZipFile, manifest: Manifest) -> list[Checkpoint]:
+    checkpoints: list[Checkpoint] = []
+    for name in manifest.checkpoints:
+        try:
+            checkpoint = Checkpoint.from_note(_read(zf, name))
+        except CheckpointError as exc:
+            raise LogVerificationError(name, f"malformed: {exc}") from None
+        if checkpoints and checkpoint.size < checkpoints[-1].size:
+            raise LogVerificationError(
+                name,
+                f"covers {checkpoint.size} records, after {checkpoints[-1].label}: "
+                "expected checkpoints in order of size",
+            )
+        checkpoints.append(checkpoint)
+    return checkpoints
+
+
+def _check_shape(manifest: Manifest, proofs: Proofs, checkpoints: list[Checkpoint]) -> None:
+    last = checkpoints[-1]
+    if last.size < manifest.end:
+        raise LogVerificationError(
+            last.label,
+            f"covers {last.size} records, but the bundle's records run to "
+            f"{manifest.end - 1}: the last of them are not covered by a checkpoint",
+        )
+    expected = {
+        "left": (len(proofs.left), len(merkle.subtree_keys(0, manifest.start))),
+        "right": (len(proofs.right), len(merkle.subtree_keys(manifest.end, last.size))),
+        "consistency": (len(proofs.consistency), len(checkpoints) - 1),
+    }
+    for part, (got, wanted) in expected.items():
+        if got != wanted:
+            raise LogVerificationError(f"{PROOFS} {part}", f"has {got} entries, expected {wanted}")
+
+
+# --- the checkpoints ---------------------------------------------------------------------
+
+
+def _recomputed(
+    checkpoint: Checkpoint, found: Walk, manifest: Manifest, proofs: Proofs, last: bool
+) -> bytes | None:
+    """The root the records give at the checkpoint's size, or None if they cannot."""
+    if manifest.start <= checkpoint.size <= manifest.end:
+        return merkle.fold(found.stacks[checkpoint.size])
+    if not last:
+        return None
+    tree = Frontier(manifest.end, found.final)
+    for (level, _), value in zip(
+        merkle.subtree_keys(manifest.end, checkpoint.size), proofs.right, strict=True
+    ):
+        tree.push_subtree(level, value)
+    return tree.root()
+
+
+def _check_checkpoints(
+    checkpoints: list[Checkpoint],
+    found: Walk,
+    manifest: Manifest,
+    proofs: Proofs,
+    trust: Trust,
+    progress: _Progress,
+) -> VerifierKey:
+    signer: VerifierKey | None = None
+    for i, checkpoint in enumerate(checkpoints):
+        root = _recomputed(checkpoint, found, manifest, proofs, i == len(checkpoints) - 1)
+        if root is not None and root != checkpoint.root:
+            raise LogVerificationError(
+                checkpoint.label,
+                f"root got {checkpoint.root.hex()} (signed), expected {root.hex()} (recomputed "
+                f"from records {manifest.start}..{min(checkpoint.size, manifest.end) - 1} and "
+                f"{PROOFS})",
+            )
+        signer = trust.check_signer(checkpoint)
+        if i:
+            old = checkpoints[i - 1]
+            try:
+                if old.size == 0:
+                    if old.root != merkle.EMPTY_ROOT or proofs.consistency[i - 1]:
+                        raise ProofError("a checkpoint of size 0 signs the empty tree, no proof")
+                else:
+                    merkle.verify_consistency(
+                        old.size,
+                        checkpoint.size,
+                        proofs.consistency[i - 1],
+                        old.root,
+                        checkpoint.root,
+                    )
+            except ProofError as exc:
+                raise LogVerificationError(
+                    f"{PROOFS} consistency[{i - 1}]", f"{old.label} -> {checkpoint.label}: {exc}"
+                ) from None
+        progress.verified.append(checkpoint)
+    assert signer is not None  # the manifest lists at least one checkpoint
+    return signer
+
+
+def _check_trusted(
+    trusted: Checkpoint,
+    checkpoints: list[Checkpoint],
+    found: Walk,
+    manifest: Manifest,
+    trust: Trust,
+) -> None:
+    where = f"trusted checkpoint {trusted.label}"
+    try:
+        trusted.signer(trust.keys)
+    except NoteError as exc:
+        raise LogVerificationError(where, f"signature: {exc}") from None
+    latest = checkpoints[-1]
+    if trusted.size > latest.size:
+        raise LogVerificationError(
+            where,
+            f"covers {trusted.size} records, but the bundle's latest checkpoint {latest.label} "
+            f"covers {latest.size}: the log was rolled back or truncated",
+        )
+    same = [c for c in checkpoints if c.size == trusted.size]
+    if same:
+        root, source = same[-1].root, f"checkpoint {same[-1].label} in the bundle"
+    elif manifest.start <= trusted.size <= manifest.end:
+        root, source = merkle.fold(found.stacks[trusted.size]), "recomputed from the records"
+    else:
+        raise LogVerificationError(
+            where,
+            f"the bundle starts at checkpoint {checkpoints[0].label} and record "
+            f"{manifest.start}: it cannot show it extends a checkpoint of size {trusted.size} "
+            "(ask for a bundle exported with --since-checkpoint)",
+        )
+    if root != trusted.root:
+        raise LogVerificationError(
+            where,
+            f"root at size {trusted.size} got {root.hex()} ({source}), expected "
+            f"{trusted.root.hex()} (trusted): history before it was rewritten (a fork)",
+        )
+
+
+def _check_views(zf: zipfile.ZipFile, manifest: Manifest, checkpoints: list[Checkpoint]) -> None:
+    oscal = Sink()
+    views = Views(oscal, ViewContext(manifest.start, manifest.end, checkpoints))
+    try:
+        with zf.open(RECORDS) as member:
+            for seq, line in enumerate(member, start=manifest.start):
+                body = line[:-1]
+                views.add(seq, hashlib.sha256(body).hexdigest(), orjson.loads(body))
+    except UNREADABLE as exc:
+        raise LogVerificationError(RECORDS, f"unreadable: {exc}") from None
+    summary = Sink()
+    summary.write(views.close())
+    for name, sink in ((OSCAL, oscal), (SUMMARY, summary)):
+        listed = manifest.files[name].sha256
+        if sink.digest.hexdigest() != listed:
+            raise LogVerificationError(
+                name,
+                f"does not match the records: rebuilt from them, its SHA-256 got "
+                f"{sink.digest.hexdigest()}, expected {listed} ({MANIFEST})",
+            )
+
+
+# --- the whole ---------------------------------------------------------------------------
+
+
+def _verify(
+    path: Path,
+    zf: zipfile.ZipFile,
+    keys: Sequence[VerifierKey],
+    trusted: Checkpoint | None,
+    workers: int,
+    check_views: bool,
+    progress: _Progress,
+) -> None:
+    names = set(zf.namelist())
+    for required in (MANIFEST, SIGNATURE):
+        if required not in names:
+            raise LogVerificationError(required, "is missing: this is not an evidence bundle")
+    manifest_bytes = _read(zf, MANIFEST)
+    manifest = progress.manifest = Manifest.parse(manifest_bytes)
+    _check_names(zf, manifest)
+    proofs = Proofs.parse(_read(zf, PROOFS))
+    checkpoints = _checkpoints(zf, manifest)
+    _check_shape(manifest, proofs, checkpoints)
+    sizes = {c.size for c in checkpoints if manifest.start <= c.size <= manifest.end}
+    if trusted is not None and manifest.start <= trusted.size <= manifest.end:
+        sizes.add(trusted.size)
+    with ExitStack() as stack:
+        pool = None
+        if workers > 1 and manifest.end - manifest.start >= PARALLEL_MIN:
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=context())
+            stack.callback(pool.shutdown, cancel_futures=True)
+            # The other files (the OSCAL document is as large as the records) are hashed
+            # by a worker while the records stream through the others.
+            digests = pool.submit(check_digests, path, manifest)
+        else:
+            check_digests(zf, manifest)
+        found = progress.found = walk_records(zf, manifest, proofs.left, sizes, pool, workers)
+        if pool is not None:
+            digests.result()
+    if found.error is not None:
+        raise found.error
+    trust = Trust.following(keys, found.rotations)
+    signer = _check_checkpoints(checkpoints, found, manifest, proofs, trust, progress)
+    check_manifest_signature(_read(zf, SIGNATURE), manifest_bytes, signer)
+    progress.signer = str(signer)
+    if trusted is not None:
+        _check_trusted(trusted, checkpoints, found, manifest, trust)
+    if check_views:
+        _check_views(zf, manifest, checkpoints)
+    else:
+        progress.notes.append(UNBUILT)
+
+
+def verify_bundle(
+    path: Path,
+    keys: Sequence[VerifierKey],
+    trusted: Checkpoint | None = None,
+    *,
+    workers: int = 1,
+    check_views: bool = False,
+) -> BundleReport:
+    """Verify the bundle at `path` (see the module docstring); never raises for bad data.
+
+    `keys` are the log's public keys, obtained apart from the bundle (ValueError if
+    none). `trusted` is a checkpoint the caller saw before; its signature is checked
+    too. With `workers` > 1 a large bundle's records are checked in that many
+    processes; the report is the same.
+    """
+    if not keys:
+        raise ValueError("verifying a bundle needs the log's public key(s)")
+    progress = _Progress()
+    error: VerificationError | LogVerificationError | None = None
+    try:
+        with zipfile.ZipFile(path) as zf:
+            _verify(path, zf, keys, trusted, workers, check_views, progress)
+    except (VerificationError, LogVerificationError) as exc:
+        error = exc
+    except UNREADABLE as exc:
+        error = LogVerificationError("bundle", f"not a readable zip file: {exc}")
+    manifest, found = progress.manifest, progress.found
+    return BundleReport(
+        ok=error is None,
+        start=None if manifest is None else manifest.start,
+        end=None if manifest is None else manifest.end,
+        records=0 if found is None else found.records,
+        head=None if found is None else found.head,
+        checkpoints=len(progress.verified),
+        latest=progress.verified[-1] if progress.verified else None,
+        signer=progress.signer,
+        trusted=trusted,
+        error=error,
+        notes=progress.notes if error is None else [],
+        latest_file=(
+            manifest.checkpoints[len(progress.verified) - 1]
+            if manifest is not None and progress.verified
+            else None
+        ),
+    )
