@@ -151,9 +151,7 @@ def record_run(
         "records": len(stored),
         "first_seq": stored[0].seq,
         "head": stored[-1].hash,
-        "checkpoint": None
-        if checkpoint is None
-        else {"origin": checkpoint.origin, "size": checkpoint.size, "root": checkpoint.root.hex()},
+        "checkpoint": None if checkpoint is None else checkpoint.brief(),
     }
 
 

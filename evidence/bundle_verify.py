@@ -95,13 +95,7 @@ class BundleReport:
         """JSON-ready fields; checkpoints appear as origin, size and hex root."""
 
         def brief(checkpoint: Checkpoint | None) -> dict[str, Any] | None:
-            if checkpoint is None:
-                return None
-            return {
-                "origin": checkpoint.origin,
-                "size": checkpoint.size,
-                "root": checkpoint.root.hex(),
-            }
+            return None if checkpoint is None else checkpoint.brief()
 
         return {
             "ok": self.ok,

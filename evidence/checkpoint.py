@@ -10,6 +10,7 @@ import base64
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from assay.evidence import merkle
 from assay.evidence.keys import SigningKeyError, VerifierKey, b64decode
@@ -34,6 +35,10 @@ class Checkpoint:
     @property
     def text(self) -> str:
         return checkpoint_text(self.origin, self.size, self.root)
+
+    def brief(self) -> dict[str, Any]:
+        """JSON-ready origin, size and hex root, for reports."""
+        return {"origin": self.origin, "size": self.size, "root": self.root.hex()}
 
     @property
     def label(self) -> str:
