@@ -14,9 +14,10 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
-from assay.engine.cli_options import handle_errors, ledger_option, option_group
+from assay.engine.cli_options import format_option, handle_errors, ledger_option, option_group
 from assay.engine.errors import AssayError, ExitCode
 from assay.evidence import Pseudonymizer, PseudonymKeyError, load_key
+from assay.evidence.pseudonym import DEFAULT_KEY_PATH
 from assay.gdpr import (
     ConflictError,
     GdprError,
@@ -36,7 +37,6 @@ from assay.gdpr import (
 from assay.gdpr.report import render_access, render_findings, render_plan, render_requests
 
 F = TypeVar("F", bound=Callable[..., Any])
-DEFAULT_KEY = ".assay/pseudonym.key"
 
 
 def gdpr_errors(func: F) -> F:
@@ -75,7 +75,7 @@ key_option = click.option(
     "--pseudonym-key",
     "key_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=DEFAULT_KEY,
+    default=str(DEFAULT_KEY_PATH),
     show_default=True,
     help="Key for subject pseudonyms and hashed columns (created 0600 if missing; "
     "or hex in env ASSAY_PSEUDONYM_KEY).",
@@ -87,14 +87,6 @@ identity_option = click.option(
     required=True,
     metavar="TYPE=VALUE",
     help="An identity of the subject, as the data map names it (repeatable).",
-)
-fmt_option = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="Output format.",
 )
 timeout_options = option_group(
     click.option(
@@ -137,7 +129,7 @@ def schema() -> None:
 
 @dsr.command("lint")
 @datamap_option
-@fmt_option
+@format_option
 @guarded
 def lint(datamap: Path, fmt: str) -> None:
     """Compare the data map with the live schema; exit 2 on any error."""
@@ -211,7 +203,7 @@ def extend(request_id: str, ledger: str, key_path: Path, months: int, reason: st
 @ledger_option
 @key_option
 @click.option("--all", "include_closed", is_flag=True, help="Include completed and rejected.")
-@fmt_option
+@format_option
 @guarded
 def status(ledger: str, key_path: Path, include_closed: bool, fmt: str) -> None:
     """List requests: overdue first, then by due date."""
@@ -255,7 +247,7 @@ def _access(kind: str) -> Callable[..., None]:
         show_default=True,
         help="Hours the download link stays valid (in the manifest).",
     )
-    @fmt_option
+    @format_option
     @guarded
     def command(
         datamap: Path,
@@ -297,7 +289,7 @@ dsr.command("export")(_access("a portability request (GDPR article 20)"))
 @click.option("--request", "request_id", help="The request id (required unless --dry-run).")
 @click.option("--dry-run", is_flag=True, help="Print the plan; write nothing to the database.")
 @timeout_options
-@fmt_option
+@format_option
 @guarded
 def erase(
     datamap: Path,

@@ -36,9 +36,7 @@ from assay.evidence import (
     sign_checkpoint,
     to_record_value,
 )
-from assay.evidence.pseudonym import pseudonymise_emails
-
-PSEUDONYM_KEY = Path(".assay/pseudonym.key")  # shared with `assay dsr` (--pseudonym-key)
+from assay.evidence.pseudonym import DEFAULT_KEY_PATH, pseudonymise_emails
 
 
 def execute(
@@ -134,7 +132,7 @@ def record_run(
     # Records never carry an address in the clear: a keyed pseudonym goes in the hashed
     # log, the address into the vault, whose rows can be erased without breaking the log.
     vault: dict[str, str] = {}
-    pseudonymizer = Pseudonymizer(load_key(PSEUDONYM_KEY))
+    pseudonymizer = Pseudonymizer(load_key(DEFAULT_KEY_PATH))
     records = [pseudonymise_emails(r, pseudonymizer, vault) for r in records]
     with open_ledger(ledger_url) as ledger:
         try:

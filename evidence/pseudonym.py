@@ -18,6 +18,7 @@ from typing import Any
 
 KEY_BYTES = 32
 KEY_ENV = "ASSAY_PSEUDONYM_KEY"
+DEFAULT_KEY_PATH = Path(".assay/pseudonym.key")  # shared by runs and `assay dsr`
 PREFIX = "hmac-sha256:"
 _PSEUDONYM = re.compile(re.escape(PREFIX) + "[0-9a-f]{64}")
 
