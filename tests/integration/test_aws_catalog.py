@@ -8,8 +8,8 @@ AWS_ENDPOINT_URL; the second account is reached by assuming a role.
 from __future__ import annotations
 
 import json
-import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +38,12 @@ NEVER_FAIL = {
 }
 
 # What the `lister` identity may do: list, never read details. moto names a few actions
-# its own way (s3control's GetPublicAccessBlock is s3:GetPublicAccessBlock there).
+# its own way (s3control's GetPublicAccessBlock is s3:GetPublicAccessBlock there; since
+# 5.2.5 it authorises ListBuckets by the operation's name, where AWS asks for
+# s3:ListAllMyBuckets).
 LIST_ONLY = [
     "s3:ListAllMyBuckets",
+    "s3:ListBuckets",
     "ec2:DescribeVolumes",
     "ec2:DescribeSecurityGroups",
     "rds:DescribeDBInstances",
@@ -52,18 +55,6 @@ LIST_ONLY = [
     "iam:GenerateCredentialReport",
     "iam:GetCredentialReport",
 ]
-
-
-def set_auth(url: str, free_requests: str) -> None:
-    """moto's switch for IAM enforcement: after `free_requests` requests, every call is checked."""
-    request = urllib.request.Request(
-        f"{url}/moto-api/reset-auth",
-        data=free_requests.encode(),
-        headers={"Content-Type": "text/plain"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10):
-        pass
 
 
 class Account:
@@ -196,14 +187,13 @@ def profile(account: Account, user: str) -> str:
 
 
 def test_with_no_permission_every_control_is_an_error_naming_what_is_missing(
-    account: Account, monkeypatch: pytest.MonkeyPatch
+    account: Account,
+    monkeypatch: pytest.MonkeyPatch,
+    iam_enforced: Callable[[str], AbstractContextManager[None]],
 ) -> None:
     path = profile(account, "nobody")
-    set_auth(account.url, "0")
-    try:
+    with iam_enforced(account.url):
         doc = run(account, monkeypatch, "--profile", path)
-    finally:
-        set_auth(account.url, "inf")
     reasons = failure_reasons(doc)
     assert set(reasons) == aws_controls()
     assert doc["exit_code"] == 3
@@ -220,14 +210,13 @@ def test_with_no_permission_every_control_is_an_error_naming_what_is_missing(
 
 
 def test_a_denied_detail_spoils_only_the_controls_that_read_it(
-    account: Account, monkeypatch: pytest.MonkeyPatch
+    account: Account,
+    monkeypatch: pytest.MonkeyPatch,
+    iam_enforced: Callable[[str], AbstractContextManager[None]],
 ) -> None:
     path = profile(account, "lister")
-    set_auth(account.url, "0")
-    try:
+    with iam_enforced(account.url):
         doc = run(account, monkeypatch, "--profile", path)
-    finally:
-        set_auth(account.url, "inf")
     statuses: dict[str, set[str]] = {}
     for r in doc["results"]:
         statuses.setdefault(r["control"], set()).add(r["status"])

@@ -7,8 +7,8 @@ from the standard chain (environment variables, or a shared credentials file).
 from __future__ import annotations
 
 import json
-import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -295,29 +295,20 @@ def test_all_regions_are_the_enabled_ones(emulator: tuple[str, DemoAccount]) -> 
     assert sorted(r["name"] for r in found) == regions
 
 
-def set_auth(url: str, free_requests: str) -> None:
-    """moto's switch for IAM enforcement: after `free_requests` requests, every call is checked."""
-    # Not form-encoded (urllib's default), or the server would parse the body away.
-    request = urllib.request.Request(
-        f"{url}/moto-api/reset-auth",
-        data=free_requests.encode(),
-        headers={"Content-Type": "text/plain"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10):
-        pass
-
-
 AUDITOR_POLICY = {
     "Version": "2012-10-17",
     "Statement": [
         {
             "Effect": "Allow",
-            # Not s3:GetEncryptionConfiguration, nor s3:ListBucket (moto authorises
-            # GetBucketEncryption as s3:ListBucket); nothing for EC2 or IAM. Without the
-            # list calls, a collector fails; without a detail, the attribute is a marker.
+            # Not s3:GetEncryptionConfiguration under any name moto has used for it
+            # (s3:ListBucket before 5.2.5, s3:GetBucketEncryption since); nothing for EC2 or
+            # IAM. Without the list calls, a collector fails; without a detail, the
+            # attribute is a marker.
             "Action": [
                 "s3:ListAllMyBuckets",
+                # AWS authorises ListBuckets as s3:ListAllMyBuckets (what the collector
+                # declares); moto since 5.2.5 authorises it by the operation's name.
+                "s3:ListBuckets",
                 "s3:GetBucketLocation",
                 "s3:GetBucketVersioning",
                 "s3:GetBucketTagging",
@@ -346,12 +337,13 @@ def auditor_profile(emulator: tuple[str, DemoAccount], conn: AwsConnection, aws_
 
 
 def test_denied_detail_reads_become_error_markers(
-    emulator: tuple[str, DemoAccount], auditor_profile: str
+    emulator: tuple[str, DemoAccount],
+    auditor_profile: str,
+    iam_enforced: Callable[[str], AbstractContextManager[None]],
 ) -> None:
     url = emulator[0]
     denied = connect(AwsTarget(profile=auditor_profile, endpoint_url=url, regions=[REGION]), 10.0)
-    set_auth(url, "0")
-    try:
+    with iam_enforced(url):
         assert identity(denied)["arn"].endswith(":user/auditor")
         buckets = by_name(list(registry.collectors()["aws.s3.bucket"].func(denied)))
         [policy] = registry.collectors()["aws.iam.password_policy"].func(denied)
@@ -363,8 +355,6 @@ def test_denied_detail_reads_become_error_markers(
         # Without the region list the target cannot be collected at all.
         with pytest.raises(AccessDenied, match="missing permission ec2:DescribeRegions"):
             identity(everywhere)
-    finally:
-        set_auth(url, "inf")
 
     assert len(buckets) == 4
     for bucket in buckets.values():
@@ -419,6 +409,7 @@ def test_doctor_names_each_missing_permission(
     auditor_profile: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    iam_enforced: Callable[[str], AbstractContextManager[None]],
 ) -> None:
     url = emulator[0]
     monkeypatch.chdir(tmp_path)
@@ -427,11 +418,8 @@ def test_doctor_names_each_missing_permission(
         f"  - {{name: emu, provider: aws, profile: {auditor_profile}, endpoint_url: '{url}',"
         f" regions: [{REGION}]}}\n"
     )
-    set_auth(url, "0")
-    try:
+    with iam_enforced(url):
         res = CliRunner().invoke(cli, ["doctor", "--timeout", "20"])
-    finally:
-        set_auth(url, "inf")
     assert res.exit_code == 3, res.output
     assert "✓ emu (aws): connected as account=" in res.output
     assert "✗ emu: aws.s3.bucket.encryption: missing s3:GetEncryptionConfiguration" in res.output
