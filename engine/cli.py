@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import click
 from rich.console import Console
@@ -22,6 +20,7 @@ from assay.engine.cli_dsr import dsr
 from assay.engine.cli_evidence import evidence
 from assay.engine.cli_options import (
     Output,
+    OutputFile,
     RunSettings,
     collect_options,
     handle_errors,
@@ -38,6 +37,7 @@ from assay.engine.formats import FORMATS
 from assay.engine.models import Severity
 from assay.engine.planner import Filters, Plan, make_plan, resolve_profile
 from assay.engine.run import execute
+from assay.files import atomic_write
 
 
 def _plan(
@@ -46,13 +46,6 @@ def _plan(
     path = resolve_profile(profile)
     filters = Filters(framework, control, Severity(severity) if severity else None)
     return make_plan(path, filters), path
-
-
-def _write_atomically(path: Path, write: Callable[[IO[str]], None]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as out:
-        write(out)
-    tmp.replace(path)  # a reader never sees half a report
 
 
 def _report(
@@ -73,7 +66,8 @@ def _report(
         if out.path is None:
             writer(report, sys.stdout)
         else:
-            _write_atomically(out.path, functools.partial(writer, report))
+            with atomic_write(out.path) as f:
+                writer(report, f)
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_file:
         with open(summary_file, "a", encoding="utf-8") as f:
@@ -148,7 +142,7 @@ def run(
     "-o",
     "output",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutputFile(),
     help="Snapshot file (JSON lines).",
 )
 @handle_errors

@@ -14,7 +14,13 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
-from assay.engine.cli_options import format_option, handle_errors, ledger_option, option_group
+from assay.engine.cli_options import (
+    OutputFile,
+    format_option,
+    handle_errors,
+    ledger_option,
+    option_group,
+)
 from assay.engine.errors import AssayError, ExitCode
 from assay.evidence import Pseudonymizer, PseudonymKeyError, load_key
 from assay.evidence.pseudonym import DEFAULT_KEY_PATH
@@ -232,7 +238,7 @@ def _access(kind: str) -> Callable[..., None]:
         "--out",
         "out",
         required=True,
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=OutputFile(),
         help="Package file to write.",
     )
     @click.option(

@@ -11,7 +11,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from assay.engine.cli_options import format_option, handle_errors, ledger_option
+from assay.engine.cli_options import OutputFile, format_option, handle_errors, ledger_option
 from assay.engine.collect import now_rfc3339
 from assay.engine.errors import ConfigError, EvidenceError
 from assay.evidence import (
@@ -222,7 +222,7 @@ def _verify_bundle(
 @click.option(
     "--out",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutputFile(),
     help="The bundle to write (a zip; replaced if it exists).",
 )
 @click.option("--run", "run_id", metavar="ID", help="Export the records of this run.")

@@ -16,6 +16,7 @@ from assay.engine.errors import AssayError, ConfigErrors, ExitCode
 from assay.engine.formats import FORMATS
 from assay.engine.models import Severity
 from assay.evidence import LedgerError
+from assay.files import UnsafePathError, check_output_path
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_LEDGER = "sqlite:///.assay/ledger.db"
@@ -66,6 +67,35 @@ format_option = click.option(
 )
 
 
+STDOUT = "-"
+
+
+class OutputFile(click.ParamType):  # type: ignore[type-arg]
+    """A file to write: its directory must exist and it must not be a link, device or
+    directory, checked when the command line is read, so a bad path fails before any
+    work (exit 2). With `stdout`, ``-`` means standard output (None)."""
+
+    name = "FILE"
+
+    def __init__(self, *, stdout: bool = False) -> None:
+        self.stdout = stdout
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Path | None:
+        if isinstance(value, Path):
+            path = value
+        elif self.stdout and value == STDOUT:
+            return None
+        else:
+            path = Path(value)
+        try:
+            check_output_path(path)
+        except UnsafePathError as exc:
+            self.fail(exc.message, param, ctx)
+        return path
+
+
 @dataclass(frozen=True)
 class Output:
     """One report to write: a format, and a file (None: standard output)."""
@@ -75,7 +105,7 @@ class Output:
 
 
 class OutputSpec(click.ParamType):  # type: ignore[type-arg]
-    """`FORMAT` or `FORMAT=PATH`, e.g. `-f table -f sarif=out.sarif`."""
+    """`FORMAT` or `FORMAT=PATH`, e.g. `-f table -f sarif=out.sarif` (``=-``: standard output)."""
 
     name = "FORMAT[=PATH]"
 
@@ -89,7 +119,9 @@ class OutputSpec(click.ParamType):  # type: ignore[type-arg]
             self.fail(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}", param, ctx)
         if sep and not path:
             self.fail(f"{value!r}: expected a file name after '='", param, ctx)
-        return Output(fmt, Path(path) if path else None)
+        if not sep:
+            return Output(fmt, None)
+        return Output(fmt, OutputFile(stdout=True).convert(path, param, ctx))
 
 
 def resolve_outputs(specs: tuple[Output, ...], output: Path | None) -> list[Output]:
@@ -123,7 +155,7 @@ output_options = option_group(
         "--output",
         "-o",
         "output",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=OutputFile(),
         help="Write the one format given without =PATH to this file.",
     ),
 )

@@ -17,6 +17,7 @@ from typing import Any
 from assay.checks import registry
 from assay.engine.errors import ConfigError
 from assay.engine.planner import Plan, PlannedTarget
+from assay.files import atomic_write
 
 SNAPSHOT_SCHEMA = "assay.snapshot/v1"
 
@@ -135,12 +136,10 @@ def write_snapshot(snap: Snapshot, path: Path) -> None:
         "targets": snap.targets,
         "failures": [asdict(f) for f in snap.failures],
     }
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as out:
+    with atomic_write(path) as out:
         out.write(json.dumps(header, sort_keys=True) + "\n")
         for r in snap.resources:
             out.write(json.dumps(r, sort_keys=True) + "\n")
-    tmp.replace(path)  # never leave a half-written snapshot behind
 
 
 def read_snapshot(path: Path) -> Snapshot:

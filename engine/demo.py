@@ -36,6 +36,7 @@ from assay.evidence import (
     verify_bundle,
     verify_ledger,
 )
+from assay.files import private_dir, write_text
 from assay.gdpr import run_demo_dsr
 
 REGION = "us-east-1"
@@ -67,8 +68,7 @@ def run_demo(workdir: Path, console: Console) -> int:
             f"the demo needs the AWS emulator (moto), which is not installed ({exc.name})",
             remediation="pip install 'assay[demo]'",
         ) from None
-    state = workdir / ".assay"
-    state.mkdir(parents=True, exist_ok=True)
+    state = private_dir(workdir / ".assay")
     # Relative to where the user stands, so the commands printed at the end work as shown.
     ledger_url = f"sqlite:///{state / 'ledger.db'}"
     profile_path = state / "demo-profile.yaml"
@@ -110,7 +110,7 @@ def run_demo(workdir: Path, console: Console) -> int:
             console.print(f"  seeded {seed_postgres(pg.dsn)['summary']}")
             targets.append(postgres_demo_target(pg.dsn))
         profile = demo_profile(targets, seeded["waived_volume"])
-        profile_path.write_text(yaml.safe_dump(profile, sort_keys=False), encoding="utf-8")
+        write_text(profile_path, yaml.safe_dump(profile, sort_keys=False))
         plan = make_plan(profile_path)
         snap = collect(plan, workers=8, timeout=60)
     write_snapshot(snap, snapshot_path)

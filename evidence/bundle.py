@@ -13,7 +13,6 @@ deterministic.
 from __future__ import annotations
 
 import hashlib
-import os
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -48,6 +47,7 @@ from assay.evidence.keys import SigningKey
 from assay.evidence.ledger import Ledger
 from assay.evidence.note import NoteError, open_note
 from assay.evidence.record import LedgerError, StoredRecord
+from assay.files import atomic_write
 
 _WRITE = 1 << 20  # bytes of records handed to the compressor at once
 
@@ -275,7 +275,7 @@ def export_bundle(
     *,
     since: Checkpoint | None = None,
 ) -> ExportResult:
-    """Write the bundle of the records `selection` names to `out` (replaced atomically).
+    """Write the bundle of the records `selection` names to `out` (`assay.files.atomic_write`).
 
     `key` signs the manifest and must be the key of the bundle's latest checkpoint.
     Raises LedgerError when nothing matches, when the range is not covered by a signed
@@ -292,29 +292,25 @@ def export_bundle(
             f"{key.verifier}: export with the key that signed it"
         ) from None
     proofs = _proofs(ledger, start, end, chosen)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, part = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w+b") as raw, tempfile.TemporaryFile() as spool:
-            with zipfile.ZipFile(raw, "w", allowZip64=True) as zf:
-                files = _Files(zf)
-                views = Views(spool, ViewContext(start, end, chosen))
-                files.stream(RECORDS, _record_lines(ledger, start, end, views))
-                summary = views.close()
-                names = [checkpoint_file(i, c.size) for i, c in enumerate(chosen)]
-                for name, checkpoint in zip(names, chosen, strict=True):
-                    files.add(name, checkpoint.note.encode())
-                files.add(PROOFS, proofs.to_bytes())
-                files.stream(OSCAL, _copy(spool))
-                files.add(SUMMARY, summary)
-                files.add(PUBLIC_KEY, f"{key.verifier}\n".encode())
-                manifest = Manifest(start, end, names, files.digests).to_bytes()
-                zf.writestr(zip_entry(MANIFEST), manifest)
-                zf.writestr(zip_entry(SIGNATURE), sign_manifest(manifest, key))
-            raw.seek(0)
-            digest = hashlib.file_digest(raw, "sha256").hexdigest()
-        os.replace(part, out)
-    except BaseException:
-        Path(part).unlink(missing_ok=True)
-        raise
+    with (
+        atomic_write(out, binary=True) as raw,
+        tempfile.TemporaryFile() as spool,
+        zipfile.ZipFile(raw, "w", allowZip64=True) as zf,
+    ):
+        files = _Files(zf)
+        views = Views(spool, ViewContext(start, end, chosen))
+        files.stream(RECORDS, _record_lines(ledger, start, end, views))
+        summary = views.close()
+        names = [checkpoint_file(i, c.size) for i, c in enumerate(chosen)]
+        for name, checkpoint in zip(names, chosen, strict=True):
+            files.add(name, checkpoint.note.encode())
+        files.add(PROOFS, proofs.to_bytes())
+        files.stream(OSCAL, _copy(spool))
+        files.add(SUMMARY, summary)
+        files.add(PUBLIC_KEY, f"{key.verifier}\n".encode())
+        manifest = Manifest(start, end, names, files.digests).to_bytes()
+        zf.writestr(zip_entry(MANIFEST), manifest)
+        zf.writestr(zip_entry(SIGNATURE), sign_manifest(manifest, key))
+    with out.open("rb") as written:
+        digest = hashlib.file_digest(written, "sha256").hexdigest()
     return ExportResult(out, start, end, chosen, digest)

@@ -26,6 +26,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from assay.files import PRIVATE, private_dir, write_text
+
 ED25519 = 0x01
 SIGNING_KEY_ENV = "ASSAY_SIGNING_KEY"
 DEFAULT_SIGNING_KEY = Path(".assay") / "signing.key"
@@ -170,15 +172,10 @@ class SigningKey:
 
 def write_signing_key(path: Path, key: SigningKey) -> None:
     """Write `key` to a new file with mode 0600; refuses to overwrite an existing file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise SigningKeyError(
-            f"{path} already exists; refusing to overwrite a signing key"
-        ) from None
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(key.private_text() + "\n")
+    if os.path.lexists(path):
+        raise SigningKeyError(f"{path} already exists; refusing to overwrite a signing key")
+    private_dir(path.parent)
+    write_text(path, key.private_text() + "\n", mode=PRIVATE, replace=False)
 
 
 def public_key_path(path: Path) -> Path:
@@ -193,10 +190,10 @@ def create_signing_key(path: Path, origin: str) -> SigningKey:
     """
     key = SigningKey.generate(origin)
     public = public_key_path(path)
-    if public.exists():
+    if os.path.lexists(public):
         raise SigningKeyError(f"{public} already exists; refusing to overwrite a key")
     write_signing_key(path, key)
-    public.write_text(f"{key.verifier}\n", encoding="ascii")
+    write_text(public, f"{key.verifier}\n", replace=False)
     return key
 
 

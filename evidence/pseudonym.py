@@ -16,6 +16,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from assay.files import PRIVATE, private_dir, write_text
+
 KEY_BYTES = 32
 KEY_ENV = "ASSAY_PSEUDONYM_KEY"
 DEFAULT_KEY_PATH = Path(".assay/pseudonym.key")  # shared by runs and `assay dsr`
@@ -65,6 +67,12 @@ def load_key(path: Path, *, create: bool = True) -> bytes:
         except ValueError:
             raise PseudonymKeyError(f"{KEY_ENV} is not hex") from None
     if path.exists():
+        mode = path.stat().st_mode
+        if mode & 0o077:
+            raise PseudonymKeyError(
+                f"pseudonym key {path} has mode {mode & 0o777:04o}, readable by others; "
+                f"run: chmod 600 {path}"
+            )
         data = path.read_text(encoding="ascii").strip()
         try:
             return bytes.fromhex(data)
@@ -72,11 +80,9 @@ def load_key(path: Path, *, create: bool = True) -> bytes:
             raise PseudonymKeyError(f"{path}: expected a hex key") from None
     if not create:
         raise PseudonymKeyError(f"no pseudonym key at {path} and {KEY_ENV} is not set")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     key = secrets.token_bytes(KEY_BYTES)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(key.hex() + "\n")
+    write_text(path, key.hex() + "\n", mode=PRIVATE, replace=False)
     return key
 
 

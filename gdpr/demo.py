@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 
 from assay.examples import examples_root
+from assay.files import private_dir
 from assay.gdpr.dsr import open_session
 from assay.gdpr.report import render_access, render_plan
 from assay.gdpr.requests import State
@@ -24,8 +25,7 @@ def run_demo_dsr(workdir: Path, console: Console) -> None:
     The requests go to the ledger `workdir/.assay/ledger.db` under pseudonyms keyed by
     `workdir/.assay/pseudonym.key`; the shop database is rebuilt on every run.
     """
-    state = workdir / ".assay"
-    state.mkdir(parents=True, exist_ok=True)
+    state = private_dir(workdir / ".assay")
     db = state / "shop.db"
     ledger_url = f"sqlite:///{state / 'ledger.db'}"
     key_path = state / "pseudonym.key"
