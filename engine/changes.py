@@ -6,7 +6,6 @@ the number of fingerprints, not of runs), or a results document from an earlier 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.engine.errors import ConfigError
+from assay.evidence import Pseudonymizer
 
 RESULTS_SCHEMA = "assay.results/v1"
 
@@ -28,9 +28,14 @@ class Change(StrEnum):
     GONE = "resource_gone"  # in the baseline, not in this run
 
 
-def fingerprint(control_id: str, resource_id: str) -> str:
-    """Stable across runs: the same control on the same resource has the same fingerprint."""
-    return hashlib.sha256(f"{control_id}\x00{resource_id}".encode()).hexdigest()[:32]
+def fingerprint(key: Pseudonymizer, control_id: str, resource_id: str) -> str:
+    """Stable across runs: the same control on the same resource has the same fingerprint.
+
+    Keyed (the pseudonym key), because a resource id can name a person (an IAM user
+    called after an e-mail address): without the key, nobody can test a guess against
+    the fingerprints in the ledger or in reports.
+    """
+    return key.keyed_hex("fingerprint", f"{control_id}\x00{resource_id}")[:32]
 
 
 @dataclass(frozen=True)
@@ -74,13 +79,9 @@ class RunPoint:
 
 
 def record_fingerprint(rec: dict[str, Any]) -> str:
-    """A result record's fingerprint: stored since records pseudonymise addresses in ids."""
-    stored = rec.get("fingerprint")
-    return (
-        stored
-        if isinstance(stored, str)
-        else fingerprint(rec["control"]["id"], rec["resource"]["id"])
-    )
+    """A result record's fingerprint, stored with it (the record's resource id may be a
+    pseudonym, and the key is not the ledger's to know)."""
+    return str(rec["fingerprint"])
 
 
 def ledger_history(
@@ -120,8 +121,12 @@ def ledger_history(
     return base, points
 
 
-def baseline_from_file(path: Path) -> Baseline:
-    """A baseline from a results document (`--format json`) written by an earlier run."""
+def baseline_from_file(path: Path, key: Pseudonymizer) -> Baseline:
+    """A baseline from a results document (`--format json`) written by an earlier run.
+
+    Fingerprints are made anew from its control and resource ids with `key`, so a
+    document from a machine with another pseudonym key still compares.
+    """
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
@@ -133,7 +138,7 @@ def baseline_from_file(path: Path) -> Baseline:
     base = Baseline(run_id=doc.get("run", {}).get("id"), at=at)
     for i, r in enumerate(doc.get("results", [])):
         try:
-            fp = fingerprint(r["control"], r["resource"]["id"])
+            fp = fingerprint(key, r["control"], r["resource"]["id"])
             base.results[fp] = Seen(r["status"], r["control"], r["resource"])
         except (KeyError, TypeError):
             raise ConfigError(

@@ -11,6 +11,7 @@ from assay.engine.changes import RESULTS_SCHEMA, ChangeInfo, Gone, RunPoint, fin
 from assay.engine.collect import CollectionFailure
 from assay.engine.evaluate import Finding, Summary
 from assay.engine.models import Waiver
+from assay.evidence import Pseudonymizer
 
 
 @dataclass
@@ -24,21 +25,23 @@ class RunReport:
     findings: list[Finding]
     summary: Summary
     exit_code: int
+    fingerprint_key: Pseudonymizer
     ledger: dict[str, Any] | None = None
     baseline: str | None = None  # the run (or file) changes are relative to
     changes: dict[str, ChangeInfo] = field(default_factory=dict)  # by fingerprint
     gone: list[Gone] = field(default_factory=list)
     trend: list[RunPoint] = field(default_factory=list)  # earlier runs, oldest first
 
+    def fingerprint(self, f: Finding) -> str:
+        """The finding's fingerprint (`changes.fingerprint`), the same in every run and format."""
+        return fingerprint(self.fingerprint_key, f.control.control.id, f.resource["id"])
+
     def change_of(self, f: Finding) -> ChangeInfo | None:
-        return self.changes.get(finding_fingerprint(f))
+        return self.changes.get(self.fingerprint(f))
 
 
-def finding_fingerprint(f: Finding) -> str:
-    return fingerprint(f.control.control.id, f.resource["id"])
-
-
-def finding_json(f: Finding, change: ChangeInfo | None = None) -> dict[str, Any]:
+def finding_json(report: RunReport, f: Finding) -> dict[str, Any]:
+    change = report.change_of(f)
     c = f.control.control
     out: dict[str, Any] = {
         "control": c.id,
@@ -53,7 +56,7 @@ def finding_json(f: Finding, change: ChangeInfo | None = None) -> dict[str, Any]
     }
     if f.expired_waiver and not f.waiver:
         out["expired_waiver"] = f.expired_waiver.id
-    out["fingerprint"] = finding_fingerprint(f)
+    out["fingerprint"] = report.fingerprint(f)
     if change is not None:
         out["change"] = change.change.value
         out["first_seen"] = change.first_seen
@@ -120,5 +123,5 @@ def results_document(report: RunReport) -> dict[str, Any]:
             }
             for sc in s.scores
         ],
-        "results": [finding_json(f, report.change_of(f)) for f in report.findings],
+        "results": [finding_json(report, f) for f in report.findings],
     }

@@ -16,6 +16,7 @@ from assay.engine.changes import (
     RunPoint,
     baseline_from_file,
     compare,
+    fingerprint,
     ledger_history,
 )
 from assay.engine.collect import Snapshot, now_rfc3339
@@ -23,7 +24,7 @@ from assay.engine.errors import ConfigError
 from assay.engine.evaluate import Finding, Summary, evaluate, exit_code, summarise
 from assay.engine.models import Severity
 from assay.engine.planner import Plan
-from assay.engine.report import RunReport, finding_fingerprint
+from assay.engine.report import RunReport
 from assay.evidence import (
     LedgerError,
     Pseudonymizer,
@@ -63,19 +64,23 @@ def execute(
     findings = evaluate(plan, snap)
     summary = summarise(plan, findings)
     finished = now_rfc3339()
+    # One key for pseudonyms and fingerprints, kept outside the ledger.
+    key = Pseudonymizer(load_key(DEFAULT_KEY_PATH))
     base: Baseline = Baseline()
     trend: list[RunPoint] = []
     if ledger_url is not None:
         with open_ledger(ledger_url) as ledger:
             base, trend = ledger_history((r.record for r in ledger.records()), trend_runs)
     if baseline_file is not None:
-        base = baseline_from_file(baseline_file)
+        base = baseline_from_file(baseline_file, key)
     changes: dict[str, ChangeInfo] = {}
     gone: list[Gone] = []
+
+    def fp(f: Finding) -> str:
+        return fingerprint(key, f.control.control.id, f.resource["id"])
+
     if base.run_id is not None:
-        changes, all_gone = compare(
-            ((finding_fingerprint(f), f.status.value) for f in findings), base, finished
-        )
+        changes, all_gone = compare(((fp(f), f.status.value) for f in findings), base, finished)
         # A resource is gone only if this run looked for it: its control ran and its
         # target answered.
         planned = {c.control.id for c in plan.controls}
@@ -88,7 +93,7 @@ def execute(
         ]
 
     def is_new(f: Finding) -> bool:
-        change = changes.get(finding_fingerprint(f))
+        change = changes.get(fp(f))
         return change is not None and change.change is Change.NEW_FAILURE
 
     code = exit_code(findings, fail_on, is_new if only_new else None)
@@ -102,6 +107,7 @@ def execute(
         findings=findings,
         summary=summary,
         exit_code=int(code),
+        fingerprint_key=key,
         baseline=(f"run {base.run_id} ({base.at})" if base.run_id else None),
         changes=changes,
         gone=gone,
@@ -168,7 +174,7 @@ def run_records(
         "controls": [c.control.id for c in plan.controls],
     }
     for f in report.findings:
-        yield result_record(run, report.finished_at, f)
+        yield result_record(report, f)
     yield {
         "kind": "run_finished",
         "at": report.finished_at,
@@ -180,12 +186,12 @@ def run_records(
     }
 
 
-def result_record(run: str, at: str, f: Finding) -> dict[str, Any]:
+def result_record(report: RunReport, f: Finding) -> dict[str, Any]:
     c = f.control.control
     return {
         "kind": "result",
-        "at": at,
-        "run": run,
+        "at": report.finished_at,
+        "run": report.run_id,
         "control": {
             "id": c.id,
             "severity": c.severity.value,
@@ -199,7 +205,7 @@ def result_record(run: str, at: str, f: Finding) -> dict[str, Any]:
         "observed": to_record_value(f.result.observed),
         "waiver": f.waiver.id if f.waiver else None,
         # Taken before addresses are pseudonymised, so runs compare on the same key.
-        "fingerprint": finding_fingerprint(f),
+        "fingerprint": report.fingerprint(f),
     }
 
 

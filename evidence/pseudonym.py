@@ -37,8 +37,11 @@ class Pseudonymizer:
 
     def pseudonym(self, kind: str, value: str) -> str:
         """The stable pseudonym of `value` (already normalised by the caller) of type `kind`."""
-        mac = hmac.new(self._key, f"{kind}\x00{value}".encode(), hashlib.sha256)
-        return PREFIX + mac.hexdigest()
+        return PREFIX + self.keyed_hex(kind, value)
+
+    def keyed_hex(self, kind: str, value: str) -> str:
+        """HMAC-SHA256 of `value` of type `kind`, in hex: what pseudonyms are made of."""
+        return hmac.new(self._key, f"{kind}\x00{value}".encode(), hashlib.sha256).hexdigest()
 
     def __repr__(self) -> str:
         return "Pseudonymizer(<key hidden>)"

@@ -10,7 +10,7 @@ from assay import __version__
 from assay.checks import Status
 from assay.engine.evaluate import Finding
 from assay.engine.models import Severity, Waiver
-from assay.engine.report import RunReport, finding_fingerprint
+from assay.engine.report import RunReport
 
 OCSF_VERSION = "1.3.0"
 CLASS_UID = 2003
@@ -38,7 +38,7 @@ def _ms(stamp: str) -> int:
 
 def _event(report: RunReport, f: Finding) -> dict[str, Any]:
     c = f.control.control
-    fp = finding_fingerprint(f)
+    fp = report.fingerprint(f)
     change = report.change_of(f)
     status_id, status = COMPLIANCE_STATUS[f.status]
     # The finding's own workflow status: a waived failure is suppressed, a pass resolved.

@@ -14,7 +14,7 @@ from typing import IO, Any
 from assay import __version__
 from assay.checks import Status
 from assay.engine.evaluate import Finding
-from assay.engine.report import RunReport, finding_fingerprint
+from assay.engine.report import RunReport
 
 OSCAL_VERSION = "1.1.2"
 NAMESPACE = uuid.UUID("6c1b7a4e-0d2f-5b0e-9a53-6173736179a1")  # assay's own namespace
@@ -25,7 +25,7 @@ def _uuid(*parts: str) -> str:
 
 
 def _observation(report: RunReport, f: Finding) -> dict[str, Any]:
-    fp = finding_fingerprint(f)
+    fp = report.fingerprint(f)
     return {
         "uuid": _uuid(report.run_id, "observation", fp),
         "title": f"{f.control.control.id} on {f.resource['name']}",
@@ -53,8 +53,7 @@ def document(report: RunReport) -> dict[str, Any]:
         by_control.setdefault(f.control.control.id, []).append(f)
     observations = [_observation(report, f) for f in report.findings]
     obs_uuid = {
-        finding_fingerprint(f): o["uuid"]
-        for f, o in zip(report.findings, observations, strict=True)
+        report.fingerprint(f): o["uuid"] for f, o in zip(report.findings, observations, strict=True)
     }
     findings = []
     for cid, items in sorted(by_control.items()):
@@ -81,7 +80,7 @@ def document(report: RunReport) -> dict[str, Any]:
                     "status": {"state": state},
                 },
                 "related-observations": [
-                    {"observation-uuid": obs_uuid[finding_fingerprint(f)]} for f in items
+                    {"observation-uuid": obs_uuid[report.fingerprint(f)]} for f in items
                 ],
             }
         )

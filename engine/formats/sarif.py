@@ -16,7 +16,7 @@ from assay.checks import Status
 from assay.engine.catalog import LoadedControl
 from assay.engine.evaluate import Finding
 from assay.engine.models import Severity
-from assay.engine.report import RunReport, finding_fingerprint
+from assay.engine.report import RunReport
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SECURITY_SEVERITY = {
@@ -87,7 +87,7 @@ def _location(f: Finding) -> dict[str, Any]:
     }
 
 
-def _result(f: Finding, rule_index: int) -> dict[str, Any]:
+def _result(report: RunReport, f: Finding, rule_index: int) -> dict[str, Any]:
     c = f.control.control
     out: dict[str, Any] = {
         "ruleId": c.id,
@@ -96,7 +96,7 @@ def _result(f: Finding, rule_index: int) -> dict[str, Any]:
         "level": LEVEL[c.severity],
         "message": {"text": f"{f.resource['id']}: {f.result.reason}"},
         "locations": [_location(f)],
-        "partialFingerprints": {"assay/v1": finding_fingerprint(f)},
+        "partialFingerprints": {"assay/v1": report.fingerprint(f)},
         "properties": {"resource": f.resource, "observed": f.result.observed},
     }
     if f.waiver:
@@ -116,7 +116,9 @@ def document(report: RunReport) -> dict[str, Any]:
     rules = [_rule(lc) for _, lc in controls]
     index = {cid: i for i, (cid, _) in enumerate(controls)}
     results = [
-        _result(f, index[f.control.control.id]) for f in report.findings if f.status is Status.FAIL
+        _result(report, f, index[f.control.control.id])
+        for f in report.findings
+        if f.status is Status.FAIL
     ]
     if report.summary.expired_waivers:
         rules.append(
