@@ -8,6 +8,7 @@ Destroying the key (or the raw value) never requires rewriting the chain.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -90,12 +91,36 @@ def load_key(path: Path, *, create: bool = True) -> bytes:
 
 
 # Addresses name people; they are the personal data that reaches results through free
-# text (a Kubernetes RBAC subject, a CloudTrail user, a reason quoting either).
-EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# text (a Kubernetes RBAC subject, a CloudTrail user, a reason quoting either). Wide on
+# purpose: Unicode (IDN) local parts and domains, hosts without a dot (user@localhost),
+# and the percent-encoded @ of URLs; an image digest (nginx@sha256:...) is not one.
+EMAIL = re.compile(
+    r"[\w.%+-]+(?:@|%40)(?!(?:sha256|sha384|sha512):)[\w-]+(?:\.[\w-]+)*", re.IGNORECASE
+)
+
+
+def normalise_email(raw: str) -> str:
+    """One spelling per address: ``%40`` as ``@``, lower case, the domain in IDNA form."""
+    local, _, domain = re.sub("%40", "@", raw.strip(), flags=re.IGNORECASE).rpartition("@")
+    with contextlib.suppress(UnicodeError):  # not a valid IDN: keep it as written
+        domain = domain.encode("idna").decode("ascii")
+    return f"{local.lower()}@{domain.lower()}"
+
+
+def contains_email(value: Any) -> bool:
+    """Whether an e-mail address appears in any string, dict key or list item of `value`."""
+    if isinstance(value, str):
+        return EMAIL.search(value) is not None
+    if isinstance(value, dict):
+        return any(contains_email(k) or contains_email(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(contains_email(v) for v in value)
+    return False
 
 
 def pseudonymise_emails(value: Any, p: Pseudonymizer, found: dict[str, str]) -> Any:
-    """`value` with every e-mail address in its strings replaced by its pseudonym.
+    """`value` with every e-mail address in its strings (dict keys too) replaced by its
+    pseudonym.
 
     `found` collects pseudonym -> address, for the ledger's deletable vault.
     """
@@ -103,13 +128,16 @@ def pseudonymise_emails(value: Any, p: Pseudonymizer, found: dict[str, str]) -> 
 
         def swap(m: re.Match[str]) -> str:
             raw = m.group(0)
-            ps = p.pseudonym("email", raw.strip().lower())
+            ps = p.pseudonym("email", normalise_email(raw))
             found[ps] = raw
             return ps
 
         return EMAIL.sub(swap, value)
     if isinstance(value, dict):
-        return {k: pseudonymise_emails(v, p, found) for k, v in value.items()}
+        return {
+            pseudonymise_emails(k, p, found): pseudonymise_emails(v, p, found)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [pseudonymise_emails(v, p, found) for v in value]
     return value

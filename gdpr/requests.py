@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from assay.evidence import Pseudonymizer, open_ledger, to_record_value
+from assay.evidence.pseudonym import contains_email
 from assay.gdpr.dates import add_months
 from assay.gdpr.errors import RequestError
 from assay.gdpr.identity import Identity
@@ -201,6 +202,7 @@ class RequestBook:
         return self.get(request.id)
 
     def _append(self, request_id: str, event: str, **fields: Any) -> None:
+        _refuse_addresses(fields)
         record = {
             "kind": "dsr",
             "event": event,
@@ -210,6 +212,18 @@ class RequestBook:
         }
         with open_ledger(self.ledger_url) as ledger:
             ledger.append([to_record_value(record)])
+
+
+def _refuse_addresses(fields: Mapping[str, Any]) -> None:
+    """Free text an operator types (a verification method, a reason) must not name anyone:
+    the ledger keeps it for good, beyond the reach of erasure."""
+    for name, value in fields.items():
+        if contains_email(value):
+            raise RequestError(
+                f"{name}: contains an e-mail address, which the ledger would keep for good",
+                remediation="describe it without the address (the request id names the "
+                "subject), e.g. 'reply from the account address'",
+            )
 
 
 def _fold(requests: dict[str, Request], record: Mapping[str, Any]) -> None:

@@ -124,3 +124,20 @@ def test_lint_and_bad_input_exit_2_with_the_reason(workspace: Path) -> None:
     assert res.exit_code == 2 and "TYPE=VALUE" in res.output
     schema = json.loads(dsr("schema").output)
     assert schema["$id"] == "urn:assay:datamap:v1"
+
+
+def test_free_text_naming_someone_never_reaches_the_ledger(workspace: Path) -> None:
+    rid = new_request("access")
+    ledger = workspace / ".assay" / "ledger.db"
+    before = ledger.read_bytes()
+    for args in (
+        ("verify", rid, "--method", "reply from alice.example@example.com"),
+        ("verify", rid, "--method", "call to root@localhost"),
+        ("reject", rid, "--reason", "jane%40example.com asked twice"),
+        ("extend", rid, "--months", "1", "--reason", "backlog, ask jörg@bücher.de"),
+    ):
+        res = dsr(*args)
+        assert res.exit_code == 2, res.output
+        assert "contains an e-mail address, which the ledger would keep for good" in res.output
+        assert "@" not in res.output.split("hint:")[0].split(":", 1)[1]
+    assert ledger.read_bytes() == before
