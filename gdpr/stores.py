@@ -206,15 +206,29 @@ class PostgresStore(Store):
 
     def keyed_hash(self, expr: Sql, key: bytes) -> Sql:
         # HMAC written out over the built-in sha256(), so no extension (pgcrypto) is needed.
+        # The padded keys reach the server by COPY into a temporary table, never as query
+        # text or parameters, which a server logging statements would write to its log.
         block = key if len(key) <= 64 else hashlib.sha256(key).digest()
         block = block.ljust(64, b"\0")
         inner = bytes(b ^ 0x36 for b in block)
         outer = bytes(b ^ 0x5C for b in block)
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute(
+                    "CREATE TEMPORARY TABLE IF NOT EXISTS assay_hash_key"
+                    " (ipad bytea NOT NULL, opad bytea NOT NULL)"
+                )
+                # Loaded anew each time: a rolled-back transaction takes the table with it.
+                cur.execute("TRUNCATE pg_temp.assay_hash_key")
+                with cur.copy("COPY pg_temp.assay_hash_key (ipad, opad) FROM STDIN") as copy:
+                    copy.write_row((inner, outer))
+        except psycopg.Error as exc:
+            raise self._fail(exc, "cannot load the hash key") from None
         return fmt(
-            "{} || encode(sha256({} || sha256({} || convert_to({}, 'UTF8'))), 'hex')",
+            "{} || encode(sha256((SELECT opad FROM pg_temp.assay_hash_key)"
+            " || sha256((SELECT ipad FROM pg_temp.assay_hash_key) || convert_to({}, 'UTF8'))),"
+            " 'hex')",
             param(HASH_PREFIX),
-            param(outer),
-            param(inner),
             expr,
         )
 
