@@ -5,10 +5,11 @@ downstream can leak what it never held: `data`, `stringData` and `binaryData` (t
 payload of Secrets and ConfigMaps), the ``last-applied-configuration`` annotation
 (a full copy of the object as applied, payload included) and `managedFields`.
 
-Literal environment values are replaced by `redact_env`: a check can still tell a
-password written into a manifest from a `secretKeyRef`, from the variable's name and
-from the `traits` of its value (shapes such as a private key or an AWS key id), but
-the value itself never reaches a snapshot, a report or the ledger.
+Literal environment values are replaced by `redact_env`, and the words of a container's
+`command` and `args` by `redact_args`: a check can still tell a password written into a
+manifest from a `secretKeyRef`, from the variable's name (or the flag's) and from the
+`traits` of its value (shapes such as a private key or an AWS key id), but the value
+itself never reaches a snapshot, a report or the ledger.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ TRAITS = (*(name for name, _ in _TRAITS), "high-entropy")
 _ENTROPY_MIN_LENGTH = 20
 _ENTROPY_BITS = 4.2
 _REFERENCE = re.compile(r"\$\([A-Za-z_][A-Za-z0-9_]*\)")
+_FLAG = re.compile(r"^--?[A-Za-z][A-Za-z0-9_.-]*$")
 _PLAIN = re.compile(r"^([-+]?\d+(\.\d+)?[a-zA-Z]{0,2}|true|false|yes|no|on|off)$", re.IGNORECASE)
 
 
@@ -54,16 +56,47 @@ def scrub(obj: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def redact_env(env: list[Any]) -> list[Any]:
+def redact_env(env: Any) -> list[Any]:
     """Env entries with each literal `value` replaced by ``valueRedacted`` (what
-    `describe_value` says of it); `valueFrom` entries are kept as they are."""
+    `describe_value` says of it); `valueFrom` entries are kept as they are.
+
+    A mapping (``{NAME: value}``, as some tools write it) becomes the list form the API
+    uses; anything else that is not a list is kept only as described.
+    """
+    if isinstance(env, dict):
+        env = [
+            {"name": name, **value} if isinstance(value, dict) else {"name": name, "value": value}
+            for name, value in env.items()
+        ]
+    if not isinstance(env, list):
+        return [{"valueRedacted": describe_value(str(env))}]
     out: list[Any] = []
     for entry in env:
         if isinstance(entry, dict) and "value" in entry:
             literal = entry["value"]
             entry = {k: v for k, v in entry.items() if k != "value"}
             entry["valueRedacted"] = describe_value("" if literal is None else str(literal))
+        elif not isinstance(entry, dict):
+            entry = {"valueRedacted": describe_value(str(entry))}
         out.append(entry)
+    return out
+
+
+def redact_args(args: Any) -> list[dict[str, Any]]:
+    """A container's `command` or `args` with every literal described, never kept: flags
+    keep their names (``--password=x`` becomes ``{"flag": "--password", "valueRedacted":
+    ...}``), any other word (a flag's value, a shell script) only its description."""
+    words = args if isinstance(args, list) else [args]
+    out: list[dict[str, Any]] = []
+    for word in words:
+        text = "" if word is None else str(word)
+        flag, eq, value = text.partition("=")
+        if _FLAG.match(flag) and eq:
+            out.append({"flag": flag, "valueRedacted": describe_value(value)})
+        elif _FLAG.match(text):
+            out.append({"flag": text})
+        else:
+            out.append({"valueRedacted": describe_value(text)})
     return out
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from assay.checks.k8s.connection import K8sConnection, ListDenied
 from assay.checks.k8s.kinds import WORKLOAD_KINDS, permissions
-from assay.checks.k8s.redact import redact_env
+from assay.checks.k8s.redact import redact_args, redact_env
 from assay.checks.k8s.resources import snapshot, unlisted
 from assay.checks.registry import collector
 
@@ -88,7 +88,7 @@ def workload(
 
 
 def pod_spec(obj: dict[str, Any]) -> dict[str, Any]:
-    """The object's PodSpec, literal env values redacted ({} when it has none)."""
+    """The object's PodSpec, literal env values, commands and args redacted ({} when none)."""
     spec: Any = obj
     for key in _SPEC_PATHS[obj["kind"]]:
         spec = spec.get(key) if isinstance(spec, dict) else None
@@ -110,9 +110,15 @@ def containers(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def _redacted(container: Any) -> Any:
-    if isinstance(container, dict) and isinstance(container.get("env"), list):
-        return {**container, "env": redact_env(container["env"])}
-    return container
+    if not isinstance(container, dict):
+        return container
+    out = dict(container)
+    if "env" in out:
+        out["env"] = redact_env(out["env"])
+    for words in ("command", "args"):
+        if words in out:
+            out[words] = redact_args(out[words])
+    return out
 
 
 def _service_accounts(conn: K8sConnection) -> dict[tuple[str, str], Any] | ListDenied:

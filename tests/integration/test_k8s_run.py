@@ -19,6 +19,9 @@ from assay.engine.cli import cli
 # Values written in examples/k8s (a Secret's stringData, a literal env value) and in the dump.
 EXAMPLE_SECRETS = ("acme-demo-db-password-7f3k2", "globex-Sup3r-s3cret-2024")
 DUMP_SECRET = "dump-only-synthetic-password-91x"
+# In a container's args and command, and in env written as a mapping.
+ARG_SECRET = "arg-only-synthetic-password-27q"
+MAPPED_SECRET = "mapped-env-synthetic-password-55z"
 
 
 def write_dump(path: Path) -> Path:
@@ -31,8 +34,16 @@ def write_dump(path: Path) -> Path:
         "Deployment",
         "api",
         "tenant-c",
-        spec=k.pod_spec(k.container(env=[{"name": "API_TOKEN", "value": DUMP_SECRET}])),
+        spec=k.pod_spec(
+            k.container(env=[{"name": "API_TOKEN", "value": DUMP_SECRET}]),
+            k.container(
+                "worker",
+                command=["/bin/sh", "-c", f"PGPASSWORD={ARG_SECRET} exec worker"],
+                args=[f"--db-password={ARG_SECRET}", "--token", ARG_SECRET],
+            ),
+        ),
     )
+    deployment["spec"]["template"]["spec"]["containers"][1]["env"] = {"DB_PASS": MAPPED_SECRET}
     deployment["metadata"]["annotations"] = {LAST_APPLIED: json.dumps(deployment)}
     path.write_text(json.dumps(k.object_list([k.namespace("tenant-c"), secret, deployment])))
     return path
@@ -51,7 +62,13 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def secrets_in(text: str) -> list[str]:
-    values = [*EXAMPLE_SECRETS, DUMP_SECRET, base64.b64encode(DUMP_SECRET.encode()).decode()]
+    values = [
+        *EXAMPLE_SECRETS,
+        DUMP_SECRET,
+        ARG_SECRET,
+        MAPPED_SECRET,
+        base64.b64encode(DUMP_SECRET.encode()).decode(),
+    ]
     return [v for v in values if v in text]
 
 

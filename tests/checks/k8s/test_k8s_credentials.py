@@ -162,3 +162,37 @@ def test_pods_without_a_service_account_name_run_as_default() -> None:
         "automount": False,
     }
     assert run_check("k8s.pod.service_account_token", resource).status is Status.PASS
+
+
+SECRET = "hunter2-but-longer"
+TOKEN = "ghp_" + "a1B2c3D4e5" * 4
+
+
+def test_command_and_args_keep_flag_names_and_never_values() -> None:
+    c = k.container(
+        "app",
+        command=["/bin/sh", "-c", f"export DB_PASSWORD={SECRET} && exec app"],
+        args=["--verbose", f"--db-password={SECRET}", "--token", TOKEN],
+    )
+    [r] = k.snapshots(k.workload("Deployment", "app", spec=k.pod_spec(c)), resource=WORKLOAD)
+    text = json.dumps(r)
+    assert SECRET not in text and TOKEN not in text
+    [container] = r["attributes"]["pod_spec"]["containers"]
+    flag, password, token_flag, token = container["args"]
+    assert flag == {"flag": "--verbose"} and token_flag == {"flag": "--token"}
+    assert password["flag"] == "--db-password"
+    assert password["valueRedacted"]["length"] == len(SECRET)
+    assert "github-token" in token["valueRedacted"]["traits"]
+    assert [w.get("flag") for w in container["command"]] == [None, "-c", None]
+
+
+def test_env_written_as_a_mapping_is_redacted_and_judged() -> None:
+    c = k.container("app")
+    c["env"] = {"DB_PASSWORD": SECRET, "LOG_LEVEL": "debug"}
+    [r] = k.snapshots(k.workload("Deployment", "app", spec=k.pod_spec(c)), resource=WORKLOAD)
+    assert SECRET not in json.dumps(r)
+    env = r["attributes"]["pod_spec"]["containers"][0]["env"]
+    assert [e["name"] for e in env] == ["DB_PASSWORD", "LOG_LEVEL"]
+    result = run_check("k8s.pod.secret_env_literals", r)
+    assert result.status is Status.FAIL
+    assert result.observed["literals"][0]["variable"] == "DB_PASSWORD"
