@@ -223,7 +223,9 @@ class Session:
         if request is not None and request.state == State.COMPLETED:
             note = f"request {request.id} was completed already ({request.updated_at}); "
             return ErasureOutcome(plan, request, note=note + "nothing was changed")
+        recovered = 0
         if request is not None:
+            request, recovered = self._confirm_interrupted(request, plan)
             request = self.book.advance(
                 request,
                 State.PLANNED,
@@ -241,7 +243,45 @@ class Session:
                 request, State.REJECTED, reason=reason, deferred=_deferred(plan)
             )
             return ErasureOutcome(plan, request, note=reason)
-        return self._execute(plan, request, identities, statement_timeout, lock_timeout)
+        outcome = self._execute(plan, request, identities, statement_timeout, lock_timeout)
+        if recovered and not plan.erasable:
+            outcome.note = (
+                f"an earlier run erased {recovered} row(s) but died before recording it: "
+                "recorded now, found by reading the stores again"
+            )
+        return outcome
+
+    def _confirm_interrupted(self, request: Request, plan: ErasurePlan) -> tuple[Request, int]:
+        """Record what an erasure that died between its stores' commit and its ledger record
+        did: the rows of its recorded plan that a fresh read (`plan`) no longer finds.
+
+        Each store erases in one transaction, so a store either committed its part of the
+        plan or rolled it back; a row the application deleted meanwhile is counted too, and
+        the record says how the count was made.
+        """
+        if request.unconfirmed_plan is None:
+            return request, 0
+        now = {(tp.table.store, tp.table.name): tp.erasable for tp in plan.tables}
+        gone: dict[str, int] = {}
+        for t in request.unconfirmed_plan:
+            before = int(t["delete"]) + int(t["update"]["rows"])
+            n = before - now.get((t["store"], t["table"]), 0)
+            if n > 0:
+                gone[t["table"]] = n
+        if not gone:
+            return request, 0  # nothing had committed: the plan runs again
+        rows = sum(gone.values())
+        request = self.book.advance(
+            request,
+            State.EXECUTED,
+            rows=rows,
+            recovered={
+                "tables": gone,
+                "how": "planned rows a fresh read no longer finds, after a run that died "
+                "before recording its execution",
+            },
+        )
+        return request, rows
 
     def _execute(
         self,

@@ -18,7 +18,14 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from assay.evidence import Pseudonymizer, open_ledger, to_record_value
+from assay.evidence import (
+    Pseudonymizer,
+    SigningKeyError,
+    open_ledger,
+    resolve_signing_key,
+    to_record_value,
+)
+from assay.evidence.checkpoint_log import resolve_checkpoint_log
 from assay.evidence.pseudonym import contains_email
 from assay.gdpr.dates import add_months
 from assay.gdpr.errors import RequestError
@@ -63,6 +70,9 @@ class Request:
     extended: bool = False
     history: list[tuple[str, str]] = field(default_factory=list)
     deferred: list[dict[str, Any]] = field(default_factory=list)
+    # The last plan recorded for real (not a dry run) that no `executed` record followed:
+    # the process may have died after a data store committed it.
+    unconfirmed_plan: list[dict[str, Any]] | None = None
 
     @property
     def open(self) -> bool:
@@ -210,8 +220,15 @@ class RequestBook:
             "request": request_id,
             **fields,
         }
-        with open_ledger(self.ledger_url) as ledger:
-            ledger.append([to_record_value(record)])
+        # With a signing key configured, the step is signed in its own transaction and the
+        # checkpoint copied to the checkpoint log ($ASSAY_CHECKPOINT_LOG or the default).
+        try:
+            key = resolve_signing_key()
+        except SigningKeyError as exc:
+            raise RequestError(str(exc), remediation="fix the key, or unset it") from None
+        log = resolve_checkpoint_log() if key is not None else None
+        with open_ledger(self.ledger_url, checkpoint_log=log) as ledger:
+            ledger.append([to_record_value(record)], key=key)
 
 
 def _refuse_addresses(fields: Mapping[str, Any]) -> None:
@@ -248,6 +265,10 @@ def _fold(requests: dict[str, Request], record: Mapping[str, Any]) -> None:
     if event not in STATES:
         return  # an annotation: the state stays
     request.state = State(event)
+    if event == State.PLANNED.value and not record.get("dry_run") and "plan" in record:
+        request.unconfirmed_plan = list(record["plan"]["tables"])
+    elif event != State.PLANNED.value:
+        request.unconfirmed_plan = None
     if "reason" in record:
         request.reason = record["reason"]
     if event == State.COMPLETED.value:

@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from assay.evidence import Pseudonymizer, load_key
+from assay.evidence import Pseudonymizer, load_key, open_ledger
 from assay.gdpr import Identity, RequestBook, State
 from assay.gdpr.shop import create_shop_postgres, create_shop_sqlite, shop_file
 
@@ -177,3 +177,61 @@ def test_postgres_erasure_killed_while_waiting_for_a_lock_changes_nothing_and_re
     assert '"state": "completed"' in out
     with psycopg.connect(pg_dsn) as c:
         assert c.execute("SELECT count(*) FROM addresses WHERE id = 2").fetchone() == (0,)
+
+
+def test_an_erasure_that_dies_after_its_commit_is_recorded_on_the_next_run(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "shop.db"
+    create_shop_sqlite(db)
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE slow (n INTEGER)")
+    con.execute(
+        "INSERT INTO slow WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+        "WHERE x < 200) SELECT x FROM c"
+    )
+    # Slow enough to take the ledger's lock while the erasure's transaction is open.
+    con.execute(
+        "CREATE TRIGGER slow_delete BEFORE DELETE ON addresses BEGIN "
+        "SELECT count(*) FROM slow a, slow b, slow c; END"
+    )
+    con.commit()
+    con.close()
+    rid, ledger, key = open_verified_request(tmp_path)
+    proc = erase(tmp_path, "sqlite", str(db), rid, ledger, key)
+    journal = db.with_name("shop.db-journal")
+    wait_for(lambda: journal.exists(), "the erasure's transaction")
+    # The ledger is locked before the store commits, so its `executed` record cannot land.
+    lock = sqlite3.connect(tmp_path / "ledger.db", isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")
+    wait_for(lambda: not journal.exists(), "the erasure's commit", seconds=60)
+    time.sleep(0.5)
+    if proc.poll() is None:
+        kill(proc)
+    lock.execute("ROLLBACK")
+    lock.close()
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT email FROM customers WHERE id = 1").fetchone() == (
+        "erased-1@invalid",
+    )
+    con.close()
+    book = RequestBook(ledger, Pseudonymizer(load_key(key)))
+    request = book.get(rid)
+    assert request.state == State.PLANNED  # the ledger never heard of the commit
+    planned = request.unconfirmed_plan
+    assert planned is not None
+    erased = sum(t["delete"] + t["update"]["rows"] for t in planned)
+
+    rerun = erase(tmp_path, "sqlite", str(db), rid, ledger, key)
+    out, err = rerun.communicate(timeout=60)
+    assert rerun.returncode == 0, err
+    assert '"state": "completed"' in out
+    assert f"an earlier run erased {erased} row(s) but died before recording it" in out
+    with open_ledger(ledger) as led:
+        records = [
+            r.record
+            for r in led.records()
+            if r.record.get("request") == rid and r.record.get("event") == "executed"
+        ]
+    assert records[0]["rows"] == erased and records[0]["recovered"]["tables"]
+    assert sum(records[0]["recovered"]["tables"].values()) == erased
