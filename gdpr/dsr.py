@@ -263,7 +263,7 @@ class Session:
             return request, 0
         now = {(tp.table.store, tp.table.name): tp.erasable for tp in plan.tables}
         gone: dict[str, int] = {}
-        for t in request.unconfirmed_plan:
+        for t in request.unconfirmed_plan["plan"]["tables"]:
             before = int(t["delete"]) + int(t["update"]["rows"])
             n = before - now.get((t["store"], t["table"]), 0)
             if n > 0:
@@ -279,6 +279,32 @@ class Session:
                 "tables": gone,
                 "how": "planned rows a fresh read no longer finds, after a run that died "
                 "before recording its execution",
+            },
+        )
+        return request, rows
+
+    def _confirm_interrupted_rectification(
+        self, request: Request, changes: Sequence[TableChange]
+    ) -> tuple[Request, int]:
+        """As `_confirm_interrupted`, for a rectification: rows that already hold the values
+        a real run planned to write were written by that run before it died."""
+        if request.unconfirmed_plan is None:
+            return request, 0
+        planned = {t["table"] for t in request.unconfirmed_plan.get("changes", [])}
+        done = {
+            c.table.name: n for c in changes if c.table.name in planned if (n := _already_set(c))
+        }
+        if not done:
+            return request, 0
+        rows = sum(done.values())
+        request = self.book.advance(
+            request,
+            State.EXECUTED,
+            rows=rows,
+            recovered={
+                "tables": done,
+                "how": "rows holding the planned values on a fresh read, after a run that "
+                "died before recording its execution",
             },
         )
         return request, rows
@@ -359,6 +385,12 @@ class Session:
             {"table": c.table.name, "columns": c.columns, "rows": len(c.observed)} for c in changes
         ]
         if request is not None:
+            request, recovered = self._confirm_interrupted_rectification(request, changes)
+            if recovered == sum(len(c.observed) for c in changes) and not dry_run:
+                outcome.request = self.book.advance(
+                    request, State.COMPLETED, on_time=self.clock().date() <= request.due
+                )
+                return outcome
             request = self.book.advance(request, State.PLANNED, dry_run=dry_run, changes=summary)
         if dry_run or request is None:
             outcome.request = request
@@ -373,6 +405,16 @@ class Session:
             request, State.COMPLETED, on_time=self.clock().date() <= request.due
         )
         return outcome
+
+
+def _already_set(change: TableChange) -> int:
+    """Rows of `change` that hold every assigned value already."""
+    wanted = [a.value for a in change.assignments]
+    return sum(
+        all(v == w or (v is not None and w is not None and str(v) == str(w))
+            for v, w in zip(values, wanted, strict=True))
+        for values in change.observed.values()
+    )  # fmt: skip
 
 
 def _statement_record(s: Statement) -> dict[str, Any]:

@@ -70,9 +70,9 @@ class Request:
     extended: bool = False
     history: list[tuple[str, str]] = field(default_factory=list)
     deferred: list[dict[str, Any]] = field(default_factory=list)
-    # The last plan recorded for real (not a dry run) that no `executed` record followed:
-    # the process may have died after a data store committed it.
-    unconfirmed_plan: list[dict[str, Any]] | None = None
+    # The last `planned` record of a real run (not a dry run) that no `executed` record
+    # followed: the process may have died after a data store committed it.
+    unconfirmed_plan: dict[str, Any] | None = None
 
     @property
     def open(self) -> bool:
@@ -265,8 +265,8 @@ def _fold(requests: dict[str, Request], record: Mapping[str, Any]) -> None:
     if event not in STATES:
         return  # an annotation: the state stays
     request.state = State(event)
-    if event == State.PLANNED.value and not record.get("dry_run") and "plan" in record:
-        request.unconfirmed_plan = list(record["plan"]["tables"])
+    if event == State.PLANNED.value and record.get("dry_run") is False:
+        request.unconfirmed_plan = dict(record)
     elif event != State.PLANNED.value:
         request.unconfirmed_plan = None
     if "reason" in record:

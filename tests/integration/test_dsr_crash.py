@@ -5,6 +5,7 @@ a row lock another session holds."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -25,17 +26,25 @@ pytestmark = pytest.mark.integration
 ALICE = "email=alice.example@example.com"
 
 
-def open_verified_request(tmp: Path) -> tuple[str, str, Path]:
+def open_verified_request(tmp: Path, kind: str = "erasure") -> tuple[str, str, Path]:
     ledger, key = f"sqlite:///{tmp / 'ledger.db'}", tmp / "pseudonym.key"
     book = RequestBook(ledger, Pseudonymizer(load_key(key)))
-    request = book.open_request("erasure", [Identity("email", "alice.example@example.com")])
+    request = book.open_request(kind, [Identity("email", "alice.example@example.com")])
     book.advance(request, State.VERIFIED, method="test")
     return request.id, ledger, key
 
 
 def erase(
-    tmp: Path, kind: str, dsn: str, rid: str, ledger: str, key: Path
+    tmp: Path,
+    kind: str,
+    dsn: str,
+    rid: str,
+    ledger: str,
+    key: Path,
+    command: tuple[str, ...] = ("erase", "--format", "json"),
 ) -> subprocess.Popen[str]:
+    """`assay dsr COMMAND [OPTIONS]` (an erasure by default) for the request, in its own
+    process."""
     datamap = tmp / "datamap.yaml"
     datamap.write_text(shop_file("datamap.yaml").replace("kind: sqlite", f"kind: {kind}", 1))
     args = [
@@ -43,7 +52,7 @@ def erase(
         "-m",
         "assay",
         "dsr",
-        "erase",
+        command[0],
         "--datamap",
         str(datamap),
         "--request",
@@ -58,8 +67,7 @@ def erase(
         "60",
         "--statement-timeout",
         "120",
-        "--format",
-        "json",
+        *command[1:],
     ]
     env = {**os.environ, "SHOP_DB": dsn}
     return subprocess.Popen(
@@ -79,6 +87,30 @@ def kill(proc: subprocess.Popen[str]) -> None:
     assert proc.poll() is None, proc.communicate()
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
+
+
+def planned_in(ledger: Path, rid: str) -> bool:
+    """Whether the ledger holds a real (not dry-run) `planned` record of request `rid`."""
+    con = sqlite3.connect(ledger)
+    try:
+        bodies = [json.loads(b) for (b,) in con.execute("SELECT body FROM records")]
+    finally:
+        con.close()
+    return any(
+        b.get("request") == rid and b.get("event") == "planned" and b.get("dry_run") is False
+        for b in bodies
+    )
+
+
+def phone_of(db: Path) -> str | None:
+    con = sqlite3.connect(db, timeout=0.1)
+    try:
+        row = con.execute("SELECT phone FROM customers WHERE id = 1").fetchone()
+        return None if row is None else str(row[0])
+    except sqlite3.OperationalError:  # locked while the writer commits
+        return None
+    finally:
+        con.close()
 
 
 def sqlite_content(path: Path) -> list[str]:
@@ -220,7 +252,7 @@ def test_an_erasure_that_dies_after_its_commit_is_recorded_on_the_next_run(
     assert request.state == State.PLANNED  # the ledger never heard of the commit
     planned = request.unconfirmed_plan
     assert planned is not None
-    erased = sum(t["delete"] + t["update"]["rows"] for t in planned)
+    erased = sum(t["delete"] + t["update"]["rows"] for t in planned["plan"]["tables"])
 
     rerun = erase(tmp_path, "sqlite", str(db), rid, ledger, key)
     out, err = rerun.communicate(timeout=60)
@@ -235,3 +267,45 @@ def test_an_erasure_that_dies_after_its_commit_is_recorded_on_the_next_run(
         ]
     assert records[0]["rows"] == erased and records[0]["recovered"]["tables"]
     assert sum(records[0]["recovered"]["tables"].values()) == erased
+
+
+def test_a_rectification_that_dies_after_its_commit_is_recorded_on_the_next_run(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "shop.db"
+    create_shop_sqlite(db)
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE slow (n INTEGER)")
+    con.execute(
+        "INSERT INTO slow WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+        "WHERE x < 300) SELECT x FROM c"
+    )
+    con.execute(
+        "CREATE TRIGGER slow_update BEFORE UPDATE ON customers BEGIN "
+        "SELECT count(*) FROM slow a, slow b, slow c; END"
+    )
+    con.commit()
+    con.close()
+    rid, ledger, key = open_verified_request(tmp_path, "rectification")
+    phone = ("rectify", "--set", "customers.phone=+44 7700 900999")
+    proc = erase(tmp_path, "sqlite", str(db), rid, ledger, key, phone)
+    # Planned, and inside the slow UPDATE: lock the ledger before the store commits.
+    wait_for(lambda: planned_in(tmp_path / "ledger.db", rid), "the rectification's plan")
+    lock = sqlite3.connect(tmp_path / "ledger.db", isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")
+    wait_for(lambda: phone_of(db) == "+44 7700 900999", "the rectification's commit", 60)
+    time.sleep(0.5)
+    if proc.poll() is None:
+        kill(proc)
+    lock.execute("ROLLBACK")
+    lock.close()
+    assert RequestBook(ledger, Pseudonymizer(load_key(key))).get(rid).state == State.PLANNED
+
+    rerun = erase(tmp_path, "sqlite", str(db), rid, ledger, key, phone)
+    _, err = rerun.communicate(timeout=60)
+    assert rerun.returncode == 0, err
+    with open_ledger(ledger) as led:
+        events = [r.record for r in led.records() if r.record.get("request") == rid]
+    executed = [e for e in events if e["event"] == "executed"]
+    assert len(executed) == 1 and executed[0]["recovered"]["tables"] == {"customers": 1}
+    assert events[-1]["event"] == "completed"
