@@ -2,8 +2,10 @@
 
 `verify_bundle` checks, in order, stopping at the first failure:
 
-1. the zip: readable, no name twice, exactly the files the manifest lists, each with
-   the SHA-256 and size the manifest gives;
+1. the zip and the manifest: no name twice; the manifest's signature, when a given key
+   made it, before anything else is read (a key the records rotate to is known only
+   after them, so step 4 checks the signer in any case); exactly the files the manifest
+   lists, each with the SHA-256 and size the manifest gives;
 2. the records: streamed once (in worker processes for a large bundle), each line
    canonical with unique keys, ``v`` 1, seq contiguous from the manifest's start,
    ``prev`` the hash of the line before; the Merkle root recomputed at every
@@ -20,18 +22,24 @@
    records, equal the bundle's byte for byte.
 
 The bundle's own ``public.vkey`` is never trusted; keys come from the caller.
+
+Memory stays bounded whatever a bundle claims: every member is read as a stream that
+stops one byte past the size the manifest lists (and past a fixed cap for the manifest,
+its signature, the checkpoints and ``proofs.json``, which are read whole), whatever the
+zip's own headers say; a record line longer than `LINE_MAX` is refused where it starts.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import zipfile
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Literal, cast
 
 import orjson
 
@@ -52,12 +60,19 @@ from assay.evidence.bundle_views import ViewContext, Views
 from assay.evidence.checkpoint import Checkpoint, CheckpointError
 from assay.evidence.keys import VerifierKey
 from assay.evidence.merkle import Frontier, ProofError
-from assay.evidence.note import NoteError
+from assay.evidence.note import NoteError, parse_note
 from assay.evidence.trust import Trust
 from assay.evidence.verify import LogVerificationError, VerificationError, Walk
 from assay.evidence.verify_parallel import PARALLEL_MIN, context
 
-_SMALL = 64 << 20  # no small member comes near; a larger one would only exhaust memory
+LINE_MAX = 4 << 20
+"""The longest record line (without its newline) a bundle may hold: records are KiB."""
+# Caps on the members read whole, whatever the manifest says: the manifest and
+# proofs.json grow by a few hundred bytes a checkpoint, a signed note is its text
+# and at most `note.MAX_SIGNATURES` lines.
+_JSON_MAX = 8 << 20
+_NOTE_MAX = 64 << 10
+_PIECE = 1 << 20  # inflated per read of the zip, so a line is checked within 1 MiB of its end
 UNBUILT = (
     f"{OSCAL} and {SUMMARY} are covered by the manifest's signature but were not "
     "rebuilt from the records (check_views)"
@@ -124,19 +139,140 @@ class _Progress:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Bound:
+    """How much of a member may be read, what to say past it and, for records.jsonl,
+    the seq of its first line."""
+
+    limit: int
+    beyond: str
+    records: int | None = None
+
+    @classmethod
+    def cap(cls, limit: int, what: str) -> _Bound:
+        return cls(limit, f"is more than {limit} bytes, the most {what} may be; read no further")
+
+
+class _Member(io.BufferedIOBase):
+    """A zip member read as a stream that fails one byte past its bound.
+
+    The bound is counted on the inflated bytes, as they come: the zip's own sizes are
+    whatever its writer put there. For records.jsonl the reading also stops at a line
+    longer than LINE_MAX, since the record walk buffers whole lines.
+    """
+
+    def __init__(self, raw: IO[bytes], name: str, bound: _Bound) -> None:
+        super().__init__()
+        self._raw, self._name, self._bound = raw, name, bound
+        self._read = 0
+        self._lines = 0  # complete lines so far
+        self._open = 0  # bytes of the line not yet ended
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        want = self._bound.limit + 1 - self._read if size is None or size < 0 else size
+        pieces = []
+        while want > 0 and (piece := self._raw.read(min(want, _PIECE))):
+            self._take(piece)
+            pieces.append(piece)
+            want -= len(piece)
+        return b"".join(pieces)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+    def _take(self, piece: bytes) -> None:
+        self._read += len(piece)
+        if self._read > self._bound.limit:
+            raise LogVerificationError(self._name, self._bound.beyond)
+        if self._bound.records is not None:
+            self._count_lines(piece, self._bound.records)
+
+    def _count_lines(self, piece: bytes, start: int) -> None:
+        # A piece is at most _PIECE <= LINE_MAX bytes, so only the lines running into
+        # it from the pieces before can be too long, and the one left open at its end.
+        ends = piece.count(b"\n")
+        if ends:
+            self._check_line(self._open + piece.find(b"\n"), start)
+            self._lines += ends
+            self._open = len(piece) - piece.rfind(b"\n") - 1
+        else:
+            self._open += len(piece)
+        self._check_line(self._open, start)
+
+    def _check_line(self, length: int, start: int) -> None:
+        if length > LINE_MAX:
+            raise LogVerificationError(
+                f"{RECORDS} line {self._lines + 1}",
+                f"is longer than {LINE_MAX} bytes, the most a record may be (it would hold "
+                f"seq {start + self._lines})",
+            )
+
+
+class _BundleZip(zipfile.ZipFile):
+    """The bundle, every member of which opens as a `_Member` within its bound.
+
+    Until the manifest is read only it and its signature have bounds; a member with no
+    bound is never read.
+    """
+
+    def __init__(self, file: Path) -> None:
+        super().__init__(file)
+        self.bounds = {
+            MANIFEST: _Bound.cap(_JSON_MAX, f"a {MANIFEST}"),
+            SIGNATURE: _Bound.cap(_NOTE_MAX, "a signed note"),
+        }
+
+    def bound_by(self, manifest: Manifest) -> None:
+        """Bound every member by the size the manifest lists, and the ones read whole by a cap."""
+        caps = {
+            PROOFS: _Bound.cap(_JSON_MAX, f"a {PROOFS}"),
+            **{name: _Bound.cap(_NOTE_MAX, "a signed note") for name in manifest.checkpoints},
+        }
+        for name, listed in manifest.files.items():
+            cap = caps.get(name)
+            if cap is not None and listed.size > cap.limit:
+                self.bounds[name] = cap
+                continue
+            # Worded as `bundle_records.check_digest` words a digest that does not match.
+            beyond = (
+                f"SHA-256 got none: more than {listed.size} bytes, read no further; expected "
+                f"{listed.sha256} ({listed.size} bytes, {MANIFEST})"
+            )
+            records = manifest.start if name == RECORDS else None
+            self.bounds[name] = _Bound(listed.size, beyond, records)
+
+    def open(
+        self,
+        name: str | zipfile.ZipInfo,
+        mode: Literal["r", "w"] = "r",
+        pwd: bytes | None = None,
+        *,
+        force_zip64: bool = False,
+    ) -> IO[bytes]:
+        if mode != "r":
+            raise ValueError("a bundle being verified is read, never written")
+        key = name.filename if isinstance(name, zipfile.ZipInfo) else name
+        bound = self.bounds.get(key)
+        if bound is None:
+            raise LogVerificationError(key, f"is not a file {MANIFEST} lists: never read")
+        return cast(IO[bytes], _Member(super().open(name, "r", pwd), key, bound))
+
+
 def _read(zf: zipfile.ZipFile, name: str) -> bytes:
-    """A small member (manifest, signature, proofs, a checkpoint), read whole."""
-    size = zf.getinfo(name).file_size
-    if size > _SMALL:
-        raise LogVerificationError(name, f"is {size} bytes, expected at most {_SMALL}")
+    """A small member (manifest, signature, proofs, a checkpoint), read whole within its bound."""
     try:
-        return zf.read(name)
+        with zf.open(name) as member:
+            return member.read()
     except UNREADABLE as exc:
         raise LogVerificationError(name, f"unreadable: {exc}") from None
 
 
-def _check_names(zf: zipfile.ZipFile, manifest: Manifest) -> None:
-    names = zf.namelist()
+def _check_zip(zf: zipfile.ZipFile) -> None:
+    """Before any member is read: no name twice, nothing encrypted, a manifest and signature."""
     seen: set[str] = set()
     for info in zf.infolist():
         if info.filename in seen:
@@ -146,20 +282,51 @@ def _check_names(zf: zipfile.ZipFile, manifest: Manifest) -> None:
         if info.flag_bits & 0x1:
             raise LogVerificationError(info.filename, "is encrypted: a bundle never is")
         seen.add(info.filename)
+    for required in (MANIFEST, SIGNATURE):
+        if required not in seen:
+            raise LogVerificationError(required, "is missing: this is not an evidence bundle")
+
+
+def _signed_first(note: bytes, manifest: bytes, keys: Sequence[VerifierKey]) -> None:
+    """Check the manifest's signatures by any of `keys`, before the manifest is relied on.
+
+    A manifest signed by none of them may be signed by a key the records rotate to: that
+    is known only once they are read, and step 4 decides.
+    """
+    try:
+        _, signatures = parse_note(note)
+    except NoteError as exc:
+        raise LogVerificationError(SIGNATURE, f"signature: {exc}") from None
+    signed = {(s.name, s.key_id) for s in signatures}
+    for key in keys:
+        if (key.name, key.id) in signed:
+            check_manifest_signature(note, manifest, key)
+
+
+def _check_names(zf: zipfile.ZipFile, manifest: Manifest) -> None:
+    names = set(zf.namelist())
     expected = {*manifest.files, MANIFEST, SIGNATURE}
-    for name in names:
+    for name in zf.namelist():
         if name not in expected:
             raise LogVerificationError(name, f"is in the bundle but not listed in {MANIFEST}")
-    for name in sorted(expected - seen):
+    for name in sorted(expected - names):
         raise LogVerificationError(name, f"is listed in {MANIFEST} but missing from the bundle")
+
+
+def _open_bundle(path: Path, manifest: Manifest) -> _BundleZip:
+    zf = _BundleZip(path)
+    zf.bound_by(manifest)
+    return zf
 
 
 def check_digests(bundle: Path | zipfile.ZipFile, manifest: Manifest) -> None:
     """Every file but records.jsonl (hashed as its records are read) is as the manifest says.
 
-    Takes a path so that it can run in another process, beside the records' workers.
+    Takes a path so that it can run in another process, beside the records' workers;
+    then each file is read within the size the manifest lists.
     """
-    with zipfile.ZipFile(bundle) if isinstance(bundle, Path) else nullcontext(bundle) as zf:
+    opened = _open_bundle(bundle, manifest) if isinstance(bundle, Path) else nullcontext(bundle)
+    with opened as zf:
         for name in sorted(manifest.files):
             if name == RECORDS:
                 continue
@@ -313,9 +480,13 @@ def _check_views(zf: zipfile.ZipFile, manifest: Manifest, checkpoints: list[Chec
     views = Views(oscal, ViewContext(manifest.start, manifest.end, checkpoints))
     try:
         with zf.open(RECORDS) as member:
-            for seq, line in enumerate(member, start=manifest.start):
-                body = line[:-1]
-                views.add(seq, hashlib.sha256(body).hexdigest(), orjson.loads(body))
+            seq, rest = manifest.start, b""
+            while block := member.read(READ):
+                lines = (rest + block).split(b"\n")
+                rest = lines.pop()
+                for body in lines:
+                    views.add(seq, hashlib.sha256(body).hexdigest(), orjson.loads(body))
+                    seq += 1
     except UNREADABLE as exc:
         raise LogVerificationError(RECORDS, f"unreadable: {exc}") from None
     summary = Sink()
@@ -335,20 +506,20 @@ def _check_views(zf: zipfile.ZipFile, manifest: Manifest, checkpoints: list[Chec
 
 def _verify(
     path: Path,
-    zf: zipfile.ZipFile,
+    zf: _BundleZip,
     keys: Sequence[VerifierKey],
     trusted: Checkpoint | None,
     workers: int,
     check_views: bool,
     progress: _Progress,
 ) -> None:
-    names = set(zf.namelist())
-    for required in (MANIFEST, SIGNATURE):
-        if required not in names:
-            raise LogVerificationError(required, "is missing: this is not an evidence bundle")
+    _check_zip(zf)
     manifest_bytes = _read(zf, MANIFEST)
+    signature = _read(zf, SIGNATURE)
+    _signed_first(signature, manifest_bytes, keys)
     manifest = progress.manifest = Manifest.parse(manifest_bytes)
     _check_names(zf, manifest)
+    zf.bound_by(manifest)
     proofs = Proofs.parse(_read(zf, PROOFS))
     checkpoints = _checkpoints(zf, manifest)
     _check_shape(manifest, proofs, checkpoints)
@@ -372,7 +543,7 @@ def _verify(
         raise found.error
     trust = Trust.following(keys, found.rotations)
     signer = _check_checkpoints(checkpoints, found, manifest, proofs, trust, progress)
-    check_manifest_signature(_read(zf, SIGNATURE), manifest_bytes, signer)
+    check_manifest_signature(signature, manifest_bytes, signer)
     progress.signer = str(signer)
     if trusted is not None:
         _check_trusted(trusted, checkpoints, found, manifest, trust)
@@ -402,7 +573,7 @@ def verify_bundle(
     progress = _Progress()
     error: VerificationError | LogVerificationError | None = None
     try:
-        with zipfile.ZipFile(path) as zf:
+        with _BundleZip(path) as zf:
             _verify(path, zf, keys, trusted, workers, check_views, progress)
     except (VerificationError, LogVerificationError) as exc:
         error = exc
