@@ -12,6 +12,7 @@ COPY controls/ controls/
 COPY engine/ engine/
 COPY evidence/ evidence/
 COPY gdpr/ gdpr/
+COPY demo/ demo/
 COPY examples/ examples/
 RUN pip install --no-cache-dir . && rm -rf /src
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import psycopg
 
-from assay.engine.local_postgres import local_postgres
+from assay.demo.local_postgres import local_postgres
 from assay.gdpr import State, open_session, parse_datamap
 from assay.gdpr.plan import plan_erasure
 from assay.gdpr.sqltext import fmt

@@ -34,7 +34,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from assay.engine.local_postgres import find_bindir, local_postgres
+from assay.demo.local_postgres import find_bindir, local_postgres
 from assay.evidence import (
     SigningKey,
     VerifierKey,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,6 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from assay import __version__
 from assay.checks.result import collection_errors
-from assay.engine import demo as demo_mod
 from assay.engine.cli_checks import checks
 from assay.engine.cli_controls import controls
 from assay.engine.cli_dsr import dsr
@@ -226,27 +226,31 @@ def doctor(profile: Path | None, timeout: float) -> None:
     sys.exit(ExitCode.OK if ok else ExitCode.ERRORS)
 
 
-@cli.command()
-@click.option(
-    "--workdir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="Where .assay/ (ledger, snapshot) is written.",
-)
-@handle_errors
-def demo(workdir: Path) -> None:
-    """Run every built-in control on an emulated AWS account, example Kubernetes manifests and
-    a throwaway PostgreSQL, then a data-subject request; no account or server needed."""
-    sys.exit(demo_mod.run_demo(workdir, Console()))
-
-
 cli.add_command(checks)
 cli.add_command(controls)
 cli.add_command(diff)
 cli.add_command(waivers)
 cli.add_command(evidence)
 cli.add_command(dsr)
+
+
+def _unloadable(name: str, value: str, exc: Exception) -> click.Command:
+    """A command whose package failed to import: it says so when run, the others still work."""
+
+    def fail() -> None:
+        click.echo(f"error: the command {name!r} ({value}) could not be loaded: {exc}", err=True)
+        sys.exit(ExitCode.USAGE)
+
+    return click.Command(name, callback=fail, help=f"(could not be loaded: {exc})")
+
+
+# Commands of other packages (the demo, third-party tools): click commands published in
+# the `assay.commands` entry point group, so that nothing here imports them.
+for _entry in entry_points(group="assay.commands"):
+    try:
+        cli.add_command(_entry.load(), _entry.name)
+    except Exception as exc:
+        cli.add_command(_unloadable(_entry.name, _entry.value, exc))
 
 
 def main() -> None:

@@ -17,7 +17,6 @@ leaves PII-free records in the evidence ledger.
 
 from assay.gdpr.access import AccessResult
 from assay.gdpr.datamap import DataMap, datamap_schema
-from assay.gdpr.demo import run_demo_dsr
 from assay.gdpr.dsr import (
     AccessOutcome,
     ErasureOutcome,
@@ -81,6 +80,5 @@ __all__ = [
     "parse_assignment",
     "parse_datamap",
     "parse_identity",
-    "run_demo_dsr",
     "unpack",
 ]

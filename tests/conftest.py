@@ -13,7 +13,7 @@ from psycopg import sql
 from pydantic import BaseModel, ConfigDict
 
 from assay.checks import Result, attribute, check
-from assay.engine.local_postgres import LocalPostgres, local_postgres
+from assay.demo.local_postgres import LocalPostgres, local_postgres
 
 
 class LockParams(BaseModel):

@@ -14,28 +14,10 @@ Objects in system namespaces are collected and reported not_applicable, never dr
 Secret payloads and literal env values never enter a snapshot (`redact`).
 """
 
-from pathlib import Path
-from typing import Any
-
 from assay.checks.k8s import credentials, images, namespaces, pods, rbac, rbac_checks, workloads
 from assay.checks.k8s.connection import K8sConnection, ListDenied
 from assay.checks.k8s.offline import ManifestError, OfflineObjects
 from assay.checks.k8s.provider import K8sTarget, connect, identity
-from assay.examples import examples_root
-
-DEMO_CLUSTER = "demo"
-
-
-def k8s_demo_target(name: str = "demo-k8s") -> dict[str, Any]:
-    """Target options for the manifests shipped in `assay.examples` (``k8s/demo-cluster``):
-    a small cluster's worth of objects, some compliant and some not."""
-    return {
-        "name": name,
-        "provider": "k8s",
-        "manifests": str(Path(str(examples_root())) / "k8s" / "demo-cluster"),
-        "cluster": DEMO_CLUSTER,
-    }
-
 
 __all__ = [
     "K8sConnection",
@@ -47,7 +29,6 @@ __all__ = [
     "credentials",
     "identity",
     "images",
-    "k8s_demo_target",
     "namespaces",
     "pods",
     "rbac",

@@ -11,7 +11,6 @@ Resource types, each judged by pure functions of one resource:
 """
 
 from assay.checks.postgres import hba, roles, settings, tables, tenancy
-from assay.checks.postgres.demo import DEMO_APP_ROLE, DEMO_SCHEMA, demo_target, seed_demo
 from assay.checks.postgres.provider import (
     PostgresConnectError,
     PostgresConnection,
@@ -23,18 +22,14 @@ from assay.checks.postgres.provider import (
 from assay.checks.postgres.server import setting
 
 __all__ = [
-    "DEMO_APP_ROLE",
-    "DEMO_SCHEMA",
     "PostgresConnectError",
     "PostgresConnection",
     "PostgresTarget",
     "connect",
-    "demo_target",
     "hba",
     "identity",
     "redact_dsn",
     "roles",
-    "seed_demo",
     "setting",
     "settings",
     "tables",

@@ -21,7 +21,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from assay.engine.local_postgres import LocalPostgres
+from assay.demo.local_postgres import LocalPostgres
 from assay.evidence import Ledger, open_ledger
 
 

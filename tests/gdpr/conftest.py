@@ -14,8 +14,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from assay.demo.shop import create_shop_postgres, create_shop_sqlite, shop_datamap, shop_file
 from assay.gdpr import LoadedMap, Session, open_session, parse_datamap
-from assay.gdpr.shop import create_shop_postgres, create_shop_sqlite, shop_datamap, shop_file
 
 
 @dataclass

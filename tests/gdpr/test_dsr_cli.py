@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from assay.demo.shop import create_shop_sqlite
 from assay.engine.cli import cli
 from assay.examples import examples_root
-from assay.gdpr.shop import create_shop_sqlite
 
 DATAMAP = str(examples_root() / "shop" / "datamap.yaml")
 ALICE = "email=Alice.EXAMPLE@example.com"

@@ -8,10 +8,10 @@ import jsonschema
 import pytest
 import yaml
 
+from assay.demo.shop import shop_datamap, shop_file
 from assay.gdpr import DataMapError, datamap_schema, parse_datamap
 from assay.gdpr.datamap import Duration, MaskPattern, parse_duration, parse_mask
 from assay.gdpr.dates import add_months, shift
-from assay.gdpr.shop import shop_datamap, shop_file
 
 BASE = """\
 datamap: 1

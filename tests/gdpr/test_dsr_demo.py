@@ -8,8 +8,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from assay.demo.dsr import run_demo_dsr
 from assay.evidence import open_ledger, verify
-from assay.gdpr import run_demo_dsr
 
 
 def test_the_demo_answers_an_access_request_and_plans_an_erasure(tmp_path: Path) -> None:

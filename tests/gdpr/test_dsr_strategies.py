@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from assay.engine.local_postgres import LocalPostgres
+from assay.demo.local_postgres import LocalPostgres
 from assay.gdpr import State
 from assay.gdpr.stores import keyed_hash_value
 

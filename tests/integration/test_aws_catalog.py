@@ -18,10 +18,10 @@ import pytest
 from click.testing import CliRunner
 
 from assay.checks import registry
-from assay.engine.aws_emulator import start_emulator
+from assay.demo.aws_account import SEED_KEY, seed, seed_peer
+from assay.demo.aws_emulator import start_emulator
 from assay.engine.catalog import load_catalog
 from assay.engine.cli import cli
-from assay.engine.demo_account import SEED_KEY, seed, seed_peer
 
 pytestmark = pytest.mark.integration
 

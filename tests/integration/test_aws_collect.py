@@ -19,9 +19,9 @@ from assay.checks import Status, registry
 from assay.checks.aws import AwsConnection, AwsTarget, connect, identity
 from assay.checks.aws.api import AccessDenied
 from assay.checks.result import ERROR_KEY
-from assay.engine.aws_emulator import start_emulator
+from assay.demo.aws_account import DemoAccount, seed
+from assay.demo.aws_emulator import start_emulator
 from assay.engine.cli import cli
-from assay.engine.demo_account import DemoAccount, seed
 from assay.testing import run_check
 
 pytestmark = pytest.mark.integration

@@ -18,9 +18,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from assay.demo.shop import create_shop_postgres, create_shop_sqlite, shop_file
 from assay.evidence import Pseudonymizer, load_key, open_ledger
 from assay.gdpr import Identity, RequestBook, State
-from assay.gdpr.shop import create_shop_postgres, create_shop_sqlite, shop_file
 
 pytestmark = pytest.mark.integration
 ALICE = "email=alice.example@example.com"

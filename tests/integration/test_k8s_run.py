@@ -12,8 +12,8 @@ import yaml
 from click.testing import CliRunner
 
 from assay.checks.k8s import factories as k
-from assay.checks.k8s import k8s_demo_target
 from assay.checks.k8s.redact import LAST_APPLIED
+from assay.demo.kubernetes import k8s_demo_target
 from assay.engine.cli import cli
 
 # Values written in examples/k8s (a Secret's stringData, a literal env value) and in the dump.

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from assay.checks.k8s import k8s_demo_target
+from assay.demo.kubernetes import k8s_demo_target
 from assay.engine.cli import cli
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from assay.engine.local_postgres import LocalPostgres, local_postgres
+from assay.demo.local_postgres import LocalPostgres, local_postgres
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ from assay.checks.postgres import PostgresTarget, connect, identity
 from assay.checks.postgres.roles import collect_roles
 from assay.checks.postgres.server import collect_server
 from assay.checks.postgres.tables import collect_tables
-from assay.engine.local_postgres import LocalPostgres
+from assay.demo.local_postgres import LocalPostgres
 from assay.testing import run_check
 
 pytestmark = pytest.mark.integration

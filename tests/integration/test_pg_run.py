@@ -13,11 +13,11 @@ import psycopg
 import pytest
 import yaml
 
-from assay.checks.postgres import DEMO_SCHEMA, demo_target, seed_demo
+from assay.demo.local_postgres import LocalPostgres
+from assay.demo.postgres import DEMO_SCHEMA, demo_target, seed_demo
 from assay.engine.collect import collect, write_snapshot
 from assay.engine.errors import ConfigErrors
 from assay.engine.evaluate import evaluate
-from assay.engine.local_postgres import LocalPostgres
 from assay.engine.planner import make_plan
 
 pytestmark = pytest.mark.integration

@@ -18,7 +18,7 @@ import pytest
 from assay.checks import Status
 from assay.checks.postgres import PostgresTarget, connect
 from assay.checks.postgres.tables import collect_tables
-from assay.engine.local_postgres import LocalPostgres
+from assay.demo.local_postgres import LocalPostgres
 from assay.testing import run_check
 
 pytestmark = pytest.mark.integration

@@ -11,9 +11,9 @@ import boto3
 import pytest
 from click.testing import CliRunner
 
-from assay.engine.aws_emulator import start_emulator
+from assay.demo.aws_account import DemoAccount, seed
+from assay.demo.aws_emulator import start_emulator
 from assay.engine.cli import cli
-from assay.engine.demo_account import DemoAccount, seed
 
 pytestmark = pytest.mark.integration
 

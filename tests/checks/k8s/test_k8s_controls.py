@@ -8,8 +8,9 @@ import pytest
 import yaml
 
 from assay.checks import Status, registry
-from assay.checks.k8s import K8sTarget, connect, k8s_demo_target
+from assay.checks.k8s import K8sTarget, connect
 from assay.controls import catalog_root
+from assay.demo.kubernetes import k8s_demo_target
 from assay.engine.models import Control
 from assay.testing import run_check
 

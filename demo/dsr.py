@@ -7,12 +7,12 @@ from pathlib import Path
 
 from rich.console import Console
 
+from assay.demo.shop import create_shop_sqlite, shop_datamap
 from assay.examples import examples_root
 from assay.files import private_dir
 from assay.gdpr.dsr import open_session
 from assay.gdpr.report import render_access, render_plan
 from assay.gdpr.requests import State
-from assay.gdpr.shop import create_shop_sqlite, shop_datamap
 
 # What the customer typed into the request form: spaces and capitals included.
 DEMO_IDENTITY = ("email", "  ALICE.Example@EXAMPLE.com ")

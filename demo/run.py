@@ -15,13 +15,14 @@ from typing import Any
 import yaml
 from rich.console import Console
 
-from assay.checks.k8s import k8s_demo_target
-from assay.checks.postgres.demo import demo_target as postgres_demo_target
-from assay.checks.postgres.demo import seed_demo as seed_postgres
+from assay.demo.dsr import run_demo_dsr
+from assay.demo.kubernetes import k8s_demo_target
+from assay.demo.local_postgres import find_bindir, local_postgres
+from assay.demo.postgres import demo_target as postgres_demo_target
+from assay.demo.postgres import seed_demo as seed_postgres
 from assay.engine.collect import collect, write_snapshot
 from assay.engine.errors import AssayError, EvidenceError, ExitCode
 from assay.engine.formats.table import write as write_table
-from assay.engine.local_postgres import find_bindir, local_postgres
 from assay.engine.models import Severity
 from assay.engine.planner import make_plan
 from assay.engine.run import execute
@@ -37,7 +38,6 @@ from assay.evidence import (
     verify_ledger,
 )
 from assay.files import private_dir, write_text
-from assay.gdpr import run_demo_dsr
 
 REGION = "us-east-1"
 DEMO_WAIVER = {
@@ -61,8 +61,8 @@ def demo_profile(targets: list[dict[str, Any]], waived_volume: str) -> dict[str,
 def run_demo(workdir: Path, console: Console) -> int:
     """Seed an emulated account, run the AWS controls on it, record and verify the evidence."""
     try:
-        from assay.engine.aws_emulator import start_emulator
-        from assay.engine.demo_account import PEER_EXTERNAL_ID, PEER_ROLE, seed, seed_peer
+        from assay.demo.aws_account import PEER_EXTERNAL_ID, PEER_ROLE, seed, seed_peer
+        from assay.demo.aws_emulator import start_emulator
     except ImportError as exc:
         raise AssayError(
             f"the demo needs the AWS emulator (moto), which is not installed ({exc.name})",

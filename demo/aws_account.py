@@ -10,7 +10,7 @@ What moto cannot emulate is said where the expectation is set: it reports the ro
 without MFA, never reports root access keys, and dates every credential "now", so those
 verdicts never vary here (the check unit tests cover the other side with snapshots).
 
-The emulator itself is `assay.engine.aws_emulator.start_emulator`.
+The emulator itself is `assay.demo.aws_emulator.start_emulator`.
 """
 
 from __future__ import annotations
