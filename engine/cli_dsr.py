@@ -40,6 +40,7 @@ from assay.gdpr import (
     parse_identity,
     unpack,
 )
+from assay.gdpr.package import PackageInputError
 from assay.gdpr.report import render_access, render_findings, render_plan, render_requests
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -56,8 +57,8 @@ def gdpr_errors(func: F) -> F:
             err = AssayError(exc.message, remediation=exc.remediation)
             if isinstance(exc, ConflictError | ResidualDataError):
                 err.exit_code = ExitCode.ERRORS
-            elif isinstance(exc, PackageError):
-                err.exit_code = ExitCode.EVIDENCE
+            elif isinstance(exc, PackageError) and not isinstance(exc, PackageInputError):
+                err.exit_code = ExitCode.EVIDENCE  # a malformed package stays 2: bad input
             raise err from None
         except PseudonymKeyError as exc:
             raise AssayError(str(exc), remediation="check --pseudonym-key") from None
