@@ -103,11 +103,11 @@ def permissions(plan: Plan, provider: str) -> set[str]:
     """What the plan's controls of `provider` need: collector and check permissions."""
     collectors = registry.collectors()
     needed: set[str] = set()
-    for lc in plan.controls:
-        if lc.control.provider != provider:
+    for loaded in plan.controls:
+        if loaded.control.provider != provider:
             continue
-        needed.update(lc.permissions)
-        spec = collectors.get(lc.control.resource)
+        needed.update(loaded.permissions)
+        spec = collectors.get(loaded.control.resource)
         if spec is not None:
             needed.update(spec.permissions)
     return needed

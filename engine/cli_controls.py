@@ -30,9 +30,9 @@ def controls_list(framework: str | None, fmt: str) -> None:
     """List the controls of the built-in catalog."""
     catalog = load_catalog()
     rows = [
-        lc.control
-        for lc in catalog.controls.values()
-        if not framework or lc.control.in_framework(framework)
+        loaded.control
+        for loaded in catalog.controls.values()
+        if not framework or loaded.control.in_framework(framework)
     ]
     if fmt == "json":
         click.echo(
@@ -54,15 +54,15 @@ def controls_list(framework: str | None, fmt: str) -> None:
 def controls_show(control_id: str) -> None:
     """Print one control as YAML, with where it was loaded from."""
     catalog = load_catalog()
-    lc = catalog.controls.get(control_id)
-    if lc is None:
+    loaded = catalog.controls.get(control_id)
+    if loaded is None:
         raise ConfigError(
             f"unknown control id {control_id!r}", remediation="`assay controls list` shows the ids"
         )
-    click.echo(f"# {lc.path}")
-    click.echo(lc.path.read_text(encoding="utf-8").rstrip())
-    if lc.permissions:
-        click.echo(f"# permissions: {', '.join(lc.permissions)}")
+    click.echo(f"# {loaded.path}")
+    click.echo(loaded.path.read_text(encoding="utf-8").rstrip())
+    if loaded.permissions:
+        click.echo(f"# permissions: {', '.join(loaded.permissions)}")
 
 
 @controls.command("validate")

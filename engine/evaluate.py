@@ -72,34 +72,34 @@ def evaluate(plan: Plan, snap: Snapshot, now: datetime | None = None) -> list[Fi
     stale = _stale_stamps(snap.resources, now, max_age)
     today = now.date()
     findings: list[Finding] = []
-    for lc in plan.controls:
-        for res, ref in by_type.get(lc.control.resource, ()):
+    for loaded in plan.controls:
+        for res, ref in by_type.get(loaded.control.resource, ()):
             reason = stale.get(res.get("collected_at", ""))
-            result = Result.error(reason) if reason else run_one(lc, res, now)
-            findings.append(_waive(Finding(lc, ref, result), plan.profile.waivers, today))
+            result = Result.error(reason) if reason else run_one(loaded, res, now)
+            findings.append(_waive(Finding(loaded, ref, result), plan.profile.waivers, today))
         for failure in snap.failures:
-            if failure.resource_type == lc.control.resource:
+            if failure.resource_type == loaded.control.resource:
                 ref = {
                     "type": failure.resource_type,
                     "id": f"{failure.target}/{failure.resource_type}",
                     "name": failure.target,
                     "scope": {"provider": failure.provider, "target": failure.target},
                 }
-                findings.append(Finding(lc, ref, Result.error(failure.reason)))
+                findings.append(Finding(loaded, ref, Result.error(failure.reason)))
     return findings
 
 
-def run_one(lc: LoadedControl, resource: dict[str, Any], now: datetime) -> Result:
+def run_one(loaded: LoadedControl, resource: dict[str, Any], now: datetime) -> Result:
     """One control on one resource; a check that raises gives `error`, never pass or fail."""
     try:
-        result = lc.evaluate(resource, now)
+        result = loaded.evaluate(resource, now)
     except MissingEvidence as exc:
         return Result.error(str(exc))
     except Exception as exc:
-        return Result.error(f"check {lc.control.check} raised {type(exc).__name__}: {exc}")
+        return Result.error(f"check {loaded.control.check} raised {type(exc).__name__}: {exc}")
     if not isinstance(result, Result):
         return Result.error(
-            f"check {lc.control.check} returned {type(result).__name__}, expected Result"
+            f"check {loaded.control.check} returned {type(result).__name__}, expected Result"
         )
     return result
 
@@ -177,23 +177,23 @@ def criterion_scores(plan: Plan, findings: list[Finding]) -> list[CriterionScore
         if selected:
             scores[key] = CriterionScore(key[0], key[1], titles.get(key, ""), selected)
     by_control: dict[str, list[tuple[str, str]]] = {}
-    for key, sc in scores.items():
-        for cid in sc.controls:
+    for key, score in scores.items():
+        for cid in score.controls:
             by_control.setdefault(cid, []).append(key)
     for f in findings:
         for key in by_control.get(f.control.control.id, ()):
-            sc = scores[key]
+            score = scores[key]
             if f.status is Status.PASS:
-                sc.passed += 1
+                score.passed += 1
             elif f.status is Status.FAIL:
                 if f.waiver:
-                    sc.waived += 1
+                    score.waived += 1
                 else:
-                    sc.failed += 1
+                    score.failed += 1
             elif f.status is Status.ERROR:
-                sc.errors += 1
+                score.errors += 1
             else:
-                sc.not_applicable += 1
+                score.not_applicable += 1
     return [scores[k] for k in sorted(scores, key=_criterion_order)]
 
 

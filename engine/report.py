@@ -110,18 +110,18 @@ def results_document(report: RunReport) -> dict[str, Any]:
         },
         "scores": [
             {
-                "framework": sc.framework,
-                "criterion": sc.criterion,
-                "title": sc.title,
-                "score": None if sc.score is None else round(sc.score, 4),
-                "passed": sc.passed,
-                "failed": sc.failed,
-                "waived": sc.waived,
-                "errors": sc.errors,
-                "not_applicable": sc.not_applicable,
-                "controls": sc.controls,
+                "framework": score.framework,
+                "criterion": score.criterion,
+                "title": score.title,
+                "score": None if score.score is None else round(score.score, 4),
+                "passed": score.passed,
+                "failed": score.failed,
+                "waived": score.waived,
+                "errors": score.errors,
+                "not_applicable": score.not_applicable,
+                "controls": score.controls,
             }
-            for sc in s.scores
+            for score in s.scores
         ],
         "results": [finding_json(report, f) for f in report.findings],
     }

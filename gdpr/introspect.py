@@ -15,7 +15,6 @@ from assay.gdpr.sqltext import fmt, param, raw
 from assay.gdpr.stores import Store
 
 Kind = Literal["text", "integer", "numeric", "boolean", "date", "timestamp", "bytes", "other"]
-TEXT_KINDS = frozenset({"text"})
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,6 @@ class TablePlan:
 class ErasurePlan:
     tables: list[TablePlan]  # execution order: referencing tables before referenced ones
     snapshot: Snapshot
-    planned_at: datetime
 
     @property
     def erasable(self) -> int:
@@ -171,7 +170,7 @@ def plan_erasure(
         tp.updates = [g for g in tp.updates if g.keys]
         _count(stores[found.table.store], found.table, tp.updates)
         plans.append(tp)
-    return ErasurePlan(plans, snap, now)
+    return ErasurePlan(plans, snap)
 
 
 def _reference_counts(

@@ -1,6 +1,6 @@
 """Output formats for a run's report; every command that prints results offers the same ones.
 
-Each format is a module with `write(report, out)`.
+Each format is a module of its name with `write(report, out)`.
 """
 
 from __future__ import annotations
@@ -8,25 +8,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import IO
 
-from assay.engine.formats import (
-    csv_rows,
-    html,
-    junit,
-    markdown,
-    ocsf,
-    oscal,
-    results,
-    sarif,
-    table,
-)
+from assay.engine.formats import csv, html, json, junit, markdown, ocsf, oscal, sarif, table
 from assay.engine.report import RunReport
 
 Writer = Callable[[RunReport, IO[str]], None]
 
 FORMATS: dict[str, Writer] = {
     "table": table.write,
-    "json": results.write,
-    "csv": csv_rows.write,
+    "json": json.write,
+    "csv": csv.write,
     "sarif": sarif.write,
     "junit": junit.write,
     "ocsf": ocsf.write,
@@ -35,8 +25,4 @@ FORMATS: dict[str, Writer] = {
     "html": html.write,
 }
 
-__all__ = ["FORMATS", "Writer", "write_report"]
-
-
-def write_report(fmt: str, report: RunReport, out: IO[str]) -> None:
-    FORMATS[fmt](report, out)
+__all__ = ["FORMATS", "Writer"]

@@ -38,15 +38,19 @@ def score_bars(scores: list[CriterionScore]) -> Markup:
         f'width="{label_w + BAR_WIDTH + 60}" height="{height}" '
         f'xmlns="http://www.w3.org/2000/svg">'
     ]
-    for i, sc in enumerate(scores):
+    for i, score in enumerate(scores):
         y = 5 + i * row_h
-        total = sc.passed + sc.failed + sc.waived
+        total = score.passed + score.failed + score.waived
         parts.append(
-            f'<text x="0" y="{y + 15}" class="lbl">{escape(sc.framework)} '
-            f"{escape(sc.criterion)}</text>"
+            f'<text x="0" y="{y + 15}" class="lbl">{escape(score.framework)} '
+            f"{escape(score.criterion)}</text>"
         )
         x: float = label_w
-        for count, cls in ((sc.passed, "pass"), (sc.failed, "fail"), (sc.waived, "waived")):
+        for count, cls in (
+            (score.passed, "pass"),
+            (score.failed, "fail"),
+            (score.waived, "waived"),
+        ):
             w = BAR_WIDTH * count / total if total else 0
             if w:
                 parts.append(
@@ -58,7 +62,7 @@ def score_bars(scores: list[CriterionScore]) -> Markup:
             parts.append(
                 f'<rect x="{label_w}" y="{y}" width="{BAR_WIDTH}" height="18" class="none"/>'
             )
-        pct = "n/a" if sc.score is None else f"{sc.score:.0%}"
+        pct = "n/a" if score.score is None else f"{score.score:.0%}"
         parts.append(f'<text x="{label_w + BAR_WIDTH + 8}" y="{y + 15}" class="pct">{pct}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
@@ -112,9 +116,9 @@ def render(report: RunReport) -> str:
     by_criterion: dict[tuple[str, str, str], list[Finding]] = defaultdict(list)
     for f in report.findings:
         if f.status is Status.FAIL:
-            for sc in s.scores:
-                if f.control.control.id in sc.controls:
-                    by_criterion[(sc.framework, sc.criterion, sc.title)].append(f)
+            for score in s.scores:
+                if f.control.control.id in score.controls:
+                    by_criterion[(score.framework, score.criterion, score.title)].append(f)
     current = overall_score(dict(s.counts), s.waived)
     points = [
         (p.at, overall_score(p.counts.get("by_status", {}), int(p.counts.get("waived", 0))))

@@ -32,11 +32,11 @@ def write(report: RunReport, out: IO[str]) -> None:
     if s.scores:
         out.write("| criterion | score | passed | failed | waived | errors |\n")
         out.write("|---|---:|---:|---:|---:|---:|\n")
-        for sc in s.scores:
-            pct = "n/a" if sc.score is None else f"{sc.score:.0%}"
+        for score in s.scores:
+            pct = "n/a" if score.score is None else f"{score.score:.0%}"
             out.write(
-                f"| {sc.framework} {sc.criterion} {_cell(sc.title)} | {pct} | {sc.passed} "
-                f"| {sc.failed} | {sc.waived} | {sc.errors} |\n"
+                f"| {score.framework} {score.criterion} {_cell(score.title)} | {pct} "
+                f"| {score.passed} | {score.failed} | {score.waived} | {score.errors} |\n"
             )
         out.write("\n")
     bad = [

@@ -44,8 +44,8 @@ def _uri(path: Path) -> str:
         return path.resolve().as_uri()
 
 
-def _rule(lc: LoadedControl) -> dict[str, Any]:
-    c = lc.control
+def _rule(loaded: LoadedControl) -> dict[str, Any]:
+    c = loaded.control
     criteria = [f"{fw}:{crit}" for fw, crits in c.frameworks.items() for crit in crits]
     return {
         "id": c.id,
@@ -113,7 +113,7 @@ def _result(report: RunReport, f: Finding, rule_index: int) -> dict[str, Any]:
 
 def document(report: RunReport) -> dict[str, Any]:
     controls = sorted({f.control.control.id: f.control for f in report.findings}.items())
-    rules = [_rule(lc) for _, lc in controls]
+    rules = [_rule(loaded) for _, loaded in controls]
     index = {cid: i for i, (cid, _) in enumerate(controls)}
     results = [
         _result(report, f, index[f.control.control.id])

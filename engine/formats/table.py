@@ -54,11 +54,11 @@ def summary_text(report: RunReport) -> Text:
     parts = [f"{s.counts.get(st.value, 0)} {st.value}" for st in Status]
     text.append(f"{sum(s.counts.values())} results: " + ", ".join(parts), style="bold")
     text.append(f"; {s.waived} waived\n")
-    for sc in s.scores:
-        pct = "n/a" if sc.score is None else f"{sc.score:.0%}"
+    for score in s.scores:
+        pct = "n/a" if score.score is None else f"{score.score:.0%}"
         text.append(
-            f"  {sc.framework} {sc.criterion:<6} {pct:>5}  passed {sc.passed}, failed {sc.failed}, "
-            f"waived {sc.waived}, errors {sc.errors}  {sc.title}\n"
+            f"  {score.framework} {score.criterion:<6} {pct:>5}  passed {score.passed}, "
+            f"failed {score.failed}, waived {score.waived}, errors {score.errors}  {score.title}\n"
         )
     if report.baseline:
         counts: dict[str, int] = {}
