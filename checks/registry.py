@@ -8,7 +8,8 @@ imported until `load()` is called, so importing the API stays cheap.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, TypeVar
@@ -112,6 +113,8 @@ def provider(
     """Register the connect function of provider `name`."""
 
     def register(func: F) -> F:
+        if name in _providers and _providers[name].connect is not func:
+            raise RegistryError(f"provider {name!r} is registered twice")
         _providers[name] = ProviderSpec(name, options, func, identity)
         return func
 
@@ -138,6 +141,23 @@ def load() -> None:
                 f"{type(exc).__name__}: {exc}"
             ) from exc
     _loaded = True
+
+
+@contextmanager
+def isolated() -> Iterator[None]:
+    """Inside the block, registrations and plugin loads happen on a copy of the registry,
+    which is loaded afresh (so newly installed plugins are found) and dropped on exit.
+
+    For tests that register checks or install plugins: nothing leaks into other tests.
+    """
+    global _checks, _collectors, _providers, _loaded
+    saved = (_checks, _collectors, _providers, _loaded)
+    _checks, _collectors, _providers = dict(_checks), dict(_collectors), dict(_providers)
+    _loaded = False
+    try:
+        yield
+    finally:
+        _checks, _collectors, _providers, _loaded = saved
 
 
 def checks() -> Mapping[str, CheckSpec]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,13 @@ def retention(resource, params):
 """
 
 
+@pytest.fixture(autouse=True)
+def fresh_registry() -> Iterator[None]:
+    """Every test here registers on its own copy of the registry."""
+    with registry.isolated():
+        yield
+
+
 def install_plugin(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: str, source: str
 ) -> None:
@@ -34,9 +42,6 @@ def install_plugin(
     (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {module}\nVersion: 0.1\n")
     (dist / "entry_points.txt").write_text(f"[assay.checks]\n{module} = {module}\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    # A fresh load over a copy of the registry, so nothing leaks into other tests.
-    monkeypatch.setattr(registry, "_loaded", False)
-    monkeypatch.setattr(registry, "_checks", dict(registry._checks))
     monkeypatch.delitem(sys.modules, module, raising=False)
 
 
@@ -73,3 +78,26 @@ def test_registration_rejects_a_check_without_permissions() -> None:
 def test_unknown_check_is_a_registry_error() -> None:
     with pytest.raises(registry.RegistryError, match=r"no check named 'acme\.missing'"):
         run_check("acme.missing", {})
+
+
+def test_a_provider_registered_twice_is_refused() -> None:
+    def connect(options: object, timeout: float) -> object:
+        return options
+
+    def other(options: object, timeout: float) -> object:
+        return options
+
+    register = registry.provider("acme", options=registry.NoParams, identity=lambda c: {})
+    register(connect)
+    register(connect)  # the same function again (a module imported twice) is fine
+    with pytest.raises(registry.RegistryError, match="provider 'acme' is registered twice"):
+        register(other)
+
+
+def test_isolated_registrations_do_not_outlive_the_block() -> None:
+    with registry.isolated():
+        registry.check("acme.temp", resource="acme.thing", permissions=["acme:Read"])(
+            lambda r, p: None
+        )
+        assert "acme.temp" in registry.checks()
+    assert "acme.temp" not in registry.checks()
