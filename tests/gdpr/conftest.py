@@ -125,14 +125,17 @@ def make_shop(kind: str, variant: str, tmp: Path, pg_dsn: str | None) -> Shop:
     return Shop(kind, variant, pg_dsn, tmp)
 
 
+# The PostgreSQL variants start a real server: marked as the integration tests they are.
+ON_POSTGRES = pytest.mark.integration
+
+
 @pytest.fixture(
     params=[
-        ("sqlite", "constrained"),
-        ("sqlite", "plain"),
-        ("postgresql", "constrained"),
-        ("postgresql", "plain"),
+        pytest.param(("sqlite", "constrained"), id="sqlite-constrained"),
+        pytest.param(("sqlite", "plain"), id="sqlite-plain"),
+        pytest.param(("postgresql", "constrained"), id="postgresql-constrained", marks=ON_POSTGRES),
+        pytest.param(("postgresql", "plain"), id="postgresql-plain", marks=ON_POSTGRES),
     ],
-    ids=lambda p: f"{p[0]}-{p[1]}",
 )
 def shop(request: pytest.FixtureRequest, tmp_path: Path) -> Shop:
     """The example shop on each datastore, with and without declared constraints."""
@@ -141,7 +144,7 @@ def shop(request: pytest.FixtureRequest, tmp_path: Path) -> Shop:
     return make_shop(kind, variant, tmp_path, dsn)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=ON_POSTGRES)])
 def store_shop(request: pytest.FixtureRequest, tmp_path: Path) -> Shop:
     """The constrained example shop on each datastore."""
     dsn = request.getfixturevalue("pg_dsn") if request.param == "postgresql" else None
