@@ -142,11 +142,11 @@ class _Progress:
 @dataclass(frozen=True)
 class _Bound:
     """How much of a member may be read, what to say past it and, for records.jsonl,
-    the seq of its first line."""
+    the records ``[start, end)`` its lines hold."""
 
     limit: int
     beyond: str
-    records: int | None = None
+    records: tuple[int, int] | None = None
 
     @classmethod
     def cap(cls, limit: int, what: str) -> _Bound:
@@ -167,6 +167,7 @@ class _Member(io.BufferedIOBase):
         self._read = 0
         self._lines = 0  # complete lines so far
         self._open = 0  # bytes of the line not yet ended
+        self._after: int | None = None  # where the last line the manifest names ends
 
     def readable(self) -> bool:
         return True
@@ -189,19 +190,32 @@ class _Member(io.BufferedIOBase):
         if self._read > self._bound.limit:
             raise LogVerificationError(self._name, self._bound.beyond)
         if self._bound.records is not None:
-            self._count_lines(piece, self._bound.records)
+            self._count_lines(piece, *self._bound.records)
 
-    def _count_lines(self, piece: bytes, start: int) -> None:
+    def _count_lines(self, piece: bytes, start: int, end: int) -> None:
         # A piece is at most _PIECE <= LINE_MAX bytes, so only the lines running into
         # it from the pieces before can be too long, and the one left open at its end.
         ends = piece.count(b"\n")
         if ends:
             self._check_line(self._open + piece.find(b"\n"), start)
+            if self._after is None and self._lines + ends >= end - start:
+                at = -1
+                for _ in range(end - start - self._lines):
+                    at = piece.find(b"\n", at + 1)
+                self._after = self._read - len(piece) + at + 1
             self._lines += ends
             self._open = len(piece) - piece.rfind(b"\n") - 1
         else:
             self._open += len(piece)
         self._check_line(self._open, start)
+        # What follows the last record is buffered whole by the walk: a line's worth is
+        # enough to report it as one (after any record error), more is refused here.
+        if self._after is not None and self._read - self._after > LINE_MAX:
+            raise VerificationError(
+                end,
+                f"{RECORDS} holds more lines than the {end - start} records {MANIFEST} names "
+                f"(more than {LINE_MAX} bytes follow them)",
+            )
 
     def _check_line(self, length: int, start: int) -> None:
         if length > LINE_MAX:
@@ -242,7 +256,7 @@ class _BundleZip(zipfile.ZipFile):
                 f"SHA-256 got none: more than {listed.size} bytes, read no further; expected "
                 f"{listed.sha256} ({listed.size} bytes, {MANIFEST})"
             )
-            records = manifest.start if name == RECORDS else None
+            records = (manifest.start, manifest.end) if name == RECORDS else None
             self.bounds[name] = _Bound(listed.size, beyond, records)
 
     def open(

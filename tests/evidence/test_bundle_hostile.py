@@ -181,6 +181,22 @@ def test_an_overlong_line_is_named_by_its_number_and_seq(
     assert not report.ok and report.first_bad_seq == 2, report.error
 
 
+def test_lines_beyond_the_records_the_manifest_names_are_read_a_line_deep(
+    bundle: Path, tmp_path: Path, log_key: SigningKey
+) -> None:
+    lines = members(bundle)[RECORDS].splitlines(keepends=True)
+    short = b"".join(lines) + b"{}\n"
+    edited = repack(bundle, tmp_path / "s.zip", {RECORDS: short}, declare=True, sign=log_key)
+    report = check(edited, log_key)
+    assert report.first_bad_seq == 16 and "holds more lines than the 16" in str(report.error)
+    assert "bytes follow them" not in str(report.error)
+    long = b"".join(lines) + (b"x" * 1000 + b"\n") * 5000
+    edited = repack(bundle, tmp_path / "l.zip", {RECORDS: long}, declare=True, sign=log_key)
+    report = check(edited, log_key)
+    assert report.first_bad_seq == 16, report.error
+    assert f"more than {LINE_MAX} bytes follow them" in str(report.error)
+
+
 # --- the other members -------------------------------------------------------------------
 
 
