@@ -16,7 +16,27 @@ import jsonschema
 import yaml
 
 Location = tuple[str | int, ...]
-_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BASE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_BASE_LOADER):  # type: ignore[valid-type,misc]
+    """The safe loader, with an impossible date (2027-02-30) a YAML error at its line
+    rather than the ValueError PyYAML's timestamp constructor lets out."""
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"{node.value!r} is not a calendar date ({exc}); expected YYYY-MM-DD",
+                node.start_mark,
+            ) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+_LOADER: type[yaml.SafeLoader] = _Loader
 
 
 class YamlSourceError(ValueError):
@@ -87,9 +107,11 @@ def parse_yaml(text: str, source: str) -> YamlDocument:
     try:
         data = loader.construct_document(node)
     except yaml.constructor.ConstructorError as exc:
-        mark = exc.problem_mark
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        # The deepest field that starts on that line names where the value sits.
+        at = max((loc for loc, n in lines.items() if n == line), key=len, default=())
         raise YamlSourceError(
-            f"invalid YAML: {exc.problem}", source=source, line=mark.line + 1 if mark else None
+            f"invalid YAML: {exc.problem}", source=source, line=line, field=dotted(at)
         ) from None
     finally:
         loader.dispose()
