@@ -13,7 +13,7 @@ Builds, in a temporary directory (or --keep DIR):
   declares 2 bytes, and with one that declares the true size and digest (a consistent,
   huge package: unpack streams it to disk);
 - sealed packages whose header asks scrypt for more memory than allowed (n = 2**24),
-  and for the most allowed (n = 2**20, r = 8: 1 GiB).
+  and for the most allowed (n = 2**16, r = 8: 64 MiB).
 
 Each command runs in its own process; the figure printed is that process's peak
 resident set (``ru_maxrss`` from ``os.wait4``, the per-child value of
@@ -145,6 +145,7 @@ def packages(root: Path, mib: int) -> list[tuple[str, Path]]:
         ("package, zeros, manifest declares them", package("huge.dsr.zip", True)),
         ("sealed package, scrypt n=2**24 r=8", sealed("n24.enc", 2**24, 8)),
         ("sealed package, scrypt n=2**20 r=8 (1 GiB)", sealed("n20.enc", 2**20, 8)),
+        ("sealed package, scrypt n=2**16 r=8 (64 MiB)", sealed("n16.enc", 2**16, 8)),
     ]
 
 
