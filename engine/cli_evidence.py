@@ -11,7 +11,13 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from assay.engine.cli_options import OutputFile, format_option, handle_errors, ledger_option
+from assay.engine.cli_options import (
+    OutputFile,
+    checkpoint_log_option,
+    format_option,
+    handle_errors,
+    ledger_option,
+)
 from assay.engine.collect import now_rfc3339
 from assay.engine.errors import ConfigError, EvidenceError
 from assay.evidence import (
@@ -41,6 +47,9 @@ from assay.evidence import (
     verify_bundle,
     verify_ledger,
 )
+from assay.evidence.checkpoint_log import CheckpointLog, resolve_checkpoint_log
+from assay.evidence.ledger import Ledger
+from assay.evidence.postgres import PostgresLedger
 
 KEY_HELP = (
     f"Signing key file (default: ${SIGNING_KEY_ENV}, which may also hold the key itself, "
@@ -113,6 +122,12 @@ def _trusted_checkpoint(path: Path | None, verifiers: list[VerifierKey]) -> Chec
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A checkpoint you saved earlier: the ledger or bundle must still extend it.",
 )
+@checkpoint_log_option
+@click.option(
+    "--allow-unsigned-tail",
+    is_flag=True,
+    help="Ledger only: records no signed checkpoint covers are a note, not a failure.",
+)
 @click.option(
     "--check-views",
     is_flag=True,
@@ -133,18 +148,22 @@ def evidence_verify(
     ledger: str,
     keys: tuple[str, ...],
     trusted_checkpoint: Path | None,
+    checkpoint_log: Path | None,
+    allow_unsigned_tail: bool,
     check_views: bool,
     workers: int,
     fmt: str,
 ) -> None:
     """Verify the ledger (--ledger) or an exported BUNDLE.
 
-    Re-hashes every record, recomputes the Merkle root and checks every signed
-    checkpoint. With --key, checkpoint signatures are checked (a truncated tail or a log
-    re-signed by another key fails); with --trusted-checkpoint, a rollback or rewritten
-    history fails. A BUNDLE needs nothing but itself and --key (the log's public key,
-    obtained apart from the bundle). Exits 4 on the first problem, naming the record,
-    checkpoint, proof or file.
+    Re-hashes every record, recomputes the Merkle tree (every stored node) and checks
+    every signed checkpoint. With --key, checkpoint signatures are checked (a truncated
+    tail, records appended without the key, or a log re-signed by another key fails).
+    The ledger is pinned to the newest checkpoint in the checkpoint log kept outside it,
+    and to --trusted-checkpoint if given: a rollback or rewritten history fails. A
+    BUNDLE needs nothing but itself and --key (the log's public key, obtained apart
+    from the bundle). Exits 4 on the first problem, naming the record, checkpoint,
+    proof or file.
     """
     verifiers = _verifier_keys(keys)
     trusted = _trusted_checkpoint(trusted_checkpoint, verifiers)
@@ -156,8 +175,22 @@ def evidence_verify(
         return
     if check_views:
         raise click.UsageError("--check-views applies to a BUNDLE only")
+    log = resolve_checkpoint_log(checkpoint_log)
     with open_ledger(ledger, create=False) as led:
-        result = verify_ledger(led, verifiers, trusted, workers=workers)
+        pinned = _pinned(led, log, verifiers)
+        result = verify_ledger(
+            led,
+            verifiers,
+            trusted,
+            workers=workers,
+            pinned=pinned,
+            allow_unsigned_tail=allow_unsigned_tail,
+        )
+    if pinned is None and result.checkpoints:
+        result.notes.append(
+            f"the checkpoint log {log.directory} holds no checkpoint of this ledger: a "
+            "rollback to an earlier checkpoint could not be detected"
+        )
     if fmt == "json":
         _echo_json({"ledger": redact_url(ledger), **result.as_dict()})
     else:
@@ -171,12 +204,28 @@ def evidence_verify(
                 click.echo(f"✓ {result.checkpoints} checkpoint(s) match the records{latest}")
             if result.trusted is not None:
                 click.echo(f"✓ consistent with the trusted checkpoint {result.trusted.label}")
+            if result.pinned is not None and pinned is not None:
+                click.echo(
+                    f"✓ consistent with the pinned checkpoint {result.pinned.label} "
+                    f"(from {pinned[1]})"
+                )
         for note in result.notes:
             click.echo(f"! {note}")
     if not result.ok:
         raise EvidenceError(
             f"evidence ledger {redact_url(ledger)} failed verification: {result.error}"
         )
+
+
+def _pinned(
+    ledger: Ledger, log: CheckpointLog, verifiers: list[VerifierKey]
+) -> tuple[Checkpoint, str] | None:
+    """The newest checkpoint in the checkpoint log of an origin this ledger (or a trusted
+    key) names, and its file."""
+    origins = {checkpoint.origin for checkpoint in ledger.checkpoints()}
+    origins.update(key.name for key in verifiers)
+    found = log.newest(origins)
+    return None if found is None else (found[0], str(found[1]))
 
 
 def _verify_bundle(
@@ -318,13 +367,39 @@ def evidence_keygen(out: Path, origin: str | None) -> None:
 
 @evidence.command("checkpoint")
 @ledger_option
-@click.option("--sign", is_flag=True, help="Sign a new checkpoint of the ledger as it is now.")
+@click.option(
+    "--sign",
+    is_flag=True,
+    help="Make sure a signed checkpoint covers every record (an empty ledger's first).",
+)
+@click.option(
+    "--adopt-tail",
+    is_flag=True,
+    help="With --sign: sign records appended without a checkpoint, recording the "
+    "adoption as a ledger record of its own (kind tail_adopted, naming them).",
+)
 @click.option("--key", type=click.Path(dir_okay=False, path_type=Path), help=KEY_HELP)
+@checkpoint_log_option
 @handle_errors
-def evidence_checkpoint(ledger: str, sign: bool, key: Path | None) -> None:
-    """Print the latest signed checkpoint (C2SP tlog-checkpoint); save it to pin the log."""
-    with open_ledger(ledger, create=False) as led:
-        checkpoint = sign_checkpoint(led, _signing_key(key)) if sign else led.latest_checkpoint()
+def evidence_checkpoint(
+    ledger: str, sign: bool, adopt_tail: bool, key: Path | None, checkpoint_log: Path | None
+) -> None:
+    """Print the latest signed checkpoint (C2SP tlog-checkpoint); save it to pin the log.
+
+    Appends sign as they go, so --sign refuses records that no checkpoint covers (they
+    were appended without the key) unless --adopt-tail says to sign them on purpose.
+    """
+    if adopt_tail and not sign:
+        raise click.UsageError("--adopt-tail goes with --sign")
+    log = resolve_checkpoint_log(checkpoint_log)
+    checkpoint: Checkpoint | None
+    with open_ledger(ledger, create=False, checkpoint_log=log) as led:
+        if sign:
+            checkpoint = sign_checkpoint(
+                led, _signing_key(key), adopt_tail=adopt_tail, at=now_rfc3339()
+            )
+        else:
+            checkpoint = led.latest_checkpoint()
     if checkpoint is None:
         raise ConfigError(
             f"ledger {redact_url(ledger)} has no signed checkpoint yet",
@@ -384,16 +459,42 @@ def evidence_verify_proof(proof_file: Path, keys: tuple[str, ...]) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="The new signing key (assay evidence keygen --origin NEW-NAME --out FILE).",
 )
+@checkpoint_log_option
 @handle_errors
-def evidence_rotate_key(ledger: str, key: Path | None, new_key: Path) -> None:
+def evidence_rotate_key(
+    ledger: str, key: Path | None, new_key: Path, checkpoint_log: Path | None
+) -> None:
     """Move the ledger to a new key and origin, recorded in the ledger itself."""
     old = _signing_key(key)
     try:
         new = load_signing_key(new_key)
     except SigningKeyError as exc:
         raise ConfigError(str(exc)) from None
-    with open_ledger(ledger, create=False) as led:
+    with open_ledger(
+        ledger, create=False, checkpoint_log=resolve_checkpoint_log(checkpoint_log)
+    ) as led:
         final, first = rotate_key(led, old, new, now_rfc3339())
     click.echo(f"final checkpoint under the old key: {final.label}", err=True)
     click.echo(f"first checkpoint under the new key: {first.label}", err=True)
     click.echo(str(new.verifier))
+
+
+@evidence.command("init")
+@ledger_option
+@click.option(
+    "--grant-writer",
+    metavar="ROLE",
+    help="PostgreSQL only: grant ROLE what appending needs and nothing more (SELECT and "
+    "INSERT on the log's tables); run as the role that owns the ledger.",
+)
+@handle_errors
+def evidence_init(ledger: str, grant_writer: str | None) -> None:
+    """Create the ledger, or bring its schema up to date (run as the ledger's owner)."""
+    with open_ledger(ledger) as led:
+        if grant_writer is not None:
+            if not isinstance(led, PostgresLedger):
+                raise click.UsageError("--grant-writer applies to a PostgreSQL ledger")
+            led.grant_writer(grant_writer)
+    click.echo(f"ledger {redact_url(ledger)} is ready", err=True)
+    if grant_writer is not None:
+        click.echo(f"granted {grant_writer} SELECT and INSERT on the log's tables", err=True)

@@ -16,6 +16,8 @@ from assay.engine.errors import AssayError, ConfigErrors, ExitCode
 from assay.engine.formats import FORMATS
 from assay.engine.models import Severity
 from assay.evidence import LedgerError
+from assay.evidence.checkpoint_log import CHECKPOINT_LOG_ENV, DEFAULT_CHECKPOINT_LOG
+from assay.evidence.record import LedgerDamagedError
 from assay.files import UnsafePathError, check_output_path
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -38,6 +40,10 @@ def handle_errors(func: F) -> F:
         except AssayError as exc:
             click.echo(f"error: {exc.diagnostics()}", err=True)
             sys.exit(exc.exit_code)
+        except LedgerDamagedError as exc:
+            # The evidence itself is in question: one line, the evidence exit code.
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(ExitCode.EVIDENCE)
         except (registry.RegistryError, LedgerError) as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(ExitCode.USAGE)
@@ -181,6 +187,14 @@ ledger_option = click.option(
     default=DEFAULT_LEDGER,
     show_default=True,
     help="Evidence ledger URL (sqlite:///path.db or postgresql://...); env ASSAY_LEDGER.",
+)
+checkpoint_log_option = click.option(
+    "--checkpoint-log",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar=CHECKPOINT_LOG_ENV,
+    help=f"Directory outside the ledger where every signed checkpoint is also written, "
+    f"and where verify finds the checkpoint to pin the ledger to (default: "
+    f"{DEFAULT_CHECKPOINT_LOG}/); env {CHECKPOINT_LOG_ENV}.",
 )
 _run_option_list = option_group(
     ledger_option,

@@ -34,10 +34,11 @@ from assay.evidence import (
     open_ledger,
     redact_url,
     resolve_signing_key,
-    sign_checkpoint,
     to_record_value,
 )
+from assay.evidence.checkpoint_log import resolve_checkpoint_log
 from assay.evidence.pseudonym import DEFAULT_KEY_PATH, pseudonymise_emails
+from assay.evidence.record import LedgerDamagedError
 
 
 def execute(
@@ -123,11 +124,14 @@ def execute(
 def record_run(
     ledger_url: str, records: list[dict[str, Any]], signing_key: Path | None = None
 ) -> dict[str, Any]:
-    """Append a run's records in one batch, then sign a checkpoint when a key is configured.
+    """Append a run's records in one batch, signed in the same transaction when a key is
+    configured (the checkpoint then also goes to the checkpoint log, $ASSAY_CHECKPOINT_LOG
+    or .assay/checkpoints/).
 
     The key is `signing_key`, else $ASSAY_SIGNING_KEY, else .assay/signing.key if it
-    exists (no key: no checkpoint). A bad key, or one that cannot sign this ledger,
-    raises ConfigError before anything is written. Returns the run's `report.ledger`.
+    exists (no key: no checkpoint). A bad key, or one that cannot sign this ledger (an
+    unsigned tail included), raises ConfigError before anything is written; a damaged
+    ledger raises LedgerDamagedError. Returns the run's `report.ledger`.
     """
     try:
         key = resolve_signing_key(signing_key)
@@ -140,14 +144,18 @@ def record_run(
     vault: dict[str, str] = {}
     pseudonymizer = Pseudonymizer(load_key(DEFAULT_KEY_PATH))
     records = [pseudonymise_emails(r, pseudonymizer, vault) for r in records]
-    with open_ledger(ledger_url) as ledger:
+    log = resolve_checkpoint_log() if key is not None else None
+    with open_ledger(ledger_url, checkpoint_log=log) as ledger:
         try:
             if key is not None:
                 check_signing_key(ledger, key)
             for pseudonym, raw in vault.items():
                 ledger.vault_put(pseudonym, raw)
-            stored = ledger.append(records)
-            checkpoint = sign_checkpoint(ledger, key) if key is not None else None
+            # With a key, the checkpoint is stored in the append's own transaction.
+            stored = ledger.append(records, key=key)
+            checkpoint = stored.checkpoint
+        except LedgerDamagedError:
+            raise
         except LedgerError as exc:
             raise ConfigError(str(exc)) from None
     return {
@@ -217,13 +225,13 @@ def summary_counts(s: Summary) -> dict[str, Any]:
         "expired_waivers": [w.id for w in s.expired_waivers],
         "criteria": [
             {
-                "framework": sc.framework,
-                "criterion": sc.criterion,
-                "passed": sc.passed,
-                "failed": sc.failed,
-                "waived": sc.waived,
-                "errors": sc.errors,
+                "framework": score.framework,
+                "criterion": score.criterion,
+                "passed": score.passed,
+                "failed": score.failed,
+                "waived": score.waived,
+                "errors": score.errors,
             }
-            for sc in s.scores
+            for score in s.scores
         ],
     }

@@ -29,6 +29,12 @@ from assay.evidence.canonical import (
     to_record_value,
 )
 from assay.evidence.checkpoint import Checkpoint, CheckpointError
+from assay.evidence.checkpoint_log import (
+    CHECKPOINT_LOG_ENV,
+    DEFAULT_CHECKPOINT_LOG,
+    CheckpointLog,
+    resolve_checkpoint_log,
+)
 from assay.evidence.keys import (
     DEFAULT_SIGNING_KEY,
     SIGNING_KEY_ENV,
@@ -56,6 +62,9 @@ from assay.evidence.record import (
     GENESIS_PREV,
     KEY_ROTATED,
     RESERVED_KEYS,
+    TAIL_ADOPTED,
+    Appended,
+    LedgerDamagedError,
     LedgerError,
     StoredRecord,
     redact_url,
@@ -67,6 +76,8 @@ from assay.evidence.verify import LogVerificationError, VerificationError, Verif
 from assay.evidence.verify_ledger import LedgerReport, verify_ledger
 
 __all__ = [
+    "CHECKPOINT_LOG_ENV",
+    "DEFAULT_CHECKPOINT_LOG",
     "DEFAULT_SIGNING_KEY",
     "EMPTY_ROOT",
     "GENESIS_PREV",
@@ -75,13 +86,17 @@ __all__ = [
     "RESERVED_KEYS",
     "SIGNING_KEY_ENV",
     "SUPPORTED_URLS",
+    "TAIL_ADOPTED",
+    "Appended",
     "BundleReport",
     "CanonicalError",
     "Checkpoint",
     "CheckpointError",
+    "CheckpointLog",
     "ExportResult",
     "InclusionProof",
     "Ledger",
+    "LedgerDamagedError",
     "LedgerError",
     "LedgerReport",
     "LogVerificationError",
@@ -112,6 +127,7 @@ __all__ = [
     "pseudonymise_emails",
     "public_key_path",
     "redact_url",
+    "resolve_checkpoint_log",
     "resolve_signing_key",
     "rotate_key",
     "sign_checkpoint",

@@ -17,10 +17,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Protocol, Self
 
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
 from assay.evidence.checkpoint import Checkpoint
+from assay.evidence.checkpoint_log import CheckpointLog
+from assay.evidence.keys import SigningKey
 from assay.evidence.merkle import NodeKey
 from assay.evidence.postgres import PostgresLedger
-from assay.evidence.record import LedgerError, StoredRecord, redact_url
+from assay.evidence.record import Appended, LedgerError, StoredRecord, redact_url
 from assay.evidence.sqlite import SQLiteLedger
 
 SUPPORTED_URLS = (
@@ -28,6 +33,7 @@ SUPPORTED_URLS = (
     "sqlite:////absolute/path.db",
     "a bare file path (SQLite)",
     "postgresql://user:password@host:port/dbname",
+    "a libpq key=value string ('host=... dbname=...', PostgreSQL)",
 )
 _POSTGRES_SCHEMES = ("postgresql", "postgres")
 
@@ -37,16 +43,28 @@ class Ledger(Protocol):
 
     url: str
     """A URL `open_ledger` opens this same ledger with (secrets included: redact to show)."""
+    checkpoint_log: CheckpointLog | None
+    """Where every checkpoint this instance stores is also written, after it commits."""
 
-    def append(self, entries: Sequence[Mapping[str, Any]]) -> list[StoredRecord]:
+    def append(
+        self,
+        entries: Sequence[Mapping[str, Any]],
+        *,
+        key: SigningKey | None = None,
+        adopt: tuple[int, int] | None = None,
+    ) -> Appended:
         """Seal and store `entries` as consecutive records in one transaction, all or none.
 
         Concurrent appenders (threads or processes) are serialised: the chain never
         forks. The tree nodes the batch completes (`record.tree_nodes`, from the stored
-        frontier) are written in the same transaction. Raises CanonicalError for an
-        entry outside the record profile and LedgerError for a reserved key (``v``,
-        ``seq``, ``prev``) or a storage failure; either way nothing of the batch is
-        written.
+        frontier) are written in the same transaction. With `key`, so is a checkpoint of
+        the grown log signed by it (`Appended.checkpoint`, then copied to the
+        `checkpoint_log`); a keyed append refuses an unsigned tail unless `adopt` names
+        it exactly ``(start, end)``, and a log the key cannot continue
+        (`signed_append.check_writer`). Raises CanonicalError for an entry outside the
+        record profile and LedgerError for a reserved key (``v``, ``seq``, ``prev``), a
+        refusal or a storage failure (LedgerDamagedError when the storage is not a
+        ledger's); either way nothing of the batch is written.
         """
         ...
 
@@ -71,6 +89,15 @@ class Ledger(Protocol):
 
         A `merkle.NodeFetch`. Raises LedgerError if any is missing.
         """
+        ...
+
+    def tree_level(self, level: int, start: int = 0) -> Iterator[tuple[int, bytes]]:
+        """Stored ``(index, hash)`` nodes of one tree level from `start`, in index order,
+        streamed in flat memory."""
+        ...
+
+    def node_count(self) -> int:
+        """How many tree nodes are stored."""
         ...
 
     def add_checkpoint(self, checkpoint: Checkpoint) -> None:
@@ -120,7 +147,19 @@ class Ledger(Protocol):
     ) -> None: ...
 
 
-def open_ledger(url: str, *, create: bool = True) -> Ledger:
+def is_conninfo(url: str) -> bool:
+    """Whether `url` is a libpq key=value connection string (``host=... dbname=...``)."""
+    if "://" in url or "=" not in url:
+        return False
+    try:
+        return bool(conninfo_to_dict(url))
+    except psycopg.Error:
+        return False
+
+
+def open_ledger(
+    url: str, *, create: bool = True, checkpoint_log: CheckpointLog | None = None
+) -> Ledger:
     """Open the ledger at `url`; with `create` (the default) make it if missing.
 
     Use ``create=False`` to read or verify: a mistyped path is then a LedgerError rather
@@ -129,17 +168,24 @@ def open_ledger(url: str, *, create: bool = True) -> Ledger:
     Accepted: ``sqlite:///relative/path.db`` (three slashes, then a path relative to
     the working directory), ``sqlite:////absolute/path.db`` (four slashes), or a bare
     filesystem path (the path is taken literally: no percent-decoding, no query
-    string); ``postgresql://`` (or ``postgres://``) libpq URIs for a PostgreSQL ledger.
+    string); ``postgresql://`` (or ``postgres://``) libpq URIs, or a libpq key=value
+    string such as ``host=db dbname=evidence user=assay`` (a bare path with ``=`` in it
+    that libpq parses is taken as one), for a PostgreSQL ledger.
     Anything else raises LedgerError naming the URL, password redacted, and the
-    supported forms.
+    supported forms. A SQLite ledger is created 0600 in a directory created 0700.
+
+    With `checkpoint_log`, every checkpoint stored through the ledger is also written
+    there once committed (`checkpoint_log.CheckpointLog`).
     """
     if "://" not in url:
         if not url.strip():
             raise LedgerError(f"empty ledger URL; expected one of: {', '.join(SUPPORTED_URLS)}")
-        return SQLiteLedger(url, create=create)
+        if is_conninfo(url):
+            return PostgresLedger(url, create=create, checkpoint_log=checkpoint_log)
+        return SQLiteLedger(url, create=create, checkpoint_log=checkpoint_log)
     scheme, _, rest = url.partition("://")
     if scheme.lower() in _POSTGRES_SCHEMES:
-        return PostgresLedger(url, create=create)
+        return PostgresLedger(url, create=create, checkpoint_log=checkpoint_log)
     if scheme.lower() != "sqlite":
         raise LedgerError(
             f"unsupported ledger URL scheme {scheme!r} in {redact_url(url)}; "
@@ -151,4 +197,4 @@ def open_ledger(url: str, *, create: bool = True) -> Ledger:
             f"SQLite ledger URL {redact_url(url)} has no file path; expected "
             "sqlite:///relative/path.db or sqlite:////absolute/path.db"
         )
-    return SQLiteLedger(path, create=create)
+    return SQLiteLedger(path, create=create, checkpoint_log=checkpoint_log)

@@ -17,25 +17,44 @@ from types import TracebackType
 from typing import Any, Self
 
 import psycopg
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from assay.evidence.checkpoint import Checkpoint
+from assay.evidence.checkpoint_log import CheckpointLog
+from assay.evidence.keys import SigningKey
 from assay.evidence.merkle import NodeKey, frontier_keys
-from assay.evidence.postgres_schema import MIGRATION_LOCK, MIGRATIONS
+from assay.evidence.postgres_schema import (
+    MIGRATION_LOCK,
+    MIGRATIONS,
+    TABLES,
+    WRITER_PRIVILEGES,
+)
 from assay.evidence.pseudonym import check_pseudonym
 from assay.evidence.record import (
     GENESIS_PREV,
+    Appended,
+    LedgerDamagedError,
     LedgerError,
     StoredRecord,
+    grow_tree,
     record_hash,
     redact_url,
     seal_batch,
-    tree_nodes,
 )
+from assay.evidence.signed_append import check_writer, sign_tree
 
 _PAGE = 5000
 # With start 0 every row is read, so a row with a forged negative seq reaches `verify`.
 _MIN_SEQ = -(2**63)
+# What a missing or corrupt table or relation looks like: the ledger is damaged.
+_DAMAGE = (
+    psycopg.errors.UndefinedTable,
+    psycopg.errors.UndefinedColumn,
+    psycopg.errors.UndefinedFunction,
+    psycopg.errors.DataCorrupted,
+    psycopg.errors.IndexCorrupted,
+)
 
 
 def _password(url: str) -> str | None:
@@ -56,8 +75,16 @@ class PostgresLedger:
     at the current version is opened without writing, so a read-only role can verify.
     """
 
-    def __init__(self, url: str, *, create: bool = True, connect_timeout: int = 30) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        create: bool = True,
+        connect_timeout: int = 30,
+        checkpoint_log: CheckpointLog | None = None,
+    ) -> None:
         self.url = url
+        self.checkpoint_log = checkpoint_log
         self._lock = threading.Lock()
         try:
             self._db = psycopg.connect(
@@ -83,10 +110,12 @@ class PostgresLedger:
 
     def _error(self, doing: str, exc: psycopg.Error) -> LedgerError:
         # libpq may quote the connection string back; never let the password through.
-        message = str(exc).strip()
+        message = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         secret = _password(self.url)
         if secret:
             message = message.replace(secret, "***")
+        if isinstance(exc, _DAMAGE):
+            return LedgerDamagedError(f"{self._where}: {doing}: {message} (the ledger is damaged)")
         return LedgerError(f"{self._where}: {doing}: {message}")
 
     def _schema_version(self) -> int:
@@ -98,10 +127,22 @@ class PostgresLedger:
 
     def _prepare(self, create: bool) -> None:
         version = self._schema_version()
-        if version == len(MIGRATIONS):
-            return
-        if version == 0 and not create:
-            raise LedgerError(f"{self._where}: the database holds no assay ledger (no meta table)")
+        if version != len(MIGRATIONS):
+            if version == 0 and not create:
+                raise LedgerDamagedError(
+                    f"{self._where}: the database holds no assay ledger (no meta table)"
+                )
+            self._upgrade()
+        found = self._db.execute(
+            "SELECT t FROM unnest(%s::text[]) AS t WHERE to_regclass(t) IS NULL", (list(TABLES),)
+        ).fetchall()
+        if found:
+            missing = ", ".join(str(row[0]) for row in found)
+            raise LedgerDamagedError(
+                f"{self._where}: table(s) {missing} missing: the ledger is damaged"
+            )
+
+    def _upgrade(self) -> None:
         # A session lock taken before the transaction starts: the transaction then sees
         # the catalog as the previous migrator left it (a lock taken inside it might not).
         self._db.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
@@ -129,28 +170,65 @@ class PostgresLedger:
             (str(len(MIGRATIONS)),),
         )
 
-    def append(self, entries: Sequence[Mapping[str, Any]]) -> list[StoredRecord]:
+    def append(
+        self,
+        entries: Sequence[Mapping[str, Any]],
+        *,
+        key: SigningKey | None = None,
+        adopt: tuple[int, int] | None = None,
+    ) -> Appended:
         """Append `entries` as consecutive records in one transaction: all or none.
 
-        Raises CanonicalError or LedgerError (naming the entry's index) and writes
-        nothing if any entry cannot be sealed.
+        With `key`, the transaction also stores a checkpoint of the grown log signed by
+        it, and refuses (LedgerError, nothing written) what `signed_append.check_writer`
+        refuses: an unsigned tail unless `adopt` names it exactly, or a log the key
+        cannot continue. Raises CanonicalError or LedgerError (naming the entry's index)
+        and writes nothing if any entry cannot be sealed.
         """
+        appended = Appended()
         if not entries:
-            return []
+            return appended
         with self._lock:
             try:
                 with self._db.transaction():
-                    sealed = self._append(entries)
+                    sealed, appended.checkpoint = self._append(entries, key, adopt)
             except psycopg.Error as exc:
                 raise self._error("append failed", exc) from None
-        return sealed
+        appended.extend(sealed)
+        if appended.checkpoint is not None:
+            self._publish(appended.checkpoint)
+        return appended
 
-    def _append(self, entries: Sequence[Mapping[str, Any]]) -> list[StoredRecord]:
+    def _check_writer(self, key: SigningKey, size: int, adopt: tuple[int, int] | None) -> None:
+        try:
+            check_writer(_Reader(self), key, size, adopt)
+        except LedgerError as exc:
+            if str(exc).startswith(self._where):
+                raise
+            raise type(exc)(f"{self._where}: {exc}") from None
+
+    def _publish(self, checkpoint: Checkpoint) -> None:
+        if self.checkpoint_log is None:
+            return
+        try:
+            self.checkpoint_log.publish(checkpoint)
+        except LedgerError as exc:
+            raise LedgerError(
+                f"{self._where}: checkpoint {checkpoint.label} is stored, but not copied "
+                f"outside the ledger: {exc}"
+            ) from None
+
+    def _append(
+        self,
+        entries: Sequence[Mapping[str, Any]],
+        key: SigningKey | None,
+        adopt: tuple[int, int] | None,
+    ) -> tuple[list[StoredRecord], Checkpoint | None]:
         if (
             self._db.execute("SELECT id FROM append_lock WHERE id = 1 FOR UPDATE").fetchone()
             is None
         ):
-            raise LedgerError(f"{self._where}: the append_lock row is missing; restore it")
+            raise LedgerDamagedError(f"{self._where}: the append_lock row is missing; restore it")
         # A statement of its own, after the lock: in READ COMMITTED it takes a fresh
         # snapshot, which holds whatever the appender before us committed.
         head = self._db.execute(
@@ -161,8 +239,11 @@ class PostgresLedger:
         else:
             # Link to the stored bytes themselves, not to the hash column.
             first_seq, prev = head[0] + 1, record_hash(bytes(head[1]))
+        if key is not None:
+            self._check_writer(key, first_seq, adopt)
         sealed = seal_batch(entries, first_seq, prev)
         frontier = self._fetch_nodes(frontier_keys(first_seq))
+        nodes, root = grow_tree(sealed, frontier)
         links = [prev, *(record.hash for record in sealed[:-1])]
         with self._db.cursor() as cursor:
             with cursor.copy(
@@ -177,9 +258,26 @@ class PostgresLedger:
                 "COPY tree_nodes (level, idx, hash) FROM STDIN (FORMAT BINARY)"
             ) as copy:
                 copy.set_types(["int4", "int8", "bytea"])
-                for node in tree_nodes(sealed, frontier):
+                for node in nodes:
                     copy.write_row(node)
-        return sealed
+        checkpoint = None
+        if key is not None:
+            checkpoint = sign_tree(key, first_seq + len(sealed), root)
+            self._insert_checkpoint(checkpoint)
+        return sealed, checkpoint
+
+    def _insert_checkpoint(self, checkpoint: Checkpoint) -> None:
+        self._db.execute(
+            "INSERT INTO checkpoints (origin, tree_size, root, note)"
+            " VALUES (%s, %s, %s, %s) ON CONFLICT (origin, tree_size) DO NOTHING",
+            (checkpoint.origin, checkpoint.size, checkpoint.root, checkpoint.note),
+        )
+        row = self._db.execute(
+            "SELECT note FROM checkpoints WHERE origin = %s AND tree_size = %s",
+            (checkpoint.origin, checkpoint.size),
+        ).fetchone()
+        if row is None or row[0] != checkpoint.note:
+            raise LedgerError(f"{self._where}: another checkpoint {checkpoint.label} is stored")
 
     def records(self, start: int = 0) -> Iterator[StoredRecord]:
         """Records with seq >= `start` in seq order, read a page at a time.
@@ -192,25 +290,51 @@ class PostgresLedger:
             raise ValueError(f"start must be >= 0, got {start}")
         return self._pages(_MIN_SEQ if start == 0 else start)
 
-    def _pages(self, bound: int) -> Iterator[StoredRecord]:
+    def _pages(self, bound: int, *, locked: bool = True) -> Iterator[StoredRecord]:
         while True:
             rows = self._rows(
                 "SELECT seq, hash, body FROM records WHERE seq >= %s ORDER BY seq LIMIT %s",
                 (bound, _PAGE),
+                locked=locked,
             )
             yield from (StoredRecord(seq, digest.hex(), body) for seq, digest, body in rows)
             if len(rows) < _PAGE:
                 return
             bound = rows[-1][0] + 1
 
-    def _rows(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    def _rows(
+        self, query: str, params: Sequence[Any] = (), *, locked: bool = True
+    ) -> list[tuple[Any, ...]]:
+        if not locked:
+            return self._query(query, params)
         with self._lock:
-            try:
-                # Binary results: bytea arrives as bytes, without hex decoding.
-                with self._db.cursor(binary=True) as cursor:
-                    return cursor.execute(query.encode(), params).fetchall()
-            except psycopg.Error as exc:
-                raise self._error("read failed", exc) from None
+            return self._query(query, params)
+
+    def _query(self, query: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        try:
+            # Binary results: bytea arrives as bytes, without hex decoding.
+            with self._db.cursor(binary=True) as cursor:
+                return cursor.execute(query.encode(), params).fetchall()
+        except psycopg.Error as exc:
+            raise self._error("read failed", exc) from None
+
+    def tree_level(self, level: int, start: int = 0) -> Iterator[tuple[int, bytes]]:
+        """Stored ``(index, hash)`` nodes of one tree level from index `start`, in order."""
+        bound = start
+        while True:
+            rows = self._rows(
+                "SELECT idx, hash FROM tree_nodes WHERE level = %s AND idx >= %s"
+                " ORDER BY idx LIMIT %s",
+                (level, bound, _PAGE),
+            )
+            yield from rows  # binary results: bytea arrives as bytes
+            if len(rows) < _PAGE:
+                return
+            bound = rows[-1][0] + 1
+
+    def node_count(self) -> int:
+        """How many tree nodes are stored."""
+        return int(self._rows("SELECT count(*) FROM tree_nodes")[0][0])
 
     def record(self, seq: int) -> StoredRecord | None:
         """The record at `seq`, or None."""
@@ -260,19 +384,10 @@ class PostgresLedger:
         """
         with self._lock:
             try:
-                self._db.execute(
-                    "INSERT INTO checkpoints (origin, tree_size, root, note)"
-                    " VALUES (%s, %s, %s, %s) ON CONFLICT (origin, tree_size) DO NOTHING",
-                    (checkpoint.origin, checkpoint.size, checkpoint.root, checkpoint.note),
-                )
-                row = self._db.execute(
-                    "SELECT note FROM checkpoints WHERE origin = %s AND tree_size = %s",
-                    (checkpoint.origin, checkpoint.size),
-                ).fetchone()
+                self._insert_checkpoint(checkpoint)
             except psycopg.Error as exc:
                 raise self._error("cannot store checkpoint", exc) from None
-        if row is None or row[0] != checkpoint.note:
-            raise LedgerError(f"{self._where}: another checkpoint {checkpoint.label} is stored")
+        self._publish(checkpoint)
 
     def checkpoints(self) -> list[Checkpoint]:
         """Every stored checkpoint, in the order they were stored."""
@@ -281,9 +396,13 @@ class PostgresLedger:
 
     def latest_checkpoint(self) -> Checkpoint | None:
         """The checkpoint of the largest tree size (of those, the last stored), or None."""
+        return self._latest_checkpoint(locked=True)
+
+    def _latest_checkpoint(self, *, locked: bool) -> Checkpoint | None:
         rows = self._rows(
             "SELECT origin, tree_size, root, note FROM checkpoints"
-            " ORDER BY tree_size DESC, id DESC LIMIT 1"
+            " ORDER BY tree_size DESC, id DESC LIMIT 1",
+            locked=locked,
         )
         return Checkpoint(rows[0][0], rows[0][1], bytes(rows[0][2]), rows[0][3]) if rows else None
 
@@ -319,6 +438,21 @@ class PostgresLedger:
                 raise self._error("cannot erase from the vault", exc) from None
         return deleted > 0
 
+    def grant_writer(self, role: str) -> None:
+        """Grant `role` what appending needs (`postgres_schema.WRITER_PRIVILEGES`), and
+        revoke whatever else it held on the ledger's tables: run as their owner."""
+        with self._lock:
+            try:
+                with self._db.transaction():
+                    for privileges, table in WRITER_PRIVILEGES:
+                        target = (sql.Identifier(table), sql.Identifier(role))
+                        self._db.execute(sql.SQL("REVOKE ALL ON {} FROM {}").format(*target))
+                        self._db.execute(
+                            sql.SQL("GRANT " + privileges + " ON {} TO {}").format(*target)
+                        )
+            except psycopg.Error as exc:
+                raise self._error(f"cannot grant {role} the writer's privileges", exc) from None
+
     def close(self) -> None:
         """Close the connection; the instance cannot be used afterwards."""
         with self._lock:
@@ -334,3 +468,19 @@ class PostgresLedger:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class _Reader:
+    """The ledger as its open append transaction sees it (the caller holds the lock)."""
+
+    def __init__(self, ledger: PostgresLedger) -> None:
+        self._ledger = ledger
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        return self._ledger._latest_checkpoint(locked=False)
+
+    def nodes(self, keys: Sequence[NodeKey]) -> list[bytes]:
+        return self._ledger._fetch_nodes(keys)
+
+    def records(self, start: int = 0) -> Iterator[StoredRecord]:
+        return self._ledger._pages(start, locked=False)

@@ -67,3 +67,20 @@ _V1 = [
 
 MIGRATIONS: tuple[Sequence[str], ...] = (_V1,)
 """Each migration is a list of statements, run in order in one transaction."""
+
+TABLES = ("meta", "append_lock", "records", "tree_nodes", "checkpoints", "pii_vault")
+"""The tables a ledger at the current version holds; one missing means damage."""
+
+WRITER_PRIVILEGES: tuple[tuple[str, str], ...] = (
+    ("SELECT", "meta"),
+    # An append locks the row FOR UPDATE, which needs UPDATE on one of its columns.
+    ("SELECT, UPDATE (id)", "append_lock"),
+    ("SELECT, INSERT", "records"),
+    ("SELECT, INSERT", "tree_nodes"),
+    ("SELECT, INSERT", "checkpoints"),
+    # Raw personal values: kept, replaced and erased by the writer.
+    ("SELECT, INSERT, UPDATE, DELETE", "pii_vault"),
+)
+"""What the role that appends needs, and all it gets: it owns nothing, so it cannot
+ALTER (disable the append-only triggers), DROP or TRUNCATE any table, and UPDATE and
+DELETE on the log's tables are not granted at all."""

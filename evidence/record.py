@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from assay.evidence.canonical import CanonicalError, canonical, parse_canonical
+from assay.evidence.checkpoint import Checkpoint
 from assay.evidence.merkle import Frontier, leaf_hash
 
 RECORD_VERSION = 1
@@ -21,7 +22,13 @@ GENESIS_PREV = "0" * 64
 RESERVED_KEYS = frozenset({"v", "seq", "prev"})
 KEY_ROTATED = "key_rotated"
 """The kind of the record that moves a ledger to a new signing key (see `signing`)."""
+TAIL_ADOPTED = "tail_adopted"
+"""The kind of the record by which a key holder signs records appended without a checkpoint."""
 _SECRET_PARAM = re.compile(r"([?&](?:password|passwd|pwd|sslpassword)=)[^&#]*", re.IGNORECASE)
+# libpq key=value form: a value is a word, or single-quoted with backslash escapes.
+_SECRET_KEYWORD = re.compile(
+    r"(\b(?:password|sslpassword)\s*=\s*)('(?:[^'\\]|\\.)*'?|\S*)", re.IGNORECASE
+)
 
 
 class LedgerError(Exception):
@@ -31,17 +38,24 @@ class LedgerError(Exception):
     """
 
 
+class LedgerDamagedError(LedgerError):
+    """The ledger's storage is not what a ledger holds: a table is missing, the file is
+    not a database or is corrupt. The evidence itself is in question (exit 4)."""
+
+
 def redact_url(url: str) -> str:
-    """`url` with any password (in the userinfo or a password query parameter) as ``***``.
+    """`url` with any password as ``***``: in the userinfo or a password query parameter
+    of a URL, or the ``password=`` keyword of a libpq key=value connection string.
 
     Use it in every message that shows a ledger URL. When unsure where the userinfo
     ends, it redacts more rather than less.
     """
     scheme, sep, rest = url.partition("://")
-    if sep:
-        userinfo, at, host = rest.rpartition("@")
-        if at and ":" in userinfo:
-            rest = f"{userinfo.split(':', 1)[0]}:***@{host}"
+    if not sep:
+        return _SECRET_KEYWORD.sub(r"\1***", url)
+    userinfo, at, host = rest.rpartition("@")
+    if at and ":" in userinfo:
+        rest = f"{userinfo.split(':', 1)[0]}:***@{host}"
     return _SECRET_PARAM.sub(r"\1***", f"{scheme}{sep}{rest}")
 
 
@@ -61,6 +75,13 @@ class StoredRecord:
     def record(self) -> dict[str, Any]:
         """The body parsed; raises CanonicalError if the bytes are not a canonical record."""
         return parse_canonical(self.body)
+
+
+class Appended(list[StoredRecord]):
+    """The records one `append` stored, and the checkpoint signed in the same transaction
+    (None when no signing key was given)."""
+
+    checkpoint: Checkpoint | None = None
 
 
 def seal(entry: Mapping[str, Any], seq: int, prev: str) -> StoredRecord:
@@ -113,7 +134,15 @@ def tree_nodes(
     complete subtrees of the log before the batch. A backend writes the result in the
     same transaction as the records.
     """
+    return grow_tree(records, frontier)[0]
+
+
+def grow_tree(
+    records: Sequence[StoredRecord], frontier: Sequence[bytes]
+) -> tuple[list[tuple[int, int, bytes]], bytes]:
+    """`tree_nodes`, and the root of the tree once `records` are appended."""
     if not records:
-        return []
+        raise ValueError("no records to grow the tree with")
     tree = Frontier(records[0].seq, frontier)
-    return [node for record in records for node in tree.append(leaf_hash(record.body))]
+    nodes = [node for record in records for node in tree.append(leaf_hash(record.body))]
+    return nodes, tree.root()

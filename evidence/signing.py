@@ -1,4 +1,9 @@
-"""Signing a ledger's checkpoints, and rotating its key, through the `Ledger` protocol.
+"""Signing a ledger's checkpoints, adopting an unsigned tail, and rotating its key.
+
+A writer with a key signs as it appends: ``ledger.append(entries, key=key)`` stores the
+checkpoint in the append's transaction (`signed_append`). What is left here: the first
+checkpoint of an empty ledger, adopting records appended without a checkpoint (on
+purpose, as a ``tail_adopted`` record of its own), and rotation.
 
 One origin is signed by one key. Rotating the key starts a new origin and is itself a
 ledger record (``kind: key_rotated``, naming both public keys), covered by a final
@@ -8,14 +13,19 @@ ends with the rotation record: a verifier that trusts the old key can follow it.
 
 from __future__ import annotations
 
-from typing import Any
-
 from assay.evidence import merkle
-from assay.evidence.checkpoint import Checkpoint, checkpoint_text
+from assay.evidence.checkpoint import Checkpoint
 from assay.evidence.keys import SigningKey, check_name
 from assay.evidence.ledger import Ledger
-from assay.evidence.note import NoteError, open_note, sign_note
-from assay.evidence.record import KEY_ROTATED, LedgerError
+from assay.evidence.note import NoteError, open_note
+from assay.evidence.record import KEY_ROTATED, TAIL_ADOPTED, LedgerError
+from assay.evidence.signed_append import (
+    check_continuity,
+    check_writer,
+    rotations,
+    sign_tree,
+    unsigned_tail,
+)
 
 
 def _size(ledger: Ledger) -> int:
@@ -24,85 +34,61 @@ def _size(ledger: Ledger) -> int:
     return 0 if head is None else head.seq + 1
 
 
-def _rotations(ledger: Ledger, since: int) -> list[tuple[int, dict[str, Any]]]:
-    """(seq, body) of the key_rotated records from seq `since` on."""
-    # Canonical bodies spell the kind exactly so; parse only the records that might be one.
-    marker = f'"kind":"{KEY_ROTATED}"'.encode()
-    found = []
-    for record in ledger.records(since):
-        if marker in record.body and record.record.get("kind") == KEY_ROTATED:
-            found.append((record.seq, record.record))
-    return found
-
-
-def _check_continuity(ledger: Ledger, key: SigningKey, latest: Checkpoint, size: int) -> None:
-    """Refuse to sign what would not verify: another key's log, a shrunken or altered tree."""
-    if latest.origin != key.name:
-        raise LedgerError(
-            f"this ledger is signed under origin {latest.origin!r}, not {key.name!r}: sign "
-            "with that key, or rotate to this one (assay evidence rotate-key)"
-        )
-    try:
-        open_note(latest.note, [key.verifier])
-    except NoteError:
-        raise LedgerError(
-            f"the latest checkpoint {latest.label} is not signed by {key.verifier}: "
-            "a different key with the same name"
-        ) from None
-    if size < latest.size:
-        raise LedgerError(
-            f"the ledger has {size} records but checkpoint {latest.label} covers "
-            f"{latest.size}: records were removed; refusing to sign"
-        )
-    stored = merkle.root(ledger.nodes, latest.size)
-    if stored != latest.root:
-        raise LedgerError(
-            f"the stored tree gives root {stored.hex()} at size {latest.size}, but "
-            f"checkpoint {latest.label} signed {latest.root.hex()}; refusing to sign"
-        )
-
-
 def _sign_at(ledger: Ledger, key: SigningKey, size: int) -> Checkpoint:
-    root = merkle.root(ledger.nodes, size)
-    note = sign_note(checkpoint_text(key.name, size, root), [key])
-    checkpoint = Checkpoint(key.name, size, root, note)
+    checkpoint = sign_tree(key, size, merkle.root(ledger.nodes, size))
     ledger.add_checkpoint(checkpoint)
     return checkpoint
 
 
 def check_signing_key(ledger: Ledger, key: SigningKey) -> Checkpoint | None:
-    """Raise LedgerError unless `key` may sign this ledger's next checkpoint.
+    """Raise LedgerError unless `key` may append to this ledger and sign it.
 
-    It may when the ledger has no checkpoint yet, or when its latest checkpoint is this
-    key's, the ledger still holds that checkpoint's records and root, and no rotation
-    away from the key is recorded since. Returns that latest checkpoint (or None). Call
-    it before appending, so a wrong key stops a run before it writes anything.
+    It may when the ledger has no records, or its latest checkpoint is this key's, the
+    ledger still holds that checkpoint's records and root, every record is covered by
+    it (no unsigned tail) and no rotation away from the key is recorded since. Returns
+    that latest checkpoint (or None). Call it before work whose result is appended, so
+    a wrong key stops a run before it writes anything; the append checks again in its
+    transaction.
+    """
+    return check_writer(ledger, key, _size(ledger))
+
+
+def sign_checkpoint(
+    ledger: Ledger, key: SigningKey, *, adopt_tail: bool = False, at: str | None = None
+) -> Checkpoint:
+    """The checkpoint that covers every record, signed by `key`; returns it.
+
+    When the latest checkpoint already covers every record, that one (an empty ledger
+    gets its first, of size 0). Records no checkpoint covers (an unsigned tail: appended
+    without the key, or by someone else) are refused with a LedgerError naming them,
+    unless `adopt_tail`: then a ``tail_adopted`` record (at time `at`) naming them is
+    appended and signed with them, in one transaction. Raises LedgerError as
+    `check_signing_key` does for a key that cannot continue the log.
     """
     latest = ledger.latest_checkpoint()
-    if latest is None:
-        return None
-    _check_continuity(ledger, key, latest, _size(ledger))
-    # From the record before it: a rotation may have died after its final checkpoint.
-    rotations = _rotations(ledger, max(latest.size - 1, 0))
-    if any(body.get("from") == str(key.verifier) for _, body in rotations):
-        raise LedgerError(
-            f"a key rotation away from {key.name!r} is recorded after checkpoint "
-            f"{latest.label}: finish it with assay evidence rotate-key"
-        )
-    return latest
-
-
-def sign_checkpoint(ledger: Ledger, key: SigningKey) -> Checkpoint:
-    """Sign and store a checkpoint of the ledger as it is now; returns it.
-
-    Returns the latest checkpoint instead when it already covers every record. Raises
-    LedgerError as `check_signing_key` does.
-    """
-    latest = check_signing_key(ledger, key)
     size = _size(ledger)
-    if latest is not None and size == latest.size:
+    if latest is not None:
+        check_continuity(ledger, key, latest, size)
+    tail = unsigned_tail(latest, size)
+    if tail is None:
+        if latest is None:
+            return _sign_at(ledger, key, 0)
         return latest
-    return _sign_at(ledger, key, size)
+    if not adopt_tail:
+        check_writer(ledger, key, size)  # raises, naming the tail
+    if at is None:
+        raise ValueError("adopting a tail needs the time it is adopted at")
+    entry = {
+        "kind": TAIL_ADOPTED,
+        "at": at,
+        "first": tail[0],
+        "last": tail[1] - 1,
+        "after": None if latest is None else latest.label,
+        "by": str(key.verifier),
+    }
+    checkpoint = ledger.append([entry], key=key, adopt=tail).checkpoint
+    assert checkpoint is not None  # a keyed append always signs
+    return checkpoint
 
 
 def rotate_key(
@@ -110,9 +96,9 @@ def rotate_key(
 ) -> tuple[Checkpoint, Checkpoint]:
     """Move the ledger from `old` to `new` (a new origin); returns (final old, first new).
 
-    Appends a ``key_rotated`` record naming both public keys, then signs a checkpoint
-    covering exactly the log up to that record with each key. Re-running after a crash
-    resumes the rotation already recorded instead of recording another.
+    Appends a ``key_rotated`` record naming both public keys, signed by the old key in
+    the same transaction, then signs the same size with the new key. Re-running after a
+    crash resumes the rotation already recorded instead of recording another.
     """
     check_name(new.name)
     if new.name == old.name:
@@ -125,19 +111,19 @@ def rotate_key(
         raise LedgerError("the ledger has no checkpoint yet: sign one before rotating keys")
     if latest.origin == new.name:
         return _finished_rotation(ledger, old, new, latest)
-    _check_continuity(ledger, old, latest, _size(ledger))
+    check_continuity(ledger, old, latest, _size(ledger), rotated=False)
     entry = {"kind": KEY_ROTATED, "at": at, "from": str(old.verifier), "to": str(new.verifier)}
     seq = None
     # From the last record the old key signed: a crash may have come after its final
-    # checkpoint, or before.
-    for found, body in _rotations(ledger, max(latest.size - 1, 0)):
+    # checkpoint.
+    for found, body in rotations(ledger, max(latest.size - 1, 0)):
         if (body.get("from"), body.get("to")) == (entry["from"], entry["to"]):
             seq = found
             break
         if found >= latest.size:
             raise LedgerError(f"record {found} already rotates to {body.get('to')}")
     if seq is None:
-        seq = ledger.append([entry])[0].seq
+        seq = ledger.append([entry], key=old)[0].seq
     return _sign_at(ledger, old, seq + 1), _sign_at(ledger, new, seq + 1)
 
 

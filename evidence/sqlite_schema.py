@@ -117,3 +117,6 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _create_pii_vault,
     _drop_unique_prev,
 )
+
+TABLES = ("meta", "records", "tree_nodes", "checkpoints", "pii_vault")
+"""The tables a ledger at the current version holds; one missing means damage."""

@@ -13,13 +13,23 @@ those (`verify_ledger`).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from assay.evidence.canonical import CanonicalError, parse_canonical
 from assay.evidence.merkle import Frontier, fold
-from assay.evidence.record import GENESIS_PREV, KEY_ROTATED, RECORD_VERSION, StoredRecord
+from assay.evidence.record import (
+    GENESIS_PREV,
+    KEY_ROTATED,
+    RECORD_VERSION,
+    TAIL_ADOPTED,
+    StoredRecord,
+)
+
+TreeLevel = Callable[[int, int], Iterator[tuple[int, bytes]]]
+"""Stored ``(index, hash)`` nodes of tree level ``level`` from index ``start`` on, in order
+(`Ledger.tree_level`)."""
 
 
 class VerificationError(Exception):
@@ -135,6 +145,55 @@ def check_prev(record: StoredRecord, body: dict[str, Any], expected_prev: str) -
 
 
 @dataclass
+class StoredTree:
+    """Compares the nodes a walk completes with the stored ones, one stream per level.
+
+    Each level is read in index order as the walk reaches it, so memory stays flat:
+    one page per level. `shift` is the seq of the walk's first leaf when its frontier
+    counts from there (a chunk), to make indexes absolute.
+    """
+
+    def __init__(self, level_of: TreeLevel, shift: int = 0) -> None:
+        self._level_of = level_of
+        self._shift = shift
+        self._streams: dict[int, Iterator[tuple[int, bytes]]] = {}
+        self.error: LogVerificationError | None = None
+
+    def leaf(self, seq: int, value: bytes) -> None:
+        """Check the stored leaf hash of record `seq` (the only node an even leaf completes)."""
+        stream = self._streams.get(0)
+        if stream is None:
+            stream = self._streams[0] = self._level_of(0, seq)
+        stored = next(stream, None)
+        if stored is None or stored[1] != value or stored[0] != seq:
+            self._fail(0, seq, value, stored)
+
+    def check(self, nodes: list[tuple[int, int, bytes]]) -> None:
+        """Check the stored nodes `Frontier.append` says a leaf completed."""
+        for level, index, value in nodes:
+            index += self._shift >> level
+            stream = self._streams.get(level)
+            if stream is None:
+                stream = self._streams[level] = self._level_of(level, index)
+            stored = next(stream, None)
+            if stored is not None and stored[1] == value and stored[0] == index:
+                continue
+            self._fail(level, index, value, stored)
+            return
+
+    def _fail(self, level: int, index: int, value: bytes, stored: tuple[int, bytes] | None) -> None:
+        first, last = index << level, ((index + 1) << level) - 1
+        where = f"tree node (level {level}, index {index})"
+        if stored is None or stored[0] != index:
+            message = "is missing"
+        else:
+            message = f"got {stored[1].hex()}, expected {value.hex()}"
+        self.error = LogVerificationError(
+            "tree", f"{where} {message} (recomputed from records {first}..{last})"
+        )
+
+
+@dataclass
 class Walk:
     """What streaming a chain found: how far it verified, and what checkpoints need.
 
@@ -143,7 +202,9 @@ class Walk:
     (`Frontier.hashes`) and `final` is the frontier after the last verified record:
     over the records walked, so a chunk's frontier is relative to its `start`, unless
     `walk` was handed the tree before it.
-    `rotations` lists the ``key_rotated`` records as (seq, body).
+    `rotations` lists the ``key_rotated`` records as (seq, body), `adoptions` the
+    ``tail_adopted`` ones. `tree_error` is the first stored tree node that differs from
+    the one recomputed (when `walk` was given the stored tree).
     """
 
     start: int = 0
@@ -153,6 +214,8 @@ class Walk:
     stacks: dict[int, list[bytes]] = field(default_factory=dict)
     final: list[bytes] = field(default_factory=list)
     rotations: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    adoptions: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    tree_error: LogVerificationError | None = None
 
     @property
     def root(self) -> bytes:
@@ -172,6 +235,7 @@ def walk(
     stop: int | None = None,
     frontier: Frontier | None = None,
     hashed: bool = True,
+    tree: TreeLevel | None = None,
 ) -> Walk:
     """Verify a chain from seq `start` (whose ``prev`` must be `prev`), stopping at the first
     bad record, or before seq `stop`.
@@ -188,11 +252,16 @@ def walk(
     Given `frontier`, the tree of the leaves before `start` (it is extended in place),
     the frontiers in the result are over leaves ``[0, ...)``, and `start` itself may be
     in `root_sizes`; without it, they are over the records walked.
+
+    Given `tree` (a ledger's `tree_level`), every Merkle node the walk completes is
+    compared with the stored one; the first that differs or is missing is
+    `Walk.tree_error` (the walk goes on checking the chain).
     """
     result = Walk(start=start)
     root_sizes = frozenset(root_sizes)
     if frontier is None:
         frontier = Frontier()
+    stored = None if tree is None else StoredTree(tree, start - frontier.size)
     if start in root_sizes and frontier.size == start:
         result.stacks[start] = frontier.hashes()
     sha256 = hashlib.sha256
@@ -221,9 +290,22 @@ def walk(
         except VerificationError as failure:
             result.error = failure
             break
-        if value.get("kind") == KEY_ROTATED:
+        kind = value.get("kind")
+        if kind == KEY_ROTATED:
             result.rotations.append((expected, value))
-        frontier.push(sha256(b"\x00" + body).digest())
+        elif kind == TAIL_ADOPTED:
+            result.adoptions.append((expected, value))
+        if stored is None:
+            frontier.push(sha256(b"\x00" + body).digest())
+        else:
+            leaf = sha256(b"\x00" + body).digest()
+            if frontier.size & 1:  # an odd leaf completes nodes above it too
+                stored.check(frontier.append(leaf))
+            else:
+                frontier.push(leaf)
+                stored.leaf(expected, leaf)
+            if stored.error is not None:
+                result.tree_error, stored = stored.error, None
         expected += 1
         head = prev = digest
         if expected in root_sizes:

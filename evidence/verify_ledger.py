@@ -3,14 +3,18 @@
 `verify_ledger` streams the records once (see `verify.walk`), recomputing the RFC 6962
 root at every checkpointed size, then checks in order:
 
-1. the stored tree nodes give the same root as the records (proofs come from them);
+1. every stored tree node is the one the records give, and none is extra (proofs come
+   from them): each node the walk completes is compared with the stored one as it goes;
 2. every stored checkpoint covers no more records than exist (a truncated tail) and
    signs the root recomputed at its size;
 3. with keys: every checkpoint is signed by a trusted key named as its origin, keys
-   changing only through ``key_rotated`` records endorsed by the previous key;
-4. with a trusted checkpoint (one the auditor saw before): the ledger still holds its
-   size and root (no rollback, no rewritten history), and the latest stored checkpoint
-   is consistent with it (an RFC 9162 consistency proof from the stored tree).
+   changing only through ``key_rotated`` records endorsed by the previous key; and
+   every record is covered by a signed checkpoint (no unsigned tail), unless
+   `allow_unsigned_tail`;
+4. with a trusted checkpoint (one the auditor saw before) and a pinned one (the newest
+   in the checkpoint log kept outside the ledger): the ledger still holds its size and
+   root (no rollback, no rewritten history), and the latest stored checkpoint is
+   consistent with it (an RFC 9162 consistency proof from the stored tree).
 
 The first failure ends verification; its message says what was got and expected.
 """
@@ -27,9 +31,15 @@ from assay.evidence.keys import VerifierKey
 from assay.evidence.ledger import Ledger
 from assay.evidence.note import NoteError
 from assay.evidence.record import LedgerError
+from assay.evidence.signed_append import describe_tail, unsigned_tail
 from assay.evidence.trust import Trust
 from assay.evidence.verify import LogVerificationError, VerificationError, Walk, walk
-from assay.evidence.verify_parallel import PARALLEL_MIN, walk_parallel
+from assay.evidence.verify_parallel import (
+    PARALLEL_MIN,
+    check_upper_tree,
+    chunk_size,
+    walk_parallel,
+)
 
 UNCHECKED = "signatures and truncation were not checked (no public key given)"
 
@@ -51,6 +61,7 @@ class LedgerReport:
     latest: Checkpoint | None
     signatures_checked: bool
     trusted: Checkpoint | None = None
+    pinned: Checkpoint | None = None
     error: VerificationError | LogVerificationError | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -72,6 +83,7 @@ class LedgerReport:
             "checkpoints": self.checkpoints,
             "latest_checkpoint": brief(self.latest),
             "trusted_checkpoint": brief(self.trusted),
+            "pinned_checkpoint": brief(self.pinned),
             "signatures_checked": self.signatures_checked,
             "first_bad_seq": self.first_bad_seq,
             "problem": None if self.error is None else str(self.error),
@@ -109,9 +121,13 @@ def _check_checkpoint(checkpoint: Checkpoint, found: Walk) -> None:
 
 
 def _check_trusted(
-    ledger: Ledger, trusted: Checkpoint, found: Walk, latest: Checkpoint | None
+    ledger: Ledger,
+    trusted: Checkpoint,
+    found: Walk,
+    latest: Checkpoint | None,
+    where: str | None = None,
 ) -> None:
-    where = f"trusted checkpoint {trusted.label}"
+    where = where or f"trusted checkpoint {trusted.label}"
     if trusted.size > found.records:
         raise LogVerificationError(
             where,
@@ -140,40 +156,71 @@ def _check_trusted(
         raise LogVerificationError(where, f"not consistent with {latest.label}: {exc}") from None
 
 
+def _check_tree(ledger: Ledger, found: Walk, upper: int | None) -> None:
+    """Every stored tree node was compared during the walk (or above level `upper`, here);
+    the stored ones must also number exactly what the records give."""
+    if found.tree_error is not None:
+        raise found.tree_error
+    if upper is not None:
+        error = check_upper_tree(ledger.tree_level, found.records, upper)
+        if error is not None:
+            raise error
+    expected = sum(found.records >> level for level in range(found.records.bit_length()))
+    stored = ledger.node_count()
+    if stored != expected:
+        raise LogVerificationError(
+            "tree",
+            f"{stored} tree nodes are stored, expected {expected} for {found.records} "
+            "records: nodes were added or removed",
+        )
+
+
 def verify_ledger(
     ledger: Ledger,
     keys: Sequence[VerifierKey] = (),
     trusted: Checkpoint | None = None,
     *,
     workers: int = 1,
+    pinned: tuple[Checkpoint, str] | None = None,
+    allow_unsigned_tail: bool = False,
 ) -> LedgerReport:
     """Verify everything `ledger` holds (see the module docstring); never raises for bad data.
 
     Without `keys`, checkpoint roots are still compared but signatures are not checked,
     and the report's notes say so. A `trusted` checkpoint needs `keys`: its signature
     is checked first (ValueError if no keys are given; a report with the error if it
-    does not verify). With `workers` > 1, a large ledger's records are verified in that
-    many processes (each reopens `ledger.url`); the report is the same.
+    does not verify). `pinned` is a checkpoint found outside the ledger and where (the
+    checkpoint log): checked like `trusted`, its signature only when `keys` are given.
+    With `keys`, records no signed checkpoint covers fail verification unless
+    `allow_unsigned_tail` (then a note names them). With `workers` > 1, a large
+    ledger's records are verified in that many processes (each reopens `ledger.url`);
+    the report is the same.
     """
     if trusted is not None and not keys:
         raise ValueError("a trusted checkpoint can only be checked with the public key(s)")
     stored = ledger.checkpoints()
     sizes = {checkpoint.size for checkpoint in stored}
-    if trusted is not None:
-        sizes.add(trusted.size)
+    for pin in (trusted, None if pinned is None else pinned[0]):
+        if pin is not None:
+            sizes.add(pin.size)
     head = ledger.head()
     size = 0 if head is None else head.seq + 1
+    upper = None
     if workers > 1 and size >= PARALLEL_MIN:
         found = walk_parallel(ledger.url, size, sizes, workers)
+        upper = chunk_size(size, workers).bit_length() - 1
     else:
-        found = walk(ledger.records(), sizes)
+        found = walk(ledger.records(), sizes, tree=ledger.tree_level)
     # Sorted by size; the order stored breaks ties, so a rotation's final old checkpoint
     # comes before the new key's first.
     ordered = sorted(stored, key=lambda checkpoint: checkpoint.size)
     verified: list[Checkpoint] = []
     error: VerificationError | LogVerificationError | None = found.error
+    notes = [] if keys else [UNCHECKED]
     try:
         if error is None:
+            if found.tree_error is not None:
+                raise found.tree_error
             stored_root = merkle.root(ledger.nodes, found.records)
             if stored_root != found.root:
                 raise LogVerificationError(
@@ -187,6 +234,8 @@ def verify_ledger(
                 if trust is not None:
                     trust.check_signer(checkpoint)
                 verified.append(checkpoint)
+            latest = verified[-1] if verified else None
+            _check_tree(ledger, found, upper)
             if trusted is not None and trust is not None:
                 try:
                     trusted.signer(trust.keys)
@@ -194,18 +243,36 @@ def verify_ledger(
                     raise LogVerificationError(
                         f"trusted checkpoint {trusted.label}", f"signature: {exc}"
                     ) from None
-                _check_trusted(ledger, trusted, found, verified[-1] if verified else None)
+                _check_trusted(ledger, trusted, found, latest)
+            if pinned is not None:
+                pin, source = pinned
+                where = f"pinned checkpoint {pin.label} (from {source})"
+                if trust is not None:
+                    try:
+                        pin.signer(trust.keys)
+                    except NoteError as exc:
+                        raise LogVerificationError(where, f"signature: {exc}") from None
+                _check_trusted(ledger, pin, found, latest, where)
+            tail = unsigned_tail(latest, found.records)
+            if keys and tail is not None:
+                message = f"{describe_tail(tail, latest)}: their removal could not be detected"
+                if not allow_unsigned_tail:
+                    raise LogVerificationError(
+                        "unsigned tail",
+                        f"{message}; an append with the key always signs, so someone "
+                        "appended without it (adopt them on purpose with assay evidence "
+                        "checkpoint --sign --adopt-tail, or pass --allow-unsigned-tail)",
+                    )
+                notes.append(f"{message} (allowed: --allow-unsigned-tail)")
     except LedgerError as exc:
         error = LogVerificationError("tree", f"cannot read the stored tree: {exc}")
     except (VerificationError, LogVerificationError) as exc:
         error = exc
-    notes = [] if keys else [UNCHECKED]
-    if error is None and keys:
-        covered = verified[-1].size if verified else 0
-        if covered < found.records:
+    if error is None:
+        for seq, body in found.adoptions:
             notes.append(
-                f"records {covered}..{found.records - 1} are not covered by a signed "
-                "checkpoint yet: their removal could not be detected"
+                f"records {body.get('first')}..{body.get('last')} were appended without a "
+                f"checkpoint and adopted unsigned by record {seq} ({body.get('at')})"
             )
     return LedgerReport(
         ok=error is None,
@@ -216,6 +283,7 @@ def verify_ledger(
         latest=verified[-1] if verified else None,
         signatures_checked=bool(keys),
         trusted=trusted,
+        pinned=None if pinned is None else pinned[0],
         error=error,
         notes=notes,
     )

@@ -17,9 +17,9 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.context import BaseContext
 
 from assay.evidence.ledger import open_ledger
-from assay.evidence.merkle import Frontier
+from assay.evidence.merkle import Frontier, node_hash
 from assay.evidence.record import GENESIS_PREV, record_hash
-from assay.evidence.verify import VerificationError, Walk, walk
+from assay.evidence.verify import LogVerificationError, TreeLevel, VerificationError, Walk, walk
 
 MIN_CHUNK = 1 << 15
 PARALLEL_MIN = 4 * MIN_CHUNK
@@ -40,13 +40,17 @@ def _walk_chunk(url: str, start: int, stop: int, sizes: list[int]) -> Walk:
             before = ledger.record(start - 1)
             # A missing record before the chunk is the previous chunk's finding.
             prev = record_hash(before.body) if before is not None else "(missing)"
-        return walk(ledger.records(start), sizes, start=start, prev=prev, stop=stop)
+        return walk(
+            ledger.records(start), sizes, start=start, prev=prev, stop=stop, tree=ledger.tree_level
+        )
 
 
 def walk_parallel(
     url: str, size: int, root_sizes: Collection[int], workers: int, chunk: int | None = None
 ) -> Walk:
-    """What `walk(ledger.records(), root_sizes)` returns, for the `size` records at `url`.
+    """What `walk(ledger.records(), root_sizes, tree=ledger.tree_level)` returns, for the
+    `size` records at `url`, except that stored tree nodes above the chunks' level
+    (``chunk_size(size, workers)``) are not compared: `check_upper_tree` does that.
 
     Rows beyond seq ``size - 1`` are not read. `chunk` (a power of two) overrides
     `chunk_size`.
@@ -96,6 +100,8 @@ def stitch(parts: list[Walk], stops: list[int], level: int) -> Walk:
         for size, stack in part.stacks.items():
             merged.stacks[size] = before + stack
         merged.rotations += part.rotations
+        merged.adoptions += part.adoptions
+        merged.tree_error = merged.tree_error or part.tree_error
         end = part.start + part.records
         merged.records = end - merged.start
         merged.head = part.head or merged.head
@@ -115,3 +121,30 @@ def stitch(parts: list[Walk], stops: list[int], level: int) -> Walk:
         else:
             tree.push_subtree(level, part.final[0])
     return merged
+
+
+def check_upper_tree(level_of: TreeLevel, size: int, above: int) -> LogVerificationError | None:
+    """Compare the stored tree nodes of levels above `above` with the ones their stored
+    children give (those children already checked), level by level in flat memory."""
+    for level in range(above + 1, size.bit_length()):
+        children = level_of(level - 1, 0)
+        parents = level_of(level, 0)
+        for index in range(size >> level):
+            left, right = next(children, None), next(children, None)
+            stored = next(parents, None)
+            if left is None or right is None:
+                return LogVerificationError(
+                    "tree", f"tree node (level {level - 1}) below index {index} is missing"
+                )
+            value = node_hash(left[1], right[1])
+            if stored is None or stored[0] != index:
+                message = "is missing"
+            elif stored[1] != value:
+                message = f"got {stored[1].hex()}, expected {value.hex()}"
+            else:
+                continue
+            return LogVerificationError(
+                "tree",
+                f"tree node (level {level}, index {index}) {message} (from the nodes below it)",
+            )
+    return None

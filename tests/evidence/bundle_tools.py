@@ -48,7 +48,7 @@ def build_runs(
     checkpoints = []
     for run, day, results in runs:
         statuses = ["pass" if i % 3 else "fail" for i in range(results)]
-        ledger.append(run_entries(run, day, statuses))
+        ledger.append(run_entries(run, day, statuses), key=key)
         checkpoints.append(sign_checkpoint(ledger, key))
     return checkpoints
 

@@ -18,6 +18,7 @@ MODULES = [
         "bundle_views",
         "canonical",
         "checkpoint",
+        "checkpoint_log",
         "keys",
         "ledger",
         "merkle",
@@ -26,6 +27,7 @@ MODULES = [
         "postgres_schema",
         "pseudonym",
         "record",
+        "signed_append",
         "signing",
         "sqlite",
         "tlog_proof",
@@ -108,6 +110,18 @@ def test_public_classes_and_entry_points_are_exported() -> None:
         "subtree_keys",
         "stitch",
         "context",
+        "grow_tree",
+        "StoredTree",
+        "origin_id",
+        "TreeReader",
+        "unsigned_tail",
+        "describe_tail",
+        "rotations",
+        "check_continuity",
+        "check_writer",
+        "sign_tree",
+        "check_upper_tree",
+        "is_conninfo",
     }
     defined = {
         name
@@ -126,5 +140,8 @@ def test_public_classes_and_entry_points_are_exported() -> None:
         "RESERVED_KEYS",
         "SIGNING_KEY_ENV",
         "SUPPORTED_URLS",
+        "CHECKPOINT_LOG_ENV",
+        "DEFAULT_CHECKPOINT_LOG",
+        "TAIL_ADOPTED",
     }
     assert defined - internal == set(evidence.__all__) - constants

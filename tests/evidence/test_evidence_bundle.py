@@ -127,7 +127,7 @@ def test_a_period_takes_whole_days(ledger_path: Path, tmp_path: Path, log_key: S
     assert (result.start, result.end) == (5, 10)
     assert [c.size for c in result.checkpoints] == [5, 10]
     with open_ledger(str(ledger_path)) as ledger:
-        ledger.append(run_entries("run-d", 4, ["pass"] * 3))
+        ledger.append(run_entries("run-d", 4, ["pass"] * 3), key=log_key)
         sign_checkpoint(ledger, log_key)
     since_day3 = Selection(since=parse_when("2024-05-03T00:00:00Z"))
     result = export(ledger_path, tmp_path / "day3.zip", log_key, since_day3)
@@ -141,8 +141,10 @@ def test_records_beyond_the_right_edge_of_the_range_are_proven_by_subtrees(
 ) -> None:
     path = tmp_path / "l.db"
     with open_ledger(str(path)) as ledger:
-        ledger.append(run_entries("one", 1, ["pass"] * 4))  # 6 records
-        ledger.append(run_entries("two", 2, ["fail"] * 9))  # 11 more
+        # 6 records, then 11 more; one checkpoint after both.
+        ledger.append(
+            run_entries("one", 1, ["pass"] * 4) + run_entries("two", 2, ["fail"] * 9), key=log_key
+        )
         sign_checkpoint(ledger, log_key)
     result = export(path, tmp_path / "one.zip", log_key, Selection(run="one"))
     assert (result.start, result.end, result.latest.size) == (0, 6, 17)
@@ -188,7 +190,7 @@ def test_next_quarters_bundle_verifies_against_the_pinned_checkpoint(
     first = export(ledger_path, tmp_path / "q1.zip", log_key, Selection(run="run-a"))
     pinned = first.latest
     with open_ledger(str(ledger_path)) as ledger:
-        ledger.append(run_entries("run-d", 4, ["pass"] * 2))
+        ledger.append(run_entries("run-d", 4, ["pass"] * 2), key=log_key)
         sign_checkpoint(ledger, log_key)
     later = Selection(since=parse_when("2024-05-02"))
     second = export(ledger_path, tmp_path / "q2.zip", log_key, later)
@@ -236,7 +238,7 @@ def test_since_checkpoint_from_another_history_is_refused(
 ) -> None:
     other = tmp_path / "other.db"
     with open_ledger(str(other)) as ledger:
-        ledger.append(run_entries("x", 1, ["fail"] * 3))
+        ledger.append(run_entries("x", 1, ["fail"] * 3), key=log_key)
         stranger = sign_checkpoint(ledger, log_key)
     with pytest.raises(LedgerError, match="it is not this ledger's history"):
         export(ledger_path, tmp_path / "x.zip", log_key, since=stranger)
@@ -251,7 +253,7 @@ def test_a_bundle_across_a_key_rotation_verifies_with_the_old_key(
     new = SigningKey.generate("example.com/evidence/next")
     with open_ledger(str(ledger_path)) as ledger:
         rotate_key(ledger, log_key, new, "2024-05-04T00:00:00Z")
-        ledger.append(run_entries("run-d", 5, ["pass"]))
+        ledger.append(run_entries("run-d", 5, ["pass"]), key=new)
         sign_checkpoint(ledger, new)
     bundle = export(ledger_path, tmp_path / "r.zip", new, Selection(since=parse_when("2024-05-03")))
     report = verify_bundle(bundle.path, [log_key.verifier])
@@ -267,7 +269,7 @@ def test_erasing_a_vault_value_leaves_ledger_and_bundle_verifiable(
     subject = Pseudonymizer(b"k" * 32).pseudonym("email", "ada@example.com")
     with backend.open() as ledger:
         ledger.vault_put(subject, "ada@example.com")
-        ledger.append([{"kind": "dsr_received", "at": AT_DSR, "subject": subject}])
+        ledger.append([{"kind": "dsr_received", "at": AT_DSR, "subject": subject}], key=log_key)
         sign_checkpoint(ledger, log_key)
         before = export_bundle(ledger, tmp_path / "before.zip", log_key)
         assert ledger.vault_erase(subject)
@@ -343,7 +345,7 @@ def test_export_memory_does_not_grow_with_the_ledger(
         path = tmp_path / f"{records}.db"
         with open_ledger(str(path)) as ledger:
             for start in range(0, records, 500):
-                ledger.append(run_entries(f"r{start}", 1, ["pass"] * 498))
+                ledger.append(run_entries(f"r{start}", 1, ["pass"] * 498), key=log_key)
             sign_checkpoint(ledger, log_key)
             tracemalloc.start()
             try:
@@ -368,10 +370,10 @@ def test_a_large_bundle_verifies_in_parallel_as_in_one_process(
     monkeypatch.setattr(verify, "PARALLEL_MIN", 64)
     path = tmp_path / "l.db"
     with open_ledger(str(path)) as ledger:
-        ledger.append(run_entries("x", 1, ["pass"] * 3))
+        ledger.append(run_entries("x", 1, ["pass"] * 3), key=log_key)
         sign_checkpoint(ledger, log_key)
         for n in range(7):
-            ledger.append(run_entries(f"r{n}", 2, ["pass", "fail"] * 7))
+            ledger.append(run_entries(f"r{n}", 2, ["pass", "fail"] * 7), key=log_key)
             sign_checkpoint(ledger, log_key)
     bundle = export(path, tmp_path / "b.zip", log_key, Selection(since=parse_when("2024-05-02")))
     assert (bundle.start, bundle.end) == (5, 117)

@@ -322,7 +322,7 @@ def test_a_file_that_is_not_a_bundle(tmp_path: Path, log_key: SigningKey) -> Non
     flipped = tmp_path / "flipped.zip"
     ledger = tmp_path / "l.db"
     with open_ledger(str(ledger)) as opened:
-        opened.append(run_entries("x", 1, ["pass"] * 50))
+        opened.append(run_entries("x", 1, ["pass"] * 50), key=log_key)
         sign_checkpoint(opened, log_key)
         data = bytearray(export_bundle(opened, flipped, log_key).path.read_bytes())
     data[200] ^= 0xFF  # inside records.jsonl's compressed bytes

@@ -169,17 +169,23 @@ def test_checkpoint_sign_and_rotate_key(workspace: Path) -> None:
     assert no_key.exit_code == 2 and "assay evidence keygen" in no_key.output
 
     old_vkey = keygen("--origin", "example.com/evidence/2024")
-    signed = invoke("evidence", "checkpoint", "--sign")
-    assert signed.exit_code == 0 and signed.output.startswith("example.com/evidence/2024\n3\n")
+    refused = invoke("evidence", "checkpoint", "--sign")
+    assert refused.exit_code == 2
+    assert "records 0..2 were appended before any signed checkpoint" in refused.output
+    assert "--adopt-tail" in refused.output
+    signed = invoke("evidence", "checkpoint", "--sign", "--adopt-tail")
+    assert signed.exit_code == 0 and signed.output.startswith("example.com/evidence/2024\n4\n")
 
     keygen("--origin", "example.com/evidence/2025", "--out", "next.key")
     rotated = invoke("evidence", "rotate-key", "--new-key", "next.key")
     assert rotated.exit_code == 0, rotated.output
-    assert "final checkpoint under the old key: example.com/evidence/2024@4" in rotated.output
+    assert "final checkpoint under the old key: example.com/evidence/2024@5" in rotated.output
     new_vkey = rotated.stdout.strip()
     result = invoke("evidence", "verify", "--key", old_vkey)
     assert result.exit_code == 0, result.output
-    assert "latest example.com/evidence/2025@4" in result.output
+    assert "latest example.com/evidence/2025@5" in result.output
+    adopted = "records 0..2 were appended without a checkpoint and adopted unsigned"
+    assert adopted in result.output
     stale = invoke("evidence", "checkpoint", "--sign")  # still the old key by default
     assert stale.exit_code == 2 and "signed under origin 'example.com/evidence/2025'" in (
         stale.output

@@ -47,7 +47,7 @@ def build(backend: Backend, key: SigningKey, batches: Sequence[int] = BATCHES) -
     checkpoints = []
     with backend.open() as ledger:
         for size in batches:
-            ledger.append([entry(i) for i in range(size)])
+            ledger.append([entry(i) for i in range(size)], key=key)
             checkpoints.append(sign_checkpoint(ledger, key))
     return checkpoints
 
@@ -157,17 +157,25 @@ def test_without_a_key_the_report_says_what_was_not_checked(
     assert "signatures and truncation were not checked" in UNCHECKED
 
 
-def test_records_after_the_latest_checkpoint_are_flagged(
+def test_records_after_the_latest_checkpoint_fail_unless_allowed(
     backend: Backend, log_key: SigningKey, checkpoints: list[Checkpoint]
 ) -> None:
     with backend.open() as ledger:
-        ledger.append([entry(99)])
-    report = check(backend, [log_key.verifier])
+        ledger.append([entry(99)])  # without the key: an unsigned tail
+    fails_at(
+        check(backend, [log_key.verifier]),
+        "unsigned tail",
+        "record 16 was appended after the last signed checkpoint (size 16)",
+    )
+    with backend.open() as ledger:
+        report = verify_ledger(ledger, [log_key.verifier], allow_unsigned_tail=True)
     assert report.ok
     assert report.notes == [
-        "records 16..16 are not covered by a signed checkpoint yet: their removal could "
-        "not be detected"
+        "record 16 was appended after the last signed checkpoint (size 16): their removal "
+        "could not be detected (allowed: --allow-unsigned-tail)"
     ]
+    # Without keys nothing is signed-checked: the tail is not an error (as before).
+    assert check(backend).ok
 
 
 # --- records -----------------------------------------------------------------------------
@@ -234,7 +242,7 @@ def test_a_rewritten_last_record_is_caught_by_the_stored_tree(
 ) -> None:
     # The chain alone cannot see it: nothing links to the last record.
     rewrite_body(backend, 15, body(backend, 15).replace(b'"pass"', b'"fail"'))
-    fails_at(check(backend, [log_key.verifier]), "tree", "root from the stored tree nodes got")
+    fails_at(check(backend, [log_key.verifier]), "tree", "tree node (level 0, index 15) got")
 
 
 def test_a_rewritten_last_record_with_a_rebuilt_tree_is_caught_by_the_signature(
@@ -277,7 +285,7 @@ def test_a_forgery_re_hashed_and_signed_under_another_key(
 ) -> None:
     # Same origin name, another key: everything self-consistent but the signatures.
     with other_backend.open() as forged:
-        forged.append([entry(i, "pass") for i in range(20)])
+        forged.append([entry(i, "pass") for i in range(20)], key=other_key)
         sign_checkpoint(forged, other_key)
     replace_with(backend, other_backend)
     assert check(backend).ok  # without the key, it looks fine: why --key matters
@@ -309,8 +317,8 @@ def test_a_fork_re_signed_with_the_real_key(
 ) -> None:
     # A stolen key can re-sign rewritten history; a checkpoint pinned before cannot be.
     with other_backend.open() as forked:
-        forked.append([entry(i, "pass" if i != 3 else "waived") for i in range(5)])
-        forked.append([entry(i) for i in range(11)])
+        forked.append([entry(i, "pass" if i != 3 else "waived") for i in range(5)], key=log_key)
+        forked.append([entry(i) for i in range(11)], key=log_key)
         sign_checkpoint(forked, log_key)
     replace_with(backend, other_backend)
     assert check(backend, [log_key.verifier]).ok
@@ -351,7 +359,7 @@ def rotated(
     new = SigningKey.generate("example.com/evidence/test-2")
     with backend.open() as ledger:
         final, first = rotate_key(ledger, log_key, new, "2024-06-01T00:00:00Z")
-        ledger.append([entry(i) for i in range(4)])
+        ledger.append([entry(i) for i in range(4)], key=new)
         sign_checkpoint(ledger, new)
     return new, final, first
 

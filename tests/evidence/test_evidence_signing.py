@@ -38,7 +38,7 @@ def test_a_checkpoint_signs_the_root_of_every_record(backend: Backend, log_key: 
     with backend.open() as ledger:
         empty = sign_checkpoint(ledger, log_key)
         assert (empty.size, empty.root) == (0, EMPTY_ROOT)
-        ledger.append(entries(7))
+        ledger.append(entries(7), key=log_key)
         checkpoint = sign_checkpoint(ledger, log_key)
         assert checkpoint.size == 7 == ledger.count()
         assert checkpoint.root == root(ledger.nodes, 7)
@@ -54,7 +54,7 @@ def test_storing_a_checkpoint_twice_is_a_no_op_but_a_different_one_is_refused(
     backend: Backend, log_key: SigningKey, other_key: SigningKey
 ) -> None:
     with backend.open() as ledger:
-        ledger.append(entries(2))
+        ledger.append(entries(2), key=log_key)
         checkpoint = sign_checkpoint(ledger, log_key)
         ledger.add_checkpoint(checkpoint)
         assert len(ledger.checkpoints()) == 1
@@ -67,7 +67,7 @@ def test_only_the_ledgers_own_key_may_sign_it(
     backend: Backend, log_key: SigningKey, other_key: SigningKey
 ) -> None:
     with backend.open() as ledger:
-        ledger.append(entries(2))
+        ledger.append(entries(2), key=log_key)
         sign_checkpoint(ledger, log_key)
         ledger.append(entries(1))
         with pytest.raises(
@@ -81,7 +81,7 @@ def test_only_the_ledgers_own_key_may_sign_it(
 
 def test_signing_refuses_a_ledger_that_lost_records(backend: Backend, log_key: SigningKey) -> None:
     with backend.open() as ledger:
-        ledger.append(entries(4))
+        ledger.append(entries(4), key=log_key)
         sign_checkpoint(ledger, log_key)
     backend.execute("DELETE FROM records WHERE seq = 3")
     with backend.open() as ledger, pytest.raises(LedgerError, match="has 3 records but checkpoint"):
@@ -92,7 +92,7 @@ def test_signing_refuses_a_tree_that_disagrees_with_the_checkpoint(
     backend: Backend, log_key: SigningKey
 ) -> None:
     with backend.open() as ledger:
-        ledger.append(entries(4))
+        ledger.append(entries(4), key=log_key)
         sign_checkpoint(ledger, log_key)
     backend.execute("UPDATE tree_nodes SET hash = ? WHERE level = 2", (b"\1" * 32,))
     with backend.open() as ledger, pytest.raises(LedgerError, match="stored tree gives root"):
@@ -103,7 +103,7 @@ def test_checkpoints_are_append_only_in_storage(backend: Backend, log_key: Signi
     if backend.name != "sqlite":
         pytest.skip("the guard triggers are checked per backend")
     with backend.open() as ledger:
-        ledger.append(entries(1))
+        ledger.append(entries(1), key=log_key)
         sign_checkpoint(ledger, log_key)
     raw = sqlite3.connect(Path(backend.url.removeprefix("sqlite:///")))
     for statement in ("UPDATE checkpoints SET tree_size = 9", "DELETE FROM checkpoints"):
@@ -123,10 +123,9 @@ def test_rotation_records_both_public_keys_and_never_a_private_one(
 ) -> None:
     new = SigningKey.generate("example.com/evidence/next")
     with backend.open() as ledger:
-        ledger.append(entries(3))
         with pytest.raises(LedgerError, match="no checkpoint yet"):
             rotate_key(ledger, log_key, new, "2024-06-01T00:00:00Z")
-        sign_checkpoint(ledger, log_key)
+        ledger.append(entries(3), key=log_key)
         with pytest.raises(LedgerError, match="a rotation starts a new origin"):
             rotate_key(ledger, log_key, SigningKey.generate(log_key.name), "t")
         final, first = rotate_key(ledger, log_key, new, "2024-06-01T00:00:00Z")
@@ -149,7 +148,7 @@ def test_rotation_records_both_public_keys_and_never_a_private_one(
 def test_a_half_done_rotation_blocks_the_old_key(backend: Backend, log_key: SigningKey) -> None:
     new = SigningKey.generate("example.com/evidence/next")
     with backend.open() as ledger:
-        ledger.append(entries(2))
+        ledger.append(entries(2), key=log_key)
         sign_checkpoint(ledger, log_key)
         # As if the process died right after appending the rotation record.
         ledger.append(
@@ -175,16 +174,18 @@ def test_a_rotation_that_died_after_its_final_checkpoint_resumes(
 
     new = SigningKey.generate("example.com/evidence/next")
     with backend.open() as ledger:
-        ledger.append(entries(2))
+        ledger.append(entries(2), key=log_key)
         sign_checkpoint(ledger, log_key)
         rotation = {"kind": "key_rotated", "from": str(log_key.verifier), "to": str(new.verifier)}
-        ledger.append([rotation])
-        _sign_at(ledger, log_key, 3)
-        ledger.append(entries(1))
+        # The rotation record and the old key's final checkpoint commit together.
+        ledger.append([rotation], key=log_key)
+        _sign_at(ledger, log_key, 3)  # a no-op: the very same checkpoint
+        with pytest.raises(LedgerError, match="finish it with assay evidence rotate-key"):
+            ledger.append(entries(1), key=log_key)
         with pytest.raises(LedgerError, match="finish it with assay evidence rotate-key"):
             sign_checkpoint(ledger, log_key)
         final, first = rotate_key(ledger, log_key, new, "t")
-        assert (final.size, first.size, ledger.count()) == (3, 3, 4)
+        assert (final.size, first.size, ledger.count()) == (3, 3, 3)
         assert verify_ledger(ledger, [log_key.verifier]).ok
 
 
@@ -198,11 +199,12 @@ def test_every_record_proves_against_the_latest_checkpoint(
         ledger.append(entries(37))
         with pytest.raises(LedgerError, match="no signed checkpoint yet"):
             prove(ledger, 0)
-        checkpoint = sign_checkpoint(ledger, log_key)
+        # Record 37 says records 0..36 were adopted unsigned; the checkpoint covers it.
+        checkpoint = sign_checkpoint(ledger, log_key, adopt_tail=True, at="t")
         ledger.append(entries(1))
-        with pytest.raises(LedgerError, match=r"record 37 is not covered by checkpoint .*@37"):
-            prove(ledger, 37)
-        for seq in range(37):
+        with pytest.raises(LedgerError, match=r"record 38 is not covered by checkpoint .*@38"):
+            prove(ledger, 38)
+        for seq in range(38):
             proof = prove(ledger, seq)
             assert proof.checkpoint == checkpoint
             parsed = InclusionProof.parse(proof.text())
@@ -212,7 +214,7 @@ def test_every_record_proves_against_the_latest_checkpoint(
 
 def test_a_tampered_receipt_does_not_verify(backend: Backend, log_key: SigningKey) -> None:
     with backend.open() as ledger:
-        ledger.append(entries(9))
+        ledger.append(entries(9), key=log_key)
         sign_checkpoint(ledger, log_key)
         proof = prove(ledger, 4)
     other = SigningKey.generate(log_key.name)
@@ -234,7 +236,7 @@ def test_a_tampered_receipt_does_not_verify(backend: Backend, log_key: SigningKe
 
 def test_the_json_proof_carries_the_same_parts(backend: Backend, log_key: SigningKey) -> None:
     with backend.open() as ledger:
-        ledger.append(entries(3))
+        ledger.append(entries(3), key=log_key)
         sign_checkpoint(ledger, log_key)
         doc = prove(ledger, 1).as_dict()
     assert doc["format"] == "c2sp.org/tlog-proof@v1"
@@ -251,7 +253,7 @@ def test_vault_values_live_apart_from_the_log_and_erase_for_good(
     subject = Pseudonymizer(b"k" * 32).pseudonym("email", "ada@example.com")
     with backend.open() as ledger:
         ledger.vault_put(subject, "ada@example.com")
-        ledger.append([{"kind": "dsr_received", "subject": subject}])
+        ledger.append([{"kind": "dsr_received", "subject": subject}], key=log_key)
         sign_checkpoint(ledger, log_key)
         assert ledger.vault_get(subject) == "ada@example.com"
         ledger.vault_put(subject, "ada.lovelace@example.com")
@@ -308,6 +310,6 @@ def test_a_version_1_ledger_gains_its_tree_on_open(tmp_path: Path, log_key: Sign
     raw.close()
     with open_ledger(str(path), create=False) as ledger:
         ledger.append(entries(3))
-        sign_checkpoint(ledger, log_key)
+        sign_checkpoint(ledger, log_key, adopt_tail=True, at="2024-06-01T00:00:00Z")
         report = verify_ledger(ledger, [log_key.verifier])
-    assert report.ok and report.records == 1503
+    assert report.ok and report.records == 1504

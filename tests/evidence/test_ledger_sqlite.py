@@ -179,7 +179,10 @@ def test_a_ledger_from_a_newer_assay_is_refused(db_path: Path) -> None:
 
 def test_a_file_that_is_not_a_database_is_a_ledger_error(db_path: Path) -> None:
     db_path.write_text("not sqlite at all, just text that is long enough to be a header\n" * 20)
-    with pytest.raises(LedgerError, match=re.escape(f"cannot prepare SQLite ledger {db_path}")):
+    with pytest.raises(
+        LedgerError,
+        match=re.escape(f"SQLite ledger {db_path}: cannot open: file is not a database"),
+    ):
         SQLiteLedger(db_path)
 
 
@@ -213,7 +216,7 @@ def test_opening_a_file_being_created_waits_for_it(db_path: Path) -> None:
 def test_opening_gives_up_after_the_busy_timeout(db_path: Path) -> None:
     holder = hold_write_lock_on_fresh_file(db_path)
     with pytest.raises(
-        LedgerError, match=re.escape(f"cannot prepare SQLite ledger {db_path}: database is locked")
+        LedgerError, match=re.escape(f"SQLite ledger {db_path}: cannot open: database is locked")
     ):
         SQLiteLedger(db_path, busy_timeout=0.2)
     holder.close()

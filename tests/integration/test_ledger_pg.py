@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from assay.engine.local_postgres import LocalPostgres
+from assay.demo.local_postgres import LocalPostgres
 from assay.evidence import (
     CanonicalError,
     LedgerError,
@@ -24,7 +24,6 @@ from assay.evidence import (
     Pseudonymizer,
     SigningKey,
     open_ledger,
-    sign_checkpoint,
     verify_ledger,
 )
 
@@ -87,8 +86,7 @@ def test_opening_an_empty_database_to_read_is_refused(pg_dsn: str) -> None:
 def test_stored_rows_refuse_update_delete_and_truncate(
     ledger: PostgresLedger, pg_dsn: str, table: str
 ) -> None:
-    ledger.append([entry(0), entry(1)])
-    sign_checkpoint(ledger, SigningKey.generate("example.com/evidence/pg"))
+    ledger.append([entry(0), entry(1)], key=SigningKey.generate("example.com/evidence/pg"))
     column = {"records": "seq", "tree_nodes": "idx", "checkpoints": "tree_size"}[table]
     with raw(pg_dsn) as con:
         for statement in (
