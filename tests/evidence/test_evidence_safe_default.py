@@ -384,3 +384,30 @@ def test_the_sqlite_ledger_and_its_directory_are_private(
     assert {p.name for p in files} >= {"ledger.db"}
     for path in files:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+@pytest.mark.parametrize(("level", "index"), [(0, 37), (2, 5), (4, 1), (5, 0)])
+def test_parallel_verify_checks_every_tree_node_too(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch, level: int, index: int
+) -> None:
+    import importlib
+
+    verify_module = importlib.import_module("assay.evidence.verify_ledger")
+    verify_parallel = importlib.import_module("assay.evidence.verify_parallel")
+
+    key = SigningKey.generate(ORIGIN)
+    with backend.open() as ledger:
+        ledger.append([{"kind": "result", "n": i} for i in range(64)], key=key)
+    # Chunks of 8 records: levels 0..3 are checked inside the chunks, 4 and 5 above them.
+    monkeypatch.setattr(verify_module, "PARALLEL_MIN", 16)
+    monkeypatch.setattr(verify_parallel, "MIN_CHUNK", 8)
+    with backend.open() as ledger:
+        assert verify_module.verify_ledger(ledger, [key.verifier], workers=2).ok
+    backend.execute(
+        "UPDATE tree_nodes SET hash = ? WHERE level = ? AND idx = ?", (b"\x07" * 32, level, index)
+    )
+    with backend.open() as ledger:
+        for workers in (1, 2):
+            report = verify_module.verify_ledger(ledger, [key.verifier], workers=workers)
+            assert not report.ok
+            assert f"tree node (level {level}, index {index}) got 0707" in str(report.error)
