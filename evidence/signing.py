@@ -50,7 +50,31 @@ def check_signing_key(ledger: Ledger, key: SigningKey) -> Checkpoint | None:
     a wrong key stops a run before it writes anything; the append checks again in its
     transaction.
     """
-    return check_writer(ledger, key, _size(ledger))
+    size = _size(ledger)
+    latest = check_writer(ledger, key, size)
+    check_outside_copy(ledger, key, size)
+    return latest
+
+
+def check_outside_copy(ledger: Ledger, key: SigningKey, size: int) -> None:
+    """Raise LedgerError if the ledger's checkpoint log holds a checkpoint of `key`'s origin
+    that the ledger no longer extends: it was rolled back or rewritten behind the writer."""
+    if ledger.checkpoint_log is None:
+        return
+    found = ledger.checkpoint_log.newest([key.name])
+    if found is None:
+        return
+    pinned, path = found
+    if pinned.size > size:
+        raise LedgerError(
+            f"the checkpoint log holds {pinned.label} ({path}), but the ledger has {size} "
+            "records: it was rolled back; refusing to sign a shorter history"
+        )
+    if pinned.size and merkle.root(ledger.nodes, pinned.size) != pinned.root:
+        raise LedgerError(
+            f"the ledger's records up to {pinned.size} differ from {pinned.label} in the "
+            f"checkpoint log ({path}): its history was rewritten; refusing to sign it"
+        )
 
 
 def sign_checkpoint(
@@ -69,6 +93,7 @@ def sign_checkpoint(
     size = _size(ledger)
     if latest is not None:
         check_continuity(ledger, key, latest, size)
+    check_outside_copy(ledger, key, size)
     tail = unsigned_tail(latest, size)
     if tail is None:
         if latest is None:

@@ -122,6 +122,7 @@ def test_public_classes_and_entry_points_are_exported() -> None:
         "sign_tree",
         "check_upper_tree",
         "is_conninfo",
+        "check_outside_copy",
     }
     defined = {
         name

@@ -231,20 +231,40 @@ def test_a_rollback_behind_the_ledgers_back_is_caught_by_the_outside_copy(
 
 
 def test_a_rewritten_history_is_caught_and_never_signed_over(
-    workspace: Path, vkey: str, backend: Backend, monkeypatch: pytest.MonkeyPatch
+    workspace: Path, vkey: str, backend: Backend
 ) -> None:
     signed_run(workspace, 3, 4)
     signed_run(workspace, 5)
     roll_back(backend, 4)
-    # The writer with the key appends onto the rolled-back ledger: 3 new records make
-    # a different tree of size 7, and the log already holds the real one.
-    forked = evaluate(workspace, 1)
-    assert forked.exit_code == 2
-    assert "already holds a different checkpoint" in forked.output
+    # The writer with the key will not extend the rolled-back ledger.
+    refused = evaluate(workspace, 1)
+    assert refused.exit_code == 2
+    assert f"the checkpoint log holds {ORIGIN}@7" in refused.output
+    assert "but the ledger has 4 records: it was rolled back" in refused.output
+    assert records(backend) == 4
+    # Nor adopt a different history of the same size as its own.
+    sneak_in(backend, 3)
+    adopted = invoke("evidence", "checkpoint", "--sign", "--adopt-tail")
+    assert adopted.exit_code == 2
+    assert f"differ from {ORIGIN}@7 in the checkpoint log" in adopted.output
     result = invoke("evidence", "verify", "--key", vkey)
     assert result.exit_code == 4
     assert f"pinned checkpoint {ORIGIN}@7" in result.output
     assert "history before it was rewritten" in result.output
+
+
+def test_a_different_checkpoint_of_the_same_size_is_never_published(tmp_path: Path) -> None:
+    from assay.evidence import CheckpointLog
+    from assay.evidence.signed_append import sign_tree
+
+    key = SigningKey.generate(ORIGIN)
+    log = CheckpointLog(tmp_path / "log")
+    log.publish(sign_tree(key, 7, b"\1" * 32))
+    log.publish(sign_tree(key, 7, b"\1" * 32))  # the same one again: nothing to do
+    with pytest.raises(LedgerError, match=f"already holds a different checkpoint {ORIGIN}@7"):
+        log.publish(sign_tree(key, 7, b"\2" * 32))
+    found = log.newest([ORIGIN, "someone.else"])
+    assert found is not None and found[0].root == b"\1" * 32
 
 
 # --- 3. every stored tree node ------------------------------------------------------------
