@@ -39,7 +39,7 @@ def imports_of(path: Path) -> set[str]:
 
 
 def part(module: str) -> str | None:
-    """`checks` for assay.checks.aws.s3; None for the base and the root package itself."""
+    """`checks` for assay.checks.aws.collect.s3; None for the base and the root package itself."""
     if module in BASE or any(module.startswith(f"{b}.") for b in BASE):
         return None
     pieces = module.split(".")

@@ -1,41 +1,35 @@
 """The AWS provider: importing this package registers its provider, collectors and checks.
 
-One module per service holds the collectors of its resource types and the checks that
-judge them (S3's checks, being many, sit in `s3_checks`); a new service slots in as one
-more module imported here. Controls that need only a rule (`storage_encrypted`, ...)
-have no check function: their resource type's collector is enough.
+Where things go, the same in every provider:
+
+- `provider`: the target options and the connection every collector receives;
+- `collect/<family>.py`: the collectors of one service's resource types (`s3`, `iam`,
+  `ec2`...), the names of those types, and what only collecting uses; a new resource
+  type goes in its service's module, a new service in a new module listed in
+  `collect/__init__.py`;
+- `checks/<family>.py`: the check functions of the same family and their params models,
+  pure over snapshots; from `collect/` they import only resource type names and the
+  permissions a collector declares. A new control's check function goes here (listed in
+  `checks/__init__.py` when its module is new);
+- modules at this level hold what more than one of those uses: `reading` (AWS calls and
+  their errors: the connection and the collectors), `policy` (IAM policy documents),
+  `kms_keys` (which keys AWS rotates).
+
+Controls that need only a rule (`storage_encrypted`, ...) have no check function: their
+resource type's collector is enough.
 """
 
-from assay.checks.aws import (
-    cloudtrail,
-    ec2,
-    guardduty,
-    iam,
-    iam_users,
-    kms,
-    logs,
-    rds,
-    s3,
-    s3_checks,
-)
-from assay.checks.aws.api import read_attribute, tag_dict
+from assay.checks.aws import checks, collect
 from assay.checks.aws.provider import AwsConnection, AwsTarget, connect, identity
+from assay.checks.aws.reading import read_attribute, tag_dict
 
 __all__ = [
     "AwsConnection",
     "AwsTarget",
-    "cloudtrail",
+    "checks",
+    "collect",
     "connect",
-    "ec2",
-    "guardduty",
-    "iam",
-    "iam_users",
     "identity",
-    "kms",
-    "logs",
-    "rds",
     "read_attribute",
-    "s3",
-    "s3_checks",
     "tag_dict",
 ]

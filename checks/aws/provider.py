@@ -22,7 +22,7 @@ from botocore.credentials import (
 )
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from assay.checks.aws.api import listing
+from assay.checks.aws.reading import listing
 from assay.checks.registry import provider
 
 DEFAULT_REGION = "us-east-1"

@@ -2,19 +2,28 @@
 
 Resource types, chosen so that every check is a pure function of one resource:
 
-- `k8s.workload` (`workloads`): a Pod, or the pod template of a Deployment, StatefulSet,
-  DaemonSet, Job or CronJob, normalised to one PodSpec shape, with its ServiceAccount's
-  token setting attached. Judged by `pods`, `images` and `credentials`;
-- `k8s.namespace` (`namespaces`): a namespace with its ResourceQuotas and
-  NetworkPolicies attached: the tenant isolation checks;
-- `k8s.role` and `k8s.rbac_binding` (`rbac`): roles, and bindings with the rules of the
-  role they grant resolved: `rbac_checks`.
+- `k8s.workload` (`collect.workloads`): a Pod, or the pod template of a Deployment,
+  StatefulSet, DaemonSet, Job or CronJob, normalised to one PodSpec shape, with its
+  ServiceAccount's token setting attached. Judged by `checks.pods`, `checks.images` and
+  `checks.credentials`;
+- `k8s.namespace` (`collect.namespaces`): a namespace with its ResourceQuotas and
+  NetworkPolicies attached: the tenant isolation checks, `checks.namespaces`;
+- `k8s.role` and `k8s.rbac_binding` (`collect.rbac`): roles, and bindings with the rules
+  of the role they grant resolved: `checks.rbac`.
+
+Where things go, the same in every provider: `provider` holds the target options (and
+here `connection`, `live` and `offline` the connection, to a cluster or to files);
+`collect/<family>.py` the collectors of one family of resource types and what only they
+use; `checks/<family>.py` the check functions and their params models, importing from
+`collect/` only resource type names and declared permissions; modules at this level
+what more than one of those uses (`kinds`, `resources`, `containers`, `redact`), and
+`factories` for tests.
 
 Objects in system namespaces are collected and reported not_applicable, never dropped.
 Secret payloads and literal env values never enter a snapshot (`redact`).
 """
 
-from assay.checks.k8s import credentials, images, namespaces, pods, rbac, rbac_checks, workloads
+from assay.checks.k8s import checks, collect
 from assay.checks.k8s.connection import K8sConnection, ListDenied
 from assay.checks.k8s.offline import ManifestError, OfflineObjects
 from assay.checks.k8s.provider import K8sTarget, connect, identity
@@ -25,13 +34,8 @@ __all__ = [
     "ListDenied",
     "ManifestError",
     "OfflineObjects",
+    "checks",
+    "collect",
     "connect",
-    "credentials",
     "identity",
-    "images",
-    "namespaces",
-    "pods",
-    "rbac",
-    "rbac_checks",
-    "workloads",
 ]

@@ -201,7 +201,7 @@ def test_with_no_permission_every_control_is_an_error_naming_what_is_missing(
         assert all(r.startswith("error: ") for r in found), (control, found)
         if control == "aws-guardduty-enabled":
             # moto checks GuardDuty's signatures wrongly once enforcement is on; the denial
-            # path is the same read_attribute as EC2's (unit-tested in test_aws_api.py).
+            # path is the same read_attribute as EC2's (unit-tested in test_aws_reading.py).
             assert "SignatureDoesNotMatch" in found[0]
             continue
         named = {r.split("missing permission ")[1].rstrip(")") for r in found}

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from assay.checks import Status, registry
 from assay.checks.aws import AwsConnection, AwsTarget, connect, identity
-from assay.checks.aws.api import AccessDenied
+from assay.checks.aws.reading import AccessDenied
 from assay.checks.result import ERROR_KEY
 from assay.demo.aws_account import DemoAccount, seed
 from assay.demo.aws_emulator import start_emulator

@@ -16,9 +16,9 @@ import pytest
 
 from assay.checks import Status
 from assay.checks.postgres import PostgresTarget, connect, identity
-from assay.checks.postgres.roles import collect_roles
-from assay.checks.postgres.server import collect_server
-from assay.checks.postgres.tables import collect_tables
+from assay.checks.postgres.collect.roles import collect_roles
+from assay.checks.postgres.collect.server import collect_server
+from assay.checks.postgres.collect.tables import collect_tables
 from assay.demo.local_postgres import LocalPostgres
 from assay.testing import run_check
 

@@ -23,7 +23,7 @@ from cryptography.x509.oid import NameOID
 
 from assay.checks import Status
 from assay.checks.postgres import PostgresTarget, connect
-from assay.checks.postgres.server import collect_server
+from assay.checks.postgres.collect.server import collect_server
 from assay.demo.local_postgres import LocalPostgres, local_postgres
 from assay.testing import run_check
 

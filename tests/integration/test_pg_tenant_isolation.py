@@ -17,7 +17,7 @@ import pytest
 
 from assay.checks import Status
 from assay.checks.postgres import PostgresTarget, connect
-from assay.checks.postgres.tables import collect_tables
+from assay.checks.postgres.collect.tables import collect_tables
 from assay.demo.local_postgres import LocalPostgres
 from assay.testing import run_check
 

@@ -14,8 +14,8 @@ from aws_snapshots import COLLECTED_AT, judge, snapshot
 from pydantic import ValidationError
 
 from assay.checks import MissingEvidence, Status, collection_error, registry
-from assay.checks.aws.iam import PasswordPolicyParams, no_admin_policies, password_policy
-from assay.checks.aws.iam_users import (
+from assay.checks.aws.checks.iam import PasswordPolicyParams, no_admin_policies, password_policy
+from assay.checks.aws.checks.iam_users import (
     KeyRotationParams,
     UnusedCredentialsParams,
     access_key_rotation,

@@ -9,7 +9,7 @@ from aws_snapshots import judge, snapshot
 from pydantic import ValidationError
 
 from assay.checks import MissingEvidence, Status, collection_error, registry
-from assay.checks.aws.s3_checks import (
+from assay.checks.aws.checks.s3 import (
     DefaultEncryptionParams,
     VersioningParams,
     account_public_access_block,

@@ -8,9 +8,9 @@ import pytest
 from aws_snapshots import judge, snapshot
 
 from assay.checks import Status, collection_error
-from assay.checks.aws.kms import rotatable
-from assay.checks.aws.logs import RetentionParams, retention
-from assay.checks.aws.rds import tls_parameter_name
+from assay.checks.aws.checks.logs import RetentionParams, retention
+from assay.checks.aws.collect.rds import tls_parameter_name
+from assay.checks.aws.kms_keys import rotatable
 
 DENIED = collection_error("AccessDenied", "denied", "x:Y")
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from assay.checks import Status
 from assay.checks.k8s import factories as k
-from assay.checks.k8s.credentials import SecretEnvParams
+from assay.checks.k8s.checks.credentials import SecretEnvParams
 from assay.checks.k8s.redact import describe_value
 from assay.testing import run_check
 

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from assay.checks import Status
 from assay.checks.k8s import factories as k
-from assay.checks.k8s.images import ImageParams, allowed, parse_image
+from assay.checks.k8s.checks.images import ImageParams, allowed, parse_image
 from assay.testing import run_check
 
 DIGEST = "sha256:" + "ab" * 32

@@ -8,7 +8,7 @@ import pytest
 
 from assay.checks import Status
 from assay.checks.k8s import factories as k
-from assay.checks.k8s.namespaces import denies_by_default
+from assay.checks.k8s.checks.namespaces import denies_by_default
 from assay.testing import run_check
 
 TENANT = "tenant-a"

@@ -8,8 +8,8 @@ import pytest
 
 from assay.checks import Status
 from assay.checks.k8s import factories as k
+from assay.checks.k8s.collect.rbac import collect_bindings
 from assay.checks.k8s.offline import OfflineObjects
-from assay.checks.k8s.rbac import collect_bindings
 from assay.testing import run_check
 
 READ_SECRETS = k.rule(["get", "list"], ["secrets"])

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from assay.checks import Status, collection_error
-from assay.checks.postgres.hba import GSS, PLAIN, TLS, describe, is_remote, reachable
+from assay.checks.postgres.checks.hba import GSS, PLAIN, TLS, describe, is_remote, reachable
 from assay.testing import make_resource, run_check
 
 # The loopback rules initdb writes; they admit the server's own machine only.

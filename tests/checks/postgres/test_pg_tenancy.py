@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from assay.checks import Status
-from assay.checks.postgres.tenancy import references_setting, unbound_commands
+from assay.checks.postgres.checks.tenancy import references_setting, unbound_commands
 from assay.testing import make_resource, run_check
 
 SETTING = "rls.tenant_id"

@@ -1,0 +1,106 @@
+"""IAM users: the `aws.iam.user` collector, from the account's credential report.
+
+One report per account replaces several calls per user (login profile, MFA devices,
+access keys, their last use): its rows carry all of it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from assay.checks.aws.provider import GLOBAL_REGION, AwsConnection
+from assay.checks.aws.reading import error_code, listing, timestamp
+from assay.checks.registry import collector
+
+if TYPE_CHECKING:
+    from mypy_boto3_iam import IAMClient
+
+USER = "aws.iam.user"
+REPORT_PERMISSIONS = ("iam:GenerateCredentialReport", "iam:GetCredentialReport")
+
+# The report is generated asynchronously; AWS usually finishes within seconds.
+REPORT_WAIT_SECONDS = 120.0
+_NOT_READY = frozenset({"ReportInProgress", "ReportNotPresent", "ReportExpired"})
+# Values the report uses for "no such date".
+_NO_DATE = frozenset({"N/A", "no_information", "not_supported", ""})
+_ROOT_ROW = "<root_account>"
+
+
+@collector(USER, permissions=REPORT_PERMISSIONS)
+def collect_users(conn: AwsConnection) -> Iterator[dict[str, Any]]:
+    """Every IAM user of the account (the root user is `aws.iam.root_user`).
+
+    Attributes: `created`, `password_enabled`, `password_last_used` (None when never
+    used), `password_last_changed`, `mfa_active`, and `access_keys`: one entry per
+    existing key, ``{"slot": 1 | 2, "active", "last_rotated", "last_used"}``. Times are
+    RFC 3339 UTC, or None.
+    """
+    iam: IAMClient = conn.client("iam")
+    report = _credential_report(iam)
+    scope = conn.scope(GLOBAL_REGION)
+    for row in csv.DictReader(io.StringIO(report)):
+        if row["user"] == _ROOT_ROW:
+            continue
+        yield {
+            "type": USER,
+            "id": row["arn"],
+            "name": row["user"],
+            "scope": scope,
+            "attributes": _attributes(row),
+        }
+
+
+def _credential_report(iam: IAMClient) -> str:
+    deadline = time.monotonic() + REPORT_WAIT_SECONDS
+    delay = 0.5
+    while True:
+        with listing("iam:GenerateCredentialReport"):
+            state = iam.generate_credential_report().get("State")
+        if state == "COMPLETE":
+            try:
+                with listing("iam:GetCredentialReport"):
+                    return iam.get_credential_report()["Content"].decode("utf-8")
+            except ClientError as exc:
+                if error_code(exc) not in _NOT_READY:
+                    raise
+        if time.monotonic() + delay > deadline:
+            raise TimeoutError(
+                f"the IAM credential report was not ready within {REPORT_WAIT_SECONDS:g}s"
+            )
+        time.sleep(delay)
+        delay = min(delay * 2, 8.0)
+
+
+def _attributes(row: dict[str, str]) -> dict[str, Any]:
+    keys = []
+    for slot in (1, 2):
+        prefix = f"access_key_{slot}_"
+        rotated = _date(row.get(prefix + "last_rotated", "N/A"))
+        if rotated is None:
+            continue  # no key in this slot
+        keys.append(
+            {
+                "slot": slot,
+                "active": row.get(prefix + "active") == "true",
+                "last_rotated": rotated,
+                "last_used": _date(row.get(prefix + "last_used_date", "N/A")),
+            }
+        )
+    return {
+        "created": _date(row["user_creation_time"]),
+        "password_enabled": row.get("password_enabled") == "true",
+        "password_last_used": _date(row.get("password_last_used", "N/A")),
+        "password_last_changed": _date(row.get("password_last_changed", "N/A")),
+        "mfa_active": row.get("mfa_active") == "true",
+        "access_keys": keys,
+    }
+
+
+def _date(value: str) -> str | None:
+    return None if value in _NO_DATE else timestamp(value)

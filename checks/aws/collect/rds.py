@@ -1,0 +1,122 @@
+"""RDS: the `aws.rds.instance` collector (its checks: `checks.rds`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import partial
+from typing import Any
+
+from assay.checks.aws.provider import DESCRIBE_REGIONS, AwsConnection
+from assay.checks.aws.reading import listing, read_attribute, tag_dict
+from assay.checks.registry import collector
+
+INSTANCE = "aws.rds.instance"
+DESCRIBE_PARAMETERS = "rds:DescribeDBParameters"
+
+# The parameter that makes an engine refuse unencrypted connections, by engine prefix.
+# Oracle and Db2 configure TLS in option groups, so have none.
+TLS_PARAMETERS = {
+    "postgres": "rds.force_ssl",
+    "sqlserver": "rds.force_ssl",
+    "mysql": "require_secure_transport",
+    "mariadb": "require_secure_transport",
+}
+
+
+@collector(
+    INSTANCE,
+    permissions=["rds:DescribeDBInstances", DESCRIBE_PARAMETERS, DESCRIBE_REGIONS],
+)
+def collect_instances(conn: AwsConnection) -> Iterator[dict[str, Any]]:
+    """Every RDS DB instance in each target region.
+
+    Attributes: `engine`, `engine_version`, `storage_encrypted`, `kms_key_id`,
+    `publicly_accessible`, `backup_retention_days`, `deletion_protection` (bools and
+    ints as RDS reports them), `parameter_group`, `tags`, and `tls_parameter`:
+    ``{"name": "rds.force_ssl" | "require_secure_transport", "value": str | None}`` read
+    from the instance's parameter group (each group read once), or None for engines with
+    no such parameter and for Aurora, whose TLS setting lives in the cluster parameter group.
+    """
+    listed = conn.parallel(partial(_list_region, conn), conn.regions)
+    wanted = sorted(
+        {
+            (region, group, name)
+            for region, instances in listed
+            for i in instances
+            if (group := _group(i)) and (name := tls_parameter_name(i.get("Engine", "")))
+        }
+    )
+    values = dict(zip(wanted, conn.parallel(partial(_parameter, conn), wanted), strict=True))
+    for region, instances in listed:
+        for instance in instances:
+            yield _instance(conn, region, instance, values)
+
+
+def _list_region(conn: AwsConnection, region: str) -> tuple[str, list[dict[str, Any]]]:
+    rds = conn.client("rds", region)
+    with listing("rds:DescribeDBInstances"):
+        pages = rds.get_paginator("describe_db_instances").paginate()
+        return region, [i for page in pages for i in page["DBInstances"]]
+
+
+def _group(instance: dict[str, Any]) -> str | None:
+    groups = instance.get("DBParameterGroups") or [{}]
+    name = groups[0].get("DBParameterGroupName")
+    return str(name) if name else None
+
+
+def tls_parameter_name(engine: str) -> str | None:
+    """The parameter that enforces TLS for `engine`, or None (Aurora: see the collector)."""
+    if engine.startswith("aurora"):
+        return None
+    return next((p for prefix, p in TLS_PARAMETERS.items() if engine.startswith(prefix)), None)
+
+
+def _parameter(conn: AwsConnection, wanted: tuple[str, str, str]) -> Any:
+    region, group, name = wanted
+    rds = conn.client("rds", region)
+
+    def read() -> list[dict[str, Any]]:
+        pages = rds.get_paginator("describe_db_parameters").paginate(DBParameterGroupName=group)
+        return [p for page in pages for p in page["Parameters"]]
+
+    return read_attribute(
+        read,
+        lambda found: {
+            "name": name,
+            "value": next(
+                (p.get("ParameterValue") for p in found if p.get("ParameterName") == name), None
+            ),
+        },
+        permission=DESCRIBE_PARAMETERS,
+        absent={"DBParameterGroupNotFound"},
+        default={"name": name, "value": None},
+    )
+
+
+def _instance(
+    conn: AwsConnection,
+    region: str,
+    instance: dict[str, Any],
+    values: dict[tuple[str, str, str], Any],
+) -> dict[str, Any]:
+    group = _group(instance)
+    name = tls_parameter_name(instance.get("Engine", ""))
+    return {
+        "type": INSTANCE,
+        "id": instance["DBInstanceArn"],
+        "name": instance["DBInstanceIdentifier"],
+        "scope": conn.scope(region),
+        "attributes": {
+            "engine": instance.get("Engine"),
+            "engine_version": instance.get("EngineVersion"),
+            "storage_encrypted": bool(instance.get("StorageEncrypted", False)),
+            "kms_key_id": instance.get("KmsKeyId"),
+            "publicly_accessible": bool(instance.get("PubliclyAccessible", False)),
+            "backup_retention_days": int(instance.get("BackupRetentionPeriod", 0)),
+            "deletion_protection": bool(instance.get("DeletionProtection", False)),
+            "parameter_group": group,
+            "tags": tag_dict(instance.get("TagList", [])),
+            "tls_parameter": values.get((region, group, name)) if group and name else None,
+        },
+    }
