@@ -61,6 +61,7 @@ def _report(
         baseline_file=settings.baseline,
         only_new=settings.only_new,
     )
+    report.soft_fail = settings.soft_fail
     for out in outputs:
         writer = FORMATS[out.fmt]
         if out.path is None:
@@ -72,7 +73,7 @@ def _report(
     if summary_file:
         with open(summary_file, "a", encoding="utf-8") as f:
             FORMATS["markdown"](report, f)
-    sys.exit(ExitCode.OK if settings.soft_fail else report.exit_code)
+    sys.exit(report.process_exit_code)
 
 
 def _collect(plan: Plan, workers: int, timeout: float) -> Any:

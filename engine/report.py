@@ -13,6 +13,12 @@ from assay.engine.evaluate import Finding, Summary
 from assay.engine.models import Waiver
 from assay.evidence import Pseudonymizer
 
+# The gate's codes that a run can end with (usage errors never get this far).
+EXIT_REASONS = {
+    1: "an unwaived failure at or above --fail-on",
+    3: "some results are error (could not decide)",
+}
+
 
 @dataclass
 class RunReport:
@@ -31,6 +37,19 @@ class RunReport:
     changes: dict[str, ChangeInfo] = field(default_factory=dict)  # by fingerprint
     gone: list[Gone] = field(default_factory=list)
     trend: list[RunPoint] = field(default_factory=list)  # earlier runs, oldest first
+    soft_fail: bool = False  # report, but the process exits 0 whatever the gate says
+
+    @property
+    def exit_line(self) -> str:
+        """What the process exits with, and why, in words."""
+        why = EXIT_REASONS.get(self.exit_code)
+        if self.soft_fail and self.exit_code:
+            return f"exit code 0 (--soft-fail; the gate's code is {self.exit_code}: {why})"
+        return f"exit code {self.exit_code}" + (f": {why}" if why else "")
+
+    @property
+    def process_exit_code(self) -> int:
+        return 0 if self.soft_fail else self.exit_code
 
     def fingerprint(self, f: Finding) -> str:
         """The finding's fingerprint (`changes.fingerprint`), the same in every run and format."""
@@ -86,6 +105,7 @@ def results_document(report: RunReport) -> dict[str, Any]:
             "profile": report.profile,
             "targets": report.targets,
             "exit_code": report.exit_code,
+            "soft_fail": report.soft_fail,
             "ledger": report.ledger,
         },
         "summary": {

@@ -61,4 +61,4 @@ def write(report: RunReport, out: IO[str]) -> None:
         out.write(
             f"- ⚠️ could not collect `{fl.resource_type}` from `{fl.target}`: {_cell(fl.reason)}\n"
         )
-    out.write(f"\nExit code **{report.exit_code}**.\n")
+    out.write(f"\n{report.exit_line[0].upper()}{report.exit_line[1:]}.\n")

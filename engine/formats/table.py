@@ -81,5 +81,5 @@ def summary_text(report: RunReport) -> Text:
             f"evidence: {report.ledger['records']} records appended to {report.ledger['url']}"
             f" (head {report.ledger['head'][:16]}…)\n"
         )
-    text.append(f"exit code {report.exit_code}\n")
+    text.append(report.exit_line + "\n")
     return text

@@ -106,8 +106,17 @@ def test_step_summary_is_written_when_github_sets_it(
 
 
 def test_soft_fail_reports_and_exits_0(ws: Path) -> None:
-    res = invoke("evaluate", snap(ws, a=1), "--soft-fail")
-    assert res.exit_code == 0 and "exit code 1" in res.stdout
+    res = invoke("evaluate", snap(ws, a=1), "--soft-fail", "-f", "table", "-f", "json=r.json")
+    assert res.exit_code == 0
+    assert (
+        "exit code 0 (--soft-fail; the gate's code is 1: an unwaived failure at or above "
+        "--fail-on)" in res.stdout
+    )
+    run = json.loads((ws / "r.json").read_text())["run"]
+    assert run["exit_code"] == 1 and run["soft_fail"] is True
+    res = invoke("evaluate", snap(ws, a=1))
+    assert res.exit_code == 1
+    assert "exit code 1: an unwaived failure at or above --fail-on" in res.stdout
 
 
 def test_only_new_gates_on_new_failures_only(ws: Path) -> None:
