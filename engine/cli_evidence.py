@@ -148,7 +148,7 @@ def evidence_verify(
     ledger: str,
     keys: tuple[str, ...],
     trusted_checkpoint: Path | None,
-    checkpoint_log: Path | None,
+    checkpoint_log: str | None,
     allow_unsigned_tail: bool,
     check_views: bool,
     workers: int,
@@ -188,7 +188,7 @@ def evidence_verify(
         )
     if pinned is None and result.checkpoints:
         result.notes.append(
-            f"the checkpoint log {log.directory} holds no checkpoint of this ledger: a "
+            f"the checkpoint log {log.location} holds no checkpoint of this ledger: a "
             "rollback to an earlier checkpoint could not be detected"
         )
     if fmt == "json":
@@ -224,8 +224,7 @@ def _pinned(
     key) names, and its file."""
     origins = {checkpoint.origin for checkpoint in ledger.checkpoints()}
     origins.update(key.name for key in verifiers)
-    found = log.newest(origins)
-    return None if found is None else (found[0], str(found[1]))
+    return log.newest(origins)
 
 
 def _verify_bundle(
@@ -382,7 +381,7 @@ def evidence_keygen(out: Path, origin: str | None) -> None:
 @checkpoint_log_option
 @handle_errors
 def evidence_checkpoint(
-    ledger: str, sign: bool, adopt_tail: bool, key: Path | None, checkpoint_log: Path | None
+    ledger: str, sign: bool, adopt_tail: bool, key: Path | None, checkpoint_log: str | None
 ) -> None:
     """Print the latest signed checkpoint (C2SP tlog-checkpoint); save it to pin the log.
 
@@ -462,7 +461,7 @@ def evidence_verify_proof(proof_file: Path, keys: tuple[str, ...]) -> None:
 @checkpoint_log_option
 @handle_errors
 def evidence_rotate_key(
-    ledger: str, key: Path | None, new_key: Path, checkpoint_log: Path | None
+    ledger: str, key: Path | None, new_key: Path, checkpoint_log: str | None
 ) -> None:
     """Move the ledger to a new key and origin, recorded in the ledger itself."""
     old = _signing_key(key)

@@ -190,11 +190,11 @@ ledger_option = click.option(
 )
 checkpoint_log_option = click.option(
     "--checkpoint-log",
-    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR|s3://BUCKET/PREFIX",
     envvar=CHECKPOINT_LOG_ENV,
-    help=f"Directory outside the ledger where every signed checkpoint is also written, "
-    f"and where verify finds the checkpoint to pin the ledger to (default: "
-    f"{DEFAULT_CHECKPOINT_LOG}/); env {CHECKPOINT_LOG_ENV}.",
+    help=f"Where every signed checkpoint is also written, outside the ledger, and where "
+    f"verify finds the checkpoint to pin the ledger to: a directory (default: "
+    f"{DEFAULT_CHECKPOINT_LOG}/) or an S3 prefix; env {CHECKPOINT_LOG_ENV}.",
 )
 _run_option_list = option_group(
     ledger_option,

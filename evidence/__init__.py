@@ -33,6 +33,8 @@ from assay.evidence.checkpoint_log import (
     CHECKPOINT_LOG_ENV,
     DEFAULT_CHECKPOINT_LOG,
     CheckpointLog,
+    DirectoryLog,
+    S3Log,
     resolve_checkpoint_log,
 )
 from assay.evidence.keys import (
@@ -93,6 +95,7 @@ __all__ = [
     "Checkpoint",
     "CheckpointError",
     "CheckpointLog",
+    "DirectoryLog",
     "ExportResult",
     "InclusionProof",
     "Ledger",
@@ -105,6 +108,7 @@ __all__ = [
     "ProofError",
     "PseudonymKeyError",
     "Pseudonymizer",
+    "S3Log",
     "SQLiteLedger",
     "Selection",
     "SigningKey",

@@ -123,6 +123,7 @@ def test_public_classes_and_entry_points_are_exported() -> None:
         "check_upper_tree",
         "is_conninfo",
         "check_outside_copy",
+        "file_name",
     }
     defined = {
         name

@@ -254,11 +254,11 @@ def test_a_rewritten_history_is_caught_and_never_signed_over(
 
 
 def test_a_different_checkpoint_of_the_same_size_is_never_published(tmp_path: Path) -> None:
-    from assay.evidence import CheckpointLog
+    from assay.evidence import DirectoryLog
     from assay.evidence.signed_append import sign_tree
 
     key = SigningKey.generate(ORIGIN)
-    log = CheckpointLog(tmp_path / "log")
+    log = DirectoryLog(tmp_path / "log")
     log.publish(sign_tree(key, 7, b"\1" * 32))
     log.publish(sign_tree(key, 7, b"\1" * 32))  # the same one again: nothing to do
     with pytest.raises(LedgerError, match=f"already holds a different checkpoint {ORIGIN}@7"):
