@@ -48,7 +48,17 @@ class Result(BaseModel):
 
 
 class MissingEvidence(Exception):
-    """Raised inside a check when an attribute it needs could not be collected."""
+    """What a check needs is not in the snapshot: an attribute the collector could not
+    gather (`marker` is its collection-error marker), or a path that cannot be read.
+
+    Raised inside a check or a rule; the engine turns it into an `error` verdict whose
+    reason is `detail`, never into pass or fail.
+    """
+
+    def __init__(self, detail: str, marker: dict[str, Any] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.marker = marker
 
 
 def collection_error(code: str, message: str, permission: str | None = None) -> dict[str, Any]:
@@ -84,5 +94,5 @@ def attribute(resource: dict[str, Any], name: str) -> Any:
     """The collected attribute `name`; raises MissingEvidence if collection failed for it."""
     value = resource["attributes"].get(name)
     if isinstance(value, dict) and ERROR_KEY in value:
-        raise MissingEvidence(f"{name} could not be collected: {describe_error(value)}")
+        raise MissingEvidence(f"{name} could not be collected: {describe_error(value)}", value)
     return value

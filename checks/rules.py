@@ -47,8 +47,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from assay.checks.paths import PathError, Unreadable, compile_path, without_floats
-from assay.checks.result import Result, Status
+from assay.checks.attribute_paths import PathError, compile_path, without_floats
+from assay.checks.result import MissingEvidence, Result, Status
 
 Location = tuple[str | int, ...]
 # A test gets the observed value and `now`; it returns None when the predicate holds,
@@ -137,7 +137,7 @@ class _Predicate(_Node):
     ) -> Verdict:
         try:
             value = self.read(attributes)
-        except Unreadable as exc:
+        except MissingEvidence as exc:
             if exc.marker is not None:
                 observed[self.path] = exc.marker
             return Status.ERROR, f"{self.path} {exc.detail}"

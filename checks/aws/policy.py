@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from assay.checks.paths import without_floats
+from assay.checks.attribute_paths import without_floats
 
 # A condition on one of these keys ties an Allow for "*" to known accounts, networks or
 # sources, so AWS does not count the statement as public (the same keys its policy

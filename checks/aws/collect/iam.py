@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from botocore import xform_name
 
+from assay.checks.attribute_paths import without_floats
 from assay.checks.aws.policy import parse
 from assay.checks.aws.provider import GLOBAL_REGION, AwsConnection
 from assay.checks.aws.reading import listing, read_attribute
-from assay.checks.paths import without_floats
 from assay.checks.registry import collector
 
 if TYPE_CHECKING:

@@ -2,7 +2,7 @@
 
 A plain chain of fields and indexes (`a.b[0].c`) is walked directly, at a fraction of
 JMESPath's cost; anything richer runs in JMESPath's interpreter with a check on every
-value it reads and yields, so a marker reached any way makes the read `Unreadable`.
+value it reads and yields, so a marker reached any way makes the read raise `MissingEvidence`.
 """
 
 from __future__ import annotations
@@ -15,23 +15,14 @@ from jmespath.exceptions import JMESPathError
 from jmespath.functions import Functions
 from jmespath.visitor import TreeInterpreter
 
-from assay.checks.result import ERROR_KEY, describe_error
+from assay.checks.result import ERROR_KEY, MissingEvidence, describe_error
 
 if TYPE_CHECKING:
     from jmespath.visitor import _TreeNode
 
 
-class Unreadable(Exception):
-    """Reading a path ran into a collection-error marker or a JMESPath type error."""
-
-    def __init__(self, detail: str, marker: dict[str, Any] | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.marker = marker
-
-
-def uncollected(marker: dict[str, Any]) -> Unreadable:
-    return Unreadable(f"could not be collected: {describe_error(marker)}", marker)
+def uncollected(marker: dict[str, Any]) -> MissingEvidence:
+    return MissingEvidence(f"could not be collected: {describe_error(marker)}", marker)
 
 
 def is_marker(value: Any) -> bool:
@@ -63,7 +54,7 @@ def _expression_reader(tree: _TreeNode) -> Callable[[Any], Any]:
         try:
             value = _INTERPRETER.visit(tree, attributes)
         except JMESPathError as exc:
-            raise Unreadable(f"could not be evaluated: {exc}") from None
+            raise MissingEvidence(f"could not be evaluated: {exc}") from None
         for item in value if isinstance(value, list) else (value,):
             if is_marker(item):
                 raise uncollected(item)
@@ -140,7 +131,7 @@ def compile_path(text: Any) -> tuple[Callable[[Any], Any], bool]:
     """The reader for a path and whether it is a full expression (which may yield floats).
 
     A reader takes a resource's attributes and returns the value at the path (None when
-    absent), raising Unreadable when the path runs into a collection-error marker.
+    absent), raising MissingEvidence when the path runs into a collection-error marker.
     """
     if not isinstance(text, str) or not text:
         raise PathError(f"expected a JMESPath expression string, got {text!r}")
