@@ -400,10 +400,13 @@ def test_the_sqlite_ledger_and_its_directory_are_private(
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / ".assay").stat().st_mode) == 0o700
-    files = [p for p in (tmp_path / ".assay").iterdir() if p.name.startswith("ledger.db")]
-    assert {p.name for p in files} >= {"ledger.db"}
-    for path in files:
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    # While a connection is open SQLite keeps its -wal and -shm files beside the ledger.
+    with open_ledger("sqlite:///.assay/ledger.db") as ledger:
+        ledger.append([{"kind": "note"}])
+        files = [p for p in (tmp_path / ".assay").iterdir() if p.name.startswith("ledger.db")]
+        assert {p.name for p in files} == {"ledger.db", "ledger.db-wal", "ledger.db-shm"}
+        for path in files:
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
 
 
 @pytest.mark.parametrize(("level", "index"), [(0, 37), (2, 5), (4, 1), (5, 0)])
