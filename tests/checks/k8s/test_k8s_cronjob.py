@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from assay.engine.cli import cli
 from assay.engine.planner import make_plan
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 MANIFEST = ROOT / "examples" / "k8s" / "cronjob.yaml"
 
 

@@ -113,7 +113,7 @@ def test_the_demo_target_runs_every_k8s_control(workspace: Path) -> None:
     assert doc["summary"]["collection_failures"] == []
     controls = {r["control"] for r in doc["results"] if r["resource"]["id"].startswith("demo/")}
     assert {c for c in controls if c.startswith("k8s-")} == {
-        p.stem for p in (Path(__file__).parents[2] / "controls" / "k8s").glob("*.yaml")
+        p.stem for p in (Path(__file__).parents[3] / "controls" / "k8s").glob("*.yaml")
     }
     statuses = {r["status"] for r in doc["results"]}
     assert {"pass", "fail", "not_applicable"} <= statuses
