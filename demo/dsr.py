@@ -8,8 +8,8 @@ from pathlib import Path
 from rich.console import Console
 
 from assay.demo.shop import create_shop_sqlite, shop_datamap
+from assay.demo.state import DemoState
 from assay.examples import examples_root
-from assay.files import private_dir
 from assay.gdpr.dsr import open_session
 from assay.gdpr.report import render_access, render_plan
 from assay.gdpr.requests import State
@@ -23,19 +23,24 @@ def run_demo_dsr(workdir: Path, console: Console) -> None:
     erasure (dry run) for one customer, and print what a privacy team sees.
 
     The requests go to the ledger `workdir/.assay/ledger.db` under pseudonyms keyed by
-    `workdir/.assay/pseudonym.key`; the shop database is rebuilt on every run.
+    `workdir/.assay/pseudonym.key`, each step signed with the demo's key; the shop
+    database is rebuilt on every run.
     """
-    state = private_dir(workdir / ".assay")
-    db = state / "shop.db"
-    ledger_url = f"sqlite:///{state / 'ledger.db'}"
-    key_path = state / "pseudonym.key"
+    evidence = DemoState.at(workdir)
+    db = evidence.root / "shop.db"
+    ledger_url = evidence.ledger_url
+    key_path = evidence.pseudonym_key
     create_shop_sqlite(db)
     console.print(
         f"\n[bold]Data-subject requests[/]: an example shop database at {db} "
         "(customers, a shared address, orders under a 7-year tax hold, tickets by e-mail)"
     )
     with open_session(
-        shop_datamap(), ledger_url=ledger_url, key_path=key_path, connections={"shop": str(db)}
+        shop_datamap(),
+        ledger_url=ledger_url,
+        key_path=key_path,
+        connections={"shop": str(db)},
+        signer=evidence.signer,
     ) as session:
         ids = session.identities([DEMO_IDENTITY])
         book = session.book
@@ -45,7 +50,7 @@ def run_demo_dsr(workdir: Path, console: Console) -> None:
             f"Access request {access.id} for {DEMO_IDENTITY[1].strip()!r} "
             f"(matched case-insensitively), due {access.due}:"
         )
-        outcome = session.access(ids, state / f"{access.id}.zip", request_id=access.id)
+        outcome = session.access(ids, evidence.root / f"{access.id}.zip", request_id=access.id)
         render_access(console, outcome.result)
         erasure = book.open_request("erasure", ids)
         book.advance(erasure, State.VERIFIED, method="demo: reply from the account address")

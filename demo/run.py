@@ -20,6 +20,7 @@ from assay.demo.kubernetes import k8s_demo_target
 from assay.demo.local_postgres import find_bindir, local_postgres
 from assay.demo.postgres import demo_target as postgres_demo_target
 from assay.demo.postgres import seed_demo as seed_postgres
+from assay.demo.state import DemoState
 from assay.engine.collect import collect, write_snapshot
 from assay.engine.errors import AssayError, EvidenceError, ExitCode
 from assay.engine.formats.table import write as write_table
@@ -28,8 +29,6 @@ from assay.engine.planner import make_plan
 from assay.engine.run import execute
 from assay.evidence import (
     Selection,
-    create_signing_key,
-    default_origin,
     export_bundle,
     load_signing_key,
     open_ledger,
@@ -37,7 +36,7 @@ from assay.evidence import (
     verify_bundle,
     verify_ledger,
 )
-from assay.files import private_dir, write_text
+from assay.files import write_text
 
 REGION = "us-east-1"
 DEMO_WAIVER = {
@@ -68,9 +67,10 @@ def run_demo(workdir: Path, console: Console) -> int:
             f"the demo needs the AWS emulator (moto), which is not installed ({exc.name})",
             remediation="pip install 'assay[demo]'",
         ) from None
-    state = private_dir(workdir / ".assay")
+    evidence = DemoState.at(workdir)
+    state = evidence.root
     # Relative to where the user stands, so the commands printed at the end work as shown.
-    ledger_url = f"sqlite:///{state / 'ledger.db'}"
+    ledger_url = evidence.ledger_url
     profile_path = state / "demo-profile.yaml"
     snapshot_path = state / "demo-snapshot.jsonl"
     # The emulator accepts any credentials; these keep a user's real ones out of the demo.
@@ -114,9 +114,7 @@ def run_demo(workdir: Path, console: Console) -> int:
         plan = make_plan(profile_path)
         snap = collect(plan, workers=8, timeout=60)
     write_snapshot(snap, snapshot_path)
-    key_path = state / "signing.key"
-    if not key_path.exists():
-        create_signing_key(key_path, default_origin())
+    key_path = evidence.signing_key
     public = load_signing_key(key_path).verifier
     report = execute(
         plan,
@@ -124,7 +122,8 @@ def run_demo(workdir: Path, console: Console) -> int:
         ledger_url=ledger_url,
         fail_on=Severity.LOW,
         profile=str(profile_path),
-        signing_key=key_path,
+        signer=evidence.signer,
+        pseudonym_key=evidence.pseudonym_key,
     )
     write_table(report, console.file)
     with open_ledger(ledger_url) as ledger:

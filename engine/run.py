@@ -33,12 +33,11 @@ from assay.evidence import (
     load_key,
     open_ledger,
     redact_url,
-    resolve_signing_key,
     to_record_value,
 )
-from assay.evidence.checkpoint_log import resolve_checkpoint_log
 from assay.evidence.pseudonym import DEFAULT_KEY_PATH, pseudonymise_emails
 from assay.evidence.record import LedgerDamagedError
+from assay.evidence.signing import DEFAULT_SIGNER, Signer
 
 
 def execute(
@@ -51,7 +50,8 @@ def execute(
     baseline_file: Path | None = None,
     only_new: bool = False,
     trend_runs: int = 10,
-    signing_key: Path | None = None,
+    signer: Signer = DEFAULT_SIGNER,
+    pseudonym_key: Path = DEFAULT_KEY_PATH,
 ) -> RunReport:
     """Evaluate, compare with the baseline, then append the run to the ledger in one batch.
 
@@ -66,7 +66,7 @@ def execute(
     summary = summarise(plan, findings)
     finished = now_rfc3339()
     # One key for pseudonyms and fingerprints, kept outside the ledger.
-    key = Pseudonymizer(load_key(DEFAULT_KEY_PATH))
+    key = Pseudonymizer(load_key(pseudonym_key))
     base: Baseline = Baseline()
     trend: list[RunPoint] = []
     if ledger_url is not None:
@@ -116,25 +116,26 @@ def execute(
     )
     if ledger_url is not None:
         report.ledger = record_run(
-            ledger_url, list(run_records(report, plan, snap, fail_on)), signing_key
+            ledger_url, list(run_records(report, plan, snap, fail_on)), key, signer
         )
     return report
 
 
 def record_run(
-    ledger_url: str, records: list[dict[str, Any]], signing_key: Path | None = None
+    ledger_url: str,
+    records: list[dict[str, Any]],
+    pseudonymizer: Pseudonymizer,
+    signer: Signer = DEFAULT_SIGNER,
 ) -> dict[str, Any]:
-    """Append a run's records in one batch, signed in the same transaction when a key is
-    configured (the checkpoint then also goes to the checkpoint log, $ASSAY_CHECKPOINT_LOG
-    or .assay/checkpoints/).
+    """Append a run's records in one batch, signed in the same transaction when `signer`
+    finds a key (the checkpoint then also goes to its checkpoint log).
 
-    The key is `signing_key`, else $ASSAY_SIGNING_KEY, else .assay/signing.key if it
-    exists (no key: no checkpoint). A bad key, or one that cannot sign this ledger (an
-    unsigned tail included), raises ConfigError before anything is written; a damaged
-    ledger raises LedgerDamagedError. Returns the run's `report.ledger`.
+    A bad key, or one that cannot sign this ledger (an unsigned tail included), raises
+    ConfigError before anything is written; a damaged ledger raises LedgerDamagedError.
+    Returns the run's `report.ledger`.
     """
     try:
-        key = resolve_signing_key(signing_key)
+        key, log = signer.resolve()
     except SigningKeyError as exc:
         raise ConfigError(
             str(exc), remediation="fix the key, or unset it to run unsigned"
@@ -142,18 +143,17 @@ def record_run(
     # Records never carry an address in the clear: a keyed pseudonym goes in the hashed
     # log, the address into the vault, whose rows can be erased without breaking the log.
     vault: dict[str, str] = {}
-    pseudonymizer = Pseudonymizer(load_key(DEFAULT_KEY_PATH))
     records = [pseudonymise_emails(r, pseudonymizer, vault) for r in records]
-    log = resolve_checkpoint_log() if key is not None else None
     with open_ledger(ledger_url, checkpoint_log=log) as ledger:
         try:
             if key is not None:
                 check_signing_key(ledger, key)
-            for pseudonym, raw in vault.items():
-                ledger.vault_put(pseudonym, raw)
             # With a key, the checkpoint is stored in the append's own transaction.
             stored = ledger.append(records, key=key)
             checkpoint = stored.checkpoint
+            # After the records, so a refused append leaves no address behind in the vault.
+            for pseudonym, raw in vault.items():
+                ledger.vault_put(pseudonym, raw)
         except LedgerDamagedError:
             raise
         except LedgerError as exc:

@@ -57,7 +57,9 @@ from assay.evidence.postgres import PostgresLedger
 from assay.evidence.pseudonym import (
     Pseudonymizer,
     PseudonymKeyError,
+    contains_email,
     load_key,
+    normalise_email,
     pseudonymise_emails,
 )
 from assay.evidence.record import (
@@ -71,7 +73,12 @@ from assay.evidence.record import (
     StoredRecord,
     redact_url,
 )
-from assay.evidence.signing import check_signing_key, rotate_key, sign_checkpoint
+from assay.evidence.signing import (
+    Signer,
+    check_signing_key,
+    rotate_key,
+    sign_checkpoint,
+)
 from assay.evidence.sqlite import SQLiteLedger
 from assay.evidence.tlog_proof import InclusionProof, prove
 from assay.evidence.verify import LogVerificationError, VerificationError, VerifyReport, verify
@@ -111,6 +118,7 @@ __all__ = [
     "S3Log",
     "SQLiteLedger",
     "Selection",
+    "Signer",
     "SigningKey",
     "SigningKeyError",
     "StoredRecord",
@@ -119,11 +127,13 @@ __all__ = [
     "VerifyReport",
     "canonical",
     "check_signing_key",
+    "contains_email",
     "create_signing_key",
     "default_origin",
     "export_bundle",
     "load_key",
     "load_signing_key",
+    "normalise_email",
     "open_ledger",
     "parse_canonical",
     "parse_when",

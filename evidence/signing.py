@@ -13,9 +13,13 @@ ends with the rotation record: a verifier that trusts the old key can follow it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 from assay.evidence import merkle
 from assay.evidence.checkpoint import Checkpoint
-from assay.evidence.keys import SigningKey, check_name
+from assay.evidence.checkpoint_log import CheckpointLog, resolve_checkpoint_log
+from assay.evidence.keys import SigningKey, check_name, resolve_signing_key
 from assay.evidence.ledger import Ledger
 from assay.evidence.note import NoteError, open_note
 from assay.evidence.record import KEY_ROTATED, TAIL_ADOPTED, LedgerError
@@ -167,3 +171,26 @@ def _finished_rotation(
     if not finals:
         raise LedgerError(f"the ledger holds no checkpoint under {old.name!r}")
     return max(finals, key=lambda c: c.size), min(firsts, key=lambda c: c.size)
+
+
+@dataclass(frozen=True)
+class Signer:
+    """Where a writer's signing key and checkpoint log come from: the paths given, else
+    $ASSAY_SIGNING_KEY and $ASSAY_CHECKPOINT_LOG, else ``.assay/signing.key`` (when it
+    exists) and ``.assay/checkpoints/``. Runs and DSR steps take one, so a caller that
+    keeps its state elsewhere (the demo's --workdir) signs both the same way."""
+
+    key_path: Path | None = None
+    checkpoint_log: str | Path | None = None
+
+    def resolve(self) -> tuple[SigningKey | None, CheckpointLog | None]:
+        """The key (None: appends stay unsigned) and, with a key, the checkpoint log.
+
+        Raises SigningKeyError for a key that is named but missing or bad.
+        """
+        key = resolve_signing_key(self.key_path)
+        return key, resolve_checkpoint_log(self.checkpoint_log) if key is not None else None
+
+
+DEFAULT_SIGNER = Signer()
+"""The environment, else the defaults under ``.assay/``."""

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.evidence import Pseudonymizer, load_key
+from assay.evidence.signing import DEFAULT_SIGNER, Signer
 from assay.gdpr.access import AccessResult, write_access_package
 from assay.gdpr.errors import GdprError, RequestError, ResidualDataError, SchemaMismatchError
 from assay.gdpr.execute import (
@@ -92,6 +93,7 @@ def open_session(
     key_path: Path,
     connections: Mapping[str, str] | None = None,
     clock: Callable[[], datetime] = now_utc,
+    signer: Signer = DEFAULT_SIGNER,
 ) -> Iterator[Session]:
     """A session over the map's stores; SchemaMismatchError if the map does not fit them."""
     loaded = load_datamap(datamap) if isinstance(datamap, Path) else datamap
@@ -100,7 +102,8 @@ def open_session(
         resolved, findings = _resolve(loaded, stores)
         if resolved is None:
             raise SchemaMismatchError(list(findings))
-        yield Session(resolved, findings, stores, Pseudonymizer(key), key, ledger_url, clock)
+        book = RequestBook(ledger_url, Pseudonymizer(key), clock, signer)
+        yield Session(resolved, findings, stores, book, key)
 
 
 class Session:
@@ -109,16 +112,14 @@ class Session:
         resolved: Resolved,
         findings: list[Finding],
         stores: dict[str, Store],
-        pseudonymizer: Pseudonymizer,
+        book: RequestBook,
         key: bytes,
-        ledger_url: str,
-        clock: Callable[[], datetime],
     ) -> None:
         self.resolved = resolved
         self.findings = findings
         self.stores = stores
-        self.book = RequestBook(ledger_url, pseudonymizer, clock)
-        self.clock = clock
+        self.book = book
+        self.clock = book.clock
         # Hashed columns get their own key, derived so it never equals the pseudonym key.
         self.hash_key = hmac.new(key, b"assay-gdpr column hash", hashlib.sha256).digest()
 

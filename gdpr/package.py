@@ -61,9 +61,9 @@ MAGIC = b"ASSAY-DSR-SEALED/1\n"
 MANIFEST = "manifest.json"
 SCRYPT = {"n": 2**15, "r": 8, "p": 1}
 SCRYPT_MAX = {"n": 2**20, "r": 32, "p": 16}
-SCRYPT_MEMORY = 64 << 20
-"""The most a header may make scrypt allocate (128 * n * r bytes): twice what ours take
-(32 MiB), so a hostile header cannot take unpack past 100 MB."""
+SCRYPT_MEMORY = 128 * SCRYPT["n"] * SCRYPT["r"]
+"""The most a header may make scrypt allocate (128 * n * r bytes): what ours take (32 MiB),
+so a hostile header cannot take unpack past 100 MB."""
 TAG = 16
 CHUNK = 1 << 20
 HEADER_MAX = 64 << 10

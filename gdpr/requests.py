@@ -22,11 +22,10 @@ from assay.evidence import (
     Pseudonymizer,
     SigningKeyError,
     open_ledger,
-    resolve_signing_key,
     to_record_value,
 )
-from assay.evidence.checkpoint_log import resolve_checkpoint_log
 from assay.evidence.pseudonym import contains_email
+from assay.evidence.signing import DEFAULT_SIGNER, Signer
 from assay.gdpr.dates import add_months
 from assay.gdpr.errors import RequestError
 from assay.gdpr.identity import Identity
@@ -110,10 +109,12 @@ class RequestBook:
         ledger_url: str,
         pseudonymizer: Pseudonymizer,
         clock: Callable[[], datetime] = now_utc,
+        signer: Signer = DEFAULT_SIGNER,
     ) -> None:
         self.ledger_url = ledger_url
         self.pseudonymizer = pseudonymizer
         self.clock = clock
+        self.signer = signer
 
     def all(self) -> dict[str, Request]:
         """Every request, folded from the ledger's ``dsr`` records in order."""
@@ -220,13 +221,12 @@ class RequestBook:
             "request": request_id,
             **fields,
         }
-        # With a signing key configured, the step is signed in its own transaction and the
-        # checkpoint copied to the checkpoint log ($ASSAY_CHECKPOINT_LOG or the default).
+        # With a signing key, the step is signed in its own transaction and the checkpoint
+        # copied to the checkpoint log.
         try:
-            key = resolve_signing_key()
+            key, log = self.signer.resolve()
         except SigningKeyError as exc:
             raise RequestError(str(exc), remediation="fix the key, or unset it") from None
-        log = resolve_checkpoint_log() if key is not None else None
         with open_ledger(self.ledger_url, checkpoint_log=log) as ledger:
             ledger.append([to_record_value(record)], key=key)
 

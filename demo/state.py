@@ -1,0 +1,43 @@
+"""Where the demo keeps its evidence: WORKDIR/.assay/ (ledger, signing key, checkpoint log).
+
+Runs and DSR steps of the demo sign with the same key and copy checkpoints to the same
+log, wherever the user stands, so the ledger never carries an unsigned tail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from assay.evidence import create_signing_key, default_origin
+from assay.evidence.signing import Signer
+from assay.files import private_dir
+
+
+@dataclass(frozen=True)
+class DemoState:
+    root: Path
+
+    @classmethod
+    def at(cls, workdir: Path) -> DemoState:
+        """The state under `workdir` (created 0700), with a signing key (created if absent)."""
+        state = cls(private_dir(workdir / ".assay"))
+        if not state.signing_key.exists():
+            create_signing_key(state.signing_key, default_origin())
+        return state
+
+    @property
+    def ledger_url(self) -> str:
+        return f"sqlite:///{self.root / 'ledger.db'}"
+
+    @property
+    def signing_key(self) -> Path:
+        return self.root / "signing.key"
+
+    @property
+    def pseudonym_key(self) -> Path:
+        return self.root / "pseudonym.key"
+
+    @property
+    def signer(self) -> Signer:
+        return Signer(self.signing_key, self.root / "checkpoints")
