@@ -1,4 +1,4 @@
-from assay.engine.cli import main
+from assay.engine.cli.main import main
 
 if __name__ == "__main__":
     main()

@@ -196,7 +196,7 @@ def child(profile_path: str, workers: int, rtt_ms: int) -> None:
 
     from click.testing import CliRunner
 
-    from assay.engine.cli import cli
+    from assay.engine.cli.main import cli
 
     with tempfile.TemporaryDirectory() as tmp:
         args = ["run", "--profile", profile_path, "--format", "json"]

@@ -37,7 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from assay.evidence import SigningKey, export_bundle, open_ledger
-from assay.evidence.bundle_format import MANIFEST, RECORDS, SIGNATURE, sign_manifest
+from assay.evidence.bundle.format import MANIFEST, RECORDS, SIGNATURE, sign_manifest
 
 MIB = 1 << 20
 ORIGIN = "bench.example/evidence"

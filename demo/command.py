@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 
 from assay.demo.run import run_demo
-from assay.engine.cli_options import handle_errors
+from assay.engine.cli.options import handle_errors
 
 
 @click.command()

@@ -16,11 +16,13 @@ public key detect any edit, deletion, truncation, rollback or re-signed forgery.
 
 Ledgers live in SQLite (a file) or PostgreSQL (``postgresql://...``); a bundle is a
 zip of a range of records with the checkpoints and proofs an auditor needs to verify
-it offline (`bundle_format`).
+it offline (`bundle.format`).
 """
 
-from assay.evidence.bundle import ExportResult, Selection, export_bundle, parse_when
-from assay.evidence.bundle_verify import BundleReport, verify_bundle
+from assay.evidence.backends.postgres import PostgresLedger
+from assay.evidence.backends.sqlite import SQLiteLedger
+from assay.evidence.bundle.export import ExportResult, Selection, export_bundle, parse_when
+from assay.evidence.bundle.verify import BundleReport, verify_bundle
 from assay.evidence.canonical import (
     MAX_SAFE_INT,
     CanonicalError,
@@ -53,7 +55,6 @@ from assay.evidence.keys import (
 from assay.evidence.ledger import SUPPORTED_URLS, Ledger, open_ledger
 from assay.evidence.merkle import EMPTY_ROOT, ProofError
 from assay.evidence.note import NoteError
-from assay.evidence.postgres import PostgresLedger
 from assay.evidence.pseudonym import (
     Pseudonymizer,
     PseudonymKeyError,
@@ -79,7 +80,6 @@ from assay.evidence.signing import (
     rotate_key,
     sign_checkpoint,
 )
-from assay.evidence.sqlite import SQLiteLedger
 from assay.evidence.tlog_proof import InclusionProof, prove
 from assay.evidence.verify import LogVerificationError, VerificationError, VerifyReport, verify
 from assay.evidence.verify_ledger import LedgerReport, verify_ledger

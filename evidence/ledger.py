@@ -20,13 +20,13 @@ from typing import Any, Protocol, Self
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
+from assay.evidence.backends.postgres import PostgresLedger
+from assay.evidence.backends.sqlite import SQLiteLedger
 from assay.evidence.checkpoint import Checkpoint
 from assay.evidence.checkpoint_log import CheckpointLog
 from assay.evidence.keys import SigningKey
 from assay.evidence.merkle import NodeKey
-from assay.evidence.postgres import PostgresLedger
 from assay.evidence.record import Appended, LedgerError, StoredRecord, redact_url
-from assay.evidence.sqlite import SQLiteLedger
 
 SUPPORTED_URLS = (
     "sqlite:///relative/path.db",

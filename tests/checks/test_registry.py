@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from assay.checks import Status, registry
-from assay.engine.cli import cli
+from assay.engine.cli.main import cli
 from assay.testing import make_resource, run_check
 
 PLUGIN = """

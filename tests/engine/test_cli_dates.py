@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from assay.demo.shop import shop_file
-from assay.engine.cli import cli
+from assay.engine.cli.main import cli
 
 WAIVER = """\
 waivers:

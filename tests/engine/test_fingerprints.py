@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from assay.engine.cli import cli
+from assay.engine.cli.main import cli
 from assay.engine.collect import Snapshot, now_rfc3339, write_snapshot
 from assay.testing import make_resource
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.evidence import Checkpoint, Ledger, SigningKey, sign_checkpoint
-from assay.evidence.bundle_format import MANIFEST, SIGNATURE, sign_manifest
+from assay.evidence.bundle.format import MANIFEST, SIGNATURE, sign_manifest
 
 AT = "2024-05-0{day}T02:00:00Z"
 

@@ -21,7 +21,7 @@ import pytest
 from bundle_tools import build_runs, members
 from click.testing import CliRunner
 
-from assay.engine.cli import cli
+from assay.engine.cli.main import cli
 from assay.evidence import (
     BundleReport,
     LogVerificationError,
@@ -30,7 +30,7 @@ from assay.evidence import (
     open_ledger,
     verify_bundle,
 )
-from assay.evidence.bundle_format import (
+from assay.evidence.bundle.format import (
     MANIFEST,
     OSCAL,
     PROOFS,
@@ -40,7 +40,7 @@ from assay.evidence.bundle_format import (
     SUMMARY,
     sign_manifest,
 )
-from assay.evidence.bundle_verify import LINE_MAX
+from assay.evidence.bundle.verify import LINE_MAX
 
 MIB = 1 << 20
 CHECKPOINT = "checkpoints/0000-size-5.note"

@@ -4,38 +4,15 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import pkgutil
 
 import assay.evidence as evidence
 
-# By module path: the package attributes `canonical` and `verify` are the functions.
+# Every module of the package, subpackages included (the package attributes `canonical` and
+# `verify` are functions, so modules are found by walking, not by attribute).
 MODULES = [
-    importlib.import_module(f"assay.evidence.{name}")
-    for name in (
-        "bundle",
-        "bundle_format",
-        "bundle_records",
-        "bundle_verify",
-        "bundle_views",
-        "canonical",
-        "checkpoint",
-        "checkpoint_log",
-        "keys",
-        "ledger",
-        "merkle",
-        "note",
-        "postgres",
-        "postgres_schema",
-        "pseudonym",
-        "record",
-        "signed_append",
-        "signing",
-        "sqlite",
-        "tlog_proof",
-        "trust",
-        "verify",
-        "verify_ledger",
-        "verify_parallel",
-    )
+    importlib.import_module(info.name)
+    for info in pkgutil.walk_packages(evidence.__path__, f"{evidence.__name__}.")
 ]
 
 

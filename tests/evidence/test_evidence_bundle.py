@@ -13,13 +13,13 @@ from bundle_tools import RUNS, build_runs, lines, members, run_entries
 from evidence_backends import Backend
 from trestle.oscal.assessment_results import AssessmentResults
 
+import assay.evidence.bundle.export as bundle_export
 from assay.evidence import (
     Checkpoint,
     ExportResult,
     LedgerError,
     Selection,
     SigningKey,
-    bundle,
     export_bundle,
     merkle,
     open_ledger,
@@ -28,8 +28,8 @@ from assay.evidence import (
     sign_checkpoint,
     verify_bundle,
 )
-from assay.evidence.bundle_format import MANIFEST, OSCAL, PROOFS, RECORDS, SUMMARY
-from assay.evidence.bundle_verify import UNBUILT
+from assay.evidence.bundle.format import MANIFEST, OSCAL, PROOFS, RECORDS, SUMMARY
+from assay.evidence.bundle.verify import UNBUILT
 from assay.evidence.checkpoint import checkpoint_text
 from assay.evidence.note import sign_note
 from assay.evidence.pseudonym import Pseudonymizer
@@ -339,7 +339,7 @@ def test_export_memory_does_not_grow_with_the_ledger(
     tmp_path: Path, log_key: SigningKey, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Records are written in chunks of this size: both ledgers below fill several.
-    monkeypatch.setattr(bundle, "_WRITE", 1 << 16)
+    monkeypatch.setattr(bundle_export, "_WRITE", 1 << 16)
 
     def peak(records: int) -> int:
         path = tmp_path / f"{records}.db"
@@ -363,8 +363,8 @@ def test_a_large_bundle_verifies_in_parallel_as_in_one_process(
     tmp_path: Path, log_key: SigningKey, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Small chunks so that a small bundle takes the parallel path.
-    import assay.evidence.bundle_records as records
-    import assay.evidence.bundle_verify as verify
+    import assay.evidence.bundle.records as records
+    import assay.evidence.bundle.verify as verify
 
     monkeypatch.setattr(records, "MIN_CHUNK", 16)
     monkeypatch.setattr(verify, "PARALLEL_MIN", 64)

@@ -27,8 +27,8 @@ from assay.evidence import (
     sign_checkpoint,
     verify_bundle,
 )
-from assay.evidence.bundle_format import MANIFEST, OSCAL, PROOFS, RECORDS, SIGNATURE, SUMMARY
-from assay.evidence.bundle_verify import UNBUILT
+from assay.evidence.bundle.format import MANIFEST, OSCAL, PROOFS, RECORDS, SIGNATURE, SUMMARY
+from assay.evidence.bundle.verify import UNBUILT
 from assay.evidence.record import seal
 
 CHECKPOINT_10 = "checkpoints/0001-size-10.note"

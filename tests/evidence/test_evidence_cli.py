@@ -13,7 +13,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from assay.engine.cli import cli
+from assay.engine.cli.main import cli
 from assay.engine.collect import Snapshot, now_rfc3339, write_snapshot
 from assay.evidence import SIGNING_KEY_ENV, SigningKey, write_signing_key
 from assay.testing import make_resource

@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from evidence_backends import Backend
 
 from assay.demo.shop import create_shop_sqlite
-from assay.engine.cli import cli
+from assay.engine.cli.main import cli
 from assay.engine.collect import Snapshot, now_rfc3339, write_snapshot
 from assay.evidence import (
     CHECKPOINT_LOG_ENV,

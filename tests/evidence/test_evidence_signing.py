@@ -23,8 +23,8 @@ from assay.evidence import (
     sign_checkpoint,
     verify_ledger,
 )
+from assay.evidence.backends.sqlite_schema import MIGRATIONS
 from assay.evidence.merkle import EMPTY_ROOT, root
-from assay.evidence.sqlite_schema import MIGRATIONS
 
 
 def entries(count: int, **extra: Any) -> list[dict[str, Any]]:

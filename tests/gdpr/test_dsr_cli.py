@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from assay.demo.shop import create_shop_sqlite
-from assay.engine.cli import cli
+from assay.engine.cli.main import cli
 from assay.examples import examples_root
 
 DATAMAP = str(examples_root() / "shop" / "datamap.yaml")

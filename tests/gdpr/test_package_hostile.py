@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from assay.engine.cli import cli
+from assay.engine.cli.main import cli
 from assay.gdpr.errors import PackageError
 from assay.gdpr.package import (
     FORMAT,

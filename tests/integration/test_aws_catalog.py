@@ -21,7 +21,7 @@ from assay.checks import registry
 from assay.demo.aws_account import SEED_KEY, seed, seed_peer
 from assay.demo.aws_emulator import start_emulator
 from assay.engine.catalog import load_catalog
-from assay.engine.cli import cli
+from assay.engine.cli.main import cli
 
 pytestmark = pytest.mark.integration
 

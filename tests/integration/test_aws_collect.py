@@ -21,7 +21,7 @@ from assay.checks.aws.reading import AccessDenied
 from assay.checks.result import ERROR_KEY
 from assay.demo.aws_account import DemoAccount, seed
 from assay.demo.aws_emulator import start_emulator
-from assay.engine.cli import cli
+from assay.engine.cli.main import cli
 from assay.testing import run_check
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from assay.demo.aws_emulator import start_emulator
-from assay.engine.cli import cli
+from assay.engine.cli.main import cli
 from assay.engine.collect import Snapshot, now_rfc3339, write_snapshot
 from assay.evidence import (
     CHECKPOINT_LOG_ENV,

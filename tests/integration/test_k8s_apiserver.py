@@ -28,7 +28,7 @@ from assay.checks.k8s import K8sTarget, connect, identity
 from assay.checks.k8s import factories as k
 from assay.checks.k8s.kinds import KINDS, Kind
 from assay.checks.k8s.redact import LAST_APPLIED
-from assay.engine.cli import cli
+from assay.engine.cli.main import cli
 from assay.engine.collect import collect
 from assay.engine.planner import make_plan
 from assay.testing import run_check

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from assay.demo.aws_account import DemoAccount, seed
 from assay.demo.aws_emulator import start_emulator
-from assay.engine.cli import cli
+from assay.engine.cli.main import cli
 
 pytestmark = pytest.mark.integration
 

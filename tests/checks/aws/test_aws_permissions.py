@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from assay.checks import registry
-from assay.engine.cli import cli
+from assay.engine.cli.main import cli
 
 
 @pytest.fixture(autouse=True)

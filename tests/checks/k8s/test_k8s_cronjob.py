@@ -9,7 +9,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from assay.engine.cli import cli
+from assay.engine.cli.main import cli
 from assay.engine.planner import make_plan
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from assay.checks.k8s import factories as k
 from assay.checks.k8s.redact import LAST_APPLIED
 from assay.demo.kubernetes import k8s_demo_target
-from assay.engine.cli import cli
+from assay.engine.cli.main import cli
 
 # Values written in examples/k8s (a Secret's stringData, a literal env value) and in the dump.
 EXAMPLE_SECRETS = ("acme-demo-db-password-7f3k2", "globex-Sup3r-s3cret-2024")

@@ -10,7 +10,7 @@ import yaml
 from click.testing import CliRunner
 
 from assay.demo.kubernetes import k8s_demo_target
-from assay.engine.cli import cli
+from assay.engine.cli.main import cli
 
 
 def test_sarif_locations_point_at_the_manifest_line(

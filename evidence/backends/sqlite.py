@@ -19,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from assay.evidence.backends.sqlite_schema import MIGRATIONS, TABLES
 from assay.evidence.checkpoint import Checkpoint
 from assay.evidence.checkpoint_log import CheckpointLog
 from assay.evidence.keys import SigningKey
@@ -35,7 +36,6 @@ from assay.evidence.record import (
     seal_batch,
 )
 from assay.evidence.signed_append import check_writer, sign_tree
-from assay.evidence.sqlite_schema import MIGRATIONS, TABLES
 from assay.files import PRIVATE, private_dir
 
 _PAGE = 1000

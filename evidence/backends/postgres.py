@@ -20,16 +20,16 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from assay.evidence.checkpoint import Checkpoint
-from assay.evidence.checkpoint_log import CheckpointLog
-from assay.evidence.keys import SigningKey
-from assay.evidence.merkle import NodeKey, frontier_keys
-from assay.evidence.postgres_schema import (
+from assay.evidence.backends.postgres_schema import (
     MIGRATION_LOCK,
     MIGRATIONS,
     TABLES,
     WRITER_PRIVILEGES,
 )
+from assay.evidence.checkpoint import Checkpoint
+from assay.evidence.checkpoint_log import CheckpointLog
+from assay.evidence.keys import SigningKey
+from assay.evidence.merkle import NodeKey, frontier_keys
 from assay.evidence.pseudonym import check_pseudonym
 from assay.evidence.record import (
     GENESIS_PREV,

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from assay.engine.catalog import control_schema, load_catalog, load_control
-from assay.engine.cli_options import (
+from assay.engine.cli.options import (
     format_option,
     handle_errors,
 )

@@ -23,7 +23,7 @@ from typing import IO
 
 import orjson
 
-from assay.evidence.bundle_format import MANIFEST, RECORDS, Manifest
+from assay.evidence.bundle.format import MANIFEST, RECORDS, Manifest
 from assay.evidence.merkle import Frontier
 from assay.evidence.record import GENESIS_PREV, StoredRecord
 from assay.evidence.verify import LogVerificationError, VerificationError, Walk, walk

@@ -44,7 +44,7 @@ from typing import IO, Any, Literal, cast
 import orjson
 
 from assay.evidence import merkle
-from assay.evidence.bundle_format import (
+from assay.evidence.bundle.format import (
     MANIFEST,
     OSCAL,
     PROOFS,
@@ -55,8 +55,8 @@ from assay.evidence.bundle_format import (
     Proofs,
     check_manifest_signature,
 )
-from assay.evidence.bundle_records import READ, UNREADABLE, Sink, check_digest, walk_records
-from assay.evidence.bundle_views import ViewContext, Views
+from assay.evidence.bundle.records import READ, UNREADABLE, Sink, check_digest, walk_records
+from assay.evidence.bundle.views import ViewContext, Views
 from assay.evidence.checkpoint import Checkpoint, CheckpointError
 from assay.evidence.keys import VerifierKey
 from assay.evidence.merkle import Frontier, ProofError

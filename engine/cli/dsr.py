@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
-from assay.engine.cli_options import (
+from assay.engine.cli.options import (
     OutputFile,
     format_option,
     handle_errors,

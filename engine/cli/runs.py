@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from assay.engine.changes import Change, diff_runs, run_results
-from assay.engine.cli_options import format_option, handle_errors, ledger_option
+from assay.engine.cli.options import format_option, handle_errors, ledger_option
 from assay.engine.planner import load_profile, resolve_profile
 from assay.engine.report import waiver_json
 from assay.evidence import open_ledger

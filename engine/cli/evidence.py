@@ -11,7 +11,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from assay.engine.cli_options import (
+from assay.engine.cli.options import (
     OutputFile,
     checkpoint_log_option,
     format_option,
@@ -47,9 +47,9 @@ from assay.evidence import (
     verify_bundle,
     verify_ledger,
 )
+from assay.evidence.backends.postgres import PostgresLedger
 from assay.evidence.checkpoint_log import CheckpointLog, resolve_checkpoint_log
 from assay.evidence.ledger import Ledger
-from assay.evidence.postgres import PostgresLedger
 
 KEY_HELP = (
     f"Signing key file (default: ${SIGNING_KEY_ENV}, which may also hold the key itself, "

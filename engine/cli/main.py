@@ -14,11 +14,11 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from assay import __version__
 from assay.checks.result import collection_errors
-from assay.engine.cli_checks import checks
-from assay.engine.cli_controls import controls
-from assay.engine.cli_dsr import dsr
-from assay.engine.cli_evidence import evidence
-from assay.engine.cli_options import (
+from assay.engine.cli.checks import checks
+from assay.engine.cli.controls import controls
+from assay.engine.cli.dsr import dsr
+from assay.engine.cli.evidence import evidence
+from assay.engine.cli.options import (
     Output,
     OutputFile,
     RunSettings,
@@ -29,7 +29,7 @@ from assay.engine.cli_options import (
     run_options,
     selection_options,
 )
-from assay.engine.cli_runs import diff, waivers
+from assay.engine.cli.runs import diff, waivers
 from assay.engine.collect import Snapshot, read_snapshot, write_snapshot
 from assay.engine.collect import collect as collect_snapshot
 from assay.engine.errors import ConfigError, ExitCode

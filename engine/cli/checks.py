@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from assay.checks import registry
-from assay.engine.cli_options import format_option, handle_errors, selection_options
+from assay.engine.cli.options import format_option, handle_errors, selection_options
 from assay.engine.errors import ConfigError
 from assay.engine.models import Severity
 from assay.engine.planner import Filters, Plan, make_plan, resolve_profile

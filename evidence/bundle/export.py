@@ -1,6 +1,6 @@
 """Exporting records of a ledger as a bundle an auditor verifies offline.
 
-`export_bundle` writes the zip `bundle_format` describes: the stored bodies of a
+`export_bundle` writes the zip `bundle.format` describes: the stored bodies of a
 contiguous range of records, the signed checkpoints from the last one at or before the
 range's start to the first one at or after its end, the proofs tying them together,
 the OSCAL and Markdown views, and a manifest signed with the key of the latest of those
@@ -25,7 +25,7 @@ from typing import IO, Any
 import orjson
 
 from assay.evidence import merkle
-from assay.evidence.bundle_format import (
+from assay.evidence.bundle.format import (
     MANIFEST,
     OSCAL,
     PROOFS,
@@ -40,7 +40,7 @@ from assay.evidence.bundle_format import (
     sign_manifest,
     zip_entry,
 )
-from assay.evidence.bundle_views import ViewContext, Views
+from assay.evidence.bundle.views import ViewContext, Views
 from assay.evidence.canonical import canonical
 from assay.evidence.checkpoint import Checkpoint
 from assay.evidence.keys import SigningKey
