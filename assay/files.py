@@ -19,14 +19,14 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import IO, Any, Literal, overload
 
-from assay.errors import DiagnosticError
+from assay.errors import AssayError
 
 PRIVATE = 0o600
 """Mode of files that hold personal data or secrets (keys, ledgers, DSR packages)."""
 PRIVATE_DIR = 0o700
 
 
-class UnsafePathError(DiagnosticError):
+class UnsafePathError(AssayError):
     """An output path assay refuses to write: nothing was written."""
 
 

@@ -7,13 +7,15 @@ bad input the same way: the file, the line, the field, and what was expected.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
+
+from assay.errors import ConfigError, ConfigErrors
 
 Location = tuple[str | int, ...]
 _BASE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -39,18 +41,6 @@ _Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_ti
 _LOADER: type[yaml.SafeLoader] = _Loader
 
 
-class YamlSourceError(ValueError):
-    """A file that is not readable YAML (syntax, empty, duplicate key), with its place."""
-
-    def __init__(self, message: str, *, source: str, line: int | None, field: str = "") -> None:
-        where = f"{source}:{line}" if line else source
-        super().__init__(f"{where}: {field + ': ' if field else ''}{message}")
-        self.message = message
-        self.source = source
-        self.line = line
-        self.field = field
-
-
 @dataclass(frozen=True)
 class YamlDocument:
     source: str
@@ -64,6 +54,23 @@ class YamlDocument:
             loc = loc[:-1]
         return self.lines.get(loc, 1)
 
+    def error(
+        self, message: str, location: Sequence[str | int] = (), remediation: str | None = None
+    ) -> ConfigError:
+        """An input error at `location`: ``source:line: field: message``."""
+        return ConfigError(
+            message,
+            file=self.source,
+            line=self.line(location),
+            field=dotted(location) or None,
+            remediation=remediation,
+        )
+
+    def schema_errors(self, schema: dict[str, Any]) -> ConfigErrors | None:
+        """Every way the document breaks `schema`, or None when it conforms."""
+        errors = [self.error(msg, loc) for loc, msg in schema_problems(schema, self)]
+        return ConfigErrors(errors) if errors else None
+
 
 def dotted(location: Iterable[str | int]) -> str:
     """`targets[0].provider` for ("targets", 0, "provider")."""
@@ -73,17 +80,17 @@ def dotted(location: Iterable[str | int]) -> str:
     return out
 
 
-def read_yaml(path: Path) -> YamlDocument:
+def read_yaml(path: Path, text: str | None = None) -> YamlDocument:
+    """Parse the one YAML document in `path` (or in `text`, named `path` in messages);
+    every problem is a ConfigError naming the file, and where known the line and field."""
+    if text is not None:
+        return parse_yaml(text, str(path))
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise YamlSourceError(
-            f"cannot read file: {exc.strerror}", source=str(path), line=None
-        ) from None
+        raise ConfigError(f"cannot read file: {exc.strerror}", file=path) from None
     except UnicodeDecodeError as exc:
-        raise YamlSourceError(
-            f"not UTF-8 text ({exc.reason})", source=str(path), line=None
-        ) from None
+        raise ConfigError(f"not UTF-8 text ({exc.reason})", file=path) from None
     return parse_yaml(text, str(path))
 
 
@@ -94,13 +101,13 @@ def parse_yaml(text: str, source: str) -> YamlDocument:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
-        raise YamlSourceError(
-            f"invalid YAML: {problem}", source=source, line=mark.line + 1 if mark else None
+        raise ConfigError(
+            f"invalid YAML: {problem}", file=source, line=mark.line + 1 if mark else None
         ) from None
     except yaml.YAMLError as exc:
-        raise YamlSourceError(f"invalid YAML: {exc}", source=source, line=None) from None
+        raise ConfigError(f"invalid YAML: {exc}", file=source, line=None) from None
     if node is None:
-        raise YamlSourceError("the file is empty; expected a YAML mapping", source=source, line=1)
+        raise ConfigError("the file is empty; expected a YAML mapping", file=source, line=1)
     lines: dict[Location, int] = {}
     _index(node, (), lines, source)
     loader = _LOADER("")
@@ -110,8 +117,8 @@ def parse_yaml(text: str, source: str) -> YamlDocument:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         # The deepest field that starts on that line names where the value sits.
         at = max((loc for loc, n in lines.items() if n == line), key=len, default=())
-        raise YamlSourceError(
-            f"invalid YAML: {exc.problem}", source=source, line=line, field=dotted(at)
+        raise ConfigError(
+            f"invalid YAML: {exc.problem}", file=source, line=line, field=dotted(at)
         ) from None
     finally:
         loader.dispose()
@@ -125,9 +132,9 @@ def _index(node: yaml.Node, loc: Location, lines: dict[Location, int], source: s
         for key_node, value_node in node.value:
             key = key_node.value
             if key in seen:
-                raise YamlSourceError(
+                raise ConfigError(
                     f"duplicate key {key!r} (first defined on line {seen[key]})",
-                    source=source,
+                    file=source,
                     line=key_node.start_mark.line + 1,
                     field=dotted((*loc, key)),
                 )

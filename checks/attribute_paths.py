@@ -16,6 +16,7 @@ from jmespath.functions import Functions
 from jmespath.visitor import TreeInterpreter
 
 from assay.checks.result import ERROR_KEY, MissingEvidence, describe_error
+from assay.errors import AssayError
 
 if TYPE_CHECKING:
     from jmespath.visitor import _TreeNode
@@ -123,7 +124,7 @@ def _function_problem(node: _TreeNode) -> str | None:
     return None
 
 
-class PathError(ValueError):
+class PathError(AssayError, ValueError):
     """A path that cannot be compiled; the message says why."""
 
 

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from assay.checks.result import Result
+from assay.errors import AssayError
 
 BUILTIN_MODULES = ("assay.checks.aws", "assay.checks.k8s", "assay.checks.postgres")
 ENTRY_POINT_GROUP = "assay.checks"
@@ -26,7 +27,7 @@ class NoParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class RegistryError(Exception):
+class RegistryError(AssayError):
     """A check, collector or plugin could not be registered or found."""
 
 

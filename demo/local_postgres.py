@@ -16,10 +16,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from assay.errors import AssayError
+
 SERVER_USER = "postgres"
 
 
-class LocalPostgresError(RuntimeError):
+class LocalPostgresError(AssayError, RuntimeError):
     """The binaries are missing, or the server would not initialise or start."""
 
 

@@ -22,11 +22,11 @@ from assay.demo.postgres import demo_target as postgres_demo_target
 from assay.demo.postgres import seed_demo as seed_postgres
 from assay.demo.state import DemoState
 from assay.engine.collect import collect, write_snapshot
-from assay.engine.errors import AssayError, EvidenceError, ExitCode
 from assay.engine.formats.table import write as write_table
 from assay.engine.models import Severity
 from assay.engine.planner import make_plan
 from assay.engine.run import execute
+from assay.errors import AssayError, EvidenceError, ExitCode
 from assay.evidence import (
     Selection,
     export_bundle,

@@ -17,9 +17,9 @@ from pydantic import BaseModel, ValidationError
 
 from assay.checks import Result, RuleError, compile_rule, registry
 from assay.controls import catalog_root
-from assay.engine.errors import ConfigError, ConfigErrors
 from assay.engine.models import Control, Framework
-from assay.engine.yamlsource import YamlDocument, read_yaml
+from assay.errors import ConfigError, ConfigErrors
+from assay.yamlsource import YamlDocument, read_yaml
 
 Evaluator = Callable[[dict[str, Any], datetime], Result]
 NOT_CONTROLS = {"frameworks", "profiles"}

@@ -13,7 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from assay.engine.errors import ConfigError
+from assay.errors import ConfigError
 from assay.evidence import Pseudonymizer
 
 RESULTS_SCHEMA = "assay.results/v1"

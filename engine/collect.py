@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from assay.checks import registry
-from assay.engine.errors import ConfigError
 from assay.engine.planner import Plan, PlannedTarget
+from assay.errors import ConfigError
 from assay.files import atomic_write
 
 SNAPSHOT_SCHEMA = "assay.snapshot/v1"

@@ -11,9 +11,9 @@ from typing import Any
 from assay.checks import MissingEvidence, Result, Status
 from assay.engine.catalog import LoadedControl
 from assay.engine.collect import Snapshot
-from assay.engine.errors import ExitCode
 from assay.engine.models import Severity, Waiver
 from assay.engine.planner import Plan
+from assay.errors import ExitCode
 
 
 @dataclass(slots=True)

@@ -11,9 +11,9 @@ from pydantic import BaseModel, ValidationError
 from assay.checks import registry
 from assay.controls import catalog_root
 from assay.engine.catalog import Catalog, LoadedControl, _pydantic_errors, bind, load_catalog
-from assay.engine.errors import ConfigError, ConfigErrors
 from assay.engine.models import Profile, Selection, Severity, Target
-from assay.engine.yamlsource import YamlDocument, read_yaml
+from assay.errors import ConfigError, ConfigErrors
+from assay.yamlsource import YamlDocument, read_yaml
 
 DEFAULT_PROFILE = "assay.yaml"
 

@@ -20,15 +20,12 @@ from assay.engine.changes import (
     ledger_history,
 )
 from assay.engine.collect import Snapshot, now_rfc3339
-from assay.engine.errors import ConfigError
 from assay.engine.evaluate import Finding, Summary, evaluate, exit_code, summarise
 from assay.engine.models import Severity
 from assay.engine.planner import Plan
 from assay.engine.report import RunReport
 from assay.evidence import (
-    LedgerError,
     Pseudonymizer,
-    SigningKeyError,
     check_signing_key,
     load_key,
     open_ledger,
@@ -36,7 +33,6 @@ from assay.evidence import (
     to_record_value,
 )
 from assay.evidence.pseudonym import DEFAULT_KEY_PATH, pseudonymise_emails
-from assay.evidence.record import LedgerDamagedError
 from assay.evidence.signing import DEFAULT_SIGNER, Signer
 
 
@@ -130,34 +126,24 @@ def record_run(
     """Append a run's records in one batch, signed in the same transaction when `signer`
     finds a key (the checkpoint then also goes to its checkpoint log).
 
-    A bad key, or one that cannot sign this ledger (an unsigned tail included), raises
-    ConfigError before anything is written; a damaged ledger raises LedgerDamagedError.
-    Returns the run's `report.ledger`.
+    A bad key (SigningKeyError), or one that cannot sign this ledger, an unsigned tail
+    included (LedgerError), stops it before anything is written; a damaged ledger raises
+    LedgerDamagedError. Returns the run's `report.ledger`.
     """
-    try:
-        key, log = signer.resolve()
-    except SigningKeyError as exc:
-        raise ConfigError(
-            str(exc), remediation="fix the key, or unset it to run unsigned"
-        ) from None
+    key, log = signer.resolve()
     # Records never carry an address in the clear: a keyed pseudonym goes in the hashed
     # log, the address into the vault, whose rows can be erased without breaking the log.
     vault: dict[str, str] = {}
     records = [pseudonymise_emails(r, pseudonymizer, vault) for r in records]
     with open_ledger(ledger_url, checkpoint_log=log) as ledger:
-        try:
-            if key is not None:
-                check_signing_key(ledger, key)
-            # With a key, the checkpoint is stored in the append's own transaction.
-            stored = ledger.append(records, key=key)
-            checkpoint = stored.checkpoint
-            # After the records, so a refused append leaves no address behind in the vault.
-            for pseudonym, raw in vault.items():
-                ledger.vault_put(pseudonym, raw)
-        except LedgerDamagedError:
-            raise
-        except LedgerError as exc:
-            raise ConfigError(str(exc)) from None
+        if key is not None:
+            check_signing_key(ledger, key)
+        # With a key, the checkpoint is stored in the append's own transaction.
+        stored = ledger.append(records, key=key)
+        checkpoint = stored.checkpoint
+        # After the records, so a refused append leaves no address behind in the vault.
+        for pseudonym, raw in vault.items():
+            ledger.vault_put(pseudonym, raw)
     return {
         "url": redact_url(ledger_url),
         "records": len(stored),

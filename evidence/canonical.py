@@ -31,6 +31,8 @@ from typing import Any
 import orjson
 import rfc8785
 
+from assay.errors import AssayError
+
 MAX_SAFE_INT = 2**53 - 1
 
 _ENCODER = json.JSONEncoder(
@@ -45,7 +47,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _PLAIN_KEY = re.compile(r"[A-Za-z_$][\w$-]*", re.ASCII)
 
 
-class CanonicalError(ValueError):
+class CanonicalError(AssayError, ValueError):
     """A value is outside the record profile, or bytes are not a canonical record.
 
     The message starts with the JSON path of the offending value when there is one,

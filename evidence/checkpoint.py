@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from assay.errors import AssayError
 from assay.evidence import merkle
 from assay.evidence.keys import SigningKeyError, VerifierKey, b64decode
 from assay.evidence.note import NoteError, open_note, parse_note
@@ -19,7 +20,7 @@ from assay.evidence.note import NoteError, open_note, parse_note
 _SIZE = re.compile(r"0|[1-9][0-9]*")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(AssayError, ValueError):
     """A checkpoint is malformed; the message names the line and what was expected."""
 
 

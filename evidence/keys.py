@@ -26,6 +26,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from assay.errors import AssayError
 from assay.files import PRIVATE, private_dir, write_text
 
 ED25519 = 0x01
@@ -35,7 +36,7 @@ _PRIVATE_PREFIX = "PRIVATE+KEY+"
 _BAD_NAME = re.compile(r"[\s+\x00-\x1f\x7f]")
 
 
-class SigningKeyError(ValueError):
+class SigningKeyError(AssayError, ValueError):
     """A key is malformed, unreadable or stored unsafely; the message says which and why."""
 
 

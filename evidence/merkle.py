@@ -17,6 +17,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 
+from assay.errors import AssayError
+
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 """The root of the empty tree: SHA-256 of nothing."""
@@ -29,7 +31,7 @@ NodeFetch = Callable[[Sequence[NodeKey]], Sequence[bytes]]
 _Range = tuple[int, int]
 
 
-class ProofError(ValueError):
+class ProofError(AssayError, ValueError):
     """A proof, hash or tree size does not verify; the message says what and why."""
 
 

@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from assay.errors import AssayError
 from assay.evidence.keys import SigningKey, SigningKeyError, VerifierKey, b64decode
 
 MAX_SIGNATURES = 100
@@ -21,7 +22,7 @@ _DASH = "\u2014"
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f]")
 
 
-class NoteError(ValueError):
+class NoteError(AssayError, ValueError):
     """A note is malformed or does not verify; the message says what was expected."""
 
 

@@ -17,6 +17,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from assay.errors import AssayError
 from assay.files import PRIVATE, private_dir, write_text
 
 KEY_BYTES = 32
@@ -26,8 +27,14 @@ PREFIX = "hmac-sha256:"
 _PSEUDONYM = re.compile(re.escape(PREFIX) + "[0-9a-f]{64}")
 
 
-class PseudonymKeyError(ValueError):
+class PseudonymKeyError(AssayError, ValueError):
     """The pseudonym key is missing, unreadable or malformed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            message,
+            remediation=f"check the key file (--pseudonym-key) or ${KEY_ENV} (64 hex digits)",
+        )
 
 
 class Pseudonymizer:

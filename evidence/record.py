@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from assay.errors import AssayError, ExitCode
 from assay.evidence.canonical import CanonicalError, canonical, parse_canonical
 from assay.evidence.checkpoint import Checkpoint
 from assay.evidence.merkle import Frontier, leaf_hash
@@ -31,7 +32,7 @@ _SECRET_KEYWORD = re.compile(
 )
 
 
-class LedgerError(Exception):
+class LedgerError(AssayError):
     """A ledger could not be opened, read or written, or an entry cannot be appended.
 
     The message names the ledger (with any password redacted) or the entry, and why.
@@ -41,6 +42,8 @@ class LedgerError(Exception):
 class LedgerDamagedError(LedgerError):
     """The ledger's storage is not what a ledger holds: a table is missing, the file is
     not a database or is corrupt. The evidence itself is in question (exit 4)."""
+
+    exit_code = ExitCode.EVIDENCE
 
 
 def redact_url(url: str) -> str:

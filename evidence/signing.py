@@ -19,7 +19,7 @@ from pathlib import Path
 from assay.evidence import merkle
 from assay.evidence.checkpoint import Checkpoint
 from assay.evidence.checkpoint_log import CheckpointLog, resolve_checkpoint_log
-from assay.evidence.keys import SigningKey, check_name, resolve_signing_key
+from assay.evidence.keys import SigningKey, SigningKeyError, check_name, resolve_signing_key
 from assay.evidence.ledger import Ledger
 from assay.evidence.note import NoteError, open_note
 from assay.evidence.record import KEY_ROTATED, TAIL_ADOPTED, LedgerError
@@ -188,7 +188,12 @@ class Signer:
 
         Raises SigningKeyError for a key that is named but missing or bad.
         """
-        key = resolve_signing_key(self.key_path)
+        try:
+            key = resolve_signing_key(self.key_path)
+        except SigningKeyError as exc:
+            raise SigningKeyError(
+                exc.message, remediation="fix the key, or unset it to append unsigned"
+            ) from None
         return key, resolve_checkpoint_log(self.checkpoint_log) if key is not None else None
 
 

@@ -6,10 +6,10 @@ ever repeats an identity or a value read from a datastore: they may be personal 
 
 from __future__ import annotations
 
-from assay.errors import DiagnosticError
+from assay.errors import AssayError, ExitCode
 
 
-class GdprError(DiagnosticError):
+class GdprError(AssayError):
     """Base class of the DSR module's errors."""
 
 
@@ -49,10 +49,24 @@ class RequestError(GdprError):
 class ConflictError(GdprError):
     """The data changed between plan and execution; the transaction was rolled back."""
 
+    exit_code = ExitCode.ERRORS
+
 
 class ResidualDataError(GdprError):
     """An erasure committed, but re-reading the subject still found erasable data."""
 
+    exit_code = ExitCode.ERRORS
+
 
 class PackageError(GdprError):
-    """An export package is unreadable, tampered with, or the passphrase is wrong."""
+    """An export package is tampered with, or the passphrase is wrong (`PackageInputError`:
+    malformed or unsafe)."""
+
+    exit_code = ExitCode.EVIDENCE
+
+
+class PackageInputError(PackageError):
+    """Not a well-formed package, or one that cannot be unpacked safely: bad input, not a
+    failed check (a wrong passphrase or a file that does not match its digest)."""
+
+    exit_code = ExitCode.USAGE

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from assay.errors import ConfigError
 from assay.gdpr.datamap import (
     UPDATE_STRATEGIES,
     DataMap,
@@ -25,8 +26,6 @@ from assay.gdpr.errors import DataMapError
 from assay.yamlsource import (
     Location,
     YamlDocument,
-    YamlSourceError,
-    dotted,
     parse_yaml,
     schema_problems,
 )
@@ -59,8 +58,8 @@ def parse_datamap(text: str, source: str) -> LoadedMap:
     """Validate data map `text`; `source` names it in messages."""
     try:
         doc = parse_yaml(text, source)
-    except YamlSourceError as exc:
-        raise DataMapError([str(exc)]) from None
+    except ConfigError as exc:
+        raise DataMapError([exc.message]) from None
     lines = doc.lines
     try:
         dm = DataMap.model_validate(doc.data)
@@ -78,9 +77,7 @@ def parse_datamap(text: str, source: str) -> LoadedMap:
 
 
 def _at(lines: dict[Location, int], source: str, loc: Sequence[str | int], msg: str) -> str:
-    field = dotted(loc)
-    line = YamlDocument(source, None, lines).line(loc)
-    return f"{source}:{line}: {field + ': ' if field else ''}{msg}"
+    return YamlDocument(source, None, lines).error(msg, loc).message
 
 
 def cross_check(m: LoadedMap) -> list[str]:

@@ -54,7 +54,7 @@ from assay.files import (
     private_dir,
     write_bytes,
 )
-from assay.gdpr.errors import PackageError
+from assay.gdpr.errors import PackageError, PackageInputError
 
 FORMAT = "assay.dsr-export/v1"
 MAGIC = b"ASSAY-DSR-SEALED/1\n"
@@ -73,11 +73,6 @@ MANIFEST_MAX = 16 << 20
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(/[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}){0,3}")
 _UNREADABLE = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, NotImplementedError)
 """What reading a damaged or hostile zip may raise (the last: an unknown compression)."""
-
-
-class PackageInputError(PackageError):
-    """Not a well-formed package, or one that cannot be unpacked safely: bad input, not a
-    failed check (a wrong passphrase or a file that does not match its digest)."""
 
 
 def json_value(value: Any) -> Any:

@@ -20,7 +20,6 @@ from typing import Any
 
 from assay.evidence import (
     Pseudonymizer,
-    SigningKeyError,
     open_ledger,
     to_record_value,
 )
@@ -223,10 +222,7 @@ class RequestBook:
         }
         # With a signing key, the step is signed in its own transaction and the checkpoint
         # copied to the checkpoint log.
-        try:
-            key, log = self.signer.resolve()
-        except SigningKeyError as exc:
-            raise RequestError(str(exc), remediation="fix the key, or unset it") from None
+        key, log = self.signer.resolve()
         with open_ledger(self.ledger_url, checkpoint_log=log) as ledger:
             ledger.append([to_record_value(record)], key=key)
 

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from botocore.exceptions import ClientError
 
 from assay.checks.result import collection_error
+from assay.errors import AssayError
 
 R = TypeVar("R")
 
@@ -49,7 +50,7 @@ _XML_CODE = re.compile(r"<Code>(\w+)</Code>")
 _XML_MESSAGE = re.compile(r"<Message>([^<]*)</Message>")
 
 
-class AccessDenied(Exception):
+class AccessDenied(AssayError):
     """A list call was refused: the collector cannot say which resources exist."""
 
 

@@ -8,9 +8,10 @@ from typing import Any
 
 from assay.checks.k8s.kinds import KINDS, Kind
 from assay.checks.result import collection_error
+from assay.errors import AssayError
 
 
-class ListDenied(Exception):
+class ListDenied(AssayError):
     """A list call the API server refused (403) or does not serve (404).
 
     Collectors turn it into evidence that could not be collected, so the controls that

@@ -20,12 +20,13 @@ import yaml
 from assay.checks.k8s.connection import K8sConnection
 from assay.checks.k8s.kinds import Kind, kind_of
 from assay.checks.k8s.redact import scrub
+from assay.errors import AssayError
 
 SUFFIXES = (".yaml", ".yml", ".json")
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class ManifestError(ValueError):
+class ManifestError(AssayError, ValueError):
     """Offline input that is not what it should be; the message starts with file:line."""
 
 

@@ -20,6 +20,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from assay.checks.registry import provider
+from assay.errors import AssayError
 
 PROVIDER = "postgres"
 APPLICATION_NAME = "assay"
@@ -29,7 +30,7 @@ SECRET_PARAMS = ("password", "sslpassword")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-class PostgresConnectError(ConnectionError):
+class PostgresConnectError(AssayError, ConnectionError):
     """No DSN, a malformed one, or an unreachable server; the message never shows a password."""
 
 

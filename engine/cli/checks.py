@@ -12,9 +12,9 @@ from rich.table import Table
 
 from assay.checks import registry
 from assay.engine.cli.options import format_option, handle_errors, selection_options
-from assay.engine.errors import ConfigError
 from assay.engine.models import Severity
 from assay.engine.planner import Filters, Plan, make_plan, resolve_profile
+from assay.errors import ConfigError
 
 IAM_POLICY_VERSION = "2012-10-17"
 

@@ -14,7 +14,7 @@ from assay.engine.cli.options import (
     format_option,
     handle_errors,
 )
-from assay.engine.errors import ConfigError, ConfigErrors
+from assay.errors import ConfigError, ConfigErrors
 
 
 @click.group()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sys
@@ -21,15 +20,11 @@ from assay.engine.cli.options import (
     ledger_option,
     option_group,
 )
-from assay.engine.errors import AssayError, ExitCode
-from assay.evidence import Pseudonymizer, PseudonymKeyError, load_key
+from assay.errors import AssayError, ExitCode
+from assay.evidence import Pseudonymizer, load_key
 from assay.evidence.pseudonym import DEFAULT_KEY_PATH
 from assay.gdpr import (
-    ConflictError,
-    GdprError,
-    PackageError,
     RequestBook,
-    ResidualDataError,
     State,
     datamap_schema,
     lint_datamap,
@@ -40,34 +35,9 @@ from assay.gdpr import (
     parse_identity,
     unpack,
 )
-from assay.gdpr.package import PackageInputError
 from assay.gdpr.report import render_access, render_findings, render_plan, render_requests
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def gdpr_errors(func: F) -> F:
-    """Turn GDPR module errors into AssayErrors with the exit code the engine uses."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except GdprError as exc:
-            err = AssayError(exc.message, remediation=exc.remediation)
-            if isinstance(exc, ConflictError | ResidualDataError):
-                err.exit_code = ExitCode.ERRORS
-            elif isinstance(exc, PackageError) and not isinstance(exc, PackageInputError):
-                err.exit_code = ExitCode.EVIDENCE  # a malformed package stays 2: bad input
-            raise err from None
-        except PseudonymKeyError as exc:
-            raise AssayError(str(exc), remediation="check --pseudonym-key") from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def guarded(func: F) -> F:
-    return handle_errors(gdpr_errors(func))
 
 
 datamap_option = click.option(
@@ -137,7 +107,7 @@ def schema() -> None:
 @dsr.command("lint")
 @datamap_option
 @format_option
-@guarded
+@handle_errors
 def lint(datamap: Path, fmt: str) -> None:
     """Compare the data map with the live schema; exit 2 on any error."""
     findings = lint_datamap(datamap)
@@ -160,7 +130,7 @@ def lint(datamap: Path, fmt: str) -> None:
 @click.option(
     "--received", type=click.DateTime(["%Y-%m-%d"]), help="Date received (default today)."
 )
-@guarded
+@handle_errors
 def new(
     kind: str, datamap: Path, ledger: str, key_path: Path, identity: tuple[str, ...], received: Any
 ) -> None:
@@ -174,7 +144,7 @@ def new(
 
 def _book_command(name: str, help_text: str) -> Callable[[F], F]:
     def wrap(func: F) -> F:
-        func = guarded(func)
+        func = handle_errors(func)
         func = key_option(ledger_option(click.argument("request_id")(func)))
         return dsr.command(name, help=help_text)(func)  # type: ignore[return-value]
 
@@ -211,7 +181,7 @@ def extend(request_id: str, ledger: str, key_path: Path, months: int, reason: st
 @key_option
 @click.option("--all", "include_closed", is_flag=True, help="Include completed and rejected.")
 @format_option
-@guarded
+@handle_errors
 def status(ledger: str, key_path: Path, include_closed: bool, fmt: str) -> None:
     """List requests: overdue first, then by due date."""
     book = _book(ledger, key_path)
@@ -255,7 +225,7 @@ def _access(kind: str) -> Callable[..., None]:
         help="Hours the download link stays valid (in the manifest).",
     )
     @format_option
-    @guarded
+    @handle_errors
     def command(
         datamap: Path,
         ledger: str,
@@ -297,7 +267,7 @@ dsr.command("export")(_access("a portability request (GDPR article 20)"))
 @click.option("--dry-run", is_flag=True, help="Print the plan; write nothing to the database.")
 @timeout_options
 @format_option
-@guarded
+@handle_errors
 def erase(
     datamap: Path,
     ledger: str,
@@ -366,7 +336,7 @@ def erase(
 )
 @click.option("--dry-run", is_flag=True, help="Validate and show the change; write nothing.")
 @timeout_options
-@guarded
+@handle_errors
 def rectify(
     datamap: Path,
     ledger: str,
@@ -407,7 +377,7 @@ def rectify(
 @click.argument("package", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--passphrase-env", metavar="VAR", help="Env variable holding the passphrase.")
-@guarded
+@handle_errors
 def unpack_command(package: Path, out: Path, passphrase_env: str | None) -> None:
     """Unseal and extract an export package, checking every file against its manifest."""
     manifest = unpack(package, out, _passphrase(passphrase_env))

@@ -19,7 +19,7 @@ from assay.engine.cli.options import (
     ledger_option,
 )
 from assay.engine.collect import now_rfc3339
-from assay.engine.errors import ConfigError, EvidenceError
+from assay.errors import ConfigError, EvidenceError
 from assay.evidence import (
     DEFAULT_SIGNING_KEY,
     SIGNING_KEY_ENV,
@@ -58,10 +58,7 @@ KEY_HELP = (
 
 
 def _signing_key(path: Path | None) -> SigningKey:
-    try:
-        key = resolve_signing_key(path)
-    except SigningKeyError as exc:
-        raise ConfigError(str(exc)) from None
+    key = resolve_signing_key(path)
     if key is None:
         raise ConfigError(
             f"no signing key: {DEFAULT_SIGNING_KEY} does not exist and ${SIGNING_KEY_ENV} is unset",
@@ -352,10 +349,7 @@ def evidence_export(
 @handle_errors
 def evidence_keygen(out: Path, origin: str | None) -> None:
     """Create a signing key; print its public verifier key, the one to give auditors."""
-    try:
-        key = create_signing_key(out, origin or default_origin())
-    except SigningKeyError as exc:
-        raise ConfigError(str(exc)) from None
+    key = create_signing_key(out, origin or default_origin())
     click.echo(
         f"private key written to {out} (mode 0600): keep it secret; public key (for "
         f"auditors) in {public_key_path(out)}:",
@@ -465,10 +459,7 @@ def evidence_rotate_key(
 ) -> None:
     """Move the ledger to a new key and origin, recorded in the ledger itself."""
     old = _signing_key(key)
-    try:
-        new = load_signing_key(new_key)
-    except SigningKeyError as exc:
-        raise ConfigError(str(exc)) from None
+    new = load_signing_key(new_key)
     with open_ledger(
         ledger, create=False, checkpoint_log=resolve_checkpoint_log(checkpoint_log)
     ) as led:

@@ -32,11 +32,11 @@ from assay.engine.cli.options import (
 from assay.engine.cli.runs import diff, waivers
 from assay.engine.collect import Snapshot, read_snapshot, write_snapshot
 from assay.engine.collect import collect as collect_snapshot
-from assay.engine.errors import ConfigError, ExitCode
 from assay.engine.formats import FORMATS
 from assay.engine.models import Severity
 from assay.engine.planner import Filters, Plan, make_plan, resolve_profile
 from assay.engine.run import execute
+from assay.errors import ConfigError, ExitCode
 from assay.files import atomic_write
 
 

@@ -11,13 +11,10 @@ from typing import Any, TypeVar
 
 import click
 
-from assay.checks import registry
-from assay.engine.errors import AssayError, ConfigErrors, ExitCode
 from assay.engine.formats import FORMATS
 from assay.engine.models import Severity
-from assay.evidence import LedgerError
+from assay.errors import AssayError, ConfigErrors
 from assay.evidence.checkpoint_log import CHECKPOINT_LOG_ENV, DEFAULT_CHECKPOINT_LOG
-from assay.evidence.record import LedgerDamagedError
 from assay.files import UnsafePathError, check_output_path
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -26,7 +23,8 @@ SEVERITIES = [s.value for s in Severity]
 
 
 def handle_errors(func: F) -> F:
-    """Print an AssayError's diagnostics on stderr and exit with its code."""
+    """The one place errors become exits: an AssayError's diagnostics on stderr, and its
+    class's exit code (several input errors are listed together)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -40,13 +38,6 @@ def handle_errors(func: F) -> F:
         except AssayError as exc:
             click.echo(f"error: {exc.diagnostics()}", err=True)
             sys.exit(exc.exit_code)
-        except LedgerDamagedError as exc:
-            # The evidence itself is in question: one line, the evidence exit code.
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(ExitCode.EVIDENCE)
-        except (registry.RegistryError, LedgerError) as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(ExitCode.USAGE)
 
     return wrapper  # type: ignore[return-value]
 

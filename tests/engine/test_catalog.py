@@ -9,7 +9,7 @@ import pytest
 
 from assay.controls import catalog_root
 from assay.engine.catalog import control_schema, load_catalog
-from assay.engine.errors import ConfigError, ConfigErrors
+from assay.errors import ConfigError, ConfigErrors
 
 
 def errors_for(tmp_path: Path, text: str, name: str = "test-widget-locked") -> list[ConfigError]:

@@ -10,10 +10,10 @@ import pytest
 from assay.checks import Status, collection_error
 from assay.checks.result import collection_errors
 from assay.engine.collect import CollectionFailure, Snapshot, read_snapshot, write_snapshot
-from assay.engine.errors import ConfigError, ConfigErrors, ExitCode
 from assay.engine.evaluate import evaluate, exit_code, summarise
 from assay.engine.models import Severity
 from assay.engine.planner import Filters, make_plan
+from assay.errors import ConfigError, ConfigErrors, ExitCode
 from assay.testing import make_resource
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

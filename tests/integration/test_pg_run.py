@@ -16,9 +16,9 @@ import yaml
 from assay.demo.local_postgres import LocalPostgres
 from assay.demo.postgres import DEMO_SCHEMA, demo_target, seed_demo
 from assay.engine.collect import collect, write_snapshot
-from assay.engine.errors import ConfigErrors
 from assay.engine.evaluate import evaluate
 from assay.engine.planner import make_plan
+from assay.errors import ConfigErrors
 
 pytestmark = pytest.mark.integration
 
