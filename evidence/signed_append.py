@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from assay.evidence import merkle
 from assay.evidence.checkpoint import Checkpoint, checkpoint_text
 from assay.evidence.keys import SigningKey
-from assay.evidence.merkle import NodeKey
+from assay.evidence.merkle import NodeFetch, NodeKey
 from assay.evidence.note import NoteError, open_note, sign_note
 from assay.evidence.record import KEY_ROTATED, LedgerError, StoredRecord
 
@@ -62,6 +62,19 @@ def rotations(reader: TreeReader, since: int) -> list[tuple[int, dict[str, Any]]
     return found
 
 
+def check_stored_tree(checkpoint: Checkpoint, nodes: NodeFetch, consequence: str) -> None:
+    """LedgerError unless the stored tree (`nodes`) gives `checkpoint`'s root at its size;
+    the message says what the tree gives and `consequence`."""
+    if not checkpoint.size:
+        return
+    stored = merkle.root(nodes, checkpoint.size)
+    if stored != checkpoint.root:
+        raise LedgerError(
+            f"the stored tree gives root {stored.hex()} at size {checkpoint.size}, but "
+            f"checkpoint {checkpoint.label} signs {checkpoint.root.hex()}: {consequence}"
+        )
+
+
 def check_continuity(
     reader: TreeReader, key: SigningKey, latest: Checkpoint, size: int, *, rotated: bool = True
 ) -> None:
@@ -84,12 +97,7 @@ def check_continuity(
             f"the ledger has {size} records but checkpoint {latest.label} covers "
             f"{latest.size}: records were removed; refusing to sign"
         )
-    stored = merkle.root(reader.nodes, latest.size)
-    if stored != latest.root:
-        raise LedgerError(
-            f"the stored tree gives root {stored.hex()} at size {latest.size}, but "
-            f"checkpoint {latest.label} signed {latest.root.hex()}; refusing to sign"
-        )
+    check_stored_tree(latest, reader.nodes, "refusing to sign")
     if not rotated:
         return
     # From the record before it: a rotation may have died after its final checkpoint.

@@ -25,6 +25,7 @@ from assay.evidence.note import NoteError, open_note
 from assay.evidence.record import KEY_ROTATED, TAIL_ADOPTED, LedgerError
 from assay.evidence.signed_append import (
     check_continuity,
+    check_stored_tree,
     check_writer,
     rotations,
     sign_tree,
@@ -74,11 +75,11 @@ def check_outside_copy(ledger: Ledger, key: SigningKey, size: int) -> None:
             f"the checkpoint log holds {pinned.label} ({path}), but the ledger has {size} "
             "records: it was rolled back; refusing to sign a shorter history"
         )
-    if pinned.size and merkle.root(ledger.nodes, pinned.size) != pinned.root:
-        raise LedgerError(
-            f"the ledger's records up to {pinned.size} differ from {pinned.label} in the "
-            f"checkpoint log ({path}): its history was rewritten; refusing to sign it"
-        )
+    check_stored_tree(
+        pinned,
+        ledger.nodes,
+        f"it is in the checkpoint log ({path}): the history was rewritten; refusing to sign it",
+    )
 
 
 def sign_checkpoint(

@@ -47,6 +47,7 @@ from assay.evidence.keys import SigningKey
 from assay.evidence.ledger import Ledger
 from assay.evidence.note import NoteError, open_note
 from assay.evidence.record import LedgerError, StoredRecord
+from assay.evidence.signed_append import check_stored_tree
 from assay.files import atomic_write
 
 _WRITE = 1 << 20  # bytes of records handed to the compressor at once
@@ -189,12 +190,7 @@ def choose_checkpoints(
                 f"checkpoint {since.label} is beyond the range exported (up to "
                 f"{covering[0]} records): export a later range"
             )
-        stored_root = merkle.root(ledger.nodes, since.size)
-        if stored_root != since.root:
-            raise LedgerError(
-                f"checkpoint {since.label} signs root {since.root.hex()}, but this ledger "
-                f"has {stored_root.hex()} at that size: it is not this ledger's history"
-            )
+        check_stored_tree(since, ledger.nodes, "it is not this ledger's history")
         at = sum(1 for c in chosen if c.size <= since.size)
         chosen.insert(at, since)
     return chosen

@@ -95,6 +95,7 @@ def test_public_classes_and_entry_points_are_exported() -> None:
         "describe_tail",
         "rotations",
         "check_continuity",
+        "check_stored_tree",
         "check_writer",
         "sign_tree",
         "check_upper_tree",

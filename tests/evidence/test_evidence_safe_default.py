@@ -246,7 +246,9 @@ def test_a_rewritten_history_is_caught_and_never_signed_over(
     sneak_in(backend, 3)
     adopted = invoke("evidence", "checkpoint", "--sign", "--adopt-tail")
     assert adopted.exit_code == 2
-    assert f"differ from {ORIGIN}@7 in the checkpoint log" in adopted.output
+    assert f"but checkpoint {ORIGIN}@7 signs" in adopted.output
+    assert "it is in the checkpoint log" in adopted.output
+    assert "the history was rewritten; refusing to sign it" in adopted.output
     result = invoke("evidence", "verify", "--key", vkey)
     assert result.exit_code == 4
     assert f"pinned checkpoint {ORIGIN}@7" in result.output
