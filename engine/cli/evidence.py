@@ -14,6 +14,7 @@ from click.core import ParameterSource
 from assay.engine.cli.options import (
     OutputFile,
     checkpoint_log_option,
+    choose_format,
     format_option,
     handle_errors,
     ledger_option,
@@ -404,14 +405,7 @@ def evidence_checkpoint(
 @evidence.command("prove")
 @click.argument("seq", type=click.IntRange(0))
 @ledger_option
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["tlog-proof", "json"]),
-    default="tlog-proof",
-    show_default=True,
-    help="C2SP tlog-proof text, or the same parts as JSON.",
-)
+@choose_format("tlog-proof", "json", help="C2SP tlog-proof text, or the same parts as JSON.")
 @handle_errors
 def evidence_prove(seq: int, ledger: str, fmt: str) -> None:
     """Print an inclusion proof of record SEQ against the latest signed checkpoint."""

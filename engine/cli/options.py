@@ -53,15 +53,21 @@ def option_group(*options: Callable[[F], F]) -> Callable[[F], F]:
     return apply
 
 
-format_option = click.option(
-    "--format",
-    "-f",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="Output format.",
-)
+def choose_format(*choices: str, help: str = "Output format.") -> Callable[[F], F]:
+    """`--format/-f` for a command that prints one thing in one of `choices` (the first
+    is the default); run and evaluate take `output_options` instead."""
+    return click.option(
+        "--format",
+        "-f",
+        "fmt",
+        type=click.Choice(choices),
+        default=choices[0],
+        show_default=True,
+        help=help,
+    )
+
+
+format_option = choose_format("table", "json")
 
 
 STDOUT = "-"
