@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assay.evidence.canonical import CanonicalError, parse_canonical
+from assay.evidence.checkpoint import Checkpoint
 from assay.evidence.merkle import Frontier, fold
 from assay.evidence.record import (
     GENESIS_PREV,
@@ -56,6 +57,31 @@ class LogVerificationError(Exception):
     def __reduce__(self) -> tuple[type[LogVerificationError], tuple[str, str]]:
         # Rebuilt from its fields when it crosses a process boundary.
         return (type(self), (self.where, self.message))
+
+
+class Outcome:
+    """What the ledger's and the bundle's verification reports share: `error` (None
+    exactly when verification succeeded) and `notes` (what was not checked)."""
+
+    error: VerificationError | LogVerificationError | None
+    notes: list[str]
+
+    @property
+    def first_bad_seq(self) -> int | None:
+        return self.error.seq if isinstance(self.error, VerificationError) else None
+
+    def outcome_fields(self) -> dict[str, Any]:
+        """The JSON fields every report ends with."""
+        return {
+            "first_bad_seq": self.first_bad_seq,
+            "problem": None if self.error is None else str(self.error),
+            "notes": self.notes,
+        }
+
+
+def brief(checkpoint: Checkpoint | None) -> dict[str, Any] | None:
+    """A checkpoint as JSON-ready origin, size and hex root, or None."""
+    return None if checkpoint is None else checkpoint.brief()
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,14 @@ from assay.evidence.note import NoteError
 from assay.evidence.record import LedgerError
 from assay.evidence.signed_append import describe_tail, unsigned_tail
 from assay.evidence.trust import Trust
-from assay.evidence.verify import LogVerificationError, VerificationError, Walk, walk
+from assay.evidence.verify import (
+    LogVerificationError,
+    Outcome,
+    VerificationError,
+    Walk,
+    brief,
+    walk,
+)
 from assay.evidence.verify_parallel import (
     PARALLEL_MIN,
     check_upper_tree,
@@ -45,7 +52,7 @@ UNCHECKED = "signatures and truncation were not checked (no public key given)"
 
 
 @dataclass(frozen=True)
-class LedgerReport:
+class LedgerReport(Outcome):
     """The outcome of `verify_ledger`; `error` is set exactly when `ok` is False.
 
     `records`, `head` and `root` (hex) describe the records that passed the chain
@@ -65,16 +72,8 @@ class LedgerReport:
     error: VerificationError | LogVerificationError | None = None
     notes: list[str] = field(default_factory=list)
 
-    @property
-    def first_bad_seq(self) -> int | None:
-        return self.error.seq if isinstance(self.error, VerificationError) else None
-
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready fields; checkpoints appear as origin, size and hex root."""
-
-        def brief(checkpoint: Checkpoint | None) -> dict[str, Any] | None:
-            return None if checkpoint is None else checkpoint.brief()
-
         return {
             "ok": self.ok,
             "records": self.records,
@@ -85,9 +84,7 @@ class LedgerReport:
             "trusted_checkpoint": brief(self.trusted),
             "pinned_checkpoint": brief(self.pinned),
             "signatures_checked": self.signatures_checked,
-            "first_bad_seq": self.first_bad_seq,
-            "problem": None if self.error is None else str(self.error),
-            "notes": self.notes,
+            **self.outcome_fields(),
         }
 
 

@@ -62,7 +62,13 @@ from assay.evidence.keys import VerifierKey
 from assay.evidence.merkle import Frontier, ProofError
 from assay.evidence.note import NoteError, parse_note
 from assay.evidence.trust import Trust
-from assay.evidence.verify import LogVerificationError, VerificationError, Walk
+from assay.evidence.verify import (
+    LogVerificationError,
+    Outcome,
+    VerificationError,
+    Walk,
+    brief,
+)
 from assay.evidence.verify_parallel import PARALLEL_MIN, context
 
 LINE_MAX = 4 << 20
@@ -80,7 +86,7 @@ UNBUILT = (
 
 
 @dataclass(frozen=True)
-class BundleReport:
+class BundleReport(Outcome):
     """The outcome of `verify_bundle`; `error` is set exactly when `ok` is False.
 
     `records` counts the records, from `start`, that passed the record checks;
@@ -102,16 +108,8 @@ class BundleReport:
     latest_file: str | None = None
     """Where `latest` is in the bundle: the file an auditor saves to pin it."""
 
-    @property
-    def first_bad_seq(self) -> int | None:
-        return self.error.seq if isinstance(self.error, VerificationError) else None
-
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready fields; checkpoints appear as origin, size and hex root."""
-
-        def brief(checkpoint: Checkpoint | None) -> dict[str, Any] | None:
-            return None if checkpoint is None else checkpoint.brief()
-
         return {
             "ok": self.ok,
             "range": None if self.start is None else {"start": self.start, "end": self.end},
@@ -122,9 +120,7 @@ class BundleReport:
             "latest_checkpoint_file": self.latest_file,
             "signer": self.signer,
             "trusted_checkpoint": brief(self.trusted),
-            "first_bad_seq": self.first_bad_seq,
-            "problem": None if self.error is None else str(self.error),
-            "notes": self.notes,
+            **self.outcome_fields(),
         }
 
 
