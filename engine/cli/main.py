@@ -33,6 +33,7 @@ from assay.engine.cli.runs import diff, waivers
 from assay.engine.collect import Snapshot, read_snapshot, write_snapshot
 from assay.engine.collect import collect as collect_snapshot
 from assay.engine.formats import FORMATS
+from assay.engine.formats.table import summary_text
 from assay.engine.models import Severity
 from assay.engine.planner import Filters, Plan, make_plan, resolve_profile
 from assay.engine.run import execute
@@ -73,6 +74,12 @@ def _report(
     if summary_file:
         with open(summary_file, "a", encoding="utf-8") as f:
             FORMATS["markdown"](report, f)
+    if all(out.path is not None for out in outputs):
+        # Every report went to a file: say where, and how the run ended, on stderr.
+        err = Console(stderr=True, soft_wrap=True)
+        for out in outputs:
+            err.print(f"{out.fmt} report written to {out.path}", markup=False, highlight=False)
+        err.print(summary_text(report), highlight=False)
     sys.exit(report.process_exit_code)
 
 

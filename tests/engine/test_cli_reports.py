@@ -189,3 +189,14 @@ def test_waivers_list_states(ws: Path) -> None:
     assert states == {"W-SOON": "expiring", "W-LATER": "active", "W-PAST": "expired"}
     table = invoke("waivers", "list")
     assert "W-PAST" in table.stdout and "expired" in table.stdout
+
+
+def test_reports_written_only_to_files_are_named_with_the_summary_on_stderr(ws: Path) -> None:
+    res = invoke("evaluate", snap(ws, a=5, b=1), "-f", "html=x.html", "-f", "json=y.json")
+    assert res.exit_code == 1
+    assert res.stdout == ""
+    assert "html report written to x.html" in res.stderr
+    assert "json report written to y.json" in res.stderr
+    assert "2 results: 1 pass, 1 fail" in res.stderr
+    assert "exit code 1: an unwaived failure at or above --fail-on" in res.stderr
+    assert (ws / "x.html").exists() and json.loads((ws / "y.json").read_text())["results"]
