@@ -192,8 +192,10 @@ def evidence_verify(
     if fmt == "json":
         _echo_json({"ledger": redact_url(ledger), **result.as_dict()})
     else:
-        click.echo(f"✓ {result.records} records verified; head {result.head}")
-        if result.ok:
+        if not result.ok:
+            click.echo(f"{result.records} record(s) passed the checks before the failure")
+        else:
+            click.echo(f"✓ {result.records} records verified; head {result.head}")
             click.echo(f"✓ Merkle root {result.root} (the stored tree agrees)")
             latest = f"; latest {result.latest.label}" if result.latest else ""
             if result.signatures_checked:
@@ -241,11 +243,14 @@ def _verify_bundle(
     result = verify_bundle(bundle, verifiers, trusted, workers=workers, check_views=check_views)
     if fmt == "json":
         _echo_json({"bundle": str(bundle), **result.as_dict()})
-    elif result.start is not None and result.end is not None:
-        click.echo(
-            f"✓ {result.records} of records {result.start}..{result.end - 1} verified; "
-            f"head {result.head}"
-        )
+    else:
+        if not result.ok:
+            click.echo(f"{result.records} record(s) passed the checks before the failure")
+        elif result.start is not None and result.end is not None:
+            click.echo(
+                f"✓ {result.records} of records {result.start}..{result.end - 1} verified; "
+                f"head {result.head}"
+            )
         if result.ok and result.latest is not None:
             click.echo(
                 f"✓ {result.checkpoints} signed checkpoint(s) verified; latest "

@@ -125,6 +125,8 @@ def test_tampering_exits_4_naming_what_is_wrong(workspace: Path) -> None:
     result = invoke("evidence", "verify", "--key", vkey)
     assert result.exit_code == 4
     assert "@4: covers 4 records, but the ledger has 3" in result.output
+    assert "✓" not in result.output
+    assert "3 record(s) passed the checks before the failure" in result.output
     trusted = invoke("evidence", "verify", "--key", vkey, "--trusted-checkpoint", "pinned")
     assert trusted.exit_code == 4
 
@@ -265,8 +267,10 @@ def test_a_tampered_bundle_exits_4(workspace: Path) -> None:
     result = invoke("evidence", "verify", "b.zip", "--key", vkey)
     assert result.exit_code == 4
     assert "evidence bundle b.zip failed verification: summary.md: SHA-256 got" in result.output
+    assert "✓" not in result.output  # nothing reads as verified when verification failed
     other = str(SigningKey.generate("x").verifier)
-    assert invoke("evidence", "verify", "b.zip", "--key", other).exit_code == 4
+    result = invoke("evidence", "verify", "b.zip", "--key", other)
+    assert result.exit_code == 4 and "✓" not in result.output
 
 
 def test_bundle_usage_errors(workspace: Path) -> None:
