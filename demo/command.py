@@ -6,10 +6,10 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 from assay.demo.run import run_demo
 from assay.engine.cli.options import handle_errors
+from assay.engine.console import console
 
 
 @click.command()
@@ -24,4 +24,4 @@ from assay.engine.cli.options import handle_errors
 def demo(workdir: Path) -> None:
     """Run every built-in control on an emulated AWS account, example Kubernetes manifests and
     a throwaway PostgreSQL, then a data-subject request; no account or server needed."""
-    sys.exit(run_demo(workdir, Console()))
+    sys.exit(run_demo(workdir, console()))

@@ -7,11 +7,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from assay.checks import registry
 from assay.engine.cli.options import format_option, handle_errors, selection_options
+from assay.engine.console import console
 from assay.engine.models import Severity
 from assay.engine.planner import Filters, Plan, make_plan, resolve_profile
 from assay.errors import ConfigError
@@ -54,7 +54,7 @@ def checks_list(provider: str | None, fmt: str) -> None:
         table.add_row(
             s.name, s.resource, ", ".join(s.params.model_fields), ", ".join(s.permissions)
         )
-    Console().print(table)
+    console().print(table)
 
 
 @checks.command("permissions")

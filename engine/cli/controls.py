@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from assay.engine.catalog import control_schema, load_catalog, load_control
@@ -14,6 +13,7 @@ from assay.engine.cli.options import (
     format_option,
     handle_errors,
 )
+from assay.engine.console import console
 from assay.errors import ConfigError, ConfigErrors
 
 
@@ -45,7 +45,7 @@ def controls_list(framework: str | None, fmt: str) -> None:
     for c in rows:
         fws = "; ".join(f"{k}: {', '.join(v)}" for k, v in c.frameworks.items())
         table.add_row(c.id, c.severity.value, c.resource, fws, c.title)
-    Console().print(table)
+    console().print(table)
 
 
 @controls.command("show")

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from rich.console import Console
 
 from assay.engine.cli.options import (
     OutputFile,
@@ -20,6 +19,7 @@ from assay.engine.cli.options import (
     ledger_option,
     option_group,
 )
+from assay.engine.console import console
 from assay.errors import AssayError, ExitCode
 from assay.evidence import Pseudonymizer, load_key
 from assay.evidence.pseudonym import DEFAULT_KEY_PATH
@@ -114,7 +114,7 @@ def lint(datamap: Path, fmt: str) -> None:
     if fmt == "json":
         _emit(fmt, [vars(f) for f in findings])
     else:
-        render_findings(Console(), findings)
+        render_findings(console(), findings)
     if any(f.level == "error" for f in findings):
         sys.exit(ExitCode.USAGE)
 
@@ -190,7 +190,7 @@ def status(ledger: str, key_path: Path, include_closed: bool, fmt: str) -> None:
     if fmt == "json":
         _emit(fmt, [r.as_dict(today) for r in requests])
     else:
-        render_requests(Console(), requests, today)
+        render_requests(console(), requests, today)
 
 
 def _passphrase(env: str | None) -> str | None:
@@ -249,7 +249,7 @@ def _access(kind: str) -> Callable[..., None]:
         if fmt == "json":
             _emit(fmt, outcome.result.manifest)
         else:
-            render_access(Console(), outcome.result)
+            render_access(console(), outcome.result)
 
     command.__doc__ = (
         f"Export the subject's data for {kind} as a zip: JSON, CSV per table, manifest."
@@ -302,19 +302,19 @@ def erase(
     if fmt == "json":
         _emit(fmt, doc)
         return
-    console = Console()
+    term = console()
     done = outcome.request is not None and outcome.request.state == State.COMPLETED
     if done and outcome.result is None:
-        console.print(outcome.note)  # completed before this run: nothing to show but that
+        term.print(outcome.note)  # completed before this run: nothing to show but that
         return
-    render_plan(console, outcome.plan, "Erasure plan (dry run)" if dry_run else "Erasure plan")
+    render_plan(term, outcome.plan, "Erasure plan (dry run)" if dry_run else "Erasure plan")
     if outcome.result is not None and outcome.residual is not None:
-        console.print(
+        term.print(
             f"[green]✓[/] erased {outcome.result.rows} rows in "
             f"{outcome.result.seconds * 1000:.0f} ms; verified: nothing erasable remains"
         )
     if outcome.note:
-        console.print(outcome.note)
+        term.print(outcome.note)
 
 
 @dsr.command("rectify")

@@ -32,6 +32,7 @@ from assay.engine.cli.options import (
 from assay.engine.cli.runs import diff, waivers
 from assay.engine.collect import Snapshot, read_snapshot, write_snapshot
 from assay.engine.collect import collect as collect_snapshot
+from assay.engine.console import console
 from assay.engine.formats import FORMATS
 from assay.engine.formats.table import summary_text
 from assay.engine.models import Severity
@@ -76,7 +77,7 @@ def _report(
             FORMATS["markdown"](report, f)
     if all(out.path is not None for out in outputs):
         # Every report went to a file: say where, and how the run ended, on stderr.
-        err = Console(stderr=True, soft_wrap=True)
+        err = console(stderr=True)
         for out in outputs:
             err.print(f"{out.fmt} report written to {out.path}", markup=False, highlight=False)
         err.print(summary_text(report), highlight=False)

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from assay.engine.changes import Change, diff_runs, run_results
 from assay.engine.cli.options import format_option, handle_errors, ledger_option
+from assay.engine.console import console
 from assay.engine.planner import load_profile, resolve_profile
 from assay.engine.report import waiver_json
 from assay.evidence import open_ledger
@@ -57,10 +57,10 @@ def diff(run_a: str, run_b: str, ledger: str, fmt: str) -> None:
     for ch, s in changes:
         now = "-" if ch is Change.GONE else s.status
         table.add_row(ch.value.replace("_", " "), s.control, str(s.resource.get("id")), now)
-    console = Console()
-    console.print(table)
+    term = console()
+    term.print(table)
     counts = {ch: sum(1 for c, _ in changes if c is ch) for ch in Change}
-    console.print(
+    term.print(
         ", ".join(f"{n} {ch.value.replace('_', ' ')}" for ch, n in counts.items() if n)
         or "no changes"
     )
@@ -117,4 +117,4 @@ def waivers_list(profile: Path | None, fmt: str) -> None:
             w.approver,
             w.reason,
         )
-    Console().print(table)
+    console().print(table)

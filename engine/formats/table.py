@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import IO
 
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from assay.checks import Status
+from assay.engine.console import console
 from assay.engine.report import RunReport
 
 _STATUS_STYLE = {
@@ -21,7 +21,7 @@ ORDER = {Status.FAIL: 0, Status.ERROR: 1, Status.PASS: 2, Status.NOT_APPLICABLE:
 
 
 def write(report: RunReport, out: IO[str]) -> None:
-    console = Console(file=out, width=None if out.isatty() else 140, soft_wrap=False)
+    term = console(out)
     table = Table(title=f"assay run {report.run_id}", show_lines=False, expand=False)
     columns = ["status", "severity", "control", "resource", "reason"]
     if report.baseline:
@@ -44,8 +44,8 @@ def write(report: RunReport, out: IO[str]) -> None:
             change = report.change_of(f)
             row.insert(1, change.change.value.replace("_", " ") if change else "")
         table.add_row(*row)
-    console.print(table)
-    console.print(summary_text(report))
+    term.print(table)
+    term.print(summary_text(report))
 
 
 def summary_text(report: RunReport) -> Text:

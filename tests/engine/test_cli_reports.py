@@ -200,3 +200,16 @@ def test_reports_written_only_to_files_are_named_with_the_summary_on_stderr(ws: 
     assert "2 results: 1 pass, 1 fail" in res.stderr
     assert "exit code 1: an unwaived failure at or above --fail-on" in res.stderr
     assert (ws / "x.html").exists() and json.loads((ws / "y.json").read_text())["results"]
+
+
+def test_piped_output_never_folds_an_id_or_a_date(ws: Path) -> None:
+    long_id = "widget:" + "-".join(f"segment{i:02d}" for i in range(20))
+    r = make_resource("test.widget", {"lock_level": 1}, id=long_id, name=long_id)
+    r["collected_at"] = now_rfc3339()
+    write_snapshot(Snapshot(now_rfc3339(), resources=[r]), ws / "long.jsonl")
+    res = invoke("evaluate", str(ws / "long.jsonl"))
+    assert res.exit_code == 1
+    [row] = [line for line in res.stdout.splitlines() if "test-widget-locked" in line]
+    assert long_id in row and "lock level 1 < 2" in row
+    [since] = [line for line in res.stdout.splitlines() if "evidence:" in line]
+    assert since.endswith("…)")  # the whole line, not folded at 80 or 140 columns

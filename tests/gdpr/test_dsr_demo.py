@@ -11,14 +11,16 @@ from pathlib import Path
 from rich.console import Console
 
 from assay.demo.dsr import run_demo_dsr
+from assay.engine.console import console
 from assay.evidence import open_ledger, verify
 
 
 def test_the_demo_answers_an_access_request_and_plans_an_erasure(tmp_path: Path) -> None:
     out = io.StringIO()
-    run_demo_dsr(tmp_path, Console(file=out, width=200))
-    # What the privacy team copies next is printed whole.
-    assert "assay dsr erase --datamap" in out.getvalue()
+    run_demo_dsr(tmp_path, console(out))
+    # What the privacy team copies next is printed whole, on one line, even in a log.
+    [erase] = [line for line in out.getvalue().splitlines() if "assay dsr erase" in line]
+    assert erase.strip().startswith("SHOP_DB=") and erase.endswith("pseudonym.key")
     state = tmp_path / ".assay"
     [package] = state.glob("DSR-*.zip")
     with zipfile.ZipFile(package) as z:
