@@ -37,6 +37,7 @@ from assay.evidence import (
     verify_ledger,
 )
 from assay.files import write_text
+from assay.words import counted
 
 REGION = "us-east-1"
 DEMO_WAIVER = {
@@ -163,8 +164,8 @@ def export_run(ledger_url: str, run_id: str, key_path: Path, out: Path, console:
         raise EvidenceError(f"the demo's evidence bundle failed verification: {checked.error}")
     console.print(
         f"[green]✓[/] exported the run to {out}: records {exported.start}..{exported.end - 1} "
-        f"and {len(exported.checkpoints)} signed checkpoint(s), verified with the public key "
-        "alone",
+        f"and {counted(len(exported.checkpoints), 'signed checkpoint')}, verified with the "
+        "public key alone",
         soft_wrap=True,
     )
     console.print(

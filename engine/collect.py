@@ -7,7 +7,7 @@ A target that cannot be reached, or a collector that fails, becomes a recorded f
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -18,6 +18,7 @@ from assay.checks import registry
 from assay.engine.planner import Plan, PlannedTarget
 from assay.errors import ConfigError
 from assay.files import atomic_write
+from assay.words import counted
 
 SNAPSHOT_SCHEMA = "assay.snapshot/v1"
 
@@ -28,6 +29,24 @@ class CollectionFailure:
     provider: str
     resource_type: str
     reason: str
+
+
+def failure_lines(failures: Sequence[CollectionFailure]) -> list[str]:
+    """What could not be collected, in words: one line for a target that failed whole (the
+    same reason for every type, as when it cannot be reached), one per type otherwise."""
+    by_target: dict[str, list[CollectionFailure]] = {}
+    for f in failures:
+        by_target.setdefault(f.target, []).append(f)
+    lines: list[str] = []
+    for target, found in by_target.items():
+        reasons = {f.reason for f in found}
+        if len(found) > 1 and len(reasons) == 1:
+            lines.append(f"{reasons.pop()} ({counted(len(found), 'resource type')} not collected)")
+        else:
+            lines += [
+                f"could not collect {f.resource_type} from {target}: {f.reason}" for f in found
+            ]
+    return lines
 
 
 @dataclass

@@ -43,6 +43,7 @@ from assay.gdpr.requests import Request, RequestBook, State, now_utc
 from assay.gdpr.resolve import resolve
 from assay.gdpr.stores import Store, open_stores
 from assay.gdpr.traverse import Snapshot, find_subject, reading
+from assay.words import counted
 
 
 @dataclass
@@ -247,7 +248,7 @@ class Session:
         outcome = self._execute(plan, request, identities, statement_timeout, lock_timeout)
         if recovered and not plan.erasable:
             outcome.note = (
-                f"an earlier run erased {recovered} row(s) but died before recording it: "
+                f"an earlier run erased {counted(recovered, 'row')} but died before recording it: "
                 "recorded now, found by reading the stores again"
             )
         return outcome

@@ -7,6 +7,7 @@ ever repeats an identity or a value read from a datastore: they may be personal 
 from __future__ import annotations
 
 from assay.errors import AssayError, ExitCode
+from assay.words import counted
 
 
 class GdprError(AssayError):
@@ -27,7 +28,7 @@ class SchemaMismatchError(GdprError):
     def __init__(self, findings: list[object]) -> None:
         errors = [str(f) for f in findings if getattr(f, "level", "") == "error"]
         super().__init__(
-            f"the data map does not fit the database ({len(errors)} error(s)):\n  "
+            f"the data map does not fit the database ({counted(len(errors), 'error')}):\n  "
             + "\n  ".join(errors),
             remediation="run `assay dsr lint` and fix the data map; nothing was run",
         )

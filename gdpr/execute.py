@@ -26,6 +26,7 @@ from assay.gdpr.sqltext import Sql, chunks
 from assay.gdpr.stores import Store
 from assay.gdpr.strategies import delete_statement, update_statement
 from assay.gdpr.traverse import CHUNK, find_subject, reading
+from assay.words import counted
 
 
 @dataclass(frozen=True)
@@ -132,8 +133,8 @@ def _run(
 def _expect(store: Store, table: str, action: str, planned: int, affected: int) -> None:
     if affected != planned:
         raise ConflictError(
-            f"store {store.name!r}: {table}: {action} affected {affected} row(s), the plan "
-            f"counted {planned}; the data changed since planning. Rolled back: this store "
+            f"store {store.name!r}: {table}: {action} affected {counted(affected, 'row')}, the "
+            f"plan counted {planned}; the data changed since planning. Rolled back: this store "
             "is exactly as it was",
             remediation="plan again (assay dsr erase --dry-run) and re-run the erasure",
         )

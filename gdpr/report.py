@@ -17,6 +17,7 @@ from assay.gdpr.model import Finding
 from assay.gdpr.package import sealed_header
 from assay.gdpr.plan import ErasurePlan
 from assay.gdpr.requests import Request
+from assay.words import counted
 
 
 def render_plan(console: Console, plan: ErasurePlan, title: str = "Erasure plan") -> None:
@@ -101,9 +102,10 @@ def render_requests(console: Console, requests: Sequence[Request], today: date) 
         if not r.open:
             deadline = r.reason or "closed"
         elif r.overdue(today):
-            deadline = f"[red]OVERDUE by {(today - r.due).days} day(s)[/]"
+            deadline = f"[red]OVERDUE by {counted((today - r.due).days, 'day')}[/]"
         else:
-            deadline = f"{(r.due - today).days} day(s) left" + (" (extended)" if r.extended else "")
+            left = counted((r.due - today).days, "day")
+            deadline = f"{left} left" + (" (extended)" if r.extended else "")
         grid.add_row(
             r.id, r.type, r.state.value, r.received.isoformat(), r.due.isoformat(), deadline
         )
@@ -113,7 +115,8 @@ def render_requests(console: Console, requests: Sequence[Request], today: date) 
         console.print("[bold]Held data awaiting erasure:[/]")
         for r, d in deferred:
             when = d["expires"] or "when the hold is lifted"
-            console.print(f"  {r.id}: {d['rows']} row(s) of {d['table']} under {d['hold']}: {when}")
+            rows = counted(d["rows"], "row")
+            console.print(f"  {r.id}: {rows} of {d['table']} under {d['hold']}: {when}")
 
 
 def render_findings(console: Console, findings: Sequence[Finding]) -> None:
@@ -122,4 +125,4 @@ def render_findings(console: Console, findings: Sequence[Finding]) -> None:
         at = f" [dim]({f.at})[/]" if f.at else ""
         console.print(f"[{colour}]{f.level}[/]: {f.where}: {f.message}{at}", highlight=False)
     errors = sum(f.level == "error" for f in findings)
-    console.print(f"{errors} error(s), {len(findings) - errors} warning(s)")
+    console.print(f"{counted(errors, 'error')}, {counted(len(findings) - errors, 'warning')}")

@@ -15,6 +15,7 @@ from assay.engine.cli.options import (
 )
 from assay.engine.console import console
 from assay.errors import ConfigError, ConfigErrors
+from assay.words import counted
 
 
 @click.group()
@@ -82,7 +83,7 @@ def controls_validate(paths: tuple[Path, ...]) -> None:
             errors.append(exc)
     if errors:
         raise ConfigErrors(errors)
-    click.echo(f"{len(files)} control file(s) valid")
+    click.echo(f"{counted(len(files), 'control file')} valid")
 
 
 @controls.command("schema")

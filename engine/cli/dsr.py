@@ -36,6 +36,7 @@ from assay.gdpr import (
     unpack,
 )
 from assay.gdpr.report import render_access, render_findings, render_plan, render_requests
+from assay.words import counted
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -366,9 +367,9 @@ def rectify(
     for change in outcome.changes:
         n = outcome.applied.get(change.table.name)
         what = (
-            f"{n} row(s) updated"
+            f"{counted(n, 'row')} updated"
             if n is not None
-            else f"{len(change.observed)} row(s) would change"
+            else f"{counted(len(change.observed), 'row')} would change"
         )
         click.echo(f"{change.table.name}: {', '.join(change.columns)}: {what}")
 

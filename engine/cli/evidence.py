@@ -51,6 +51,7 @@ from assay.evidence import (
 from assay.evidence.backends.postgres import PostgresLedger
 from assay.evidence.checkpoint_log import CheckpointLog, resolve_checkpoint_log
 from assay.evidence.ledger import Ledger
+from assay.words import counted
 
 KEY_HELP = (
     f"Signing key file (default: ${SIGNING_KEY_ENV}, which may also hold the key itself, "
@@ -193,15 +194,17 @@ def evidence_verify(
         _echo_json({"ledger": redact_url(ledger), **result.as_dict()})
     else:
         if not result.ok:
-            click.echo(f"{result.records} record(s) passed the checks before the failure")
+            click.echo(f"{counted(result.records, 'record')} passed the checks before the failure")
         else:
             click.echo(f"✓ {result.records} records verified; head {result.head}")
             click.echo(f"✓ Merkle root {result.root} (the stored tree agrees)")
             latest = f"; latest {result.latest.label}" if result.latest else ""
             if result.signatures_checked:
-                click.echo(f"✓ {result.checkpoints} signed checkpoint(s) verified{latest}")
+                click.echo(f"✓ {counted(result.checkpoints, 'signed checkpoint')} verified{latest}")
             else:
-                click.echo(f"✓ {result.checkpoints} checkpoint(s) match the records{latest}")
+                click.echo(
+                    f"✓ {counted(result.checkpoints, 'checkpoint')} match the records{latest}"
+                )
             if result.trusted is not None:
                 click.echo(f"✓ consistent with the trusted checkpoint {result.trusted.label}")
             if result.pinned is not None and pinned is not None:
@@ -245,7 +248,7 @@ def _verify_bundle(
         _echo_json({"bundle": str(bundle), **result.as_dict()})
     else:
         if not result.ok:
-            click.echo(f"{result.records} record(s) passed the checks before the failure")
+            click.echo(f"{counted(result.records, 'record')} passed the checks before the failure")
         elif result.start is not None and result.end is not None:
             click.echo(
                 f"✓ {result.records} of records {result.start}..{result.end - 1} verified; "
@@ -253,7 +256,7 @@ def _verify_bundle(
             )
         if result.ok and result.latest is not None:
             click.echo(
-                f"✓ {result.checkpoints} signed checkpoint(s) verified; latest "
+                f"✓ {counted(result.checkpoints, 'signed checkpoint')} verified; latest "
                 f"{result.latest.label}, root {result.latest.root.hex()}"
             )
             click.echo(f"✓ manifest and every file's SHA-256 signed by {result.signer}")
@@ -331,7 +334,7 @@ def evidence_export(
     latest = result.latest
     click.echo(
         f"wrote {out}: records {result.start}..{result.end - 1} "
-        f"({result.end - result.start}), {len(result.checkpoints)} checkpoint(s) up to "
+        f"({result.end - result.start}), {counted(len(result.checkpoints), 'checkpoint')} up to "
         f"{latest.label}; SHA-256 {result.sha256}"
     )
     click.echo("an auditor checks it with the log's public key, and can pin its checkpoint:")

@@ -30,7 +30,7 @@ from assay.engine.cli.options import (
     selection_options,
 )
 from assay.engine.cli.runs import diff, waivers
-from assay.engine.collect import Snapshot, read_snapshot, write_snapshot
+from assay.engine.collect import Snapshot, failure_lines, read_snapshot, write_snapshot
 from assay.engine.collect import collect as collect_snapshot
 from assay.engine.console import console
 from assay.engine.formats import FORMATS
@@ -40,6 +40,7 @@ from assay.engine.planner import Filters, Plan, make_plan, resolve_profile
 from assay.engine.run import execute
 from assay.errors import ConfigError, ExitCode
 from assay.files import atomic_write
+from assay.words import counted
 
 
 def _plan(
@@ -169,12 +170,13 @@ def collect(
     snap = _collect(plan, workers, timeout)
     write_snapshot(snap, output)
     click.echo(
-        f"{len(snap.resources)} resources from {len(snap.targets)} target(s) written to "
-        f"{output}; {len(snap.failures)} collection failure(s)",
+        f"{counted(len(snap.resources), 'resource')} from "
+        f"{counted(len(snap.targets), 'target')} written to {output}; "
+        f"{counted(len(snap.failures), 'collection failure')}",
         err=True,
     )
-    for f in snap.failures:
-        click.echo(f"  could not collect {f.resource_type} from {f.target}: {f.reason}", err=True)
+    for line in failure_lines(snap.failures):
+        click.echo(f"  {line}", err=True)
 
 
 @cli.command()

@@ -16,6 +16,7 @@ from assay.engine.models import Severity
 from assay.errors import AssayError, ConfigErrors
 from assay.evidence.checkpoint_log import CHECKPOINT_LOG_ENV, DEFAULT_CHECKPOINT_LOG
 from assay.files import UnsafePathError, check_output_path
+from assay.words import counted
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_LEDGER = "sqlite:///.assay/ledger.db"
@@ -33,7 +34,7 @@ def handle_errors(func: F) -> F:
         except ConfigErrors as exc:
             for e in exc.errors:
                 click.echo(f"error: {e.diagnostics()}", err=True)
-            click.echo(f"{len(exc.errors)} error(s); nothing was run", err=True)
+            click.echo(f"{counted(len(exc.errors), 'error')}; nothing was run", err=True)
             sys.exit(exc.exit_code)
         except AssayError as exc:
             click.echo(f"error: {exc.diagnostics()}", err=True)

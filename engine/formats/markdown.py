@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import IO
 
 from assay.checks import Status
+from assay.engine.collect import failure_lines
 from assay.engine.report import RunReport
+from assay.words import counted
 
 ICON = {Status.PASS: "✅", Status.FAIL: "❌", Status.ERROR: "⚠️", Status.NOT_APPLICABLE: "·"}
 MAX_ROWS = 50  # step summaries are read by people; the full list is in the other formats
@@ -26,8 +28,8 @@ def write(report: RunReport, out: IO[str]) -> None:
         changed = [c.change.value for c in report.changes.values()]
         new, fixed = changed.count("new_failure"), changed.count("fixed")
         out.write(
-            f"Since `{report.baseline}`: **{new} new failure(s)**, {fixed} fixed, "
-            f"{len(report.gone)} resource(s) gone.\n\n"
+            f"Since `{report.baseline}`: **{counted(new, 'new failure')}**, {fixed} fixed, "
+            f"{counted(len(report.gone), 'resource')} gone.\n\n"
         )
     if s.scores:
         out.write("| criterion | score | passed | failed | waived | errors |\n")
@@ -57,8 +59,6 @@ def write(report: RunReport, out: IO[str]) -> None:
         out.write("\n")
     for w in s.expired_waivers:
         out.write(f"- ⏰ waiver `{w.id}` ({w.control}) expired on {w.expires}\n")
-    for fl in report.failures:
-        out.write(
-            f"- ⚠️ could not collect `{fl.resource_type}` from `{fl.target}`: {_cell(fl.reason)}\n"
-        )
+    for line in failure_lines(report.failures):
+        out.write(f"- ⚠️ {_cell(line)}\n")
     out.write(f"\n{report.exit_line[0].upper()}{report.exit_line[1:]}.\n")

@@ -8,8 +8,10 @@ from rich.table import Table
 from rich.text import Text
 
 from assay.checks import Status
+from assay.engine.collect import failure_lines
 from assay.engine.console import console
 from assay.engine.report import RunReport
+from assay.words import counted
 
 _STATUS_STYLE = {
     Status.PASS: "green",
@@ -65,17 +67,15 @@ def summary_text(report: RunReport) -> Text:
         for c in report.changes.values():
             counts[c.change.value] = counts.get(c.change.value, 0) + 1
         shown = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(counts.items()))
-        text.append(f"since {report.baseline}: {shown}; {len(report.gone)} resource(s) gone\n")
+        gone = counted(len(report.gone), "resource")
+        text.append(f"since {report.baseline}: {shown}; {gone} gone\n")
     for w in s.expired_waivers:
         text.append(
             f"  waiver {w.id} expired on {w.expires} and no longer applies: renew or fix\n",
             style="yellow",
         )
-    for fl in report.failures:
-        text.append(
-            f"  could not collect {fl.resource_type} from {fl.target}: {fl.reason}\n",
-            style="yellow",
-        )
+    for line in failure_lines(report.failures):
+        text.append(f"  {line}\n", style="yellow")
     if report.ledger:
         text.append(
             f"evidence: {report.ledger['records']} records appended to {report.ledger['url']}"

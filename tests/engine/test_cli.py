@@ -145,7 +145,7 @@ def test_controls_commands(workspace: Path, controls_dir: Path, tmp_path: Path) 
     schema = json.loads(invoke(["controls", "schema"], workspace).output)
     assert schema["properties"]["severity"]
     ok = invoke(["controls", "validate", str(controls_dir)], workspace)
-    assert ok.exit_code == 0 and "1 control file(s) valid" in ok.output
+    assert ok.exit_code == 0 and "1 control file valid" in ok.output
     bad = tmp_path / "bad.yaml"
     bad.write_text("id: bad\n")
     res = invoke(["controls", "validate", str(bad)], workspace)

@@ -204,7 +204,7 @@ def test_markdown_summary_counts(report: RunReport) -> None:
     assert f"| ✅ pass | {c['pass']} |" in md
     assert f"| ❌ fail | {c['fail']} |" in md
     assert "| waived failures | 1 |" in md
-    assert "**2 new failure(s)**, 1 fixed" in md
+    assert "**2 new failures**, 1 fixed" in md
     assert "waiver `W-OLD`" in md
 
 

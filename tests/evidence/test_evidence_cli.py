@@ -99,7 +99,7 @@ def test_a_signed_run_proves_and_verifies_end_to_end(workspace: Path) -> None:
     )
     assert verified.exit_code == 0, verified.output
     assert "7 records verified" in verified.output
-    assert "2 signed checkpoint(s) verified; latest example.com/evidence/ci@7" in verified.output
+    assert "2 signed checkpoints verified; latest example.com/evidence/ci@7" in verified.output
     assert "consistent with the trusted checkpoint example.com/evidence/ci@4" in verified.output
 
     doc = json.loads(invoke("evidence", "prove", "2", "--format", "json").output)
@@ -126,7 +126,7 @@ def test_tampering_exits_4_naming_what_is_wrong(workspace: Path) -> None:
     assert result.exit_code == 4
     assert "@4: covers 4 records, but the ledger has 3" in result.output
     assert "✓" not in result.output
-    assert "3 record(s) passed the checks before the failure" in result.output
+    assert "3 records passed the checks before the failure" in result.output
     trusted = invoke("evidence", "verify", "--key", vkey, "--trusted-checkpoint", "pinned")
     assert trusted.exit_code == 4
 
@@ -218,7 +218,7 @@ def test_export_then_verify_a_bundle_offline(workspace: Path) -> None:
 
     exported = invoke("evidence", "export", "--out", "q2.zip")
     assert exported.exit_code == 0, exported.output
-    assert "wrote q2.zip: records 0..6 (7), 2 checkpoint(s) up to example.com/evidence/ci@7" in (
+    assert "wrote q2.zip: records 0..6 (7), 2 checkpoints up to example.com/evidence/ci@7" in (
         exported.output
     )
     assert f"assay evidence verify q2.zip --key {vkey}" in exported.output
@@ -227,7 +227,7 @@ def test_export_then_verify_a_bundle_offline(workspace: Path) -> None:
     verified = invoke("evidence", "verify", "q2.zip", "--key", vkey)
     assert verified.exit_code == 0, verified.output
     assert "✓ 7 of records 0..6 verified" in verified.output
-    assert "✓ 2 signed checkpoint(s) verified; latest example.com/evidence/ci@7" in verified.output
+    assert "✓ 2 signed checkpoints verified; latest example.com/evidence/ci@7" in verified.output
     assert "unzip -p q2.zip checkpoints/0001-size-7.note > pinned.checkpoint" in verified.output
     assert "! oscal/assessment-results.json and summary.md are covered" in verified.output
     rebuilt = invoke("evidence", "verify", "q2.zip", "--key", vkey, "--check-views")

@@ -258,7 +258,7 @@ def test_an_erasure_that_dies_after_its_commit_is_recorded_on_the_next_run(
     out, err = rerun.communicate(timeout=60)
     assert rerun.returncode == 0, err
     assert '"state": "completed"' in out
-    assert f"an earlier run erased {erased} row(s) but died before recording it" in out
+    assert f"an earlier run erased {erased} rows but died before recording it" in out
     with open_ledger(ledger) as led:
         records = [
             r.record

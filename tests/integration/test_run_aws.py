@@ -76,6 +76,12 @@ def test_run_gives_seeded_verdicts_and_errors_for_an_unreachable_target(
     assert res.exit_code == 1  # the seeded failures gate before the errors do
     verify = CliRunner().invoke(cli, ["evidence", "verify"])
     assert verify.exit_code == 0, verify.output
+    # The table names the unreachable target once, with the cause, not once per type.
+    table = CliRunner().invoke(cli, ["run", "--timeout", "20"], catch_exceptions=False)
+    types = len({f["resource_type"] for f in doc["summary"]["collection_failures"]})
+    [line] = [x for x in table.stdout.splitlines() if "not collected)" in x]
+    assert "cannot reach target 'dead'" in line
+    assert line.rstrip().endswith(f"({types} resource types not collected)")
 
 
 def test_doctor_names_the_unreachable_target(
