@@ -5,7 +5,7 @@ parts below it (DESIGN.md, "Layout"), wherever the import sits (top level or in 
     engine                    CLI, loader, runner, reports
     gdpr                      data-subject requests
     checks, evidence          the check API and providers; the ledger
-    base                      assay.errors, assay.files, assay.yamlsource, the version
+    base                      assay.errors, files, words, yamlsource, the version
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-BASE = {"assay.errors", "assay.files", "assay.yamlsource", "assay.__version__"}
+BASE = {"assay.errors", "assay.files", "assay.words", "assay.yamlsource", "assay.__version__"}
 # The folders that install as assay.<name>, and the parts each may import.
 ALLOWED: dict[str, set[str]] = {
     "checks": {"checks"},
@@ -58,7 +58,7 @@ def test_each_part_imports_only_the_parts_below_it(folder: str) -> None:
 
 
 def test_the_base_imports_nothing_above_it() -> None:
-    for name in ("errors", "files", "yamlsource", "__init__"):
+    for name in ("errors", "files", "words", "yamlsource", "__init__"):
         path = ROOT / "assay" / f"{name}.py"
         assert {part(m) for m in imports_of(path)} <= {None}, path
 
