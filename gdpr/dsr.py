@@ -270,20 +270,8 @@ class Session:
             n = before - now.get((t["store"], t["table"]), 0)
             if n > 0:
                 gone[t["table"]] = n
-        if not gone:
-            return request, 0  # nothing had committed: the plan runs again
-        rows = sum(gone.values())
-        request = self.book.advance(
-            request,
-            State.EXECUTED,
-            rows=rows,
-            recovered={
-                "tables": gone,
-                "how": "planned rows a fresh read no longer finds, after a run that died "
-                "before recording its execution",
-            },
-        )
-        return request, rows
+        # Nothing gone: nothing had committed, and the plan runs again.
+        return self._record_recovered(request, gone, "planned rows a fresh read no longer finds")
 
     def _confirm_interrupted_rectification(
         self, request: Request, changes: Sequence[TableChange]
@@ -296,17 +284,24 @@ class Session:
         done = {
             c.table.name: n for c in changes if c.table.name in planned if (n := _already_set(c))
         }
-        if not done:
+        return self._record_recovered(
+            request, done, "rows holding the planned values on a fresh read"
+        )
+
+    def _record_recovered(
+        self, request: Request, tables: dict[str, int], how: str
+    ) -> tuple[Request, int]:
+        """Record `tables`' rows as executed by a run that died before it could say so."""
+        if not tables:
             return request, 0
-        rows = sum(done.values())
+        rows = sum(tables.values())
         request = self.book.advance(
             request,
             State.EXECUTED,
             rows=rows,
             recovered={
-                "tables": done,
-                "how": "rows holding the planned values on a fresh read, after a run that "
-                "died before recording its execution",
+                "tables": tables,
+                "how": f"{how}, after a run that died before recording its execution",
             },
         )
         return request, rows

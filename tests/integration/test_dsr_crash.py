@@ -113,6 +113,24 @@ def phone_of(db: Path) -> str | None:
         con.close()
 
 
+def slow_shop(db: Path, trigger: str, side: int) -> None:
+    """The example shop in SQLite, with a `trigger` (``BEFORE DELETE ON addresses``) that
+    counts a join of a `side`-row table with itself, three ways: time to act while it runs."""
+    create_shop_sqlite(db)
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE slow (n INTEGER)")
+    con.execute(
+        "INSERT INTO slow WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+        "WHERE x < ?) SELECT x FROM c",
+        (side,),
+    )
+    con.execute(
+        f"CREATE TRIGGER slow {trigger} BEGIN SELECT count(*) FROM slow a, slow b, slow c; END"
+    )
+    con.commit()
+    con.close()
+
+
 def sqlite_content(path: Path) -> list[str]:
     con = sqlite3.connect(path)  # the first read rolls back a hot journal
     try:
@@ -123,20 +141,8 @@ def sqlite_content(path: Path) -> list[str]:
 
 def test_sqlite_erasure_killed_mid_transaction_changes_nothing_and_reruns(tmp_path: Path) -> None:
     db = tmp_path / "shop.db"
-    create_shop_sqlite(db)
-    con = sqlite3.connect(db)
-    con.execute("CREATE TABLE slow (n INTEGER)")
-    con.execute(
-        "INSERT INTO slow WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
-        "WHERE x < 2000) SELECT x FROM c"
-    )
     # runs inside the erasure's last DELETE: minutes of work, so the kill lands mid-statement
-    con.execute(
-        "CREATE TRIGGER slow_delete BEFORE DELETE ON addresses BEGIN "
-        "SELECT count(*) FROM slow a, slow b, slow c; END"
-    )
-    con.commit()
-    con.close()
+    slow_shop(db, "BEFORE DELETE ON addresses", 2000)
     before = sqlite_content(db)
     rid, ledger, key = open_verified_request(tmp_path)
     proc = erase(tmp_path, "sqlite", str(db), rid, ledger, key)
@@ -147,7 +153,7 @@ def test_sqlite_erasure_killed_mid_transaction_changes_nothing_and_reruns(tmp_pa
     assert journal.exists()  # a hot journal: the transaction never committed
     assert sqlite_content(db) == before
     con = sqlite3.connect(db)
-    con.execute("DROP TRIGGER slow_delete")
+    con.execute("DROP TRIGGER slow")
     con.commit()
     con.close()
     rerun = erase(tmp_path, "sqlite", str(db), rid, ledger, key)
@@ -215,20 +221,8 @@ def test_an_erasure_that_dies_after_its_commit_is_recorded_on_the_next_run(
     tmp_path: Path,
 ) -> None:
     db = tmp_path / "shop.db"
-    create_shop_sqlite(db)
-    con = sqlite3.connect(db)
-    con.execute("CREATE TABLE slow (n INTEGER)")
-    con.execute(
-        "INSERT INTO slow WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
-        "WHERE x < 200) SELECT x FROM c"
-    )
     # Slow enough to take the ledger's lock while the erasure's transaction is open.
-    con.execute(
-        "CREATE TRIGGER slow_delete BEFORE DELETE ON addresses BEGIN "
-        "SELECT count(*) FROM slow a, slow b, slow c; END"
-    )
-    con.commit()
-    con.close()
+    slow_shop(db, "BEFORE DELETE ON addresses", 200)
     rid, ledger, key = open_verified_request(tmp_path)
     proc = erase(tmp_path, "sqlite", str(db), rid, ledger, key)
     journal = db.with_name("shop.db-journal")
@@ -273,19 +267,7 @@ def test_a_rectification_that_dies_after_its_commit_is_recorded_on_the_next_run(
     tmp_path: Path,
 ) -> None:
     db = tmp_path / "shop.db"
-    create_shop_sqlite(db)
-    con = sqlite3.connect(db)
-    con.execute("CREATE TABLE slow (n INTEGER)")
-    con.execute(
-        "INSERT INTO slow WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
-        "WHERE x < 300) SELECT x FROM c"
-    )
-    con.execute(
-        "CREATE TRIGGER slow_update BEFORE UPDATE ON customers BEGIN "
-        "SELECT count(*) FROM slow a, slow b, slow c; END"
-    )
-    con.commit()
-    con.close()
+    slow_shop(db, "BEFORE UPDATE ON customers", 300)
     rid, ledger, key = open_verified_request(tmp_path, "rectification")
     phone = ("rectify", "--set", "customers.phone=+44 7700 900999")
     proc = erase(tmp_path, "sqlite", str(db), rid, ledger, key, phone)
