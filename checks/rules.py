@@ -42,6 +42,7 @@ in JMESPath's interpreter with a check on the value every node reads and yields.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -49,6 +50,7 @@ from typing import Any
 
 from assay.checks.attribute_paths import PathError, compile_path, without_floats
 from assay.checks.result import MissingEvidence, Result, Status
+from assay.words import counted
 
 Location = tuple[str | int, ...]
 # A test gets the observed value and `now`; it returns None when the predicate holds,
@@ -145,7 +147,8 @@ class _Predicate(_Node):
         expected = self.test(value, now)
         if expected is None:
             return Status.PASS, f"{self.path} {self.held} (observed {_show(value)})"
-        return Status.FAIL, f"{self.path} is {_show(value)}, {expected}"
+        found = "not set" if value is None else _show(value)
+        return Status.FAIL, f"{self.path} is {found}, {expected}"
 
 
 class _All(_Node):
@@ -206,7 +209,9 @@ class _Not(_Node):
 
 
 def _show(value: Any) -> str:
-    text = repr(value)
+    """A value as the YAML and JSON people write it (true, "AES256", ["a", "b"]), not as a
+    Python literal; cut short when long."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= _REPR_LIMIT else text[: _REPR_LIMIT - 3] + "..."
 
 
@@ -358,12 +363,12 @@ def _regex(operand: Any, location: Location) -> Test:
     try:
         pattern = re.compile(operand)
     except re.error as exc:
-        raise RuleError(location, f"bad regex {operand!r}: {exc}") from None
+        raise RuleError(location, f"bad regex {_show(operand)}: {exc}") from None
 
     def test(value: Any, now: datetime | None) -> str | None:
         if not isinstance(value, str):
-            return f"expected a string matching {operand!r}, got {_json_type(value)}"
-        return None if pattern.search(value) else f"expected it to match {operand!r}"
+            return f"expected a string matching {_show(operand)}, got {_json_type(value)}"
+        return None if pattern.search(value) else f"expected it to match {_show(operand)}"
 
     return test
 
@@ -372,7 +377,7 @@ def _age_days_lte(operand: Any, location: Location) -> Test:
     if not _is_int(operand) or operand < 0:
         raise RuleError(location, f"expected a whole number of days >= 0, got {_show(operand)}")
     limit = timedelta(days=operand)
-    wanted = f"expected an RFC 3339 timestamp at most {operand} days old"
+    wanted = f"expected an RFC 3339 timestamp at most {counted(operand, 'day')} old"
 
     def test(value: Any, now: datetime | None) -> str | None:
         if not isinstance(value, str):
@@ -384,7 +389,7 @@ def _age_days_lte(operand: Any, location: Location) -> Test:
         if stamp.utcoffset() is None:
             return f"{wanted}, got one without a UTC offset"
         age = (now if now is not None else datetime.now(UTC)) - stamp
-        return None if age <= limit else f"{wanted}, it is {age.days} days old"
+        return None if age <= limit else f"{wanted}, it is {counted(age.days, 'day')} old"
 
     return test
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,6 +40,11 @@ def run(spec: dict[str, Any], now: datetime | None = NOW, **attributes: Any) -> 
     return compile_rule(spec)(bucket(**attributes), now=now)
 
 
+def shown(value: Any) -> str:
+    """How a reason shows an observed value."""
+    return "not set" if value is None else json.dumps(value)
+
+
 def compile_error(spec: Any) -> RuleError:
     with pytest.raises(RuleError) as info:
         compile_rule(spec)
@@ -49,17 +55,17 @@ def compile_error(spec: Any) -> RuleError:
 
 # op, operand, an observed value that passes, one that fails, the expectation when it fails
 OPERATOR_CASES = [
-    ("eq", "Enabled", "Enabled", "Suspended", "expected 'Enabled'"),
-    ("eq", True, True, 1, "expected True"),
+    ("eq", "Enabled", "Enabled", "Suspended", 'expected "Enabled"'),
+    ("eq", True, True, 1, "expected true"),
     ("eq", 1, 1, True, "expected 1"),
-    ("eq", {"a": [1, True]}, {"a": [1, True]}, {"a": [1, 1]}, "expected {'a': [1, True]}"),
-    ("eq", None, None, "x", "expected None"),
-    ("ne", "Disabled", "Enabled", "Disabled", "expected anything but 'Disabled'"),
+    ("eq", {"a": [1, True]}, {"a": [1, True]}, {"a": [1, 1]}, 'expected {"a": [1, true]}'),
+    ("eq", None, None, "x", "expected null"),
+    ("ne", "Disabled", "Enabled", "Disabled", 'expected anything but "Disabled"'),
     ("ne", 0, False, 0, "expected anything but 0"),
-    ("in", ["aws:kms", "AES256"], "AES256", "none", "expected one of ['aws:kms', 'AES256']"),
-    ("in", [1, "a", None], None, True, "expected one of [1, 'a', None]"),
-    ("not_in", ["ap-east-1"], "us-east-1", "ap-east-1", "expected none of ['ap-east-1']"),
-    ("not_in", [False], 0, False, "expected none of [False]"),
+    ("in", ["aws:kms", "AES256"], "AES256", "none", 'expected one of ["aws:kms", "AES256"]'),
+    ("in", [1, "a", None], None, True, 'expected one of [1, "a", null]'),
+    ("not_in", ["ap-east-1"], "us-east-1", "ap-east-1", 'expected none of ["ap-east-1"]'),
+    ("not_in", [False], 0, False, "expected none of [false]"),
     ("gt", 5, 6, 5, "expected > 5"),
     ("gte", 5, 5, 4, "expected >= 5"),
     ("lt", 5, 4, 5, "expected < 5"),
@@ -69,11 +75,11 @@ OPERATOR_CASES = [
     ("exists", False, None, 0, "expected it to be absent"),
     ("absent", True, None, False, "expected it to be absent"),
     ("absent", False, {}, None, "expected it to exist"),
-    ("contains", "prod", ["prod", "app"], ["dev"], "expected it to contain 'prod'"),
-    ("contains", "prod", "eu-prod-1", "eu-dev-1", "expected it to contain 'prod'"),
+    ("contains", "prod", ["prod", "app"], ["dev"], 'expected it to contain "prod"'),
+    ("contains", "prod", "eu-prod-1", "eu-dev-1", 'expected it to contain "prod"'),
     ("contains", {"Key": "env"}, [{"Key": "env"}], [{"Key": "app"}], "expected it to contain"),
     ("contains", 1, [2, 1], [True], "expected it to contain 1"),
-    ("regex", "^team-", "team-7", "ops-team-7", "expected it to match '^team-'"),
+    ("regex", "^team-", "team-7", "ops-team-7", 'expected it to match "^team-"'),
     ("age_days_lte", 90, "2025-03-03T12:00:00Z", "2025-03-03T11:59:59Z", "it is 90 days old"),
 ]
 
@@ -86,19 +92,19 @@ def test_each_operator_passes_and_fails(
 
     passed = run(spec, value=good)
     assert passed.status is Status.PASS, passed.reason
-    assert passed.reason == f"value {op} {operand!r} (observed {good!r})"
+    assert passed.reason == f"value {op} {json.dumps(operand)} (observed {json.dumps(good)})"
     assert passed.observed == {"value": good}
 
     failed = run(spec, value=bad)
     assert failed.status is Status.FAIL, failed.reason
-    assert failed.reason.startswith(f"value is {bad!r}, ")
+    assert failed.reason.startswith(f"value is {shown(bad)}, ")
     assert expected in failed.reason
     assert failed.observed == {"value": bad}
 
 
 def test_missing_key_reads_as_null() -> None:
     assert run({"path": "tags.owner", "exists": True}, tags={}).reason == (
-        "tags.owner is None, expected it to exist"
+        "tags.owner is not set, expected it to exist"
     )
     assert run({"path": "tags.owner", "absent": True}).status is Status.PASS
     assert run({"path": "nothing[3].here", "eq": None}).status is Status.PASS
@@ -111,7 +117,7 @@ def test_fail_reason_names_path_expectation_and_observed() -> None:
     )
     assert result.status is Status.FAIL
     assert result.reason == (
-        "encryption.rules[0].algorithm is None, expected one of ['aws:kms', 'AES256']"
+        'encryption.rules[0].algorithm is not set, expected one of ["aws:kms", "AES256"]'
     )
     assert result.observed == {"encryption.rules[0].algorithm": None}
 
@@ -127,17 +133,17 @@ def test_comparison_on_a_non_number_fails_naming_the_type(
     result = run({"path": "retention_days", op: 30}, retention_days=observed)
     assert result.status is Status.FAIL
     assert result.reason == (
-        f"retention_days is {observed!r}, expected a number {symbol} 30, got {kind}"
+        f"retention_days is {shown(observed)}, expected a number {symbol} 30, got {kind}"
     )
 
 
 @pytest.mark.parametrize(
     ("spec", "observed", "reason"),
     [
-        ({"contains": "x"}, 5, "expected a list or string containing 'x', got a number"),
+        ({"contains": "x"}, 5, 'expected a list or string containing "x", got a number'),
         ({"contains": 5}, "5", "expected a list containing 5, got a string"),
-        ({"regex": "^a"}, ["a"], "expected a string matching '^a', got a list"),
-        ({"age_days_lte": 1}, 1717200000, "at most 1 days old, got a number"),
+        ({"regex": "^a"}, ["a"], 'expected a string matching "^a", got a list'),
+        ({"age_days_lte": 1}, 1717200000, "at most 1 day old, got a number"),
         ({"age_days_lte": 1}, "yesterday", "got a string that is not one"),
         ({"age_days_lte": 1}, "2025-06-01T00:00:00", "got one without a UTC offset"),
     ],
@@ -158,8 +164,8 @@ def test_age_days_lte_with_offsets_and_future_timestamps() -> None:
     assert run(rule, rotated="2026-01-01T00:00:00Z").status is Status.PASS  # clock skew
     old = run(rule, rotated="2024-06-01T12:00:00Z")
     assert old.reason == (
-        "rotated is '2024-06-01T12:00:00Z', "
-        "expected an RFC 3339 timestamp at most 1 days old, it is 365 days old"
+        'rotated is "2024-06-01T12:00:00Z", '
+        "expected an RFC 3339 timestamp at most 1 day old, it is 365 days old"
     )
 
 
@@ -248,7 +254,7 @@ def test_the_briefs_rule_from_yaml() -> None:
     bad = rule(bucket(encryption=KMS, versioning="Suspended", tags={"records": 3}), now=NOW)
     assert bad.status is Status.FAIL
     assert bad.reason == (
-        "none of 2 conditions holds; first: versioning is 'Suspended', expected 'Enabled'"
+        'none of 2 conditions holds; first: versioning is "Suspended", expected "Enabled"'
     )
     assert bad.observed == {
         "encryption.rules[0].algorithm": "aws:kms",
@@ -279,12 +285,12 @@ def test_not_inverts_and_says_so() -> None:
     held = run(spec, public=True)
     assert (held.status, held.reason) == (
         Status.FAIL,
-        "negated condition holds: public eq True (observed True)",
+        "negated condition holds: public eq true (observed true)",
     )
     private = run(spec, public=False)
     assert (private.status, private.reason) == (
         Status.PASS,
-        "negated condition does not hold: public is False, expected True",
+        "negated condition does not hold: public is false, expected true",
     )
 
 
@@ -393,24 +399,24 @@ def test_an_error_keeps_its_reason_through_combinators() -> None:
         (
             {"all": [{"path": "a", "eq": 1}, {"path": "b", "regex": "(unclosed"}]},
             ("all", 1, "regex"),
-            "bad regex '(unclosed': missing ), unterminated subpattern",
+            'bad regex "(unclosed": missing ), unterminated subpattern',
         ),
         ({"path": "a", "regex": 5}, ("regex",), "expected a regular expression string"),
-        ({"path": "a", "gt": "5"}, ("gt",), "expected an integer, got '5'"),
+        ({"path": "a", "gt": "5"}, ("gt",), 'expected an integer, got "5"'),
         ({"path": "a", "lte": 1.5}, ("lte",), "expected an integer, got 1.5"),
-        ({"path": "a", "gte": True}, ("gte",), "expected an integer, got True"),
+        ({"path": "a", "gte": True}, ("gte",), "expected an integer, got true"),
         (
             {"path": "a", "eq": 1.5},
             ("eq",),
             "expected an integer, got 1.5 (records hold no floats)",
         ),
         ({"path": "a", "contains": [1, [2.5]]}, ("contains", 1, 0), "got 2.5"),
-        ({"path": "a", "in": "aws:kms"}, ("in",), "expected a non-empty list, got 'aws:kms'"),
+        ({"path": "a", "in": "aws:kms"}, ("in",), 'expected a non-empty list, got "aws:kms"'),
         ({"path": "a", "not_in": []}, ("not_in",), "expected a non-empty list, got []"),
-        ({"path": "a", "exists": "yes"}, ("exists",), "expected true or false, got 'yes'"),
+        ({"path": "a", "exists": "yes"}, ("exists",), 'expected true or false, got "yes"'),
         ({"path": "a", "absent": 1}, ("absent",), "expected true or false, got 1"),
         ({"path": "a", "age_days_lte": -1}, ("age_days_lte",), "days >= 0, got -1"),
-        ({"path": "a", "age_days_lte": "90"}, ("age_days_lte",), "days >= 0, got '90'"),
+        ({"path": "a", "age_days_lte": "90"}, ("age_days_lte",), 'days >= 0, got "90"'),
     ],
 )
 def test_compile_errors_say_where_and_what_was_expected(
@@ -423,7 +429,7 @@ def test_compile_errors_say_where_and_what_was_expected(
 
 def test_rule_error_text_includes_the_location() -> None:
     err = compile_error({"all": [{"path": "a", "eq": 1}, {"path": "b", "regex": "["}]})
-    assert str(err).startswith("rule.all[1].regex: bad regex '[': ")
+    assert str(err).startswith('rule.all[1].regex: bad regex "[": ')
     assert str(compile_error({"all": []})) == (
         "rule.all: 'all' must be a non-empty list of conditions, got []"
     )

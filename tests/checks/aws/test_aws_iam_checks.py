@@ -166,7 +166,7 @@ def test_root_user_controls(attributes: dict[str, bool], mfa: Status, keys: Stat
     result = judge("aws-iam-root-access-keys", attributes)
     assert result.status is keys
     if keys is Status.FAIL:
-        assert result.reason == "access_keys_present is True, expected False"
+        assert result.reason == "access_keys_present is true, expected false"
 
 
 def test_an_unreadable_account_summary_is_an_error_for_both_root_controls() -> None:

@@ -72,8 +72,8 @@ def instance(**changes: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("control", "changes", "reason"),
     [
-        ("aws-rds-storage-encrypted", {"storage_encrypted": False}, "storage_encrypted is False"),
-        ("aws-rds-not-public", {"publicly_accessible": True}, "publicly_accessible is True"),
+        ("aws-rds-storage-encrypted", {"storage_encrypted": False}, "storage_encrypted is false"),
+        ("aws-rds-not-public", {"publicly_accessible": True}, "publicly_accessible is true"),
         ("aws-rds-deletion-protection", {"deletion_protection": False}, "deletion_protection"),
         ("aws-rds-backup-retention", {"backup_retention_days": 3}, "backup_retention_days is 3"),
         ("aws-rds-backup-retention", {"backup_retention_days": 0}, "automated backups are off"),
@@ -168,7 +168,7 @@ def test_ebs_default_encryption() -> None:
     off = judge("aws-ebs-default-encryption", {"ebs_encryption_by_default": False})
     assert (off.status, off.reason) == (
         Status.FAIL,
-        "ebs_encryption_by_default is False, expected True",
+        "ebs_encryption_by_default is false, expected true",
     )
 
 
