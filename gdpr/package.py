@@ -438,7 +438,11 @@ def unpack(path: Path, out_dir: Path, passphrase: str | None = None) -> dict[str
     """
     header = sealed_header(path)
     if header is not None and passphrase is None:
-        raise PackageError(f"{path} is sealed: a passphrase is needed")
+        raise PackageInputError(
+            f"{path} is sealed: a passphrase is needed",
+            remediation="put it in an environment variable and name that variable with "
+            "--passphrase-env VAR",
+        )
     created = not os.path.lexists(out_dir)
     try:
         with _safe_paths():

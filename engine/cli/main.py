@@ -76,6 +76,13 @@ def _report(
     if summary_file:
         with open(summary_file, "a", encoding="utf-8") as f:
             FORMATS["markdown"](report, f)
+    if report.ledger is not None and report.ledger["checkpoint"] is None:
+        click.echo(
+            f"note: the {counted(report.ledger['records'], 'record')} of this run are not "
+            "signed: no signing key (.assay/signing.key or $ASSAY_SIGNING_KEY). To sign: "
+            "assay evidence keygen, then assay evidence checkpoint --sign --adopt-tail",
+            err=True,
+        )
     if all(out.path is not None for out in outputs):
         # Every report went to a file: say where, and how the run ended, on stderr.
         err = console(stderr=True)

@@ -121,7 +121,11 @@ def find_range(ledger: Ledger, selection: Selection, covered: int) -> tuple[int,
     """
     if selection.run is None and selection.since is None and selection.until is None:
         if covered == 0:
-            raise LedgerError("the ledger has no signed checkpoint to export against")
+            raise LedgerError(
+                "the ledger has no signed checkpoint to export against",
+                remediation="sign one: assay evidence checkpoint --sign (with --adopt-tail "
+                "for records appended without a key; a key comes from assay evidence keygen)",
+            )
         return 0, covered
     first = last = None
     # The run id as its body spells it, quotes and escapes included.

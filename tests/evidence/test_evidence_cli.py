@@ -290,3 +290,22 @@ def test_bundle_usage_errors(workspace: Path) -> None:
     assert bad.exit_code == 2 and "'01/02/2024' is not a date" in bad.output
     nothing = invoke("evidence", "export", "--out", "x.zip", "--run", "nope")
     assert nothing.exit_code == 2 and "no records of run nope" in nothing.output
+
+
+def test_unsigned_runs_say_so_once_and_export_says_how_to_sign(workspace: Path) -> None:
+    run = evaluate(workspace, 3, 4)
+    assert run.stderr.count("of this run are not signed") == 1
+    assert "assay evidence keygen, then assay evidence checkpoint --sign --adopt-tail" in (
+        run.stderr
+    )
+    keygen()
+    export = invoke("evidence", "export", "--out", "b.zip")
+    assert export.exit_code == 2
+    assert "no signed checkpoint to export against" in export.output
+    assert "hint: sign one: assay evidence checkpoint --sign (with --adopt-tail" in export.output
+    signed = evaluate(workspace, 3, 4)  # the key is refused on the unsigned tail
+    assert signed.exit_code == 2 and "adopt" in signed.output
+    assert invoke("evidence", "checkpoint", "--sign", "--adopt-tail").exit_code == 0
+    again = evaluate(workspace, 3, 4)
+    assert "not signed" not in again.stderr
+    assert invoke("evidence", "export", "--out", "b.zip").exit_code == 0

@@ -89,6 +89,9 @@ def test_access_sealed_with_a_passphrase_and_unpacked(
     monkeypatch.setenv("EXPORT_PASS", "wrong")
     res = dsr("unpack", str(out), "--out", str(workspace / "y"), "--passphrase-env", "EXPORT_PASS")
     assert res.exit_code == 4 and "wrong passphrase" in res.output
+    res = dsr("unpack", str(out), "--out", str(workspace / "z"))
+    assert res.exit_code == 2 and "is sealed: a passphrase is needed" in res.output
+    assert "--passphrase-env VAR" in res.output
 
 
 def test_rectify_extend_reject_and_status(workspace: Path) -> None:
