@@ -57,7 +57,7 @@ def snapshot(ws: Path, *levels: int) -> Path:
 def test_evaluate_passing_snapshot_exits_0_and_writes_evidence(workspace: Path) -> None:
     res = invoke(["evaluate", str(snapshot(workspace, 3, 4)), "--format", "json"], workspace)
     assert res.exit_code == 0, res.output
-    doc = json.loads(res.output)
+    doc = json.loads(res.stdout)
     assert doc["schema"] == "assay.results/v1"
     assert [r["status"] for r in doc["results"]] == ["pass", "pass"]
     first = doc["results"][0]
@@ -137,7 +137,7 @@ def test_evidence_verify_without_ledger(workspace: Path) -> None:
 
 def test_controls_commands(workspace: Path, controls_dir: Path, tmp_path: Path) -> None:
     listed = invoke(["controls", "list", "--format", "json"], workspace)
-    ids = [c["id"] for c in json.loads(listed.output)]
+    ids = [c["id"] for c in json.loads(listed.stdout)]
     assert "aws-s3-default-encryption" in ids
     show = invoke(["controls", "show", "aws-s3-default-encryption"], workspace)
     assert show.exit_code == 0 and "check: aws.s3.default_encryption" in show.output

@@ -145,7 +145,7 @@ def test_a_bad_or_foreign_key_stops_a_run_before_it_writes(
     keygen("--origin", "example.com/evidence/ci")
     evaluate(workspace, 3)
     before = invoke("evidence", "verify", "--format", "json")
-    records = json.loads(before.output)["records"]
+    records = json.loads(before.stdout)["records"]
 
     os.chmod(workspace / ".assay" / "signing.key", 0o644)
     loose = evaluate(workspace, 3)

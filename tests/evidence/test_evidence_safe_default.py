@@ -371,7 +371,7 @@ def test_a_key_value_dsn_is_postgresql_and_its_password_is_never_shown(
     assert json.loads(result.stdout)["run"]["ledger"]["url"] == dsn.replace("'hunter 2'", "***")
     assert not (tmp_path / dsn).exists()
     verified = invoke("evidence", "verify", "--format", "json")
-    assert verified.exit_code == 0 and json.loads(verified.output)["records"] == 3
+    assert verified.exit_code == 0 and json.loads(verified.stdout)["records"] == 3
     assert "hunter" not in verified.output
     with open_ledger(dsn) as ledger:
         ledger.close()

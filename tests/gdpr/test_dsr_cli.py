@@ -52,7 +52,7 @@ def test_an_erasure_request_from_receipt_to_completion(workspace: Path) -> None:
     assert (workspace / "shop.db").read_bytes() == before
     res = dsr("erase", "--request", rid, "--identity", ALICE, "--format", "json")
     assert res.exit_code == 0, res.output
-    doc = json.loads(res.output)
+    doc = json.loads(res.stdout)
     assert doc["state"] == "completed" and doc["erased_rows"] == 14
     assert set(doc["residual"].values()) == {0}
     res = dsr("erase", "--request", rid, "--identity", ALICE)

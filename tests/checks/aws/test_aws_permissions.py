@@ -22,7 +22,7 @@ def empty_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def policy(*args: str) -> dict[str, object]:
     res = CliRunner().invoke(cli, ["checks", "permissions", "--provider", "aws", *args])
     assert res.exit_code == 0, res.output
-    doc: dict[str, object] = json.loads(res.output)
+    doc: dict[str, object] = json.loads(res.stdout)
     return doc
 
 
@@ -76,7 +76,7 @@ def test_an_unknown_provider_is_a_usage_error_naming_the_choices() -> None:
 def test_checks_list_shows_params_and_permissions_as_json() -> None:
     res = CliRunner().invoke(cli, ["checks", "list", "--provider", "aws", "--format", "json"])
     assert res.exit_code == 0, res.output
-    rows = {row["name"]: row for row in json.loads(res.output)}
+    rows = {row["name"]: row for row in json.loads(res.stdout)}
     assert all(name.startswith("aws.") for name in rows)
     rotation = rows["aws.iam.access_key_rotation"]
     assert rotation["resource"] == "aws.iam.user"
