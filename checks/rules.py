@@ -42,6 +42,7 @@ in JMESPath's interpreter with a check on the value every node reads and yields.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -92,13 +93,20 @@ class Rule:
         """The JMESPath expressions the rule reads, each once, in the order written."""
 
     def __call__(self, resource: dict[str, Any], now: datetime | None = None) -> Result:
-        """Evaluate the rule on a resource snapshot; `now` (timezone-aware) is for age_days_lte.
+        """Evaluate the rule on a resource snapshot.
 
-        `observed` maps each path evaluated to the value read (the marker itself when a
-        collection error made the predicate `error`).
+        Ages (age_days_lte) are measured at the snapshot's ``collected_at`` when the
+        resource has one, as check functions do, so a replayed snapshot gives the verdict
+        the run recorded; else at `now` (timezone-aware). `observed` maps each path
+        evaluated to the value read (the marker itself when a collection error made the
+        predicate `error`).
         """
         if now is not None and now.utcoffset() is None:
             raise ValueError(f"now must be timezone-aware, got {now!r}")
+        collected = resource.get("collected_at")
+        if isinstance(collected, str):
+            with contextlib.suppress(ValueError):
+                now = datetime.fromisoformat(collected)
         observed: dict[str, Any] = {}
         status, reason = self._root.evaluate(resource["attributes"], now, observed)
         if self._floats_possible:

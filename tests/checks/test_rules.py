@@ -449,3 +449,14 @@ def test_unquoted_yaml_dates_are_refused_as_operands() -> None:
     err = compile_error(yaml.safe_load("{path: created, eq: 2024-01-01}"))
     assert err.location == ("eq",)
     assert "got date datetime.date(2024, 1, 1) (quote dates and times)" in err.message
+
+
+def test_ages_are_measured_when_the_snapshot_was_collected() -> None:
+    rule = compile_rule({"path": "rotated", "age_days_lte": 90})
+    resource = bucket(rotated="2025-01-01T00:00:00Z")
+    resource["collected_at"] = "2025-03-01T00:00:00Z"  # 59 days later
+    replayed_a_year_on = datetime(2026, 3, 1, tzinfo=UTC)
+    assert rule(resource, now=replayed_a_year_on).status is Status.PASS
+    del resource["collected_at"]
+    result = rule(resource, now=replayed_a_year_on)
+    assert result.status is Status.FAIL and "it is 424 days old" in result.reason
