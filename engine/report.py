@@ -59,6 +59,19 @@ class RunReport:
         return self.changes.get(self.fingerprint(f))
 
 
+def where(resource: dict[str, Any]) -> str:
+    """Where a resource lives, to tell two of one name apart: the AWS account, the
+    Kubernetes context (and namespace), the PostgreSQL server; else the target."""
+    scope = resource.get("scope") or {}
+    for key in ("account", "context", "server"):
+        if scope.get(key):
+            place = str(scope[key])
+            if key == "context" and scope.get("namespace"):
+                place += f"/{scope['namespace']}"
+            return place
+    return str(scope.get("target", ""))
+
+
 def finding_json(report: RunReport, f: Finding) -> dict[str, Any]:
     change = report.change_of(f)
     c = f.control.control

@@ -10,7 +10,7 @@ from rich.text import Text
 from assay.checks import Status
 from assay.engine.collect import failure_lines
 from assay.engine.console import console
-from assay.engine.report import RunReport
+from assay.engine.report import RunReport, where
 from assay.words import counted
 
 _STATUS_STYLE = {
@@ -25,7 +25,7 @@ ORDER = {Status.FAIL: 0, Status.ERROR: 1, Status.PASS: 2, Status.NOT_APPLICABLE:
 def write(report: RunReport, out: IO[str]) -> None:
     term = console(out)
     table = Table(title=f"assay run {report.run_id}", show_lines=False, expand=False)
-    columns = ["status", "severity", "control", "resource", "reason"]
+    columns = ["status", "severity", "control", "resource", "where", "reason"]
     if report.baseline:
         columns.insert(1, "change")
     for name in columns:
@@ -40,6 +40,7 @@ def write(report: RunReport, out: IO[str]) -> None:
             f.control.control.severity.value,
             f.control.control.id,
             str(f.resource["name"]),
+            where(f.resource),
             f.result.reason,
         ]
         if report.baseline:

@@ -213,3 +213,25 @@ def test_piped_output_never_folds_an_id_or_a_date(ws: Path) -> None:
     assert long_id in row and "lock level 1 < 2" in row
     [since] = [line for line in res.stdout.splitlines() if "evidence:" in line]
     assert since.endswith("…)")  # the whole line, not folded at 80 or 140 columns
+
+
+def test_the_table_tells_two_resources_of_one_name_apart_by_where_they_live(ws: Path) -> None:
+    resources = []
+    for account in ("111111111111", "222222222222"):
+        r = make_resource(
+            "test.widget",
+            {"lock_level": 1},
+            id=f"arn:aws:iam::{account}:root",
+            name="root",
+            scope={"provider": "aws", "account": account, "target": f"acct-{account[0]}"},
+        )
+        r["collected_at"] = now_rfc3339()
+        resources.append(r)
+    write_snapshot(Snapshot(now_rfc3339(), resources=resources), ws / "two.jsonl")
+    res = invoke("evaluate", str(ws / "two.jsonl"))
+    rows = [line for line in res.stdout.splitlines() if "test-widget-locked" in line]
+    assert len(rows) == 2
+    assert any("111111111111" in r for r in rows) and any("222222222222" in r for r in rows)
+    assert all(" where " not in r for r in rows)
+    header = next(line for line in res.stdout.splitlines() if "severity" in line)
+    assert header.index("resource") < header.index("where") < header.index("reason")
