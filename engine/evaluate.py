@@ -61,6 +61,19 @@ class Summary:
     failed_by_severity: Counter[str] = field(default_factory=Counter)
     scores: list[CriterionScore] = field(default_factory=list)
 
+    @property
+    def tally(self) -> list[tuple[str, int]]:
+        """The results counted one way for every view: `failed` is the failures no waiver
+        accepts (what gates), `waived` the accepted ones, never counted twice."""
+        fail = self.counts.get(Status.FAIL.value, 0)
+        return [
+            ("passed", self.counts.get(Status.PASS.value, 0)),
+            ("failed", fail - self.waived),
+            ("waived", self.waived),
+            ("could not decide", self.counts.get(Status.ERROR.value, 0)),
+            ("not applicable", self.counts.get(Status.NOT_APPLICABLE.value, 0)),
+        ]
+
 
 def evaluate(plan: Plan, snap: Snapshot, now: datetime | None = None) -> list[Finding]:
     """Run every planned control over every resource of its type; a faulty check never raises."""

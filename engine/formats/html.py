@@ -111,6 +111,16 @@ def trend_chart(points: list[tuple[str, float | None]]) -> Markup:
     return Markup("".join(parts))
 
 
+# The summary card's colour for each count of `Summary.tally`.
+CARD_CLASS = {
+    "passed": "pass",
+    "failed": "fail",
+    "waived": "waived",
+    "could not decide": "error",
+    "not applicable": "",
+}
+
+
 def render(report: RunReport) -> str:
     s = report.summary
     by_criterion: dict[tuple[str, str, str], list[Finding]] = defaultdict(list)
@@ -139,6 +149,7 @@ def render(report: RunReport) -> str:
         .render(
             report=report,
             summary=s,
+            card_class=CARD_CLASS,
             statuses=list(Status),
             score_bars=score_bars(s.scores),
             trend=trend_chart(points),

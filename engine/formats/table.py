@@ -54,9 +54,9 @@ def write(report: RunReport, out: IO[str]) -> None:
 def summary_text(report: RunReport) -> Text:
     s = report.summary
     text = Text()
-    parts = [f"{s.counts.get(st.value, 0)} {st.value}" for st in Status]
-    text.append(f"{sum(s.counts.values())} results: " + ", ".join(parts), style="bold")
-    text.append(f"; {s.waived} waived\n")
+    parts = [f"{n} {label}" for label, n in s.tally]
+    text.append(f"{counted(sum(s.counts.values()), 'result')}: " + ", ".join(parts), style="bold")
+    text.append("\n")
     for score in s.scores:
         pct = "n/a" if score.score is None else f"{score.score:.0%}"
         text.append(

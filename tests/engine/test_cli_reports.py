@@ -72,7 +72,7 @@ def test_several_formats_in_one_run(ws: Path) -> None:
         "json=r.json",
     )
     assert res.exit_code == 1
-    assert "2 results: 1 pass, 1 fail" in res.stdout
+    assert "2 results: 1 passed, 1 failed" in res.stdout
     assert json.loads((ws / "out.sarif").read_text())["version"] == "2.1.0"
     assert (ws / "out.xml").read_text().startswith("<testsuites")
     assert "<svg" in (ws / "r.html").read_text()
@@ -102,7 +102,7 @@ def test_step_summary_is_written_when_github_sets_it(
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     invoke("evaluate", snap(ws, a=5, b=1))
     text = summary.read_text()
-    assert "| ✅ pass | 1 |" in text and "| ❌ fail | 1 |" in text
+    assert "| ✅ passed | 1 |" in text and "| ❌ failed | 1 |" in text
 
 
 def test_soft_fail_reports_and_exits_0(ws: Path) -> None:
@@ -197,7 +197,7 @@ def test_reports_written_only_to_files_are_named_with_the_summary_on_stderr(ws: 
     assert res.stdout == ""
     assert "html report written to x.html" in res.stderr
     assert "json report written to y.json" in res.stderr
-    assert "2 results: 1 pass, 1 fail" in res.stderr
+    assert "2 results: 1 passed, 1 failed" in res.stderr
     assert "exit code 1: an unwaived failure at or above --fail-on" in res.stderr
     assert (ws / "x.html").exists() and json.loads((ws / "y.json").read_text())["results"]
 
