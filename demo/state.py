@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from assay.evidence import create_signing_key, default_origin
+from assay.evidence import create_signing_key, default_origin, load_key
 from assay.evidence.signing import Signer
 from assay.files import private_dir
 
@@ -20,10 +20,12 @@ class DemoState:
 
     @classmethod
     def at(cls, workdir: Path) -> DemoState:
-        """The state under `workdir` (created 0700), with a signing key (created if absent)."""
+        """The state under `workdir` (created 0700), with a signing key and a pseudonym key
+        (created if absent)."""
         state = cls(private_dir(workdir / ".assay"))
         if not state.signing_key.exists():
             create_signing_key(state.signing_key, default_origin())
+        load_key(state.pseudonym_key)  # created (0600) on the first run
         return state
 
     @property

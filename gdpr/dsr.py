@@ -95,14 +95,19 @@ def open_session(
     connections: Mapping[str, str] | None = None,
     clock: Callable[[], datetime] = now_utc,
     signer: Signer = DEFAULT_SIGNER,
+    create_key: bool = True,
 ) -> Iterator[Session]:
-    """A session over the map's stores; SchemaMismatchError if the map does not fit them."""
+    """A session over the map's stores; SchemaMismatchError if the map does not fit them.
+
+    Without `create_key`, a missing pseudonym key is a PseudonymKeyError naming the file.
+    """
     loaded = load_datamap(datamap) if isinstance(datamap, Path) else datamap
-    key = load_key(key_path)
     with open_stores(loaded, connections) as stores:
         resolved, findings = _resolve(loaded, stores)
         if resolved is None:
             raise SchemaMismatchError(list(findings))
+        # After the map is known to fit: the first problem reported is the first to fix.
+        key = load_key(key_path, create=create_key)
         book = RequestBook(ledger_url, Pseudonymizer(key), clock, signer)
         yield Session(resolved, findings, stores, book, key)
 

@@ -85,8 +85,11 @@ timeout_options = option_group(
 session_options = option_group(datamap_option, ledger_option, key_option, identity_option)
 
 
-def _book(ledger: str, key_path: Path) -> RequestBook:
-    return RequestBook(ledger, Pseudonymizer(load_key(key_path)))
+def _book(ledger: str, key_path: Path, *, create_key: bool = False) -> RequestBook:
+    """The requests in `ledger`; only a command that opens a request may create the key:
+    for any other, a missing key is an error naming the file, not a new key that then
+    matches no identity."""
+    return RequestBook(ledger, Pseudonymizer(load_key(key_path, create=create_key)))
 
 
 def _emit(fmt: str, doc: Any) -> None:
@@ -139,7 +142,8 @@ def new(
     loaded = load_datamap(datamap)
     types = {k: v.normalize for k, v in loaded.datamap.identities.items()}
     ids = make_identities([parse_identity(i) for i in identity], types)
-    request = _book(ledger, key_path).open_request(kind, ids, received.date() if received else None)
+    book = _book(ledger, key_path, create_key=True)
+    request = book.open_request(kind, ids, received.date() if received else None)
     click.echo(f"{request.id} received {request.received}, due {request.due}")
 
 
@@ -238,7 +242,7 @@ def _access(kind: str) -> Callable[..., None]:
         expires_hours: int,
         fmt: str,
     ) -> None:
-        with open_session(datamap, ledger_url=ledger, key_path=key_path) as s:
+        with open_session(datamap, ledger_url=ledger, key_path=key_path, create_key=False) as s:
             ids = s.identities([parse_identity(i) for i in identity])
             outcome = s.access(
                 ids,
@@ -281,7 +285,7 @@ def erase(
     fmt: str,
 ) -> None:
     """Erase the subject's data: plan, execute in one transaction per store, verify."""
-    with open_session(datamap, ledger_url=ledger, key_path=key_path) as s:
+    with open_session(datamap, ledger_url=ledger, key_path=key_path, create_key=False) as s:
         ids = s.identities([parse_identity(i) for i in identity])
         outcome = s.erase(
             ids,
@@ -351,7 +355,7 @@ def rectify(
     lock_timeout: float,
 ) -> None:
     """Correct the subject's data (GDPR article 16): rectifiable columns, checked on the schema."""
-    with open_session(datamap, ledger_url=ledger, key_path=key_path) as s:
+    with open_session(datamap, ledger_url=ledger, key_path=key_path, create_key=False) as s:
         ids = s.identities([parse_identity(i) for i in identity])
         assignments = [parse_assignment(t, s.resolved) for t in sets] + [
             parse_assignment(t, s.resolved, clear=True) for t in clears

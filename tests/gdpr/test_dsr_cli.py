@@ -144,3 +144,21 @@ def test_free_text_naming_someone_never_reaches_the_ledger(workspace: Path) -> N
         assert "contains an e-mail address, which the ledger would keep for good" in res.output
         assert "@" not in res.output.split("hint:")[0].split(":", 1)[1]
     assert ledger.read_bytes() == before
+
+
+def test_only_a_new_request_creates_the_pseudonym_key(workspace: Path) -> None:
+    rid = new_request("erasure")
+    key = workspace / ".assay" / "pseudonym.key"
+    key.rename(workspace / "elsewhere.key")
+    for args in (
+        ("verify", rid, "--method", "in person"),
+        ("erase", "--request", rid, "--identity", ALICE),
+        ("status",),
+    ):
+        res = dsr(*args)
+        assert res.exit_code == 2, res.output
+        assert f"no pseudonym key at {Path('.assay') / 'pseudonym.key'}" in res.output
+        assert "--pseudonym-key" in res.output
+        assert not key.exists()  # never created behind the user's back
+    res = dsr("verify", rid, "--method", "in person", "--pseudonym-key", "elsewhere.key")
+    assert res.exit_code == 0, res.output
