@@ -122,6 +122,9 @@ def test_lint_and_bad_input_exit_2_with_the_reason(workspace: Path) -> None:
     res = dsr("erase", "--datamap", str(bad), "--identity", ALICE, "--dry-run")
     assert res.exit_code == 2 and "does not fit the database" in res.output
     res = dsr("erase", "--request", "DSR-nope", "--identity", ALICE)
+    assert res.exit_code == 2 and "no pseudonym key at" in res.output  # no request was opened
+    new_request("erasure")
+    res = dsr("erase", "--request", "DSR-nope", "--identity", ALICE)
     assert res.exit_code == 2 and "no request 'DSR-nope'" in res.output
     res = dsr("erase", "--identity", "email", "--dry-run")
     assert res.exit_code == 2 and "TYPE=VALUE" in res.output
