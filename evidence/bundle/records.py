@@ -1,9 +1,11 @@
 """Streaming a bundle's records.jsonl through the record checks, in parallel when large.
 
-The file is read once, in chunks of whole lines that end at multiples of
-`verify_parallel.MIN_CHUNK` records, so every chunk after the first is one complete
-Merkle subtree; worker processes walk the chunks (`verify.walk`) and the results are
-stitched in order (`verify_parallel.stitch`), as one walk over the whole would give. The
+The file is read once, in chunks of whole lines that end at multiples of a power of two
+of records (`chunk_records`: `verify_parallel.MIN_CHUNK`, fewer when the manifest's size
+says records are large, so a chunk stays near CHUNK_BYTES), so every chunk after the
+first is one complete Merkle subtree; worker processes walk the chunks (`verify.walk`) and
+the results are stitched in order (`verify_parallel.stitch`), as one walk over the whole
+would give. The
 first chunk is walked with the tree left of the range, so every frontier is absolute. A
 chunk cannot see the line before it, so the ``prev`` of its first record is checked
 against the previous chunk's last hash when stitching.
@@ -30,6 +32,12 @@ from assay.evidence.verify import LogVerificationError, VerificationError, Walk,
 from assay.evidence.verify_parallel import MIN_CHUNK, stitch
 
 READ = 1 << 20
+CHUNK_BYTES = 16 << 20
+"""About how much of records.jsonl one chunk holds in memory."""
+CHUNK_BYTES_MAX = 4 * CHUNK_BYTES
+"""More than this in one chunk is refused: records skewed to defeat the estimate."""
+PENDING_BYTES = 4 * CHUNK_BYTES
+"""At most this much of records.jsonl waits for workers at a time."""
 UNREADABLE = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError)
 """What reading a damaged zip member may raise (the last: an unknown compression)."""
 
@@ -58,11 +66,23 @@ def check_digest(name: str, sink: Sink, manifest: Manifest) -> None:
         )
 
 
-class _Lines:
-    """Reads records.jsonl in chunks of whole lines that end at multiples of MIN_CHUNK."""
+def chunk_records(manifest: Manifest) -> int:
+    """Records a chunk: MIN_CHUNK, halved while the records' average size (the signed
+    manifest's) would make a chunk hold more than CHUNK_BYTES."""
+    count = max(manifest.end - manifest.start, 1)
+    average = manifest.files[RECORDS].size / count
+    chunk = MIN_CHUNK
+    while chunk > 1 and chunk * average > CHUNK_BYTES:
+        chunk //= 2
+    return chunk
 
-    def __init__(self, member: IO[bytes], manifest: Manifest) -> None:
+
+class _Lines:
+    """Reads records.jsonl in chunks of whole lines that end at multiples of `chunk`."""
+
+    def __init__(self, member: IO[bytes], manifest: Manifest, chunk: int) -> None:
         self.member = member
+        self.chunk = chunk
         self.start, self.end = manifest.start, manifest.end
         self.sink = Sink()
         self.extra = False
@@ -71,14 +91,22 @@ class _Lines:
     def chunks(self) -> Iterator[tuple[int, int, bytes]]:
         """(first seq, stop, bytes of the lines) per chunk; the last may fall short."""
         blocks: list[bytes] = []
-        lines, seq = 0, self.start
-        stop = min(self.end, (seq // MIN_CHUNK + 1) * MIN_CHUNK)
+        lines, seq, held = 0, self.start, 0
+        stop = min(self.end, (seq // self.chunk + 1) * self.chunk)
         while True:
             block = self.member.read(READ)
             if block:
                 self.sink.write(block)
                 blocks.append(block)
                 lines += block.count(b"\n")
+                held += len(block)
+                if held > CHUNK_BYTES_MAX and lines < stop - seq:
+                    raise LogVerificationError(
+                        RECORDS,
+                        f"records {seq}..{stop - 1} take more than {CHUNK_BYTES_MAX >> 20} MiB, "
+                        f"where the manifest's size gives them about {CHUNK_BYTES >> 20} MiB: "
+                        "read no further",
+                    )
             while seq < self.end and lines >= stop - seq:
                 data = b"".join(blocks)
                 cut = len(data)
@@ -86,7 +114,8 @@ class _Lines:
                     cut = data.rfind(b"\n", 0, cut)
                 yield seq, stop, data[: cut + 1]
                 blocks, lines = [data[cut + 1 :]], lines - (stop - seq)
-                seq, stop = stop, min(self.end, stop + MIN_CHUNK)
+                held = len(blocks[0])
+                seq, stop = stop, min(self.end, stop + self.chunk)
             if not block:
                 break
         rest = b"".join(blocks)
@@ -136,6 +165,10 @@ def walk_lines(
     finally:
         if collecting:
             gc.enable()
+    if found.error is not None:
+        # Its traceback, and the one of the error it was raised in handling, would keep
+        # this chunk's lines alive as long as the result is: a chunk for every failure.
+        found.error.__traceback__ = found.error.__context__ = found.error.__cause__ = None
     return first_prev, found
 
 
@@ -154,13 +187,14 @@ def walk_records(
     against the manifest, which raises LogVerificationError before any record error.
     """
     start, end = manifest.start, manifest.end
-    level = MIN_CHUNK.bit_length() - 1
+    chunk = chunk_records(manifest)
+    level = chunk.bit_length() - 1
     parts: list[tuple[str | None, Walk]] = []
     stops: list[int] = []
-    pending: deque[Future[tuple[str | None, Walk]]] = deque()
+    pending: deque[tuple[Future[tuple[str | None, Walk]], int]] = deque()
     try:
         with zf.open(RECORDS) as member:
-            lines = _Lines(member, manifest)
+            lines = _Lines(member, manifest, chunk)
             for first, stop, data in lines.chunks():
                 chunk_sizes = [s for s in sizes if first < s <= stop or s == first == start]
                 args = (
@@ -175,12 +209,12 @@ def walk_records(
                 if pool is None:
                     parts.append(walk_lines(*args))
                     continue
-                pending.append(pool.submit(walk_lines, *args))
+                pending.append((pool.submit(walk_lines, *args), len(data)))
                 # Two chunks a worker keep them busy while this process inflates the next;
-                # no more, as each is tens of megabytes.
-                while len(pending) > 2 * workers:
-                    parts.append(pending.popleft().result())
-            parts += [future.result() for future in pending]
+                # no more, and never more than PENDING_BYTES waiting, as each is megabytes.
+                while len(pending) > 2 * workers or sum(n for _, n in pending) > PENDING_BYTES:
+                    parts.append(pending.popleft()[0].result())
+            parts += [future.result() for future, _ in pending]
     except UNREADABLE as exc:
         raise LogVerificationError(RECORDS, f"unreadable: {exc}") from None
     check_digest(RECORDS, lines.sink, manifest)

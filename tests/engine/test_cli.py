@@ -88,7 +88,10 @@ def test_table_output_has_results_and_summary(workspace: Path) -> None:
     res = invoke(["evaluate", str(snapshot(workspace, 1, 5))], workspace)
     assert "test-widget-locked" in res.output
     assert "lock level 1 < 2" in res.output
-    assert "2 results: 1 passed, 1 failed, 0 waived, 0 could not decide, 0 not applicable" in res.output
+    assert (
+        "2 results: 1 passed, 1 failed, 0 waived, 0 could not decide, 0 not applicable"
+        in res.output
+    )
     assert "soc2 CC6.1" in res.output and "50%" in res.output
 
 

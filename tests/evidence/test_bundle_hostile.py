@@ -311,3 +311,34 @@ def test_a_256_mib_bomb_verifies_within_512_mib_of_address_space(
         )
         assert done.returncode == 0, done.stderr
         assert expected in done.stdout, done.stdout
+
+
+def test_failing_records_near_the_line_cap_are_not_kept_chunk_after_chunk(
+    bundle: Path, tmp_path: Path, log_key: SigningKey
+) -> None:
+    # 96 lines just under the cap, declared and signed as the bundle's records: every
+    # chunk fails. Chunks once held 32,768 records whatever their size, and a failed
+    # chunk's lines stayed alive with its error; now it verifies in 256 MiB of address
+    # space (it did not before).
+    line = b"0" * (LINE_MAX - 1) + b"\n"
+
+    class Lines(Zeros):
+        def write(self, zf: zipfile.ZipFile, name: str) -> tuple[str, int]:
+            digest = hashlib.sha256()
+            with zf.open(name, "w", force_zip64=True) as out:
+                for _ in range(96):
+                    out.write(line)
+                    digest.update(line)
+            return digest.hexdigest(), 96 * len(line)
+
+    path = repack(bundle, tmp_path / "lines.zip", {RECORDS: Lines(0)}, declare=True, sign=log_key)
+    limit = 256 * MIB
+    done = subprocess.run(
+        [sys.executable, "-c", VERIFY, str(path), str(log_key.verifier), str(limit)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "holds more lines than" in done.stdout or "not a canonical record" in done.stdout

@@ -96,6 +96,7 @@ def test_public_classes_and_entry_points_are_exported() -> None:
         "rotations",
         "check_continuity",
         "check_stored_tree",
+        "chunk_records",
         "Outcome",
         "brief",
         "check_writer",
