@@ -132,7 +132,10 @@ def lint(datamap: Path, fmt: str) -> None:
 )
 @session_options
 @click.option(
-    "--received", type=click.DateTime(["%Y-%m-%d"]), help="Date received (default today)."
+    "--received",
+    type=click.DateTime(["%Y-%m-%d"]),
+    metavar="YYYY-MM-DD",
+    help="Date received (default today).",
 )
 @handle_errors
 def new(

@@ -283,10 +283,15 @@ def _verify_bundle(
 @click.option(
     "--from",
     "since",
-    metavar="DATE",
+    metavar="YYYY-MM-DD|TIME",
     help="Export records recorded from this day (YYYY-MM-DD, UTC) or time (RFC 3339) on.",
 )
-@click.option("--to", "until", metavar="DATE", help="... up to the end of this day, or this time.")
+@click.option(
+    "--to",
+    "until",
+    metavar="YYYY-MM-DD|TIME",
+    help="Export records up to the end of this day (UTC), or this time (RFC 3339).",
+)
 @click.option(
     "--since-checkpoint",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),

@@ -198,3 +198,10 @@ def test_addresses_never_reach_the_ledger_in_the_clear(workspace: Path) -> None:
         vault = {v for (v,) in con.execute("SELECT value FROM pii_vault")}
     assert vault == {"owned-by-alice@example.com"}  # attributes not observed never get there
     assert invoke(["evidence", "verify"], workspace).exit_code == 0
+
+
+def test_date_options_show_the_format_they_take() -> None:
+    runner = CliRunner()
+    export = runner.invoke(cli, ["evidence", "export", "--help"]).output
+    assert "--from YYYY-MM-DD|TIME" in export and "--to YYYY-MM-DD|TIME" in export
+    assert "--received YYYY-MM-DD" in runner.invoke(cli, ["dsr", "new", "--help"]).output
