@@ -7,7 +7,7 @@ the number of fingerprints, not of runs), or a results document from an earlier 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -85,12 +85,13 @@ def record_fingerprint(rec: dict[str, Any]) -> str:
 
 
 def ledger_history(
-    records: Iterable[dict[str, Any]], keep_runs: int = 30
+    records: Iterable[dict[str, Any]], keep_runs: int = 30, targets: Collection[str] | None = None
 ) -> tuple[Baseline, list[RunPoint]]:
     """The baseline (last completed run) and the last `keep_runs` completed runs, in one pass.
 
     A run counts once its `run_finished` record is in: an interrupted run never becomes a
-    baseline.
+    baseline. With `targets`, only runs over exactly those targets (by name) count, so a
+    Kubernetes run is never compared with, or plotted against, an AWS one.
     """
     base = Baseline()
     points: list[RunPoint] = []
@@ -101,6 +102,8 @@ def ledger_history(
         if not isinstance(run, str):
             continue
         if kind == "run_started":
+            if targets is not None and _target_names(rec) != set(targets):
+                continue
             pending[run] = {}
             pending_at[run] = rec.get("at", "")
         elif kind == "result" and run in pending:
@@ -119,6 +122,10 @@ def ledger_history(
             points.append(RunPoint(run, at, rec.get("counts", {})))
             del points[:-keep_runs]
     return base, points
+
+
+def _target_names(run_started: dict[str, Any]) -> set[str]:
+    return {str(t.get("name")) for t in run_started.get("targets") or () if isinstance(t, dict)}
 
 
 def baseline_from_file(path: Path, key: Pseudonymizer) -> Baseline:

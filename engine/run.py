@@ -67,7 +67,11 @@ def execute(
     trend: list[RunPoint] = []
     if ledger_url is not None:
         with open_ledger(ledger_url) as ledger:
-            base, trend = ledger_history((r.record for r in ledger.records()), trend_runs)
+            base, trend = ledger_history(
+                (r.record for r in ledger.records()),
+                trend_runs,
+                targets={str(t.get("name")) for t in snap.targets},
+            )
     if baseline_file is not None:
         base = baseline_from_file(baseline_file, key)
     changes: dict[str, ChangeInfo] = {}

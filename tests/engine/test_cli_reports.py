@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -235,3 +236,28 @@ def test_the_table_tells_two_resources_of_one_name_apart_by_where_they_live(ws: 
     assert all(" where " not in r for r in rows)
     header = next(line for line in res.stdout.splitlines() if "severity" in line)
     assert header.index("resource") < header.index("where") < header.index("reason")
+
+
+def test_a_run_compares_only_with_earlier_runs_of_the_same_targets(ws: Path) -> None:
+    def run_on(target: str, *names: str) -> dict[str, Any]:
+        resources = []
+        for name in names:
+            r = make_resource(
+                "test.widget", {"lock_level": 1}, id=f"{target}:{name}", name=name,
+                scope={"target": target},
+            )  # fmt: skip
+            r["collected_at"] = now_rfc3339()
+            resources.append(r)
+        snapshot = Snapshot(now_rfc3339(), targets=[{"name": target}], resources=resources)
+        write_snapshot(snapshot, ws / f"{target}.jsonl")
+        res = invoke("evaluate", str(ws / f"{target}.jsonl"), "-f", "json")
+        doc: dict[str, Any] = json.loads(res.stdout)
+        return doc
+
+    run_on("cluster", "a", "b")
+    other = run_on("account", "c")  # another estate on the same ledger
+    assert other["summary"]["baseline"] is None and other["summary"]["gone"] == []
+    again = run_on("cluster", "a", "b")
+    assert again["summary"]["baseline"] is not None
+    assert {r["change"] for r in again["results"]} == {"still_failing"}
+    assert again["summary"]["gone"] == []
