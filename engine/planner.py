@@ -65,13 +65,22 @@ def load_profile(path: Path, text: str | None = None) -> tuple[Profile, YamlDocu
         raise _pydantic_errors(doc, exc, ()) from None
 
 
+def _controls_dirs(profile: Profile, profile_path: Path) -> list[Path]:
+    return [profile_path.parent / d for d in profile.controls_dirs]
+
+
+def profile_catalog(profile_path: Path) -> Catalog:
+    """The controls a profile runs with: the built-in catalog and its `controls_dirs`."""
+    profile, _ = load_profile(profile_path)
+    return load_catalog(_controls_dirs(profile, profile_path))
+
+
 def make_plan(
     profile_path: Path, filters: Filters = Filters(), *, profile_text: str | None = None
 ) -> Plan:
     """Load and check everything a run needs; raise ConfigError(s) before anything runs."""
     profile, doc = load_profile(profile_path, profile_text)
-    extra = [(profile_path.parent / d) for d in profile.controls_dirs]
-    catalog = load_catalog(extra)
+    catalog = load_catalog(_controls_dirs(profile, profile_path))
     errors: list[ConfigError] = []
     selected = _select(catalog, profile.controls, doc, errors)
     selected = _apply_filters(selected, filters, catalog, errors)

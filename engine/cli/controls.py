@@ -14,6 +14,7 @@ from assay.engine.cli.options import (
     handle_errors,
 )
 from assay.engine.console import console
+from assay.engine.planner import profile_catalog, resolve_profile
 from assay.errors import ConfigError, ConfigErrors
 from assay.words import counted
 
@@ -25,11 +26,17 @@ def controls() -> None:
 
 @controls.command("list")
 @click.option("--framework", help="Only controls of this framework or criterion.")
+@click.option(
+    "--profile",
+    "-p",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Include the controls of this profile's controls_dirs (default: ./assay.yaml if any).",
+)
 @format_option
 @handle_errors
-def controls_list(framework: str | None, fmt: str) -> None:
-    """List the controls of the built-in catalog."""
-    catalog = load_catalog()
+def controls_list(framework: str | None, profile: Path | None, fmt: str) -> None:
+    """List the controls a run would see: the built-in catalog and the profile's own."""
+    catalog = profile_catalog(resolve_profile(profile))
     rows = [
         loaded.control
         for loaded in catalog.controls.values()
@@ -51,10 +58,17 @@ def controls_list(framework: str | None, fmt: str) -> None:
 
 @controls.command("show")
 @click.argument("control_id")
+@click.option(
+    "--profile",
+    "-p",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Include the controls of this profile's controls_dirs (default: ./assay.yaml if any).",
+)
 @handle_errors
-def controls_show(control_id: str) -> None:
-    """Print one control as YAML, with where it was loaded from."""
-    catalog = load_catalog()
+def controls_show(control_id: str, profile: Path | None) -> None:
+    """Print one control as YAML, with where it was loaded from (built-in or the profile's
+    controls_dirs, as a run finds it)."""
+    catalog = profile_catalog(resolve_profile(profile))
     loaded = catalog.controls.get(control_id)
     if loaded is None:
         raise ConfigError(

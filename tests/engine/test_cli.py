@@ -205,3 +205,14 @@ def test_date_options_show_the_format_they_take() -> None:
     export = runner.invoke(cli, ["evidence", "export", "--help"]).output
     assert "--from YYYY-MM-DD|TIME" in export and "--to YYYY-MM-DD|TIME" in export
     assert "--received YYYY-MM-DD" in runner.invoke(cli, ["dsr", "new", "--help"]).output
+
+
+def test_controls_list_and_show_find_the_profiles_own_controls(
+    workspace: Path, controls_dir: Path
+) -> None:
+    (workspace / "assay.yaml").write_text(f"controls_dirs: [{controls_dir.name}]\n")
+    shown = invoke(["controls", "show", "test-widget-locked"], workspace)
+    assert shown.exit_code == 0, shown.output
+    assert "check: test.widget.locked" in shown.output
+    listed = invoke(["controls", "list", "--format", "json"], workspace)
+    assert "test-widget-locked" in {c["id"] for c in json.loads(listed.stdout)}
