@@ -39,6 +39,8 @@ TRAITS = (*(name for name, _ in _TRAITS), "high-entropy")
 _ENTROPY_MIN_LENGTH = 20
 _ENTROPY_BITS = 4.2
 _REFERENCE = re.compile(r"\$\([A-Za-z_][A-Za-z0-9_]*\)")
+# An absolute path, as DB_PASSWORD_FILE=/run/secrets/db holds: where a secret is mounted.
+_FILE_PATH = re.compile(r"^/[\w.@%+=:,~/-]*$")
 _FLAG = re.compile(r"^--?[A-Za-z][A-Za-z0-9_.-]*$")
 _PLAIN = re.compile(r"^([-+]?\d+(\.\d+)?[a-zA-Z]{0,2}|true|false|yes|no|on|off)$", re.IGNORECASE)
 
@@ -102,8 +104,9 @@ def redact_args(args: Any) -> list[dict[str, Any]]:
 
 def describe_value(value: str) -> dict[str, Any]:
     """What a check may know of a literal value: its length, credential traits, whether it
-    only expands other variables (``$(DB_PASSWORD)``) and whether it is a plain number or
-    boolean (``TOKEN_TTL=3600``), which no credential is."""
+    only expands other variables (``$(DB_PASSWORD)``), whether it is a plain number or
+    boolean (``TOKEN_TTL=3600``), which no credential is, and whether it is an absolute
+    file path (``DB_PASSWORD_FILE=/run/secrets/db``), which points at one instead."""
     traits = [name for name, pattern in _TRAITS if pattern.search(value)]
     if _high_entropy(value):
         traits.append("high-entropy")
@@ -112,6 +115,7 @@ def describe_value(value: str) -> dict[str, Any]:
         "traits": traits,
         "referencesOnly": bool(value) and not _REFERENCE.sub("", value).strip(),
         "plain": bool(_PLAIN.match(value.strip())),
+        "filePath": bool(_FILE_PATH.match(value)),
     }
 
 

@@ -60,8 +60,9 @@ def secret_env_literals(resource: dict[str, Any], params: SecretEnvParams) -> Re
     """Fail when a container's env holds a credential as a literal value.
 
     A literal is a credential when the variable's name matches `name_pattern` or the
-    value has one of `value_traits`; empty values, plain numbers and booleans, and values
-    that only expand other variables are not. `valueFrom.secretKeyRef` (and `envFrom`
+    value has one of `value_traits`; empty values, plain numbers and booleans, values that
+    only expand other variables, and absolute file paths (``DB_PASSWORD_FILE=/run/secrets/db``,
+    the convention of pointing at a mounted secret) are not. `valueFrom.secretKeyRef` (and `envFrom`
     a Secret) is the compliant form and always passes. The value itself was never
     collected: only its traits.
     """
@@ -84,7 +85,7 @@ def secret_env_literals(resource: dict[str, Any], params: SecretEnvParams) -> Re
             traits = sorted(wanted.intersection(literal["traits"]))
             if traits:
                 why = f"value looks like {', '.join(traits)}"
-            elif name_pattern.search(name) and not literal["plain"]:
+            elif name_pattern.search(name) and not literal["plain"] and not literal.get("filePath"):
                 why = "name says it holds a credential"
             else:
                 continue

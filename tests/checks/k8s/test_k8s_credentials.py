@@ -74,6 +74,8 @@ def test_a_credential_shaped_value_fails_whatever_its_name() -> None:
         {"name": "TOKEN_TTL", "value": "3600"},
         {"name": "AUTH_ENABLED", "value": "true"},
         {"name": "MONKEY", "value": "banana"},
+        {"name": "DB_PASSWORD_FILE", "value": "/run/secrets/db-password"},
+        {"name": "API_TOKEN_FILE", "value": "/var/run/secrets/tokens/api.token"},
     ],
 )
 def test_literals_that_are_not_credentials_pass(env: dict[str, Any]) -> None:
@@ -196,3 +198,11 @@ def test_env_written_as_a_mapping_is_redacted_and_judged() -> None:
     result = run_check("k8s.pod.secret_env_literals", r)
     assert result.status is Status.FAIL
     assert result.observed["literals"][0]["variable"] == "DB_PASSWORD"
+
+
+def test_a_secret_next_to_a_file_name_still_fails() -> None:
+    # Only a path points at a mounted secret; a password under a *_FILE name is still one.
+    resource = env_resource({"name": "DB_PASSWORD_FILE", "value": "hunter2-but-longer"})
+    assert run_check("k8s.pod.secret_env_literals", resource).status is Status.FAIL
+    relative = env_resource({"name": "DB_PASSWORD", "value": "secrets/db password"})
+    assert run_check("k8s.pod.secret_env_literals", relative).status is Status.FAIL
