@@ -31,6 +31,8 @@ _API_VERSIONS = {
     "ResourceQuota": "v1",
     "Secret": "v1",
     "Deployment": "apps/v1",
+    "ReplicaSet": "apps/v1",
+    "ReplicationController": "v1",
     "StatefulSet": "apps/v1",
     "DaemonSet": "apps/v1",
     "Job": "batch/v1",

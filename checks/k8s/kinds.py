@@ -43,6 +43,22 @@ _KINDS = (
     Kind(
         "DaemonSet", "apps", "daemonsets", True, "AppsV1Api", "list_daemon_set_for_all_namespaces"
     ),
+    Kind(
+        "ReplicaSet",
+        "apps",
+        "replicasets",
+        True,
+        "AppsV1Api",
+        "list_replica_set_for_all_namespaces",
+    ),
+    Kind(
+        "ReplicationController",
+        "",
+        "replicationcontrollers",
+        True,
+        "CoreV1Api",
+        "list_replication_controller_for_all_namespaces",
+    ),
     Kind("Job", "batch", "jobs", True, "BatchV1Api", "list_job_for_all_namespaces"),
     Kind("CronJob", "batch", "cronjobs", True, "BatchV1Api", "list_cron_job_for_all_namespaces"),
     Kind(
@@ -107,7 +123,16 @@ _KINDS = (
 KINDS: dict[str, Kind] = {k.kind: k for k in _KINDS}
 
 # Pods, and the controllers whose pod template becomes Pods.
-WORKLOAD_KINDS = ("Pod", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
+WORKLOAD_KINDS = (
+    "Pod",
+    "Deployment",
+    "ReplicaSet",
+    "ReplicationController",
+    "StatefulSet",
+    "DaemonSet",
+    "Job",
+    "CronJob",
+)
 
 
 def kind_of(api_version: str, kind: str) -> Kind | None:

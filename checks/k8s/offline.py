@@ -4,8 +4,8 @@ Both are read the same way: every ``.yaml``, ``.yml`` and ``.json`` file (a fold
 walked in name order, hidden entries skipped), every document of a multi-document
 YAML file, every item of a List (``kind: List`` from kubectl, or ``PodList`` and the
 like from the raw API). Kinds assay does not judge (Services, ConfigMaps, custom
-resources...) are skipped; anything that is not a Kubernetes object is an error
-naming its file and line.
+resources...) are skipped and counted in the target's identity (``skipped``); anything
+that is not a Kubernetes object is an error naming its file and line.
 """
 
 from __future__ import annotations
@@ -49,11 +49,15 @@ class OfflineObjects(K8sConnection):
         self._by_kind: dict[str, list[dict[str, Any]]] = {}
         self._namespaces: set[str] = set()
         seen = self._where = {}
+        skipped: dict[str, int] = {}
         count = 0
         for where, obj in objects:
             count += 1
             kind = kind_of(str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
             if kind is None:
+                # Listed, not dropped: the target's identity says what was not judged.
+                name = f"{obj.get('apiVersion', '')} {obj.get('kind', '')}".strip()
+                skipped[name] = skipped.get(name, 0) + 1
                 continue
             obj = _place(scrub(obj), kind, default_namespace, where)
             meta = obj["metadata"]
@@ -67,6 +71,7 @@ class OfflineObjects(K8sConnection):
                 self._namespaces.add(meta["namespace"])
             self._by_kind.setdefault(kind.kind, []).append(obj)
         self._about["objects"] = count
+        self._about["skipped"] = dict(sorted(skipped.items()))
 
     @property
     def offline(self) -> bool:

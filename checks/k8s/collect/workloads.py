@@ -34,6 +34,8 @@ PERMISSIONS = permissions(*WORKLOAD_KINDS)
 _SPEC_PATHS = {
     "Pod": ("spec",),
     "Deployment": ("spec", "template", "spec"),
+    "ReplicaSet": ("spec", "template", "spec"),
+    "ReplicationController": ("spec", "template", "spec"),
     "StatefulSet": ("spec", "template", "spec"),
     "DaemonSet": ("spec", "template", "spec"),
     "Job": ("spec", "template", "spec"),
@@ -52,6 +54,9 @@ def collect_workloads(conn: K8sConnection) -> Iterator[dict[str, Any]]:
             yield unlisted(conn, RESOURCE, denied)
             continue
         for obj in objects:
+            # A Deployment's ReplicaSets run its template: judged under the Deployment.
+            if kind == "ReplicaSet" and _controller(obj) is not None:
+                continue
             yield workload(conn, obj, accounts)
 
 

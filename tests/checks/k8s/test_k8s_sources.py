@@ -75,7 +75,30 @@ def test_a_kubectl_dump_and_a_raw_api_list_are_expanded(tmp_path: Path) -> None:
         "source": "dump",
         "path": str(tmp_path / "dump.json"),
         "objects": 3,
+        "skipped": {},
     }
+
+
+def test_every_pod_template_is_judged_and_other_kinds_are_listed_as_skipped(
+    tmp_path: Path,
+) -> None:
+    bare = k.workload("ReplicaSet", "bare")
+    owned = k.workload("ReplicaSet", "web-5d4f")
+    owned["metadata"]["ownerReferences"] = [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "controller": True}
+    ]
+    rc = k.workload("ReplicationController", "legacy")
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}}
+    widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
+    docs = [bare, owned, rc, service, widget, dict(widget, metadata={"name": "w2"})]
+    (tmp_path / "all.yaml").write_text(yaml.safe_dump_all(docs))
+    ids = {r["id"] for r in collect_all({"manifests": str(tmp_path), "cluster": "c"})}
+    # A bare ReplicaSet and a ReplicationController run pods: judged. A Deployment's
+    # ReplicaSet is judged under its Deployment.
+    assert {"c/tenant-a/ReplicaSet/bare", "c/tenant-a/ReplicationController/legacy"} <= ids
+    assert "c/tenant-a/ReplicaSet/web-5d4f" not in ids
+    conn = connect(K8sTarget(manifests=str(tmp_path), cluster="c"), 5.0)
+    assert identity(conn)["skipped"] == {"example.com/v1 Widget": 2, "v1 Service": 1}
 
 
 @pytest.mark.parametrize(
