@@ -15,18 +15,21 @@ from markupsafe import Markup, escape
 from assay.checks import Status
 from assay.engine.evaluate import CriterionScore, Finding
 from assay.engine.report import RunReport
+from assay.words import counted
 
 BAR_WIDTH = 360
 CHART_W, CHART_H = 640, 180
 
 
 def _env() -> Environment:
-    return Environment(
+    env = Environment(
         loader=PackageLoader("assay.engine.formats", "templates"),
         autoescape=select_autoescape(["html", "j2"], default=True),
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["counted"] = lambda n, noun: counted(int(n), noun)
+    return env
 
 
 def score_bars(scores: list[CriterionScore]) -> Markup:

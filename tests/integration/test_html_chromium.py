@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import json
 import os
 import shutil
 import subprocess
@@ -82,3 +84,57 @@ def test_html_report_renders_with_score_failures_and_trend(
     assert "test-widget-locked" in dom and "lock level 1 &lt; 2" in dom
     assert dom.count('class="dot"') == 2  # both runs on the trend chart
     assert '<svg class="trend"' in dom and '<svg class="bars"' in dom
+
+
+MEASURE = """<!doctype html><html><body>
+<iframe id="r" src="report.html" style="width:1280px;height:900px" onload="
+  const d = document.getElementById('r').contentDocument;
+  const cells = [...d.querySelectorAll('td.control')].map(c => {
+    const all = d.createRange(); all.selectNodeContents(c);
+    return {id_lines: c.querySelector('code').getClientRects().length,
+            height: all.getBoundingClientRect().height,
+            line: parseFloat(getComputedStyle(c).fontSize) * 1.5};
+  });
+  document.getElementById('m').textContent = JSON.stringify(cells);
+"></iframe><pre id="m"></pre></body></html>"""
+
+
+def test_the_control_column_fits_an_id_and_title_without_a_tall_wrap(
+    tmp_path: Path, controls_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    browser = chromium()
+    monkeypatch.chdir(tmp_path)
+    long_id = "test-widget-locked-by-the-tenant-isolation-controller"
+    (controls_dir / f"{long_id}.yaml").write_text(
+        (controls_dir / "test-widget-locked.yaml")
+        .read_text()
+        .replace("id: test-widget-locked", f"id: {long_id}")
+        .replace("title: Widgets are locked", "title: Widgets in every tenant namespace are locked")
+    )
+    (tmp_path / "assay.yaml").write_text(
+        f"controls_dirs: [{controls_dir.name}]\ncontrols: {{ids: [{long_id}]}}\n"
+    )
+    r = make_resource("test.widget", {"lock_level": 1}, id="widget:w", name="w")
+    r["collected_at"] = now_rfc3339()
+    write_snapshot(Snapshot(now_rfc3339(), resources=[r]), tmp_path / "snap.jsonl")
+    res = CliRunner().invoke(cli, ["evaluate", "snap.jsonl", "-f", "html=report.html"])
+    assert res.exit_code == 1, res.output
+    (tmp_path / "measure.html").write_text(MEASURE)
+    dom = subprocess.run(
+        [
+            browser,
+            *CHROMIUM_FLAGS,
+            "--allow-file-access-from-files",
+            "--virtual-time-budget=5000",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--dump-dom",
+            (tmp_path / "measure.html").as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    [cell] = json.loads(html.unescape(dom.split('<pre id="m">')[1].split("</pre>")[0]))
+    assert cell["id_lines"] == 1  # the id is never broken
+    assert cell["height"] <= 4 * cell["line"]  # id and title in a few lines, not six

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from assay.checks.aws.collect.rds import DESCRIBE_PARAMETERS, INSTANCE
 from assay.checks.registry import check
 from assay.checks.result import Result, attribute
+from assay.words import counted
 
 _ON = frozenset({"1", "on", "true"})
 
@@ -29,8 +30,13 @@ def backup_retention(resource: dict[str, Any], params: BackupParams) -> Result:
     """Pass when automated backups are kept at least `min_days` (0 means no backups)."""
     days = attribute(resource, "backup_retention_days")
     if days >= params.min_days:
-        return Result.passed(f"automated backups are kept {days} days", backup_retention_days=days)
-    what = "automated backups are off" if days == 0 else f"automated backups are kept {days} days"
+        kept = counted(days, "day")
+        return Result.passed(f"automated backups are kept {kept}", backup_retention_days=days)
+    what = (
+        "automated backups are off"
+        if days == 0
+        else f"automated backups are kept {counted(days, 'day')}"
+    )
     return Result.failed(
         f"backup_retention_days is {days}: {what}, expected at least {params.min_days}",
         backup_retention_days=days,
