@@ -76,9 +76,17 @@ def profile_catalog(profile_path: Path) -> Catalog:
 
 
 def make_plan(
-    profile_path: Path, filters: Filters = Filters(), *, profile_text: str | None = None
+    profile_path: Path,
+    filters: Filters = Filters(),
+    *,
+    profile_text: str | None = None,
+    with_targets: bool = True,
 ) -> Plan:
-    """Load and check everything a run needs; raise ConfigError(s) before anything runs."""
+    """Load and check everything a run needs; raise ConfigError(s) before anything runs.
+
+    Without `with_targets` the profile's targets are neither checked nor planned: a stored
+    snapshot evaluates without the live systems, or the files, it was collected from.
+    """
     profile, doc = load_profile(profile_path, profile_text)
     catalog = load_catalog(_controls_dirs(profile, profile_path))
     errors: list[ConfigError] = []
@@ -105,7 +113,7 @@ def make_plan(
                 doc.error(f"waiver {waiver.id!r} names no known control", ["waivers", i, "control"])
             )
     controls = [by_id[c.control.id] for c in selected]
-    targets = _plan_targets(profile, doc, controls, errors)
+    targets = _plan_targets(profile, doc, controls, errors) if with_targets else []
     if errors:
         raise ConfigErrors(errors)
     return Plan(controls, targets, catalog, profile, profile_path)

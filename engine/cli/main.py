@@ -44,11 +44,16 @@ from assay.words import counted
 
 
 def _plan(
-    profile: Path | None, framework: tuple[str, ...], control: tuple[str, ...], severity: str | None
+    profile: Path | None,
+    framework: tuple[str, ...],
+    control: tuple[str, ...],
+    severity: str | None,
+    *,
+    with_targets: bool = True,
 ) -> tuple[Plan, Path]:
     path = resolve_profile(profile)
     filters = Filters(framework, control, Severity(severity) if severity else None)
-    return make_plan(path, filters), path
+    return make_plan(path, filters, with_targets=with_targets), path
 
 
 def _report(
@@ -204,7 +209,7 @@ def evaluate(
 ) -> None:
     """Evaluate a snapshot written by `assay collect`, record evidence and report."""
     outputs = resolve_outputs(formats, output)
-    plan, path = _plan(profile, framework, control, severity)
+    plan, path = _plan(profile, framework, control, severity, with_targets=False)
     snap = read_snapshot(snapshot)
     _report(plan, path, snap, settings, outputs)
 

@@ -216,3 +216,17 @@ def test_controls_list_and_show_find_the_profiles_own_controls(
     assert "check: test.widget.locked" in shown.output
     listed = invoke(["controls", "list", "--format", "json"], workspace)
     assert "test-widget-locked" in {c["id"] for c in json.loads(listed.stdout)}
+
+
+def test_a_stored_snapshot_evaluates_without_the_sources_it_came_from(
+    workspace: Path, controls_dir: Path
+) -> None:
+    (workspace / "assay.yaml").write_text(
+        f"controls_dirs: [{controls_dir.name}]\ncontrols: {{ids: [test-widget-locked]}}\n"
+        "targets:\n  - {name: gone, provider: k8s, manifests: no/such/folder}\n"
+    )
+    snap = snapshot(workspace, 3, 4)
+    evaluated = invoke(["evaluate", str(snap), "--format", "json"], workspace)
+    assert evaluated.exit_code == 0, evaluated.output
+    run = invoke(["run"], workspace)  # a live run still needs them, and says so first
+    assert run.exit_code == 2 and "targets[0].manifests" in run.output
