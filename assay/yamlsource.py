@@ -209,5 +209,12 @@ def describe(err: jsonschema.ValidationError) -> tuple[Location, str]:
     if err.validator == "pattern":
         return loc, f"expected a value matching {err.validator_value}; got {got}"
     if err.validator == "minLength":
-        return loc, f"must not be empty; got {got}"
+        if err.validator_value == 1:
+            return loc, f"must not be empty; got {got}"
+        return loc, f"expected at least {err.validator_value} characters; got {got}"
+    if err.validator in ("minimum", "maximum"):
+        bound = "at least" if err.validator == "minimum" else "at most"
+        return loc, f"expected {bound} {err.validator_value}; got {got}"
+    if err.validator == "minItems":
+        return loc, f"expected at least {err.validator_value} item(s); got {got}"
     return loc, err.message

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -13,7 +15,7 @@ from assay.controls import catalog_root
 from assay.engine.catalog import Catalog, LoadedControl, _pydantic_errors, bind, load_catalog
 from assay.engine.models import Profile, Selection, Severity, Target
 from assay.errors import ConfigError, ConfigErrors
-from assay.yamlsource import YamlDocument, read_yaml
+from assay.yamlsource import YamlDocument, read_yaml, schema_problems
 
 DEFAULT_PROFILE = "assay.yaml"
 
@@ -62,7 +64,21 @@ def load_profile(path: Path, text: str | None = None) -> tuple[Profile, YamlDocu
     try:
         return Profile.model_validate(doc.data), doc
     except ValidationError as exc:
-        raise _pydantic_errors(doc, exc, ()) from None
+        # Each problem in the words control files get (unknown field 'x'; expected one of
+        # ...), from the JSON Schema of the same model, where it has the same place; the
+        # schema alone would also refuse what pydantic accepts (a YAML date for a date).
+        worded = dict(schema_problems(profile_schema(), doc))
+        found = sorted((tuple(e["loc"]) for e in exc.errors(include_url=False)), key=doc.line)
+        pydantic_words = {tuple(e["loc"]): e["msg"] for e in exc.errors(include_url=False)}
+        raise ConfigErrors(
+            [doc.error(worded.get(loc, pydantic_words[loc]), loc) for loc in found]
+        ) from None
+
+
+@functools.cache
+def profile_schema() -> dict[str, Any]:
+    """The JSON Schema of a profile, generated from its model."""
+    return Profile.model_json_schema()
 
 
 def _controls_dirs(profile: Profile, profile_path: Path) -> list[Path]:

@@ -211,7 +211,12 @@ def test_profile_param_override_is_validated(tmp_path: Path, controls_dir: Path)
             "waivers[0].reason",
             "at least 10 characters",
         ),
-        ("colors: red\n", 1, "colors", "Extra inputs are not permitted"),
+        (
+            "colors: red\n",
+            1,
+            "colors",
+            "unknown field 'colors'; expected one of controls, controls_dirs",
+        ),
     ],
 )
 def test_profile_errors_name_line_and_field(
