@@ -45,7 +45,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -71,10 +71,22 @@ class RuleError(Exception):
     `message` says what was expected. `str(err)` reads `rule.all[1].regex: <message>`.
     """
 
-    def __init__(self, location: Location, message: str) -> None:
+    def __init__(self, location: Location, message: str, *, more: Sequence[RuleError] = ()) -> None:
         super().__init__(location, message)
         self.location = location
         self.message = message
+        self.more = list(more)
+        """Further problems of the same spec, found in the same pass."""
+
+    @property
+    def every(self) -> list[RuleError]:
+        """This problem and every other one found with it, in the order they are written."""
+        return [self, *(e for m in self.more for e in m.every)]
+
+    @staticmethod
+    def combined(errors: Sequence[RuleError]) -> RuleError:
+        first, *rest = errors
+        return RuleError(first.location, first.message, more=[*first.more, *rest])
 
     def __str__(self) -> str:
         where = "".join(
@@ -450,7 +462,15 @@ def _compile_node(spec: Any, location: Location, paths: dict[str, bool]) -> _Nod
         raise RuleError(
             where, f"{kind!r} must be a non-empty list of conditions, got {_show(body)}"
         )
-    children = [_compile_node(child, (*where, index), paths) for index, child in enumerate(body)]
+    children: list[_Node] = []
+    errors: list[RuleError] = []
+    for index, child in enumerate(body):
+        try:
+            children.append(_compile_node(child, (*where, index), paths))
+        except RuleError as exc:  # every child is checked: one pass finds every problem
+            errors.append(exc)
+    if errors:
+        raise RuleError.combined(errors)
     return _All(children) if kind == "all" else _Any(children)
 
 
@@ -458,12 +478,21 @@ def _compile_predicate(
     spec: Mapping[Any, Any], location: Location, paths: dict[str, bool]
 ) -> _Node:
     operators = [key for key in spec if key != "path"]
-    for key in operators:
-        if key not in OPERATORS:
-            raise RuleError(
-                (*location, str(key)),
-                f"unknown operator {key!r}; expected one of {', '.join(OPERATORS)}",
-            )
+    errors = [
+        RuleError(
+            (*location, str(key)),
+            f"unknown operator {key!r}; expected one of {', '.join(OPERATORS)}",
+        )
+        for key in operators
+        if key not in OPERATORS
+    ]
+    text = spec["path"]
+    try:
+        read, is_expression = compile_path(text)
+    except PathError as exc:
+        errors.append(RuleError((*location, "path"), str(exc)))
+    if errors:
+        raise RuleError.combined(errors)
     if not operators:
         raise RuleError(
             location, f"predicate has no operator; expected one of {', '.join(OPERATORS)}"
@@ -474,11 +503,6 @@ def _compile_predicate(
             f"predicate has {len(operators)} operators ({', '.join(operators)}); "
             "expected exactly one",
         )
-    text = spec["path"]
-    try:
-        read, is_expression = compile_path(text)
-    except PathError as exc:
-        raise RuleError((*location, "path"), str(exc)) from None
     op = operators[0]
     test = _OPERATORS[op](spec[op], (*location, op))
     paths[text] = is_expression

@@ -121,13 +121,24 @@ def load_control(path: Path, frameworks: Mapping[str, Framework]) -> LoadedContr
     if schema_errors:
         raise schema_errors
     control = Control.model_validate(doc.data)
+    # Every problem of the file in one pass: one does not hide the next.
+    errors: list[ConfigError] = []
     if control.id != path.stem:
-        raise doc.error(
-            f"control id {control.id!r} does not match the file name; expected {path.stem!r}",
-            ["id"],
+        errors.append(
+            doc.error(
+                f"control id {control.id!r} does not match the file name; expected {path.stem!r}",
+                ["id"],
+            )
         )
-    _check_frameworks(doc, control, frameworks)
-    evaluate, permissions, params = bind(control, control.params, doc)
+    errors += _framework_errors(doc, control, frameworks)
+    try:
+        evaluate, permissions, params = bind(control, control.params, doc)
+    except ConfigErrors as exc:
+        errors += exc.errors
+    except ConfigError as exc:
+        errors.append(exc)
+    if errors:
+        raise ConfigErrors(errors)
     return LoadedControl(control, path, doc.line(()), evaluate, permissions, params)
 
 
@@ -146,7 +157,9 @@ def bind(
         try:
             rule = compile_rule(control.rule)
         except RuleError as exc:
-            raise doc.error(exc.message, ("rule", *exc.location)) from None
+            raise ConfigErrors(
+                [doc.error(e.message, ("rule", *e.location)) for e in exc.every]
+            ) from None
         return rule, (), {}
     assert control.check is not None  # the schema requires check or rule
     try:
@@ -171,20 +184,24 @@ def bind(
     return evaluate, spec.permissions, bound.model_dump(mode="json")
 
 
-def _check_frameworks(
+def _framework_errors(
     doc: YamlDocument, control: Control, frameworks: Mapping[str, Framework]
-) -> None:
+) -> list[ConfigError]:
+    errors = []
     for fw, crits in control.frameworks.items():
         catalog = frameworks.get(fw)
         if catalog is None:
             continue  # a framework we ship no catalog for: ids cannot be checked
         known = {c.id for c in catalog.criteria}
-        for i, crit in enumerate(crits):
-            if crit not in known:
-                raise doc.error(
-                    f"unknown {fw} criterion {crit!r}; expected one of {', '.join(sorted(known))}",
-                    ["frameworks", fw, i],
-                )
+        errors += [
+            doc.error(
+                f"unknown {fw} criterion {crit!r}; expected one of {', '.join(sorted(known))}",
+                ["frameworks", fw, i],
+            )
+            for i, crit in enumerate(crits)
+            if crit not in known
+        ]
+    return errors
 
 
 def _pydantic_errors(

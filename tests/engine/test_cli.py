@@ -230,3 +230,26 @@ def test_a_stored_snapshot_evaluates_without_the_sources_it_came_from(
     assert evaluated.exit_code == 0, evaluated.output
     run = invoke(["run"], workspace)  # a live run still needs them, and says so first
     assert run.exit_code == 2 and "targets[0].manifests" in run.output
+
+
+def test_controls_validate_reports_every_problem_of_a_file_in_one_pass(tmp_path: Path) -> None:
+    control = tmp_path / "odd-one.yaml"
+    control.write_text(
+        "id: not-the-file-name\n"
+        "title: Several mistakes at once\n"
+        "severity: low\n"
+        "frameworks: {soc2: [CC6.1, CC99.9]}\n"
+        "resource: aws.s3.bucket\n"
+        "rule:\n"
+        "  all:\n"
+        "    - {path: versioning, equals: Enabled}\n"
+        "    - {path: 'tags[?', eq: x}\n"
+        "remediation: Fix them.\n"
+    )
+    res = CliRunner().invoke(cli, ["controls", "validate", str(control)])
+    assert res.exit_code == 2, res.output
+    assert f"{control}:1: id: control id 'not-the-file-name' does not match" in res.output
+    assert f"{control}:4: frameworks.soc2[1]: unknown soc2 criterion 'CC99.9'" in res.output
+    assert f"{control}:8: rule.all[0].equals: unknown operator 'equals'" in res.output
+    assert f"{control}:9: rule.all[1].path:" in res.output
+    assert "4 errors" in res.output
