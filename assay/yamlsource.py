@@ -80,6 +80,14 @@ def dotted(location: Iterable[str | int]) -> str:
     return out
 
 
+# What a YAML parser reports it was reading when a construct never ended.
+_OPENED = {
+    "while parsing a flow sequence": "[ list",
+    "while parsing a flow mapping": "{ mapping",
+    "while scanning a quoted scalar": "quoted string",
+}
+
+
 def read_yaml(path: Path, text: str | None = None) -> YamlDocument:
     """Parse the one YAML document in `path` (or in `text`, named `path` in messages);
     every problem is a ConfigError naming the file, and where known the line and field."""
@@ -101,6 +109,12 @@ def parse_yaml(text: str, source: str) -> YamlDocument:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
+        opened = _OPENED.get(exc.context or "")
+        if opened and exc.context_mark is not None:
+            # The parser notices where it gave up (the next line, the end of the file);
+            # the mistake is where the construct was opened.
+            mark = exc.context_mark
+            problem = f"{problem}: the {opened} that starts here is never closed"
         raise ConfigError(
             f"invalid YAML: {problem}", file=source, line=mark.line + 1 if mark else None
         ) from None

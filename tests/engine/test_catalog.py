@@ -43,7 +43,7 @@ def test_valid_control_loads_with_its_params(controls_dir: Path) -> None:
 def test_malformed_yaml_names_file_and_line(tmp_path: Path) -> None:
     [err] = errors_for(tmp_path, BASE + "tags: [a, b\n")
     assert err.file and err.file.endswith("test-widget-locked.yaml")
-    assert err.line == 9
+    assert err.line == 8  # where the list opens, not where the parser gave up
     assert "invalid YAML" in err.message
 
 

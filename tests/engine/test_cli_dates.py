@@ -56,3 +56,22 @@ def test_an_impossible_date_in_a_data_map_is_an_error_at_its_line(tmp_path: Path
     res = CliRunner().invoke(cli, ["dsr", "lint", "--datamap", str(datamap)])
     assert res.exit_code == 2, res.output
     assert f"{datamap}:{line}: reviewed: invalid YAML: '2026-02-31'" in res.output
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "what"),
+    [
+        ("controls:\n  ids: [a, b\nparams: {}\n", 2, "[ list"),
+        ('waivers:\n  - id: "W1\n    control: x\ntargets: []\n', 2, "quoted string"),
+        ("controls: {ids: [a]\nparams: {}\n", 1, "{ mapping"),
+    ],
+)
+def test_an_unclosed_bracket_or_quote_is_reported_where_it_opens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, line: int, what: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "assay.yaml").write_text(text)
+    res = CliRunner().invoke(cli, ["run"])
+    assert res.exit_code == 2, res.output
+    assert f"assay.yaml:{line}: invalid YAML:" in res.output
+    assert f"the {what} that starts here is never closed" in res.output
