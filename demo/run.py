@@ -21,7 +21,8 @@ from assay.demo.local_postgres import find_bindir, local_postgres
 from assay.demo.postgres import demo_target as postgres_demo_target
 from assay.demo.postgres import seed_demo as seed_postgres
 from assay.demo.state import DemoState
-from assay.engine.collect import collect, write_snapshot
+from assay.engine.collect import write_snapshot
+from assay.engine.console import collect_with_progress
 from assay.engine.formats.table import write as write_table
 from assay.engine.models import Severity
 from assay.engine.planner import make_plan
@@ -113,7 +114,7 @@ def run_demo(workdir: Path, console: Console) -> int:
         profile = demo_profile(targets, seeded["waived_volume"])
         write_text(profile_path, yaml.safe_dump(profile, sort_keys=False))
         plan = make_plan(profile_path)
-        snap = collect(plan, workers=8, timeout=60)
+        snap = collect_with_progress(plan, workers=8, timeout=60)
     write_snapshot(snap, snapshot_path)
     key_path = evidence.signing_key
     public = load_signing_key(key_path).verifier

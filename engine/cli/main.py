@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from assay import __version__
 from assay.checks.result import collection_errors
@@ -31,8 +29,7 @@ from assay.engine.cli.options import (
 )
 from assay.engine.cli.runs import diff, waivers
 from assay.engine.collect import Snapshot, failure_lines, read_snapshot, write_snapshot
-from assay.engine.collect import collect as collect_snapshot
-from assay.engine.console import console
+from assay.engine.console import collect_with_progress, console
 from assay.engine.formats import FORMATS
 from assay.engine.formats.table import summary_text
 from assay.engine.models import Severity
@@ -104,26 +101,7 @@ def _collect(plan: Plan, workers: int, timeout: float) -> Any:
             file=plan.profile_path,
             remediation="add a `targets:` list to the profile, or run `assay demo`",
         )
-    err = Console(stderr=True)
-    if not err.is_terminal:
-        return collect_snapshot(plan, workers=workers, timeout=timeout)
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as bar:
-        total = sum(len(t.resource_types) for t in plan.targets)
-        task = bar.add_task(f"collecting 0/{total}", total=total)
-
-        def tick(what: str, n: int) -> None:
-            bar.advance(task)
-            bar.update(
-                task, description=f"collecting {bar.tasks[0].completed:.0f}/{total}: {what} ({n})"
-            )
-
-        return collect_snapshot(plan, workers=workers, timeout=timeout, progress=tick)
+    return collect_with_progress(plan, workers=workers, timeout=timeout)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
