@@ -66,6 +66,11 @@ class ConfigError(AssayError):
         self.line = line
         self.field = field
 
+    @property
+    def errors(self) -> list[ConfigError]:
+        """This error as a list, like `ConfigErrors.errors`: one pass collects either."""
+        return [self]
+
 
 class ConfigErrors(AssayError):
     """Several input errors found in one pass, reported together."""

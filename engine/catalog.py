@@ -71,11 +71,8 @@ def load_catalog(extra_dirs: Iterable[Path] = (), *, builtin: bool = True) -> Ca
     for path in files:
         try:
             loaded = load_control(path, catalog.frameworks)
-        except ConfigErrors as exc:
+        except (ConfigError, ConfigErrors) as exc:
             errors += exc.errors
-            continue
-        except ConfigError as exc:
-            errors.append(exc)
             continue
         first = catalog.controls.get(loaded.control.id)
         if first is not None:
@@ -133,10 +130,8 @@ def load_control(path: Path, frameworks: Mapping[str, Framework]) -> LoadedContr
     errors += _framework_errors(doc, control, frameworks)
     try:
         evaluate, permissions, params = bind(control, control.params, doc)
-    except ConfigErrors as exc:
+    except (ConfigError, ConfigErrors) as exc:
         errors += exc.errors
-    except ConfigError as exc:
-        errors.append(exc)
     if errors:
         raise ConfigErrors(errors)
     return LoadedControl(control, path, doc.line(()), evaluate, permissions, params)

@@ -91,10 +91,8 @@ def controls_validate(paths: tuple[Path, ...]) -> None:
     for f in files:
         try:
             load_control(f, frameworks)
-        except ConfigErrors as exc:
+        except (ConfigError, ConfigErrors) as exc:
             errors += exc.errors
-        except ConfigError as exc:
-            errors.append(exc)
     if errors:
         raise ConfigErrors(errors)
     click.echo(f"{counted(len(files), 'control file')} valid")
