@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from moto.server import ThreadedMotoServer
 
 _running = threading.Lock()
+SEED = 20261206
 
 
 @contextmanager
@@ -39,6 +40,9 @@ def start_emulator() -> Iterator[str]:
             url = f"http://{host}:{port}"
             # An earlier emulator in this process leaves its resources in moto's state.
             _post(f"{url}/moto-api/reset")
+            # moto's ids (volumes, keys, groups) come from its own generator: seeded, the
+            # same accounts seeded the same way get the same ids, so reruns compare.
+            _post(f"{url}/moto-api/seed?a={SEED}")
             yield url
         finally:
             server.stop()

@@ -73,6 +73,15 @@ def _run(cmd: list[str], what: str) -> None:
         raise LocalPostgresError(f"{what} failed ({out.returncode}): {out.stderr.strip()[-2000:]}")
 
 
+def _is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -97,6 +106,7 @@ def local_postgres(
     *,
     hba: Sequence[str] = (),
     files: Mapping[str, bytes] | None = None,
+    prefer_port: int | None = None,
 ) -> Iterator[LocalPostgres]:
     """Initialise and start a server with `settings` added to postgresql.conf; stop and remove it.
 
@@ -134,8 +144,10 @@ def local_postgres(
         )
         _write_data_files(datadir, hba, files or {})
         server: LocalPostgres | None = None
-        for _ in range(3):  # another process may take the free port before the server binds it
-            port = _free_port()
+        # `prefer_port` when it is free (the demo's, so its resource ids stay the same across
+        # runs), else any free one; another process may take a port before the server binds.
+        wanted = [prefer_port] if prefer_port is not None and _is_free(prefer_port) else []
+        for port in [*wanted, *(_free_port() for _ in range(3))]:
             conf = {
                 "port": str(port),
                 "listen_addresses": "'127.0.0.1'",

@@ -41,6 +41,9 @@ from assay.files import write_text
 from assay.words import counted
 
 REGION = "us-east-1"
+# The throwaway server's port is part of its resources' ids: the same one each run, when
+# free, so that a second demo compares with the first.
+DEMO_PG_PORT = 54329
 DEMO_WAIVER = {
     "id": "W-DEMO-1",
     "control": "aws-ebs-volume-encrypted",
@@ -107,7 +110,7 @@ def run_demo(workdir: Path, console: Console) -> int:
                 "controls are left out; install PostgreSQL to include them"
             )
         else:
-            pg = servers.enter_context(local_postgres())
+            pg = servers.enter_context(local_postgres(prefer_port=DEMO_PG_PORT))
             console.print(f"PostgreSQL: a throwaway server on 127.0.0.1:{pg.port}, removed after")
             console.print(f"  seeded {seed_postgres(pg.dsn)['summary']}")
             targets.append(postgres_demo_target(pg.dsn))

@@ -67,7 +67,7 @@ def summary_text(report: RunReport) -> Text:
         counts: dict[str, int] = {}
         for c in report.changes.values():
             counts[c.change.value] = counts.get(c.change.value, 0) + 1
-        shown = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(counts.items()))
+        shown = ", ".join(_change_count(k, n) for k, n in sorted(counts.items()))
         gone = counted(len(report.gone), "resource")
         text.append(f"since {report.baseline}: {shown}; {gone} gone\n")
     for w in s.expired_waivers:
@@ -84,3 +84,10 @@ def summary_text(report: RunReport) -> Text:
         )
     text.append(report.exit_line + "\n")
     return text
+
+
+def _change_count(change: str, n: int) -> str:
+    """``2 new failures``, ``1 still failing``: the noun agrees, the state does not change."""
+    if change.startswith("new_"):
+        return counted(n, change.replace("_", " "))
+    return f"{n} {change.replace('_', ' ')}"
