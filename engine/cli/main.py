@@ -16,6 +16,7 @@ from assay.engine.cli.checks import checks
 from assay.engine.cli.controls import controls
 from assay.engine.cli.dsr import dsr
 from assay.engine.cli.evidence import evidence
+from assay.engine.cli.examples import add_examples
 from assay.engine.cli.options import (
     Output,
     OutputFile,
@@ -252,6 +253,9 @@ for _entry in entry_points(group="assay.commands"):
         cli.add_command(_entry.load(), _entry.name)
     except Exception as exc:
         cli.add_command(_unloadable(_entry.name, _entry.value, exc))
+
+
+add_examples(cli)
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import sqlite3
 from pathlib import Path
 
@@ -253,3 +254,23 @@ def test_controls_validate_reports_every_problem_of_a_file_in_one_pass(tmp_path:
     assert f"{control}:8: rule.all[0].equals: unknown operator 'equals'" in res.output
     assert f"{control}:9: rule.all[1].path:" in res.output
     assert "4 errors" in res.output
+
+
+def test_every_command_shows_an_example_that_uses_only_its_own_options() -> None:
+    def walk(group: click.Group, prefix: str) -> list[tuple[str, click.Command]]:
+        found = []
+        for name, command in group.commands.items():
+            if isinstance(command, click.Group):
+                found += walk(command, f"{prefix}{name} ")
+            else:
+                found.append((f"{prefix}{name}", command))
+        return found
+
+    for path, command in walk(cli, ""):
+        assert command.epilog and "Example:" in command.epilog, path
+        example = command.epilog.split("Example:\n", 1)[1].strip()
+        words = shlex.split(example.split(" > ")[0])
+        assert words[: 1 + path.count(" ") + 1] == ["assay", *path.split()], (path, example)
+        known = {opt for p in command.params for opt in (*p.opts, *p.secondary_opts)}
+        used = {w.split("=", 1)[0] for w in words if w.startswith("-")}
+        assert used <= known, (path, used - known)
