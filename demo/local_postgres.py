@@ -75,6 +75,9 @@ def _run(cmd: list[str], what: str) -> None:
 
 def _is_free(port: int) -> bool:
     with socket.socket() as s:
+        # As the server binds: connections of an earlier server on this port, closing in
+        # TIME_WAIT, do not keep it from listening there again.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
