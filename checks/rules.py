@@ -98,9 +98,12 @@ class RuleError(Exception):
 class Rule:
     """A compiled rule; build one with `compile_rule`. Safe to share between threads."""
 
-    def __init__(self, root: _Node, paths: tuple[str, ...], floats_possible: bool) -> None:
+    def __init__(
+        self, root: _Node, paths: tuple[str, ...], floats_possible: bool, timed: bool
+    ) -> None:
         self._root = root
         self._floats_possible = floats_possible
+        self._timed = timed  # it measures an age: the only reason to read collected_at
         self.paths = paths
         """The JMESPath expressions the rule reads, each once, in the order written."""
 
@@ -115,7 +118,7 @@ class Rule:
         """
         if now is not None and now.utcoffset() is None:
             raise ValueError(f"now must be timezone-aware, got {now!r}")
-        collected = resource.get("collected_at")
+        collected = resource.get("collected_at") if self._timed else None
         if isinstance(collected, str):
             with contextlib.suppress(ValueError):
                 now = datetime.fromisoformat(collected)
@@ -134,7 +137,18 @@ def compile_rule(spec: Mapping[str, Any]) -> Rule:
     """Validate and compile a rule spec (as loaded from YAML); raises RuleError if it is bad."""
     paths: dict[str, bool] = {}  # path -> whether it is a full expression, not a plain chain
     root = _compile_node(spec, (), paths)
-    return Rule(root, tuple(paths), floats_possible=any(paths.values()))
+    return Rule(
+        root, tuple(paths), floats_possible=any(paths.values()), timed=_mentions(spec, AGE_OP)
+    )
+
+
+def _mentions(spec: Any, key: str) -> bool:
+    """Whether `key` is a key anywhere in the (compiled, so well-formed) spec."""
+    if isinstance(spec, Mapping):
+        return key in spec or any(_mentions(v, key) for v in spec.values())
+    if isinstance(spec, list):
+        return any(_mentions(v, key) for v in spec)
+    return False
 
 
 # --- evaluation -------------------------------------------------------------------------
@@ -393,6 +407,9 @@ def _regex(operand: Any, location: Location) -> Test:
     return test
 
 
+AGE_OP = "age_days_lte"
+
+
 def _age_days_lte(operand: Any, location: Location) -> Test:
     if not _is_int(operand) or operand < 0:
         raise RuleError(location, f"expected a whole number of days >= 0, got {_show(operand)}")
@@ -427,7 +444,7 @@ _OPERATORS: dict[str, Callable[[Any, Location], Test]] = {
     "absent": _presence(False),
     "contains": _contains,
     "regex": _regex,
-    "age_days_lte": _age_days_lte,
+    AGE_OP: _age_days_lte,
 }
 OPERATORS = tuple(_OPERATORS)
 
