@@ -9,43 +9,18 @@ import stat
 import zipfile
 from pathlib import Path
 
-import click
 import pytest
-from click.testing import CliRunner
+from cli_runs import evaluate, invoke, widget_workspace
 
-from assay.engine.cli.main import cli
-from assay.engine.collect import Snapshot, now_rfc3339, write_snapshot
+from assay.engine.collect import now_rfc3339
 from assay.evidence import SIGNING_KEY_ENV, SigningKey, write_signing_key
-from assay.testing import make_resource
 
 LEDGER = Path(".assay") / "ledger.db"
 
 
 @pytest.fixture
 def workspace(tmp_path: Path, controls_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "assay.yaml").write_text(
-        f"controls_dirs: [{controls_dir.name}]\ncontrols: {{ids: [test-widget-locked]}}\n"
-    )
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("ASSAY_LEDGER", raising=False)
-    monkeypatch.delenv(SIGNING_KEY_ENV, raising=False)
-    return tmp_path
-
-
-def invoke(*args: str) -> click.testing.Result:
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-
-def evaluate(ws: Path, *levels: int) -> click.testing.Result:
-    resources = []
-    for i, level in enumerate(levels):
-        r = make_resource(
-            "test.widget", {"lock_level": level}, id=f"widget:w{i}", scope={"target": "t1"}
-        )
-        r["collected_at"] = now_rfc3339()
-        resources.append(r)
-    write_snapshot(Snapshot(now_rfc3339(), resources=resources), ws / "snap.jsonl")
-    return invoke("evaluate", str(ws / "snap.jsonl"), "--format", "json")
+    return widget_workspace(tmp_path, controls_dir, monkeypatch)
 
 
 def keygen(*args: str) -> str:

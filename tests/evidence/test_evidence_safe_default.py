@@ -19,14 +19,12 @@ from typing import Any
 
 import click
 import pytest
-from click.testing import CliRunner
+from cli_runs import evaluate, invoke, widget_workspace
 from evidence_backends import Backend
 
 from assay.demo.shop import create_shop_sqlite
-from assay.engine.cli.main import cli
-from assay.engine.collect import Snapshot, now_rfc3339, write_snapshot
+from assay.engine.collect import now_rfc3339
 from assay.evidence import (
-    CHECKPOINT_LOG_ENV,
     SIGNING_KEY_ENV,
     TAIL_ADOPTED,
     Checkpoint,
@@ -37,7 +35,6 @@ from assay.evidence import (
 )
 from assay.evidence.checkpoint_log import origin_id
 from assay.examples import examples_root
-from assay.testing import make_resource
 
 ORIGIN = "example.com/evidence/safe"
 
@@ -46,14 +43,7 @@ ORIGIN = "example.com/evidence/safe"
 def workspace(
     tmp_path: Path, controls_dir: Path, monkeypatch: pytest.MonkeyPatch, backend: Backend
 ) -> Path:
-    (tmp_path / "assay.yaml").write_text(
-        f"controls_dirs: [{controls_dir.name}]\ncontrols: {{ids: [test-widget-locked]}}\n"
-    )
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("ASSAY_LEDGER", backend.url)
-    for var in (SIGNING_KEY_ENV, CHECKPOINT_LOG_ENV, "ASSAY_PSEUDONYM_KEY"):
-        monkeypatch.delenv(var, raising=False)
-    return tmp_path
+    return widget_workspace(tmp_path, controls_dir, monkeypatch, backend.url)
 
 
 @pytest.fixture
@@ -62,22 +52,6 @@ def vkey(workspace: Path) -> str:
     key = SigningKey.generate(ORIGIN)
     write_signing_key(workspace / ".assay" / "signing.key", key)
     return str(key.verifier)
-
-
-def invoke(*args: str) -> click.testing.Result:
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-
-def evaluate(ws: Path, *levels: int) -> click.testing.Result:
-    resources = []
-    for i, level in enumerate(levels):
-        r = make_resource(
-            "test.widget", {"lock_level": level}, id=f"widget:w{i}", scope={"target": "t1"}
-        )
-        r["collected_at"] = now_rfc3339()
-        resources.append(r)
-    write_snapshot(Snapshot(now_rfc3339(), resources=resources), ws / "snap.jsonl")
-    return invoke("evaluate", str(ws / "snap.jsonl"), "--format", "json")
 
 
 def signed_run(ws: Path, *levels: int) -> dict[str, Any]:
@@ -318,12 +292,7 @@ def test_a_dropped_table_is_exit_4_with_one_line(
 def test_a_damaged_sqlite_file_is_exit_4_with_one_line(
     tmp_path: Path, controls_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / "assay.yaml").write_text(
-        f"controls_dirs: [{controls_dir.name}]\ncontrols: {{ids: [test-widget-locked]}}\n"
-    )
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("ASSAY_LEDGER", raising=False)
-    monkeypatch.delenv(SIGNING_KEY_ENV, raising=False)
+    widget_workspace(tmp_path, controls_dir, monkeypatch)
     db = tmp_path / ".assay" / "ledger.db"
     assert evaluate(tmp_path, *range(40)).exit_code == 1
     # Fold the write-ahead log into the file, as after a clean close.
@@ -390,12 +359,7 @@ def test_a_key_value_dsn_is_postgresql_and_its_password_is_never_shown(
 def test_the_sqlite_ledger_and_its_directory_are_private(
     tmp_path: Path, controls_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / "assay.yaml").write_text(
-        f"controls_dirs: [{controls_dir.name}]\ncontrols: {{ids: [test-widget-locked]}}\n"
-    )
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("ASSAY_LEDGER", raising=False)
-    monkeypatch.delenv(SIGNING_KEY_ENV, raising=False)
+    widget_workspace(tmp_path, controls_dir, monkeypatch)
     old = os.umask(0o022)
     try:
         assert evaluate(tmp_path, 3).exit_code == 0
