@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -19,24 +19,11 @@ from assay.engine.cli.options import (
     ledger_option,
     option_group,
 )
-from assay.engine.console import console
 from assay.errors import AssayError, ExitCode
-from assay.evidence import Pseudonymizer, load_key
-from assay.evidence.pseudonym import DEFAULT_KEY_PATH
-from assay.gdpr import (
-    RequestBook,
-    State,
-    datamap_schema,
-    lint_datamap,
-    load_datamap,
-    make_identities,
-    open_session,
-    parse_assignment,
-    parse_identity,
-    unpack,
-)
-from assay.gdpr.report import render_access, render_findings, render_plan, render_requests
 from assay.words import counted
+
+if TYPE_CHECKING:
+    from assay.gdpr.requests import RequestBook
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -53,10 +40,9 @@ key_option = click.option(
     "--pseudonym-key",
     "key_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=str(DEFAULT_KEY_PATH),
-    show_default=True,
-    help="Key for subject pseudonyms and hashed columns (created 0600 if missing; "
-    "or hex in env ASSAY_PSEUDONYM_KEY).",
+    callback=lambda _ctx, _param, value: value or _default_key_path(),
+    help="Key for subject pseudonyms and hashed columns (default .assay/pseudonym.key, "
+    "created 0600 if missing; or hex in env ASSAY_PSEUDONYM_KEY).",
 )
 identity_option = click.option(
     "--identity",
@@ -85,10 +71,19 @@ timeout_options = option_group(
 session_options = option_group(datamap_option, ledger_option, key_option, identity_option)
 
 
+def _default_key_path() -> Path:
+    from assay.evidence.pseudonym import DEFAULT_KEY_PATH
+
+    return DEFAULT_KEY_PATH
+
+
 def _book(ledger: str, key_path: Path, *, create_key: bool = False) -> RequestBook:
     """The requests in `ledger`; only a command that opens a request may create the key:
     for any other, a missing key is an error naming the file, not a new key that then
     matches no identity."""
+    from assay.evidence import Pseudonymizer, load_key
+    from assay.gdpr.requests import RequestBook
+
     return RequestBook(ledger, Pseudonymizer(load_key(key_path, create=create_key)))
 
 
@@ -105,6 +100,8 @@ def dsr() -> None:
 @dsr.command("schema")
 def schema() -> None:
     """Print the JSON Schema of a data map file."""
+    from assay.gdpr.datamap import datamap_schema
+
     click.echo(json.dumps(datamap_schema(), indent=2))
 
 
@@ -114,6 +111,10 @@ def schema() -> None:
 @handle_errors
 def lint(datamap: Path, fmt: str) -> None:
     """Compare the data map with the live schema; exit 2 on any error."""
+    from assay.engine.console import console
+    from assay.gdpr.dsr import lint_datamap
+    from assay.gdpr.report import render_findings
+
     findings = lint_datamap(datamap)
     if fmt == "json":
         _emit(fmt, [vars(f) for f in findings])
@@ -142,6 +143,9 @@ def new(
     kind: str, datamap: Path, ledger: str, key_path: Path, identity: tuple[str, ...], received: Any
 ) -> None:
     """Record a new request; prints its id and due date."""
+    from assay.gdpr.identity import make_identities, parse_identity
+    from assay.gdpr.mapfile import load_datamap
+
     loaded = load_datamap(datamap)
     types = {k: v.normalize for k, v in loaded.datamap.identities.items()}
     ids = make_identities([parse_identity(i) for i in identity], types)
@@ -162,6 +166,8 @@ def _book_command(name: str, help_text: str) -> Callable[[F], F]:
 @_book_command("verify", "Record that the subject's identity was verified (and how).")
 @click.option("--method", required=True, help="How, e.g. 'reply from the account address'.")
 def verify(request_id: str, ledger: str, key_path: Path, method: str) -> None:
+    from assay.gdpr.requests import State
+
     book = _book(ledger, key_path)
     request = book.advance(book.get(request_id), State.VERIFIED, method=method)
     click.echo(f"{request.id} verified")
@@ -170,6 +176,8 @@ def verify(request_id: str, ledger: str, key_path: Path, method: str) -> None:
 @_book_command("reject", "Reject a request, with the reason told to the subject.")
 @click.option("--reason", required=True)
 def reject(request_id: str, ledger: str, key_path: Path, reason: str) -> None:
+    from assay.gdpr.requests import State
+
     book = _book(ledger, key_path)
     request = book.advance(book.get(request_id), State.REJECTED, reason=reason)
     click.echo(f"{request.id} rejected: {reason}")
@@ -192,6 +200,9 @@ def extend(request_id: str, ledger: str, key_path: Path, months: int, reason: st
 @handle_errors
 def status(ledger: str, key_path: Path, include_closed: bool, fmt: str) -> None:
     """List requests: overdue first, then by due date."""
+    from assay.engine.console import console
+    from assay.gdpr.report import render_requests
+
     book = _book(ledger, key_path)
     requests = book.listing(include_closed=include_closed)
     today = book.clock().date()
@@ -245,6 +256,11 @@ def _access(kind: str) -> Callable[..., None]:
         expires_hours: int,
         fmt: str,
     ) -> None:
+        from assay.engine.console import console
+        from assay.gdpr.dsr import open_session
+        from assay.gdpr.identity import parse_identity
+        from assay.gdpr.report import render_access
+
         with open_session(datamap, ledger_url=ledger, key_path=key_path, create_key=False) as s:
             ids = s.identities([parse_identity(i) for i in identity])
             outcome = s.access(
@@ -288,6 +304,12 @@ def erase(
     fmt: str,
 ) -> None:
     """Erase the subject's data: plan, execute in one transaction per store, verify."""
+    from assay.engine.console import console
+    from assay.gdpr.dsr import open_session
+    from assay.gdpr.identity import parse_identity
+    from assay.gdpr.report import render_plan
+    from assay.gdpr.requests import State
+
     with open_session(datamap, ledger_url=ledger, key_path=key_path, create_key=False) as s:
         ids = s.identities([parse_identity(i) for i in identity])
         outcome = s.erase(
@@ -358,6 +380,10 @@ def rectify(
     lock_timeout: float,
 ) -> None:
     """Correct the subject's data (GDPR article 16): rectifiable columns, checked on the schema."""
+    from assay.gdpr.dsr import open_session
+    from assay.gdpr.identity import parse_identity
+    from assay.gdpr.rectify import parse_assignment
+
     with open_session(datamap, ledger_url=ledger, key_path=key_path, create_key=False) as s:
         ids = s.identities([parse_identity(i) for i in identity])
         assignments = [parse_assignment(t, s.resolved) for t in sets] + [
@@ -388,6 +414,8 @@ def rectify(
 @handle_errors
 def unpack_command(package: Path, out: Path, passphrase_env: str | None) -> None:
     """Unseal and extract an export package, checking every file against its manifest."""
+    from assay.gdpr.package import unpack
+
     manifest = unpack(package, out, _passphrase(passphrase_env))
     expired = date.fromisoformat(manifest["expires_at"][:10]) < date.today()
     click.echo(
