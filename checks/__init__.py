@@ -7,40 +7,8 @@ def widget_locked(resource, params):
     ...
 """
 
-from assay.checks.registry import (
-    CheckSpec,
-    CollectorSpec,
-    NoParams,
-    ProviderSpec,
-    RegistryError,
-    check,
-    collector,
-    provider,
-)
-from assay.checks.result import (
-    MissingEvidence,
-    Result,
-    Status,
-    attribute,
-    collection_error,
-)
-from assay.checks.rules import Rule, RuleError, compile_rule
+import lazy_loader
 
-__all__ = [
-    "CheckSpec",
-    "CollectorSpec",
-    "MissingEvidence",
-    "NoParams",
-    "ProviderSpec",
-    "RegistryError",
-    "Result",
-    "Rule",
-    "RuleError",
-    "Status",
-    "attribute",
-    "check",
-    "collection_error",
-    "collector",
-    "compile_rule",
-    "provider",
-]
+# What this package exports is declared once, in __init__.pyi; each name is imported
+# on first use, so a command's --help does not pay for the whole engine.
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

@@ -12,6 +12,8 @@ example data (`assay.examples`). The tests and benchmarks use the same pieces.
 - `shop` and `dsr`: the example shop database and the data-subject requests run on it.
 """
 
-from assay.demo.run import run_demo
+import lazy_loader
 
-__all__ = ["run_demo"]
+# What this package exports is declared once, in __init__.pyi; each name is imported
+# on first use, so a command's --help does not pay for the whole engine.
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

@@ -7,9 +7,7 @@ from pathlib import Path
 
 import click
 
-from assay.demo.run import run_demo
 from assay.engine.cli.options import handle_errors
-from assay.engine.console import console
 
 
 @click.command()
@@ -24,4 +22,7 @@ from assay.engine.console import console
 def demo(workdir: Path) -> None:
     """Run every built-in control on an emulated AWS account, example Kubernetes manifests and
     a throwaway PostgreSQL, then a data-subject request; no account or server needed."""
+    from assay.demo.run import run_demo
+    from assay.engine.console import console
+
     sys.exit(run_demo(workdir, console()))

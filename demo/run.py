@@ -24,9 +24,9 @@ from assay.demo.state import DemoState
 from assay.engine.collect import write_snapshot
 from assay.engine.console import collect_with_progress
 from assay.engine.formats.table import write as write_table
-from assay.engine.models import Severity
 from assay.engine.planner import make_plan
 from assay.engine.run import execute
+from assay.engine.severity import Severity
 from assay.errors import AssayError, EvidenceError, ExitCode
 from assay.evidence import (
     Selection,

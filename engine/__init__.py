@@ -19,26 +19,8 @@ The pipeline, one module a step:
     FORMATS["sarif"](report, sys.stdout)
 """
 
-from assay.engine.collect import Snapshot, collect, read_snapshot, write_snapshot
-from assay.engine.evaluate import Finding, evaluate
-from assay.engine.formats import FORMATS
-from assay.engine.models import Severity
-from assay.engine.planner import Filters, Plan, make_plan
-from assay.engine.report import RunReport
-from assay.engine.run import execute
+import lazy_loader
 
-__all__ = [
-    "FORMATS",
-    "Filters",
-    "Finding",
-    "Plan",
-    "RunReport",
-    "Severity",
-    "Snapshot",
-    "collect",
-    "evaluate",
-    "execute",
-    "make_plan",
-    "read_snapshot",
-    "write_snapshot",
-]
+# What this package exports is declared once, in __init__.pyi; each name is imported
+# on first use, so a command's --help does not pay for the whole engine.
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

@@ -11,8 +11,9 @@ from typing import Any
 from assay.checks import MissingEvidence, Result, Status
 from assay.engine.catalog import LoadedControl
 from assay.engine.collect import Snapshot
-from assay.engine.models import Severity, Waiver
+from assay.engine.models import Waiver
 from assay.engine.planner import Plan
+from assay.engine.severity import Severity
 from assay.errors import ExitCode
 
 

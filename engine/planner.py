@@ -13,7 +13,8 @@ from pydantic import BaseModel, ValidationError
 from assay.checks import registry
 from assay.controls import catalog_root
 from assay.engine.catalog import Catalog, LoadedControl, _pydantic_errors, bind, load_catalog
-from assay.engine.models import Profile, Selection, Severity, Target
+from assay.engine.models import Profile, Selection, Target
+from assay.engine.severity import Severity
 from assay.errors import ConfigError, ConfigErrors
 from assay.yamlsource import YamlDocument, read_yaml, schema_problems
 

@@ -21,9 +21,9 @@ from assay.engine.changes import (
 )
 from assay.engine.collect import Snapshot, now_rfc3339
 from assay.engine.evaluate import Finding, Summary, evaluate, exit_code, summarise
-from assay.engine.models import Severity
 from assay.engine.planner import Plan
 from assay.engine.report import RunReport
+from assay.engine.severity import Severity
 from assay.evidence import (
     Pseudonymizer,
     check_signing_key,

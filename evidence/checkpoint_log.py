@@ -22,11 +22,13 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from assay.evidence.checkpoint import Checkpoint, CheckpointError
 from assay.evidence.record import LedgerError
 from assay.files import UnsafePathError, write_bytes
+
+if TYPE_CHECKING:
+    from assay.evidence.checkpoint import Checkpoint
 
 CHECKPOINT_LOG_ENV = "ASSAY_CHECKPOINT_LOG"
 DEFAULT_CHECKPOINT_LOG = Path(".assay") / "checkpoints"
@@ -52,6 +54,9 @@ def _fork(where: str, checkpoint: Checkpoint, name: str) -> LedgerError:
 
 
 def _parse(data: bytes, where: str, name: str) -> Checkpoint:
+    # Imported here: every command's options name this module's defaults.
+    from assay.evidence.checkpoint import Checkpoint, CheckpointError
+
     try:
         checkpoint = Checkpoint.from_note(data)
     except (CheckpointError, UnicodeDecodeError) as exc:

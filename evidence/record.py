@@ -10,12 +10,14 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assay.errors import AssayError, ExitCode
 from assay.evidence.canonical import CanonicalError, canonical, parse_canonical
-from assay.evidence.checkpoint import Checkpoint
 from assay.evidence.merkle import Frontier, leaf_hash
+
+if TYPE_CHECKING:
+    from assay.evidence.checkpoint import Checkpoint
 
 RECORD_VERSION = 1
 GENESIS_PREV = "0" * 64

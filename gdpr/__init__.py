@@ -15,70 +15,8 @@ leaves PII-free records in the evidence ledger.
         session.erase(ids, request_id=request.id)      # execute, then verify
 """
 
-from assay.gdpr.access import AccessResult
-from assay.gdpr.datamap import DataMap, datamap_schema
-from assay.gdpr.dsr import (
-    AccessOutcome,
-    ErasureOutcome,
-    RectifyOutcome,
-    Session,
-    lint_datamap,
-    open_session,
-)
-from assay.gdpr.errors import (
-    ConflictError,
-    DataMapError,
-    GdprError,
-    IdentityError,
-    PackageError,
-    RequestError,
-    ResidualDataError,
-    SchemaMismatchError,
-    StoreError,
-)
-from assay.gdpr.execute import ErasureResult, Residual
-from assay.gdpr.identity import Identity, make_identities, parse_identity
-from assay.gdpr.mapfile import LoadedMap, load_datamap, parse_datamap
-from assay.gdpr.model import Finding, Resolved
-from assay.gdpr.package import unpack
-from assay.gdpr.plan import ErasurePlan
-from assay.gdpr.rectify import Assignment, parse_assignment
-from assay.gdpr.requests import Request, RequestBook, State
+import lazy_loader
 
-__all__ = [
-    "AccessOutcome",
-    "AccessResult",
-    "Assignment",
-    "ConflictError",
-    "DataMap",
-    "DataMapError",
-    "ErasureOutcome",
-    "ErasurePlan",
-    "ErasureResult",
-    "Finding",
-    "GdprError",
-    "Identity",
-    "IdentityError",
-    "LoadedMap",
-    "PackageError",
-    "RectifyOutcome",
-    "Request",
-    "RequestBook",
-    "RequestError",
-    "Residual",
-    "ResidualDataError",
-    "Resolved",
-    "SchemaMismatchError",
-    "Session",
-    "State",
-    "StoreError",
-    "datamap_schema",
-    "lint_datamap",
-    "load_datamap",
-    "make_identities",
-    "open_session",
-    "parse_assignment",
-    "parse_datamap",
-    "parse_identity",
-    "unpack",
-]
+# What this package exports is declared once, in __init__.pyi; each name is imported
+# on first use, so a command's --help does not pay for the whole engine.
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

@@ -5,16 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.table import Table
 
-from assay.checks import registry
 from assay.engine.cli.options import format_option, handle_errors, selection_options
-from assay.engine.console import console
-from assay.engine.models import Severity
-from assay.engine.planner import Filters, Plan, make_plan, resolve_profile
 from assay.errors import ConfigError
+
+if TYPE_CHECKING:
+    from assay.engine.planner import Plan
 
 IAM_POLICY_VERSION = "2012-10-17"
 
@@ -30,6 +29,11 @@ def checks() -> None:
 @handle_errors
 def checks_list(provider: str | None, fmt: str) -> None:
     """List registered check functions: resource type, parameters and permissions."""
+    from rich.table import Table
+
+    from assay.checks import registry
+    from assay.engine.console import console
+
     specs = [
         spec
         for name, spec in sorted(registry.checks().items())
@@ -78,6 +82,10 @@ def checks_permissions(
     controls judge and by their check functions. For aws it is an IAM policy document
     to attach to the role or user the run uses; for other providers, a JSON list.
     """
+    from assay.checks import registry
+    from assay.engine.planner import Filters, make_plan, resolve_profile
+    from assay.engine.severity import Severity
+
     if provider not in registry.providers():
         raise ConfigError(
             f"unknown provider {provider!r}; expected one of "
@@ -101,6 +109,8 @@ def checks_permissions(
 
 def permissions(plan: Plan, provider: str) -> set[str]:
     """What the plan's controls of `provider` need: collector and check permissions."""
+    from assay.checks import registry
+
     collectors = registry.collectors()
     needed: set[str] = set()
     for loaded in plan.controls:

@@ -6,15 +6,8 @@ import json
 from pathlib import Path
 
 import click
-from rich.table import Table
 
-from assay.engine.catalog import control_schema, load_catalog, load_control
-from assay.engine.cli.options import (
-    format_option,
-    handle_errors,
-)
-from assay.engine.console import console
-from assay.engine.planner import profile_catalog, resolve_profile
+from assay.engine.cli.options import format_option, handle_errors
 from assay.errors import ConfigError, ConfigErrors
 from assay.words import counted
 
@@ -36,6 +29,11 @@ def controls() -> None:
 @handle_errors
 def controls_list(framework: str | None, profile: Path | None, fmt: str) -> None:
     """List the controls a run would see: the built-in catalog and the profile's own."""
+    from rich.table import Table
+
+    from assay.engine.console import console
+    from assay.engine.planner import profile_catalog, resolve_profile
+
     catalog = profile_catalog(resolve_profile(profile))
     rows = [
         loaded.control
@@ -68,6 +66,8 @@ def controls_list(framework: str | None, profile: Path | None, fmt: str) -> None
 def controls_show(control_id: str, profile: Path | None) -> None:
     """Print one control as YAML, with where it was loaded from (built-in or the profile's
     controls_dirs, as a run finds it)."""
+    from assay.engine.planner import profile_catalog, resolve_profile
+
     catalog = profile_catalog(resolve_profile(profile))
     loaded = catalog.controls.get(control_id)
     if loaded is None:
@@ -85,6 +85,8 @@ def controls_show(control_id: str, profile: Path | None) -> None:
 @handle_errors
 def controls_validate(paths: tuple[Path, ...]) -> None:
     """Validate control files (or folders of them) against the schema and the registry."""
+    from assay.engine.catalog import load_catalog, load_control
+
     frameworks = load_catalog().frameworks
     files = [f for p in paths for f in (sorted(p.rglob("*.yaml")) if p.is_dir() else [p])]
     errors: list[ConfigError] = []
@@ -101,4 +103,6 @@ def controls_validate(paths: tuple[Path, ...]) -> None:
 @controls.command("schema")
 def controls_schema() -> None:
     """Print the JSON Schema of a control file."""
+    from assay.engine.catalog import control_schema
+
     click.echo(json.dumps(control_schema(), indent=2))

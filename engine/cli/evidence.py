@@ -11,6 +11,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
+import assay.evidence as ev
 from assay.engine.cli.options import (
     OutputFile,
     checkpoint_log_option,
@@ -19,64 +20,40 @@ from assay.engine.cli.options import (
     handle_errors,
     ledger_option,
 )
-from assay.engine.collect import now_rfc3339
 from assay.errors import ConfigError, EvidenceError
-from assay.evidence import (
-    DEFAULT_SIGNING_KEY,
-    SIGNING_KEY_ENV,
-    Checkpoint,
-    CheckpointError,
-    InclusionProof,
-    NoteError,
-    ProofError,
-    Selection,
-    SigningKey,
-    SigningKeyError,
-    VerifierKey,
-    create_signing_key,
-    default_origin,
-    export_bundle,
-    load_signing_key,
-    open_ledger,
-    parse_when,
-    prove,
-    public_key_path,
-    redact_url,
-    resolve_signing_key,
-    rotate_key,
-    sign_checkpoint,
-    verify_bundle,
-    verify_ledger,
-)
-from assay.evidence.backends.postgres import PostgresLedger
-from assay.evidence.checkpoint_log import CheckpointLog, resolve_checkpoint_log
-from assay.evidence.ledger import Ledger
 from assay.words import counted
 
 KEY_HELP = (
-    f"Signing key file (default: ${SIGNING_KEY_ENV}, which may also hold the key itself, "
-    f"else {DEFAULT_SIGNING_KEY})."
+    f"Signing key file (default: ${ev.SIGNING_KEY_ENV}, which may also hold the key itself, "
+    f"else {ev.DEFAULT_SIGNING_KEY})."
 )
 
 
-def _signing_key(path: Path | None) -> SigningKey:
-    key = resolve_signing_key(path)
+def _now() -> str:
+    from assay.engine.collect import now_rfc3339
+
+    return now_rfc3339()
+
+
+def _signing_key(path: Path | None) -> ev.SigningKey:
+    key = ev.resolve_signing_key(path)
     if key is None:
         raise ConfigError(
-            f"no signing key: {DEFAULT_SIGNING_KEY} does not exist and ${SIGNING_KEY_ENV} is unset",
+            f"no signing key: {ev.DEFAULT_SIGNING_KEY} does not exist and "
+            f"${ev.SIGNING_KEY_ENV} is unset",
             remediation="create one with: assay evidence keygen",
         )
     return key
 
 
-def _verifier_keys(values: tuple[str, ...]) -> list[VerifierKey]:
+def _verifier_keys(values: tuple[str, ...]) -> list[ev.VerifierKey]:
     keys = []
     for value in values:
         path = Path(value)
         text = path.read_text(encoding="utf-8") if path.is_file() else value
         try:
-            keys.append(VerifierKey.parse(text))
-        except SigningKeyError as exc:
+            keys.append(ev.VerifierKey.parse(text))
+        except ev.SigningKeyError as exc:
             raise ConfigError(str(exc), field="--key") from None
     return keys
 
@@ -96,17 +73,17 @@ def _echo_json(doc: dict[str, Any]) -> None:
 
 @click.group()
 def evidence() -> None:
-    """Verify the ledger or a bundle, export bundles, sign checkpoints, prove records."""
+    """Verify the ledger or a bundle, export bundles, sign checkpoints, ev.prove records."""
 
 
-def _trusted_checkpoint(path: Path | None, verifiers: list[VerifierKey]) -> Checkpoint | None:
+def _trusted_checkpoint(path: Path | None, verifiers: list[ev.VerifierKey]) -> ev.Checkpoint | None:
     if path is None:
         return None
     if not verifiers:
         raise ConfigError("--trusted-checkpoint needs --key to check its signature")
     try:
-        return Checkpoint.from_note(path.read_bytes())
-    except CheckpointError as exc:
+        return ev.Checkpoint.from_note(path.read_bytes())
+    except ev.CheckpointError as exc:
         raise ConfigError(str(exc), file=path) from None
 
 
@@ -174,10 +151,10 @@ def evidence_verify(
         return
     if check_views:
         raise click.UsageError("--check-views applies to a BUNDLE only")
-    log = resolve_checkpoint_log(checkpoint_log)
-    with open_ledger(ledger, create=False) as led:
+    log = ev.resolve_checkpoint_log(checkpoint_log)
+    with ev.open_ledger(ledger, create=False) as led:
         pinned = _pinned(led, log, verifiers)
-        result = verify_ledger(
+        result = ev.verify_ledger(
             led,
             verifiers,
             trusted,
@@ -191,7 +168,7 @@ def evidence_verify(
             "rollback to an earlier checkpoint could not be detected"
         )
     if fmt == "json":
-        _echo_json({"ledger": redact_url(ledger), **result.as_dict()})
+        _echo_json({"ledger": ev.redact_url(ledger), **result.as_dict()})
     else:
         if not result.ok:
             click.echo(f"{counted(result.records, 'record')} passed the checks before the failure")
@@ -216,13 +193,13 @@ def evidence_verify(
             click.echo(f"! {note}")
     if not result.ok:
         raise EvidenceError(
-            f"evidence ledger {redact_url(ledger)} failed verification: {result.error}"
+            f"evidence ledger {ev.redact_url(ledger)} failed verification: {result.error}"
         )
 
 
 def _pinned(
-    ledger: Ledger, log: CheckpointLog, verifiers: list[VerifierKey]
-) -> tuple[Checkpoint, str] | None:
+    ledger: ev.Ledger, log: ev.CheckpointLog, verifiers: list[ev.VerifierKey]
+) -> tuple[ev.Checkpoint, str] | None:
     """The newest checkpoint in the checkpoint log of an origin this ledger (or a trusted
     key) names, and its file."""
     origins = {checkpoint.origin for checkpoint in ledger.checkpoints()}
@@ -232,8 +209,8 @@ def _pinned(
 
 def _verify_bundle(
     bundle: Path,
-    verifiers: list[VerifierKey],
-    trusted: Checkpoint | None,
+    verifiers: list[ev.VerifierKey],
+    trusted: ev.Checkpoint | None,
     workers: int,
     check_views: bool,
     fmt: str,
@@ -243,7 +220,7 @@ def _verify_bundle(
             "verifying a bundle needs --key: the log's public key, obtained apart from the "
             "bundle (its own public.vkey is a hint, never trusted)"
         )
-    result = verify_bundle(bundle, verifiers, trusted, workers=workers, check_views=check_views)
+    result = ev.verify_bundle(bundle, verifiers, trusted, workers=workers, check_views=check_views)
     if fmt == "json":
         _echo_json({"bundle": str(bundle), **result.as_dict()})
     else:
@@ -320,22 +297,22 @@ def evidence_export(
     if run_id is not None and (since or until):
         raise click.UsageError("give --run or --from/--to, not both")
     try:
-        selection = Selection(
+        selection = ev.Selection(
             run=run_id,
-            since=parse_when(since) if since else None,
-            until=parse_when(until, end=True) if until else None,
+            since=ev.parse_when(since) if since else None,
+            until=ev.parse_when(until, end=True) if until else None,
         )
     except ValueError as exc:
         raise ConfigError(str(exc), field="--from/--to") from None
     pinned = None
     if since_checkpoint is not None:
         try:
-            pinned = Checkpoint.from_note(since_checkpoint.read_bytes())
-        except CheckpointError as exc:
+            pinned = ev.Checkpoint.from_note(since_checkpoint.read_bytes())
+        except ev.CheckpointError as exc:
             raise ConfigError(str(exc), file=since_checkpoint) from None
     signing_key = _signing_key(key)
-    with open_ledger(ledger, create=False) as led:
-        result = export_bundle(led, out, signing_key, selection, since=pinned)
+    with ev.open_ledger(ledger, create=False) as led:
+        result = ev.export_bundle(led, out, signing_key, selection, since=pinned)
     latest = result.latest
     click.echo(
         f"wrote {out}: records {result.start}..{result.end - 1} "
@@ -351,7 +328,7 @@ def evidence_export(
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=DEFAULT_SIGNING_KEY,
+    default=ev.DEFAULT_SIGNING_KEY,
     show_default=True,
     help="Where to write the private key (mode 0600; never overwritten); the public key "
     "goes beside it (signing.key -> signing.pub).",
@@ -363,10 +340,10 @@ def evidence_export(
 @handle_errors
 def evidence_keygen(out: Path, origin: str | None) -> None:
     """Create a signing key; print its public verifier key, the one to give auditors."""
-    key = create_signing_key(out, origin or default_origin())
+    key = ev.create_signing_key(out, origin or ev.default_origin())
     click.echo(
         f"private key written to {out} (mode 0600): keep it secret; public key (for "
-        f"auditors) in {public_key_path(out)}:",
+        f"auditors) in {ev.public_key_path(out)}:",
         err=True,
     )
     click.echo(str(key.verifier))
@@ -398,18 +375,18 @@ def evidence_checkpoint(
     """
     if adopt_tail and not sign:
         raise click.UsageError("--adopt-tail goes with --sign")
-    log = resolve_checkpoint_log(checkpoint_log)
-    checkpoint: Checkpoint | None
-    with open_ledger(ledger, create=False, checkpoint_log=log) as led:
+    log = ev.resolve_checkpoint_log(checkpoint_log)
+    checkpoint: ev.Checkpoint | None
+    with ev.open_ledger(ledger, create=False, checkpoint_log=log) as led:
         if sign:
-            checkpoint = sign_checkpoint(
-                led, _signing_key(key), adopt_tail=adopt_tail, at=now_rfc3339()
+            checkpoint = ev.sign_checkpoint(
+                led, _signing_key(key), adopt_tail=adopt_tail, at=_now()
             )
         else:
             checkpoint = led.latest_checkpoint()
     if checkpoint is None:
         raise ConfigError(
-            f"ledger {redact_url(ledger)} has no signed checkpoint yet",
+            f"ledger {ev.redact_url(ledger)} has no signed checkpoint yet",
             remediation="sign one: assay evidence checkpoint --sign",
         )
     click.echo(checkpoint.note, nl=False)
@@ -422,8 +399,8 @@ def evidence_checkpoint(
 @handle_errors
 def evidence_prove(seq: int, ledger: str, fmt: str) -> None:
     """Print an inclusion proof of record SEQ against the latest signed checkpoint."""
-    with open_ledger(ledger, create=False) as led:
-        proof = prove(led, seq)
+    with ev.open_ledger(ledger, create=False) as led:
+        proof = ev.prove(led, seq)
     if fmt == "json":
         _echo_json(proof.as_dict())
     else:
@@ -440,12 +417,12 @@ def evidence_verify_proof(proof_file: Path, keys: tuple[str, ...]) -> None:
     if not verifiers:
         raise ConfigError("verify-proof needs --key (the log's public key)")
     try:
-        proof = InclusionProof.parse(proof_file.read_text(encoding="utf-8"))
-    except (ProofError, UnicodeDecodeError) as exc:
+        proof = ev.InclusionProof.parse(proof_file.read_text(encoding="utf-8"))
+    except (ev.ProofError, UnicodeDecodeError) as exc:
         raise ConfigError(f"not a tlog-proof: {exc}", file=proof_file) from None
     try:
         signer = proof.verify(verifiers)
-    except (NoteError, ProofError) as exc:
+    except (ev.NoteError, ev.ProofError) as exc:
         raise EvidenceError(f"{proof_file}: record {proof.index}: {exc}") from None
     click.echo(f"✓ record {proof.index} is in {proof.checkpoint.label}, signed by {signer}")
 
@@ -466,11 +443,11 @@ def evidence_rotate_key(
 ) -> None:
     """Move the ledger to a new key and origin, recorded in the ledger itself."""
     old = _signing_key(key)
-    new = load_signing_key(new_key)
-    with open_ledger(
-        ledger, create=False, checkpoint_log=resolve_checkpoint_log(checkpoint_log)
+    new = ev.load_signing_key(new_key)
+    with ev.open_ledger(
+        ledger, create=False, checkpoint_log=ev.resolve_checkpoint_log(checkpoint_log)
     ) as led:
-        final, first = rotate_key(led, old, new, now_rfc3339())
+        final, first = ev.rotate_key(led, old, new, _now())
     click.echo(f"final checkpoint under the old key: {final.label}", err=True)
     click.echo(f"first checkpoint under the new key: {first.label}", err=True)
     click.echo(str(new.verifier))
@@ -487,11 +464,11 @@ def evidence_rotate_key(
 @handle_errors
 def evidence_init(ledger: str, grant_writer: str | None) -> None:
     """Create the ledger, or bring its schema up to date (run as the ledger's owner)."""
-    with open_ledger(ledger) as led:
+    with ev.open_ledger(ledger) as led:
         if grant_writer is not None:
-            if not isinstance(led, PostgresLedger):
+            if not isinstance(led, ev.PostgresLedger):
                 raise click.UsageError("--grant-writer applies to a PostgreSQL ledger")
             led.grant_writer(grant_writer)
-    click.echo(f"ledger {redact_url(ledger)} is ready", err=True)
+    click.echo(f"ledger {ev.redact_url(ledger)} is ready", err=True)
     if grant_writer is not None:
         click.echo(f"granted {grant_writer} SELECT and INSERT on the log's tables", err=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import click
 
 EXAMPLES: dict[str, str] = {
@@ -46,11 +48,17 @@ EXAMPLES: dict[str, str] = {
 }
 
 
-def add_examples(group: click.Group, prefix: str = "") -> None:
-    """Give every command of `group` (and its subgroups) its example as the help epilog."""
+def leaf_commands(group: click.Group, prefix: str = "") -> Iterator[tuple[str, click.Command]]:
+    """Every command under `group` that runs something, with its path (``evidence verify``)."""
     for name, command in group.commands.items():
-        path = f"{prefix}{name}"
         if isinstance(command, click.Group):
-            add_examples(command, f"{path} ")
-        elif path in EXAMPLES:
+            yield from leaf_commands(command, f"{prefix}{name} ")
+        else:
+            yield f"{prefix}{name}", command
+
+
+def add_examples(group: click.Group) -> None:
+    """Give every command of `group` (and its subgroups) its example as the help epilog."""
+    for path, command in leaf_commands(group):
+        if path in EXAMPLES:
             command.epilog = f"\b\nExample:\n  {EXAMPLES[path]}"

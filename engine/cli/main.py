@@ -6,12 +6,11 @@ import os
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from assay import __version__
-from assay.checks.result import collection_errors
 from assay.engine.cli.checks import checks
 from assay.engine.cli.controls import controls
 from assay.engine.cli.dsr import dsr
@@ -29,16 +28,15 @@ from assay.engine.cli.options import (
     selection_options,
 )
 from assay.engine.cli.runs import diff, waivers
-from assay.engine.collect import Snapshot, failure_lines, read_snapshot, write_snapshot
-from assay.engine.console import collect_with_progress, console
-from assay.engine.formats import FORMATS
-from assay.engine.formats.table import summary_text
-from assay.engine.models import Severity
-from assay.engine.planner import Filters, Plan, make_plan, resolve_profile
-from assay.engine.run import execute
 from assay.errors import ConfigError, ExitCode
-from assay.files import atomic_write
 from assay.words import counted
+
+if TYPE_CHECKING:
+    from assay.engine.collect import Snapshot
+    from assay.engine.planner import Plan
+
+# The commands import what they run inside their functions, so that `assay --help` and
+# every other --help answer without loading the engine, the clients and the ledger.
 
 
 def _plan(
@@ -49,6 +47,9 @@ def _plan(
     *,
     with_targets: bool = True,
 ) -> tuple[Plan, Path]:
+    from assay.engine.planner import Filters, make_plan, resolve_profile
+    from assay.engine.severity import Severity
+
     path = resolve_profile(profile)
     filters = Filters(framework, control, Severity(severity) if severity else None)
     return make_plan(path, filters, with_targets=with_targets), path
@@ -58,6 +59,13 @@ def _report(
     plan: Plan, profile: Path, snap: Snapshot, settings: RunSettings, outputs: list[Output]
 ) -> None:
     """Evaluate, record, write every requested report, and exit with the gate's code."""
+    from assay.engine.console import console
+    from assay.engine.formats import FORMATS
+    from assay.engine.formats.table import summary_text
+    from assay.engine.run import execute
+    from assay.engine.severity import Severity
+    from assay.files import atomic_write
+
     report = execute(
         plan,
         snap,
@@ -96,6 +104,8 @@ def _report(
 
 
 def _collect(plan: Plan, workers: int, timeout: float) -> Any:
+    from assay.engine.console import collect_with_progress
+
     if not plan.targets:
         raise ConfigError(
             "the profile names no targets to collect from",
@@ -157,6 +167,8 @@ def collect(
     output: Path,
 ) -> None:
     """Collect resource snapshots from the profile's targets, without evaluating."""
+    from assay.engine.collect import failure_lines, write_snapshot
+
     plan, _ = _plan(profile, framework, control, severity)
     snap = _collect(plan, workers, timeout)
     write_snapshot(snap, output)
@@ -187,6 +199,8 @@ def evaluate(
     output: Path | None,
 ) -> None:
     """Evaluate a snapshot written by `assay collect`, record evidence and report."""
+    from assay.engine.collect import read_snapshot
+
     outputs = resolve_outputs(formats, output)
     plan, path = _plan(profile, framework, control, severity, with_targets=False)
     snap = read_snapshot(snapshot)
@@ -199,6 +213,8 @@ def evaluate(
 @handle_errors
 def doctor(profile: Path | None, timeout: float) -> None:
     """Check each target is reachable and every collector it needs is permitted."""
+    from assay.checks.result import collection_errors
+
     plan, _ = _plan(profile, (), (), None)
     snap = _collect(plan, workers=8, timeout=timeout)
     ok = True

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from assay.engine.formats import FORMATS
-from assay.engine.models import Severity
+from assay.engine.severity import Severity
 from assay.errors import AssayError, ConfigErrors
 from assay.evidence.checkpoint_log import CHECKPOINT_LOG_ENV, DEFAULT_CHECKPOINT_LOG
 from assay.files import UnsafePathError, check_output_path

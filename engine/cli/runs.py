@@ -7,14 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
-from rich.table import Table
 
-from assay.engine.changes import Change, diff_runs, run_results
 from assay.engine.cli.options import format_option, handle_errors, ledger_option
-from assay.engine.console import console
-from assay.engine.planner import load_profile, resolve_profile
-from assay.engine.report import waiver_json
-from assay.evidence import open_ledger
 
 EXPIRING_DAYS = 14
 
@@ -27,6 +21,12 @@ EXPIRING_DAYS = 14
 @handle_errors
 def diff(run_a: str, run_b: str, ledger: str, fmt: str) -> None:
     """What changed from RUN_A to RUN_B (run ids from the ledger, or unique prefixes)."""
+    from rich.table import Table
+
+    from assay.engine.changes import Change, diff_runs, run_results
+    from assay.engine.console import console
+    from assay.evidence import open_ledger
+
     with open_ledger(ledger, create=False) as led:
         id_a, at_a, a = run_results((r.record for r in led.records()), run_a)
         id_b, at_b, b = run_results((r.record for r in led.records()), run_b)
@@ -77,6 +77,12 @@ def waivers() -> None:
 @handle_errors
 def waivers_list(profile: Path | None, fmt: str) -> None:
     """Every waiver with its state: active, expiring within 14 days, or expired."""
+    from rich.table import Table
+
+    from assay.engine.console import console
+    from assay.engine.planner import load_profile, resolve_profile
+    from assay.engine.report import waiver_json
+
     path = resolve_profile(profile)
     prof, _ = load_profile(path)
     today = datetime.now(UTC).date()

@@ -9,8 +9,9 @@ from typing import IO, Any
 from assay import __version__
 from assay.checks import Status
 from assay.engine.evaluate import Finding
-from assay.engine.models import Severity, Waiver
+from assay.engine.models import Waiver
 from assay.engine.report import RunReport
+from assay.engine.severity import Severity
 
 OCSF_VERSION = "1.3.0"
 CLASS_UID = 2003

@@ -15,8 +15,8 @@ from assay import __version__
 from assay.checks import Status
 from assay.engine.catalog import LoadedControl
 from assay.engine.evaluate import Finding
-from assay.engine.models import Severity
 from assay.engine.report import RunReport
+from assay.engine.severity import Severity
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SECURITY_SEVERITY = {

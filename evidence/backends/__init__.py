@@ -7,7 +7,8 @@ adds its statements' dialect and what it really does its own way (opening, migra
 serialising appends, bulk inserts).
 """
 
-from assay.evidence.backends.postgres import PostgresLedger
-from assay.evidence.backends.sqlite import SQLiteLedger
+import lazy_loader
 
-__all__ = ["PostgresLedger", "SQLiteLedger"]
+# What this package exports is declared once, in __init__.pyi; each name is imported
+# on first use, so a command's --help does not pay for the whole engine.
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

@@ -5,14 +5,8 @@
 (in parallel chunks); `views` builds the OSCAL and summary views while records stream.
 """
 
-from assay.evidence.bundle.export import ExportResult, Selection, export_bundle, parse_when
-from assay.evidence.bundle.verify import BundleReport, verify_bundle
+import lazy_loader
 
-__all__ = [
-    "BundleReport",
-    "ExportResult",
-    "Selection",
-    "export_bundle",
-    "parse_when",
-    "verify_bundle",
-]
+# What this package exports is declared once, in __init__.pyi; each name is imported
+# on first use, so a command's --help does not pay for the whole engine.
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

@@ -12,6 +12,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from assay.engine.cli.examples import leaf_commands
 from assay.engine.cli.main import cli
 from assay.engine.collect import Snapshot, now_rfc3339, write_snapshot
 from assay.testing import make_resource
@@ -158,17 +159,8 @@ def test_controls_commands(workspace: Path, controls_dir: Path, tmp_path: Path) 
 
 def test_every_command_is_documented_in_the_readme() -> None:
     readme = README.read_text()
-
-    def walk(group: click.Group, prefix: str) -> list[str]:
-        out = []
-        for name, cmd in group.commands.items():
-            if isinstance(cmd, click.Group):
-                out += walk(cmd, f"{prefix} {name}")
-            else:
-                out.append(f"{prefix} {name}")
-        return out
-
-    missing = [c for c in walk(cli, "assay") if not re.search(re.escape(c) + r"\b", readme)]
+    paths = [f"assay {path}" for path, _ in leaf_commands(cli)]
+    missing = [c for c in paths if not re.search(re.escape(c) + r"\b", readme)]
     assert not missing, f"undocumented commands: {missing}"
 
 
@@ -257,16 +249,7 @@ def test_controls_validate_reports_every_problem_of_a_file_in_one_pass(tmp_path:
 
 
 def test_every_command_shows_an_example_that_uses_only_its_own_options() -> None:
-    def walk(group: click.Group, prefix: str) -> list[tuple[str, click.Command]]:
-        found = []
-        for name, command in group.commands.items():
-            if isinstance(command, click.Group):
-                found += walk(command, f"{prefix}{name} ")
-            else:
-                found.append((f"{prefix}{name}", command))
-        return found
-
-    for path, command in walk(cli, ""):
+    for path, command in leaf_commands(cli):
         assert command.epilog and "Example:" in command.epilog, path
         example = command.epilog.split("Example:\n", 1)[1].strip()
         words = shlex.split(example.split(" > ")[0])

@@ -11,8 +11,8 @@ from assay.checks import Status, collection_error
 from assay.checks.result import collection_errors
 from assay.engine.collect import CollectionFailure, Snapshot, read_snapshot, write_snapshot
 from assay.engine.evaluate import evaluate, exit_code, summarise
-from assay.engine.models import Severity
 from assay.engine.planner import Filters, make_plan
+from assay.engine.severity import Severity
 from assay.errors import ConfigError, ConfigErrors, ExitCode
 from assay.testing import make_resource
 

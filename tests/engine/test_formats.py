@@ -17,10 +17,10 @@ from trestle.oscal.assessment_results import AssessmentResults
 
 from assay.engine.collect import Snapshot, now_rfc3339
 from assay.engine.formats import FORMATS
-from assay.engine.models import Severity
 from assay.engine.planner import make_plan
 from assay.engine.report import RunReport
 from assay.engine.run import execute
+from assay.engine.severity import Severity
 from assay.testing import make_resource
 
 PROFILE = """\
