@@ -123,6 +123,23 @@ def workload(
     return obj(kind, name, namespace, spec={"selector": selector, "template": template})
 
 
+def owned(obj: dict[str, Any], owner: dict[str, Any]) -> dict[str, Any]:
+    """`obj` with `owner` as its controller, as the controller writes the ownerReference
+    (with the owner's uid when it has one); returns `obj`."""
+    meta = owner["metadata"]
+    ref: dict[str, Any] = {
+        "apiVersion": owner["apiVersion"],
+        "kind": owner["kind"],
+        "name": meta["name"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+    if meta.get("uid"):
+        ref["uid"] = meta["uid"]
+    obj["metadata"]["ownerReferences"] = [ref]
+    return obj
+
+
 def service_account(name: str, namespace: str, automount: bool | None = None) -> dict[str, Any]:
     fields: dict[str, Any] = (
         {} if automount is None else {"automountServiceAccountToken": automount}

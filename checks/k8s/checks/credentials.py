@@ -7,12 +7,12 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from assay.checks.k8s.collect.workloads import PERMISSIONS, RESOURCE
+from assay.checks.k8s.collect.workloads import PERMISSIONS
 from assay.checks.k8s.containers import containers
 from assay.checks.k8s.kinds import permissions
 from assay.checks.k8s.redact import TRAITS
 from assay.checks.k8s.resources import K8sParams, applicable, matches
-from assay.checks.registry import check
+from assay.checks.k8s.workload_check import workload_check
 from assay.checks.result import Result, attribute
 
 # Whole words of a variable name (split at _ . -) that say it holds a credential.
@@ -50,12 +50,7 @@ class SecretEnvParams(K8sParams):
         return traits
 
 
-@check(
-    "k8s.pod.secret_env_literals",
-    resource=RESOURCE,
-    permissions=PERMISSIONS,
-    params=SecretEnvParams,
-)
+@workload_check("k8s.pod.secret_env_literals", params=SecretEnvParams)
 def secret_env_literals(resource: dict[str, Any], params: SecretEnvParams) -> Result:
     """Fail when a container's env holds a credential as a literal value.
 
@@ -110,11 +105,10 @@ class AutomountParams(K8sParams):
     )
 
 
-@check(
+@workload_check(
     "k8s.pod.service_account_token",
-    resource=RESOURCE,
-    permissions=[*PERMISSIONS, *permissions("ServiceAccount")],
     params=AutomountParams,
+    permissions=[*PERMISSIONS, *permissions("ServiceAccount")],
 )
 def service_account_token(resource: dict[str, Any], params: AutomountParams) -> Result:
     """Fail when a pod gets an API token mounted although its service account is not

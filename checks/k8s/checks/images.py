@@ -8,10 +8,9 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from assay.checks.k8s.collect.workloads import PERMISSIONS, RESOURCE
 from assay.checks.k8s.containers import containers
 from assay.checks.k8s.resources import K8sParams, applicable
-from assay.checks.registry import check
+from assay.checks.k8s.workload_check import workload_check
 from assay.checks.result import Result, attribute
 
 DOCKER_HUB = "docker.io"
@@ -78,7 +77,7 @@ class ImageParams(K8sParams):
         return registries
 
 
-@check("k8s.pod.image_provenance", resource=RESOURCE, permissions=PERMISSIONS, params=ImageParams)
+@workload_check("k8s.pod.image_provenance", params=ImageParams)
 def image_provenance(resource: dict[str, Any], params: ImageParams) -> Result:
     """Pass when every container's image comes from an allowed registry (and, with
     `require_digest`, names an immutable digest rather than a movable tag)."""

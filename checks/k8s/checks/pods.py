@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from assay.checks.k8s.collect.workloads import PERMISSIONS, RESOURCE
 from assay.checks.k8s.containers import containers
 from assay.checks.k8s.resources import K8sParams, applicable
-from assay.checks.registry import check
+from assay.checks.k8s.workload_check import workload_check
 from assay.checks.result import Result, attribute
 
 HOST_NAMESPACES = ("hostNetwork", "hostPID", "hostIPC")
@@ -39,7 +38,7 @@ def _summary(bad: list[str], total: int, what: str) -> str:
 NO_CONTAINERS = Result.error("the pod spec lists no containers; nothing to judge")
 
 
-@check("k8s.pod.privileged", resource=RESOURCE, permissions=PERMISSIONS, params=K8sParams)
+@workload_check("k8s.pod.privileged", params=K8sParams)
 def privileged(resource: dict[str, Any], params: K8sParams) -> Result:
     """Fail when a container is privileged, or is a Windows HostProcess container."""
     if (skip := applicable(resource, params)) is not None:
@@ -62,7 +61,7 @@ def privileged(resource: dict[str, Any], params: K8sParams) -> Result:
     return Result.passed(f"no privileged container ({total} checked)", containers=total)
 
 
-@check("k8s.pod.host_namespaces", resource=RESOURCE, permissions=PERMISSIONS, params=K8sParams)
+@workload_check("k8s.pod.host_namespaces", params=K8sParams)
 def host_namespaces(resource: dict[str, Any], params: K8sParams) -> Result:
     """Fail when the pod shares the node's network, process or IPC namespace."""
     if (skip := applicable(resource, params)) is not None:
@@ -77,7 +76,7 @@ def host_namespaces(resource: dict[str, Any], params: K8sParams) -> Result:
     return Result.passed("the pod shares no host namespace", shared=[])
 
 
-@check("k8s.pod.run_as_non_root", resource=RESOURCE, permissions=PERMISSIONS, params=K8sParams)
+@workload_check("k8s.pod.run_as_non_root", params=K8sParams)
 def run_as_non_root(resource: dict[str, Any], params: K8sParams) -> Result:
     """Pass when every container runs as a non-zero UID, or must (runAsNonRoot: true).
 
@@ -109,12 +108,7 @@ def run_as_non_root(resource: dict[str, Any], params: K8sParams) -> Result:
     return Result.passed(f"every container runs as non-root ({total} checked)", containers=total)
 
 
-@check(
-    "k8s.pod.no_privilege_escalation",
-    resource=RESOURCE,
-    permissions=PERMISSIONS,
-    params=K8sParams,
-)
+@workload_check("k8s.pod.no_privilege_escalation", params=K8sParams)
 def no_privilege_escalation(resource: dict[str, Any], params: K8sParams) -> Result:
     """Pass when every container sets allowPrivilegeEscalation: false explicitly.
 

@@ -1,8 +1,16 @@
 """The `k8s.workload` collector: Pods and the pod templates of their controllers, one shape.
 
-One resource per Pod, Deployment, StatefulSet, DaemonSet, Job and CronJob, so a
-Deployment is judged even before (or without) its Pods, and a Pod is judged as it
-runs, whatever template it came from. Attributes, besides the shared ones:
+One resource per controller (Deployment, StatefulSet, DaemonSet, ReplicaSet,
+ReplicationController, Job, CronJob), so a Deployment is judged even before (or
+without) its Pods, and one per Pod that does not run its controller's template.
+
+Objects owned by a controller in the input fold into the top of their chain (`owners`):
+a Pod or an owned ReplicaSet or Job whose spec matches the top's pod template
+(`templates`) yields no resource, and the top counts the Pods that matched. One that
+differs is judged on its own and says how it differs, except an owned ReplicaSet scaled
+to zero or a finished Job (earlier revisions, past runs), which run nothing. An object
+whose controller the input does not hold is judged on its own. Attributes, besides the
+shared ones:
 
 - `pod_spec`: the API's PodSpec JSON (a CronJob's ``spec.jobTemplate.spec.template.spec``,
   a controller's ``spec.template.spec``, a Pod's ``spec``) with literal env values
@@ -10,7 +18,11 @@ runs, whatever template it came from. Attributes, besides the shared ones:
 - `service_account`: ``{"name", "found", "automount"}`` for the ServiceAccount the pod
   runs as (`automount` is its automountServiceAccountToken, None when unset), or a
   collection error when ServiceAccounts could not be listed;
-- `controlled_by`: ``"ReplicaSet/api-7d9f"`` for a Pod a controller owns, else None.
+- `controlled_by`: ``"ReplicaSet/api-7d9f"`` for a Pod a controller owns, else None;
+- `template`: for an object judged on its own although a controller in the input owns
+  it, ``{"controller": "Deployment/api", "differences": [...]}``, else None;
+- `pods`: for a controller, ``{"matching": 3, "differing": ["api-7d9f-x2k4p"]}``, the
+  Pods folded into it and those of its Pods judged on their own; None for a Pod.
 
 Its checks: `checks.pods`, `checks.images` and `checks.credentials`.
 """
@@ -18,8 +30,11 @@ Its checks: `checks.pods`, `checks.images` and `checks.credentials`.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
+from assay.checks.k8s.collect.owners import Key, Owners, controller_ref, key, runs_nothing
+from assay.checks.k8s.collect.templates import differences
 from assay.checks.k8s.connection import K8sConnection, ListDenied
 from assay.checks.k8s.containers import CONTAINER_FIELDS
 from assay.checks.k8s.kinds import WORKLOAD_KINDS, permissions
@@ -45,38 +60,91 @@ _SPEC_PATHS = {
 
 @collector(RESOURCE, permissions=[*PERMISSIONS, *permissions("ServiceAccount")])
 def collect_workloads(conn: K8sConnection) -> Iterator[dict[str, Any]]:
-    """Every Pod and workload controller, in every namespace (system ones included)."""
+    """Every Pod and workload controller, in every namespace (system ones included), less
+    those that fold into their controller."""
     accounts = _service_accounts(conn)
+    listed: dict[str, list[dict[str, Any]] | ListDenied] = {}
     for kind in WORKLOAD_KINDS:
         try:
-            objects = conn.objects(kind)
+            listed[kind] = conn.objects(kind)
         except ListDenied as denied:
-            yield unlisted(conn, RESOURCE, denied)
+            listed[kind] = denied
+    objects = [o for found in listed.values() if not isinstance(found, ListDenied) for o in found]
+    specs = {key(obj): pod_spec(obj) for obj in objects}
+    placed = place(objects, specs)
+    for found in listed.values():
+        if isinstance(found, ListDenied):
+            yield unlisted(conn, RESOURCE, found)
             continue
-        for obj in objects:
-            # A Deployment's ReplicaSets run its template: judged under the Deployment.
-            if kind == "ReplicaSet" and _controller(obj) is not None:
-                continue
-            yield workload(conn, obj, accounts)
+        for obj in found:
+            where = placed[key(obj)]
+            if not where.folded:
+                yield workload(conn, obj, accounts, spec=specs[key(obj)], placement=where)
+
+
+@dataclass
+class Placement:
+    """Where one object is judged: on its own (`folded` False) or under its controller."""
+
+    folded: bool = False
+    template: dict[str, Any] | None = None  # how it differs from its controller's template
+    pods: dict[str, Any] | None = None  # a controller's Pods: matching count, differing names
+
+
+def place(objects: list[dict[str, Any]], specs: dict[Key, dict[str, Any]]) -> dict[Key, Placement]:
+    """The Placement of every object; `specs` are their pod specs, by key."""
+    out = {
+        key(o): Placement(pods=None if o["kind"] == "Pod" else {"matching": 0, "differing": []})
+        for o in objects
+    }
+    owners = Owners(objects)
+    for obj in objects:
+        top = owners.top(obj)
+        if top is None:
+            continue
+        here, counts = out[key(obj)], out[key(top)].pods
+        assert counts is not None  # a top is a controller: Pods own nothing
+        statefulset = top["metadata"]["name"] if top["kind"] == "StatefulSet" else ""
+        found = differences(specs[key(obj)], specs[key(top)], statefulset=statefulset)
+        is_pod = obj["kind"] == "Pod"
+        if not found:
+            here.folded = True
+            if is_pod:
+                counts["matching"] += 1
+            continue
+        if not is_pod and runs_nothing(obj):
+            here.folded = True
+            continue
+        controller = f"{top['kind']}/{top['metadata']['name']}"
+        here.template = {"controller": controller, "differences": found}
+        if is_pod:
+            counts["differing"].append(obj["metadata"]["name"])
+    return out
 
 
 def workload(
-    conn: K8sConnection, obj: dict[str, Any], accounts: dict[tuple[str, str], Any] | ListDenied
+    conn: K8sConnection,
+    obj: dict[str, Any],
+    accounts: dict[tuple[str, str], Any] | ListDenied,
+    *,
+    spec: dict[str, Any],
+    placement: Placement,
 ) -> dict[str, Any]:
-    """The snapshot of one Pod or controller; `accounts` maps (namespace, name) to
-    automountServiceAccountToken, or is the denial of listing ServiceAccounts."""
-    spec = pod_spec(obj)
+    """The snapshot of one Pod or controller whose `pod_spec` is `spec`; `accounts` maps
+    (namespace, name) to automountServiceAccountToken, or is the denial of listing
+    ServiceAccounts."""
     namespace = (obj.get("metadata") or {}).get("namespace") or ""
     account = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
     if isinstance(accounts, ListDenied):
         service_account: Any = accounts.marker()
     else:
-        key = (namespace, account)
+        wanted = (namespace, account)
         service_account = {
             "name": account,
-            "found": key in accounts,
-            "automount": accounts.get(key),
+            "found": wanted in accounts,
+            "automount": accounts.get(wanted),
         }
+    ref = controller_ref(obj)
     return snapshot(
         conn,
         RESOURCE,
@@ -84,7 +152,9 @@ def workload(
         {
             "pod_spec": spec,
             "service_account": service_account,
-            "controlled_by": _controller(obj),
+            "controlled_by": f"{ref.get('kind')}/{ref.get('name')}" if ref else None,
+            "template": placement.template,
+            "pods": placement.pods,
         },
     )
 
@@ -92,8 +162,8 @@ def workload(
 def pod_spec(obj: dict[str, Any]) -> dict[str, Any]:
     """The object's PodSpec, literal env values, commands and args redacted ({} when none)."""
     spec: Any = obj
-    for key in _SPEC_PATHS[obj["kind"]]:
-        spec = spec.get(key) if isinstance(spec, dict) else None
+    for step in _SPEC_PATHS[obj["kind"]]:
+        spec = spec.get(step) if isinstance(spec, dict) else None
     if not isinstance(spec, dict):
         return {}
     out = dict(spec)
@@ -126,10 +196,3 @@ def _service_accounts(conn: K8sConnection) -> dict[tuple[str, str], Any] | ListD
         )
         for sa in found
     }
-
-
-def _controller(obj: dict[str, Any]) -> str | None:
-    for ref in (obj.get("metadata") or {}).get("ownerReferences") or ():
-        if isinstance(ref, dict) and ref.get("controller"):
-            return f"{ref.get('kind')}/{ref.get('name')}"
-    return None

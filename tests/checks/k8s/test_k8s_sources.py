@@ -83,19 +83,23 @@ def test_every_pod_template_is_judged_and_other_kinds_are_listed_as_skipped(
     tmp_path: Path,
 ) -> None:
     bare = k.workload("ReplicaSet", "bare")
-    owned = k.workload("ReplicaSet", "web-5d4f")
-    owned["metadata"]["ownerReferences"] = [
-        {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "controller": True}
-    ]
+    web = k.workload("Deployment", "web")
+    owned = k.owned(k.workload("ReplicaSet", "web-5d4f"), web)
+    orphan = k.owned(k.workload("ReplicaSet", "gone-8c7b"), k.workload("Deployment", "gone"))
     rc = k.workload("ReplicationController", "legacy")
     service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}}
     widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
-    docs = [bare, owned, rc, service, widget, dict(widget, metadata={"name": "w2"})]
+    docs = [bare, web, owned, orphan, rc, service, widget, dict(widget, metadata={"name": "w2"})]
     (tmp_path / "all.yaml").write_text(yaml.safe_dump_all(docs))
     ids = {r["id"] for r in collect_all({"manifests": str(tmp_path), "cluster": "c"})}
     # A bare ReplicaSet and a ReplicationController run pods: judged. A Deployment's
-    # ReplicaSet is judged under its Deployment.
-    assert {"c/tenant-a/ReplicaSet/bare", "c/tenant-a/ReplicationController/legacy"} <= ids
+    # ReplicaSet is judged under its Deployment, when the input holds the Deployment.
+    assert {
+        "c/tenant-a/ReplicaSet/bare",
+        "c/tenant-a/ReplicationController/legacy",
+        "c/tenant-a/Deployment/web",
+        "c/tenant-a/ReplicaSet/gone-8c7b",
+    } <= ids
     assert "c/tenant-a/ReplicaSet/web-5d4f" not in ids
     conn = connect(K8sTarget(manifests=str(tmp_path), cluster="c"), 5.0)
     assert identity(conn)["skipped"] == {"example.com/v1 Widget": 2, "v1 Service": 1}
