@@ -30,6 +30,7 @@ from assay.checks.k8s.kinds import KINDS, Kind
 from assay.checks.k8s.redact import LAST_APPLIED
 from assay.engine.cli.main import cli
 from assay.engine.collect import collect
+from assay.engine.evaluate import evaluate
 from assay.engine.planner import make_plan
 from assay.testing import run_check
 
@@ -38,6 +39,10 @@ pytestmark = pytest.mark.integration
 SYNTHETIC = {"fixture": "synthetic"}
 LEAKED = "synthetic-password-in-last-applied"
 TYPES = ("k8s.workload", "k8s.namespace", "k8s.role", "k8s.rbac_binding")
+# Pods with every server default, from controllers of each kind (SYNTHETIC; see its header).
+FOLDING_DUMP = (
+    Path(__file__).parents[1] / "checks" / "k8s" / "dump_pods_folding_into_controllers.yaml"
+)
 
 
 def path_of(kind: Kind) -> str:
@@ -379,3 +384,84 @@ def test_doctor_names_the_missing_rbac_grant(
     assert "✓ east (k8s): connected as context=east" in res.output
     assert "missing list:deployments.apps" in res.output
     assert res.exit_code == 3
+
+
+def served_dump(path: Path) -> dict[str, list[dict[str, Any]]]:
+    """The items of a `kubectl get -o yaml` List, by kind, for the server to list."""
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for item in yaml.safe_load(path.read_text())["items"]:
+        assert item["metadata"]["labels"]["fixture"] == "synthetic"
+        by_kind.setdefault(item["kind"], []).append(item)
+    return by_kind
+
+
+def test_live_pods_fold_into_the_controllers_whose_template_they_run(
+    start_server: Any, tmp_path: Path
+) -> None:
+    shop = start_server(ApiServer("t", served_dump(FOLDING_DUMP)))
+    config = kubeconfig(tmp_path / "c", {"shop": shop})
+    conn = connect(K8sTarget(kubeconfig=str(config), page_size=2), 5.0)
+    found = {r["name"]: r for r in registry.collectors()["k8s.workload"].func(conn)}
+    assert sorted(found) == [
+        "CronJob/shop/report",
+        "Deployment/shop/api",
+        "Pod/shop/api-7d9f8b6c5d-q9t5v",
+        "Pod/shop/worker-6b8d9c7f4-h4j2k",
+        "StatefulSet/shop/db",
+    ]
+    assert len(shop.lists("Pod")) == 4  # 8 pods, 2 a page: paging and folding together
+    pods = {n: r["attributes"]["pods"] for n, r in found.items() if r["attributes"]["pods"]}
+    assert pods == {
+        "CronJob/shop/report": {"matching": 1, "differing": []},
+        "Deployment/shop/api": {"matching": 3, "differing": ["api-7d9f8b6c5d-q9t5v"]},
+        "StatefulSet/shop/db": {"matching": 2, "differing": []},
+    }
+    sidecar = run_check("k8s.pod.privileged", found["Pod/shop/api-7d9f8b6c5d-q9t5v"])
+    assert sidecar.status is Status.FAIL
+    assert "container istio-proxy; differs from Deployment/api's template: " in sidecar.reason
+    assert 'container "istio-proxy" added (privileged)' in sidecar.reason
+    worker = found["Pod/shop/worker-6b8d9c7f4-h4j2k"]  # its ReplicaSet is not served
+    assert worker["attributes"]["template"] is None
+    assert run_check("k8s.pod.privileged", worker).status is Status.PASS
+
+
+def test_a_live_run_gives_three_replicas_one_result_per_control(
+    start_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop = start_server(ApiServer("t", served_dump(FOLDING_DUMP)))
+    config = kubeconfig(tmp_path / "kubeconfig", {"shop": shop})
+    monkeypatch.chdir(tmp_path)
+    profile = tmp_path / "assay.yaml"
+    profile.write_text(
+        yaml.safe_dump(
+            {
+                "controls": {"ids": ["k8s-pod-privileged", "k8s-pod-run-as-non-root"]},
+                "targets": [{"name": "shop", "provider": "k8s", "kubeconfig": str(config)}],
+            }
+        )
+    )
+    plan = make_plan(profile)
+    findings = evaluate(plan, collect(plan, workers=2, timeout=10))
+    api = [f for f in findings if "/api" in f.resource["name"]]
+    assert sorted((f.resource["name"], f.control.control.id, f.status.value) for f in api) == [
+        ("Deployment/shop/api", "k8s-pod-privileged", "pass"),
+        ("Deployment/shop/api", "k8s-pod-run-as-non-root", "pass"),
+        ("Pod/shop/api-7d9f8b6c5d-q9t5v", "k8s-pod-privileged", "fail"),
+        ("Pod/shop/api-7d9f8b6c5d-q9t5v", "k8s-pod-run-as-non-root", "fail"),
+    ]
+    assert all(f.result.observed["pods"] == 3 for f in api if f.resource["name"].startswith("D"))
+
+
+def test_pods_whose_replicasets_cannot_be_listed_are_judged_alone(
+    start_server: Any, tmp_path: Path
+) -> None:
+    shop = start_server(ApiServer("t", served_dump(FOLDING_DUMP), forbidden={"ReplicaSet"}))
+    conn = connect(K8sTarget(kubeconfig=str(kubeconfig(tmp_path / "c", {"shop": shop}))), 5.0)
+    found = {r["id"]: r for r in registry.collectors()["k8s.workload"].func(conn)}
+    api_pods = [i for i in found if "/Pod/api-" in i]
+    assert len(api_pods) == 4
+    assert all(found[i]["attributes"]["template"] is None for i in api_pods)
+    assert found["shop/shop/Deployment/api"]["attributes"]["pods"]["matching"] == 0
+    assert run_check("k8s.pod.privileged", found["shop/*/ReplicaSet/*"]).status is Status.ERROR
+    # the CronJob's chain does not pass through a ReplicaSet
+    assert found["shop/shop/CronJob/report"]["attributes"]["pods"]["matching"] == 1

@@ -69,3 +69,22 @@ def test_every_k8s_control_decides_or_explains(
                 continue
             assert isinstance(result, Result), (control["id"], resource["id"])
             assert result.reason
+
+
+def test_pods_of_an_untouched_deployment_fold_into_it(
+    collected: dict[str, list[dict[str, Any]]],
+) -> None:
+    """A real API server's defaults, admission and scheduler leave a pod its template's:
+    CoreDNS, which nearly every distribution runs as a Deployment, folds whole."""
+    workloads = {r["name"]: r for r in collected["k8s.workload"]}
+    coredns = workloads.get("Deployment/kube-system/coredns")
+    if coredns is None:
+        pytest.skip("this cluster runs no Deployment kube-system/coredns")
+    assert coredns["attributes"]["pods"]["differing"] == [], [
+        workloads[f"Pod/kube-system/{p}"]["attributes"]["template"]
+        for p in coredns["attributes"]["pods"]["differing"]
+    ]
+    assert coredns["attributes"]["pods"]["matching"] >= 1
+    for r in collected["k8s.workload"]:
+        template = r["attributes"].get("template")
+        assert template is None or template["differences"], r["id"]
