@@ -16,6 +16,7 @@ from typing import Any
 
 from assay.gdpr.model import Resolved, Table
 from assay.gdpr.package import PackageWriter
+from assay.gdpr.parties import Sharing, shared_rows
 from assay.gdpr.sqltext import chunks, fmt, join, name
 from assay.gdpr.stores import Store
 from assay.gdpr.traverse import CHUNK, Snapshot
@@ -31,11 +32,15 @@ class AccessResult:
         return {t["table"]: t["rows"] for t in self.manifest["tables"]}
 
 
-def table_rows(store: Store, table: Table, keys: list[Any]) -> Iterator[tuple[Any, ...]]:
-    """The exported columns of the rows of `keys`, in key order within each chunk."""
-    cols = join((name(c) for c in table.exported_columns), ", ")
+def table_rows(
+    store: Store, table: Table, keys: list[Any], shared: Mapping[Any, Sharing] | None = None
+) -> Iterator[tuple[Any, ...]]:
+    """The exported columns of the rows of `keys`, in key order within each chunk; in a
+    row `shared` with other people, their columns are None (withheld)."""
+    exported = table.exported_columns
+    cols = join((name(c) for c in exported), ", ")
     for part in chunks(sorted(keys, key=str), CHUNK):
-        yield from store.stream(
+        rows = store.stream(
             fmt(
                 "SELECT {} FROM {} WHERE {} ORDER BY {}",
                 cols,
@@ -44,6 +49,35 @@ def table_rows(store: Store, table: Table, keys: list[Any]) -> Iterator[tuple[An
                 name(table.key),
             )
         )
+        if not shared:
+            yield from rows
+            continue
+        for row in rows:
+            share = shared.get(row[0])
+            if share is None:
+                yield row
+            else:
+                yield tuple(
+                    None if c in share.theirs else v for c, v in zip(exported, row, strict=True)
+                )
+
+
+def others_withheld(table: Table, shared: Mapping[Any, Sharing]) -> list[dict[str, Any]]:
+    """What the subject is told about other people's columns left out of shared rows."""
+    rows: dict[str, int] = {}
+    for share in shared.values():
+        for c in share.theirs:
+            if c in table.exported_columns:
+                rows[c] = rows.get(c, 0) + 1
+    return [
+        {
+            "column": f"{table.name}.{c}",
+            "rows": n,
+            "reason": "identifies or describes another person named in the same row: "
+            "withheld under Art. 15(4) GDPR (the rights and freedoms of others)",
+        }
+        for c, n in sorted(rows.items())
+    ]
 
 
 def about_table(resolved: Resolved, table: Table) -> dict[str, Any]:
@@ -74,7 +108,11 @@ def write_access_package(
     now: datetime,
     expires_in: timedelta = timedelta(hours=72),
 ) -> AccessResult:
-    """Write the subject's data to `path`; call inside `reading(stores)` with the snapshot."""
+    """Write the subject's data to `path`; call inside `reading(stores)` with the snapshot.
+
+    Columns marked ``export: false`` are withheld, and so, in rows that also name other
+    people, are those people's columns; the manifest's `withheld` lists both.
+    """
     withheld = [
         {"column": f"{t.name}.{c}", "reason": f"{spec.category or 'internal'} data not exported"}
         for t in resolved.tables.values()
@@ -82,6 +120,9 @@ def write_access_package(
         for c, spec in t.spec.columns.items()
         if not spec.export
     ]
+    shared = shared_rows(resolved, snap)
+    for tname in sorted(shared):
+        withheld += others_withheld(resolved.tables[tname], shared[tname])
     writer = PackageWriter(
         path,
         {
@@ -102,7 +143,7 @@ def write_access_package(
                 tname,
                 table.exported_columns,
                 {c: table.columns[c].category for c in table.exported_columns},
-                table_rows(stores[table.store], table, list(found.rows)),
+                table_rows(stores[table.store], table, list(found.rows), shared.get(tname)),
                 about_table(resolved, table),
             )
     except BaseException:

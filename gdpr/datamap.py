@@ -45,10 +45,17 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True)
 
 
+StoreKind = Literal["postgresql", "sqlite"]
+
+
 class StoreSpec(_Model):
     """A datastore; the connection string (or SQLite file path) comes from an env var."""
 
-    kind: Literal["postgresql", "sqlite"]
+    kind: StoreKind | None = Field(
+        None,
+        description="Default: from the connection string (postgresql:// or key=value is "
+        "PostgreSQL, anything else a SQLite file path), so one map serves both.",
+    )
     dsn_env: EnvName = Field(
         description="Environment variable holding the DSN (PostgreSQL) or file path (SQLite)."
     )
@@ -72,6 +79,12 @@ class ColumnSpec(_Model):
     identity: Name | None = Field(None, description="The identity type this column holds.")
     rectifiable: bool = False
     export: bool = Field(True, description="False keeps the column out of access packages.")
+    about: Name | None = Field(
+        None,
+        description="In a table whose rows can name several people: the identity or relation "
+        "column of the person this column describes (e.g. cc_name about cc_email). It is "
+        "erased only when that person is the subject.",
+    )
 
 
 class RowCondition(_Model):

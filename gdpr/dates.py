@@ -29,6 +29,21 @@ def shift(moment: D, duration: Duration, sign: int = 1) -> D:
     return moved + timedelta(days=sign * duration.days)
 
 
+def as_moment(value: object) -> datetime | None:
+    """An aware moment from a date, a timestamp (naive means local time), or text holding
+    an ISO 8601 date or date and time; None if it is none of these."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.astimezone()
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day).astimezone()
+    return None
+
+
 def as_date(value: object) -> date | None:
     """A date from what a database returns for a date or timestamp column (or ISO text)."""
     if isinstance(value, datetime):

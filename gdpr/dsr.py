@@ -83,7 +83,7 @@ def _resolve(
     loaded: LoadedMap, stores: Mapping[str, Store]
 ) -> tuple[Resolved | None, list[Finding]]:
     schemas = {n: introspect(s, loaded.datamap.stores[n].pg_schema) for n, s in stores.items()}
-    return resolve(loaded, schemas)
+    return resolve(loaded, schemas, {n: s.kind for n, s in stores.items()})
 
 
 @contextmanager

@@ -1,19 +1,20 @@
 """Legal holds: which of a subject's rows a hold keeps from erasure, and until when.
 
 A hold applies to a table, optionally to rows matching a condition, and while its anchor
-(a date in the row, or in the parent row a relation leads to) plus its duration lies in
-the future. A row whose anchor is NULL is held: nobody can show its hold has run out.
-Evaluated in SQL over the found keys, one query per hold and key chunk.
+(a date, a timestamp or ISO 8601 text in the row, or in the parent row a relation leads
+to) plus its duration lies in the future. A row whose anchor is NULL or no date is held:
+nobody can show its hold has run out (and an unreadable one is reported, row by row).
+The condition is evaluated in SQL over the found keys, one query per hold and key chunk.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
-from assay.gdpr.dates import as_date, shift
+from assay.gdpr.dates import as_date, as_moment, shift
 from assay.gdpr.model import Hold, Resolved, Table
 from assay.gdpr.sqltext import Sql, chunks, fmt, name, param
 from assay.gdpr.stores import Store
@@ -31,11 +32,32 @@ class HeldRows:
     expires: date | None
 
 
+@dataclass(frozen=True)
+class UnreadableAnchor:
+    """A row whose hold runs from a value that is no date: it stays held, and is reported."""
+
+    table: str
+    key: Any
+    hold: str
+    column: str
+
+
+@dataclass
+class Holds:
+    """Per table: the holds on each held row, each hold's anchor values, unreadable anchors."""
+
+    rows: dict[str, dict[Any, list[Hold]]]
+    anchors: dict[str, dict[str, list[Any]]]
+    unreadable: list[UnreadableAnchor] = field(default_factory=list)
+
+
 def held_rows(
     resolved: Resolved, stores: Mapping[str, Store], snap: Snapshot, now: datetime
-) -> tuple[dict[str, dict[Any, list[Hold]]], dict[str, dict[str, list[Any]]]]:
-    held: dict[str, dict[Any, list[Hold]]] = {t: {} for t in snap.found}
-    anchors: dict[str, dict[str, list[Any]]] = {t: {} for t in snap.found}
+) -> Holds:
+    """Which found rows each hold keeps. The rows a hold's condition selects are read with
+    their anchor, and the time is told in Python, so a date, a timestamp and ISO 8601
+    text count alike on every engine."""
+    out = Holds({t: {} for t in snap.found}, {t: {} for t in snap.found})
     for tname, found in snap.found.items():
         table = found.table
         store = stores[table.store]
@@ -63,9 +85,7 @@ def held_rows(
                     conds.append(store.key_in(col, w.in_))
                 else:
                     conds.append(fmt("{} = {}", col, param(w.equals)))
-            if hold.duration is not None:
-                cutoff = shift(now, hold.duration, -1)
-                conds.append(fmt("({} IS NULL OR {})", anchor, store.at_or_after(anchor, cutoff)))
+            cutoff = shift(now, hold.duration, -1) if hold.duration is not None else None
             for part in chunks(list(found.rows), CHUNK):
                 where = store.key_in(_col("t", table.key), part)
                 for c in conds:
@@ -74,9 +94,19 @@ def held_rows(
                 for key, value in store.query(
                     fmt("SELECT t.{}, {} FROM {} WHERE {}", name(table.key), anchor, source, where)
                 ):
-                    held[tname].setdefault(key, []).append(hold)
-                    anchors[tname].setdefault(hold.id, []).append(value)
-    return held, anchors
+                    if cutoff is not None and value is not None:
+                        moment = as_moment(value)
+                        if moment is None:
+                            # Nobody can show this hold has run out: held, and said so.
+                            assert hold.anchor is not None
+                            out.unreadable.append(
+                                UnreadableAnchor(tname, key, hold.id, hold.anchor.column)
+                            )
+                        elif moment < cutoff:
+                            continue  # the hold has run out for this row
+                    out.rows[tname].setdefault(key, []).append(hold)
+                    out.anchors[tname].setdefault(hold.id, []).append(value)
+    return out
 
 
 def _col(alias: Literal["t", "p"], column: str) -> Sql:

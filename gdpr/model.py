@@ -71,6 +71,22 @@ class Relation:
 
 
 @dataclass(frozen=True)
+class Party:
+    """One person a row of an owned table can name: the identity columns and relations
+    (to the subject's tables) that say who, and every column that describes them."""
+
+    identities: tuple[tuple[str, str], ...]  # (column, identity type)
+    relations: tuple[Relation, ...]
+    columns: frozenset[str]  # the party's own columns and those bound to it (`about:`)
+
+    @property
+    def label(self) -> str:
+        return ", ".join(
+            sorted({c for c, _ in self.identities} | {r.child_column for r in self.relations})
+        )
+
+
+@dataclass(frozen=True)
 class Anchor:
     column: str
     via: Relation | None = None  # the anchor lives in the parent this relation leads to
@@ -98,6 +114,9 @@ class Table:
     identity_columns: dict[str, list[str]] = field(default_factory=dict)
     holds: list[Hold] = field(default_factory=list)
     namespace: str | None = None  # the PostgreSQL schema; None on SQLite
+    # Owned tables: the people a row can name. With two or more, a row may belong to the
+    # subject and to someone else at once (`assay.gdpr.parties`).
+    parties: list[Party] = field(default_factory=list)
 
     @property
     def sql(self) -> Sql:

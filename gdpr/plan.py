@@ -30,14 +30,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from assay.gdpr.holds import HeldRows, held_rows, held_summary
+from assay.gdpr.holds import HeldRows, UnreadableAnchor, held_rows, held_summary
 from assay.gdpr.model import Hold, Resolved, Table
+from assay.gdpr.parties import Sharing, shared_rows
 from assay.gdpr.sqltext import chunks, fmt, name
 from assay.gdpr.stores import Store
 from assay.gdpr.strategies import count_changes
 from assay.gdpr.traverse import CHUNK, Snapshot
 
-Reason = Literal["hold", "shared", "referenced", "reference"]
+Reason = Literal["hold", "others", "shared", "referenced", "reference"]
+Action = Literal["delete", "update", "keep"]
 
 
 @dataclass
@@ -59,6 +61,16 @@ class KeptRows:
     minimised: bool = False
 
 
+@dataclass(frozen=True)
+class RowDecision:
+    """What happens to one found row: deleted, some columns erased in place, or kept."""
+
+    key: Any
+    action: Action
+    columns: tuple[str, ...]
+    why: str
+
+
 @dataclass
 class TablePlan:
     table: Table
@@ -68,6 +80,8 @@ class TablePlan:
     kept: list[KeptRows] = field(default_factory=list)
     held: list[HeldRows] = field(default_factory=list)
     retained: list[str] = field(default_factory=list)
+    rows: list[RowDecision] = field(default_factory=list)
+    unreadable: list[UnreadableAnchor] = field(default_factory=list)
 
     @property
     def erasable(self) -> int:
@@ -123,6 +137,12 @@ class ErasurePlan:
                         for h in tp.held
                     ],
                     "retained_columns": tp.retained,
+                    "unreadable_anchors": [
+                        {"hold": h, "column": c, "rows": n}
+                        for (h, c), n in sorted(
+                            Counter((u.hold, u.column) for u in tp.unreadable).items()
+                        )
+                    ],
                 }
             )
         return {
@@ -134,6 +154,21 @@ class ErasurePlan:
                 "kept": sum(k.rows for t in self.tables for k in t.kept),
             },
         }
+
+    def decisions(self) -> list[dict[str, Any]]:
+        """Every found row: its table, key, what happens to it, the columns changed, why.
+        Keys can be personal data: for the operator's screen, never for the ledger."""
+        return [
+            {
+                "table": tp.table.name,
+                "key": d.key,
+                "action": d.action,
+                "columns": list(d.columns),
+                "why": d.why,
+            }
+            for tp in self.tables
+            for d in tp.rows
+        ]
 
     def digest(self) -> str:
         """SHA-256 over the summary and the exact keys: two equal digests, two equal plans."""
@@ -152,9 +187,11 @@ def plan_erasure(
     resolved: Resolved, stores: Mapping[str, Store], snap: Snapshot, now: datetime
 ) -> ErasurePlan:
     """Decide every found row's fate; call inside `reading(stores)` with the snapshot's read."""
-    held, anchors = held_rows(resolved, stores, snap, now)
+    holds = held_rows(resolved, stores, snap, now)
+    held = holds.rows
+    shared = shared_rows(resolved, snap)
     deletable = {
-        t: {k for k in f.rows if k not in held[t]}
+        t: {k for k in f.rows if k not in held[t] and k not in shared.get(t, {})}
         for t, f in snap.found.items()
         if f.table.role != "reference" and f.table.spec.erase == "delete_row"
     }
@@ -165,8 +202,9 @@ def plan_erasure(
     plans = []
     for tname in order:
         found = snap.found[tname]
-        tp = _table_plan(snap, tname, refs, held)
-        tp.held = held_summary(found.table, held[tname], anchors[tname])
+        tp = _table_plan(snap, tname, refs, held, shared.get(tname, {}))
+        tp.held = held_summary(found.table, held[tname], holds.anchors[tname])
+        tp.unreadable = [u for u in holds.unreadable if u.table == tname]
         tp.updates = [g for g in tp.updates if g.keys]
         _count(stores[found.table.store], found.table, tp.updates)
         plans.append(tp)
@@ -306,16 +344,22 @@ class _Refs:
 
 
 def _table_plan(
-    snap: Snapshot, tname: str, refs: _Refs, held: dict[str, dict[Any, list[Hold]]]
+    snap: Snapshot,
+    tname: str,
+    refs: _Refs,
+    held: dict[str, dict[Any, list[Hold]]],
+    shared: dict[Any, Sharing],
 ) -> TablePlan:
     found = snap.found[tname]
     table = found.table
     tp = TablePlan(table, len(found.rows))
     if table.role == "reference":
         tp.kept.append(KeptRows("reference", len(found.rows), "reference data, never erased"))
+        tp.rows = [RowDecision(k, "keep", (), "reference data") for k in found.rows]
         return tp
     going = refs.deletable.get(tname, set())
     tp.delete = sorted(going, key=str)
+    tp.rows = [RowDecision(k, "delete", (), "the subject's alone") for k in tp.delete]
     personal = [c for c, s in table.spec.columns.items() if s.category]
     update_cols = tuple(table.update_columns)
     groups: dict[tuple[str, ...], list[Any]] = defaultdict(list)
@@ -326,14 +370,26 @@ def _table_plan(
         if key in going:
             continue
         direct = held[tname].get(key, [])
+        share = shared.get(key)
         cols: tuple[str, ...]
         if direct:
             ids = tuple(sorted({h.id for h in direct}))
             keep = any(h.meanwhile == "keep" for h in direct)
             locked: set[str] = set().union(*(h.columns or table.columns for h in direct))
             cols = () if keep else tuple(c for c in update_cols if c not in locked)
+            if share is not None:
+                cols = tuple(c for c in cols if c in share.mine)
             inherited[key] = (frozenset(ids), keep)
-            kept[("hold", f"legal hold {', '.join(ids)}", ids, bool(cols))] += 1
+            why = f"legal hold {', '.join(ids)}"
+            kept[("hold", why, ids, bool(cols))] += 1
+        elif share is not None:
+            # Another person's row too: only the subject's own columns are erased.
+            _, holds, keep = refs.why_staying(tname, key)
+            cols = () if keep else tuple(c for c in update_cols if c in share.mine)
+            if holds:
+                inherited[key] = (holds, keep)
+            why = share.why
+            kept[("others", why, tuple(sorted(holds)), bool(cols))] += 1
         else:
             outside, holds, keep = refs.why_staying(tname, key)
             if outside and table.role == "shared":
@@ -341,28 +397,28 @@ def _table_plan(
                 if holds:
                     inherited[key] = (holds, keep)
                 also = f"; and by rows held under {', '.join(sorted(holds))}" if holds else ""
-                detail = "still referenced by other subjects' rows" + also
-                kept[("shared", detail, tuple(sorted(holds)), False)] += 1
+                why = "still referenced by other subjects' rows" + also
+                kept[("shared", why, tuple(sorted(holds)), False)] += 1
             elif holds:
                 cols = () if keep or table.role == "shared" else update_cols
                 inherited[key] = (holds, keep)
                 ids = tuple(sorted(holds))
-                detail = f"referenced by rows held under {', '.join(ids)}"
-                kept[("hold", detail, ids, bool(cols))] += 1
+                why = f"referenced by rows held under {', '.join(ids)}"
+                kept[("hold", why, ids, bool(cols))] += 1
             elif table.spec.erase == "update":
                 cols = update_cols
+                why = "rows of this table are erased in place"
             else:
                 cols = () if table.role == "shared" else update_cols
                 if outside:
-                    kept[
-                        ("shared", "still referenced by other subjects' rows", (), bool(cols))
-                    ] += 1
+                    why = "still referenced by other subjects' rows"
+                    kept[("shared", why, (), bool(cols))] += 1
                 else:
-                    kept[
-                        ("referenced", "referenced by this subject's kept rows", (), bool(cols))
-                    ] += 1
+                    why = "referenced by this subject's kept rows"
+                    kept[("referenced", why, (), bool(cols))] += 1
         if cols:
             groups[cols].append(key)
+        tp.rows.append(RowDecision(key, "update" if cols else "keep", cols, why))
         retained.update(c for c in personal if c not in cols)
     tp.updates = [UpdateGroup(cols, sorted(keys, key=str)) for cols, keys in groups.items()]
     tp.kept = [KeptRows(r, n, d, h, m) for (r, d, h, m), n in sorted(kept.items())]

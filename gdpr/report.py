@@ -20,7 +20,9 @@ from assay.gdpr.requests import Request
 from assay.words import counted
 
 
-def render_plan(console: Console, plan: ErasurePlan, title: str = "Erasure plan") -> None:
+def render_plan(
+    console: Console, plan: ErasurePlan, title: str = "Erasure plan", rows_shown: int = 20
+) -> None:
     grid = RichTable(title=title, title_justify="left")
     for header in ("table", "role", "found", "delete", "erase in place", "kept, and why"):
         grid.add_column(header, overflow="fold")
@@ -59,11 +61,38 @@ def render_plan(console: Console, plan: ErasurePlan, title: str = "Erasure plan"
         console.print("[bold]Held: tell the subject why, and erase when the hold expires:[/]")
         for (hold, basis), where in by_hold.items():
             console.print(f"  {hold}: {'; '.join(where)}\n    {basis}")
+    unreadable = [u for tp in plan.tables for u in tp.unreadable]
+    if unreadable:
+        console.print("[bold yellow]Held because the hold's date cannot be read (fix the data):[/]")
+        for u in unreadable:
+            console.print(
+                f"  {u.table} {u.key!r}: {u.column} holds no ISO 8601 date; kept under {u.hold}",
+                highlight=False,
+            )
+    _render_rows(console, plan, rows_shown)
     retained = [(tp.table.name, tp.retained) for tp in plan.tables if tp.retained]
     if retained:
         console.print("[bold]Personal columns kept in rows that stay:[/]")
         for table, kept_cols in retained:
             console.print(f"  {table}: {', '.join(kept_cols)}")
+
+
+def _render_rows(console: Console, plan: ErasurePlan, limit: int) -> None:
+    """Row by row: rows erased in place or kept first (deletions are the plain case)."""
+    decisions = sorted(plan.decisions(), key=lambda d: d["action"] == "delete")
+    if not decisions or limit <= 0:
+        return
+    console.print("[bold]Row by row[/] (table, key: what changes, why):")
+    for d in decisions[:limit]:
+        what = {
+            "delete": "deleted",
+            "update": "erase " + ", ".join(d["columns"]),
+            "keep": "unchanged",
+        }[d["action"]]
+        console.print(f"  {d['table']} {d['key']!r}: {what}; {d['why']}", highlight=False)
+    if len(decisions) > limit:
+        more = counted(len(decisions) - limit, "more row")
+        console.print(f"  … and {more} (--format json lists them all)")
 
 
 def render_access(console: Console, result: AccessResult) -> None:

@@ -12,7 +12,9 @@ from collections.abc import Callable, Mapping
 from typing import Literal
 
 from assay.gdpr.datamap import (
+    UPDATE_STRATEGIES,
     MaskPattern,
+    StoreKind,
     Strategy,
     TableSpec,
     parse_duration,
@@ -22,7 +24,7 @@ from assay.gdpr.datamap import (
 from assay.gdpr.identity import Normalisation
 from assay.gdpr.introspect import LiveSchema, TableInfo
 from assay.gdpr.mapfile import LoadedMap
-from assay.gdpr.model import Anchor, Column, Finding, Hold, Relation, Resolved, Table
+from assay.gdpr.model import Anchor, Column, Finding, Hold, Party, Relation, Resolved, Table
 
 _Add = Callable[..., None]  # (level, where, message, *location in the map file)
 HASH_LENGTH = 69  # "hmac:" and 64 hex digits
@@ -30,9 +32,10 @@ TOMBSTONE_MIN = 24
 
 
 def resolve(
-    loaded: LoadedMap, schemas: Mapping[str, LiveSchema]
+    loaded: LoadedMap, schemas: Mapping[str, LiveSchema], kinds: Mapping[str, StoreKind]
 ) -> tuple[Resolved | None, list[Finding]]:
-    """The merged map and all findings; the map is None when any finding is an error."""
+    """The merged map and all findings; the map is None when any finding is an error.
+    `kinds` gives each store's kind (the map's, or the one its connection string names)."""
     dm = loaded.datamap
     findings: list[Finding] = []
 
@@ -50,24 +53,24 @@ def resolve(
         lives[tname] = live
         table = _table(tname, store, spec, live, add)
         if table is not None:
-            table.namespace = _namespace(loaded, store)
+            table.namespace = _namespace(loaded, kinds, store)
             tables[tname] = table
-    relations = _relations(loaded, schemas, lives, add)
+    relations = _relations(loaded, schemas, kinds, lives, add)
     norms = {k: v.normalize for k, v in dm.identities.items()}
     for tname, table in tables.items():
         _check_columns(table, lives[tname], relations, norms, add)
-        sqlite = dm.stores[table.store].kind == "sqlite"
-        table.holds = _holds(table, lives[tname], lives, relations, sqlite, add)
+        table.holds = _holds(table, lives[tname], lives, relations, add)
         _check_unmapped(table, lives[tname], relations, add)
+    for table in tables.values():
+        table.parties = _parties(table, tables, relations, add)
     resolved = Resolved(loaded, tables, relations, norms)
     if any(f.level == "error" for f in findings) or len(tables) != len(dm.tables):
         return None, findings
     return resolved, findings
 
 
-def _namespace(loaded: LoadedMap, store: str) -> str | None:
-    spec = loaded.datamap.stores[store]
-    return spec.pg_schema if spec.kind == "postgresql" else None
+def _namespace(loaded: LoadedMap, kinds: Mapping[str, StoreKind], store: str) -> str | None:
+    return loaded.datamap.stores[store].pg_schema if kinds[store] == "postgresql" else None
 
 
 def _table(tname: str, store: str, spec: TableSpec, live: TableInfo, add: _Add) -> Table | None:
@@ -125,6 +128,7 @@ def _table(tname: str, store: str, spec: TableSpec, live: TableInfo, add: _Add) 
 def _relations(
     loaded: LoadedMap,
     schemas: Mapping[str, LiveSchema],
+    kinds: Mapping[str, StoreKind],
     lives: Mapping[str, TableInfo],
     add: _Add,
 ) -> list[Relation]:
@@ -153,7 +157,7 @@ def _relations(
                         fk.parent_columns[0],
                         "foreign key",
                         store,
-                        _namespace(loaded, store),
+                        _namespace(loaded, kinds, store),
                     )
                 )
     for i, r in enumerate(dm.relations):
@@ -184,7 +188,7 @@ def _relations(
             pcol,
             "data map",
             mapped_store[child],
-            _namespace(loaded, mapped_store[child]),
+            _namespace(loaded, kinds, mapped_store[child]),
         )
         if not any(
             (o.child, o.child_column, o.parent, o.parent_column) == (child, ccol, parent, pcol)
@@ -282,7 +286,6 @@ def _holds(
     live: TableInfo,
     lives: Mapping[str, TableInfo],
     relations: list[Relation],
-    sqlite: bool,
     add: _Add,
 ) -> list[Hold]:
     out = []
@@ -291,7 +294,7 @@ def _holds(
         where = f"{table.name} hold {h.id}"
         anchor: Anchor | None = None
         if h.anchor is not None:
-            found = _anchor(table, h.anchor, live, lives, relations, sqlite)
+            found = _anchor(table, h.anchor, live, lives, relations)
             if isinstance(found, str):
                 add("error", where, found, *loc, "anchor")
             else:
@@ -319,7 +322,6 @@ def _anchor(
     live: TableInfo,
     lives: Mapping[str, TableInfo],
     relations: list[Relation],
-    sqlite: bool,
 ) -> Anchor | str:
     if text in live.columns:
         anchor, info = Anchor(text), live.columns[text]
@@ -331,10 +333,99 @@ def _anchor(
         if len(via) != 1:
             return f"{table.name} must have exactly one relation to {ref[0]} (has {len(via)})"
         anchor, info = Anchor(ref[1], via[0]), lives[ref[0]].columns[ref[1]]
-    # SQLite keeps dates as text; julianday() reads them.
-    if info.kind not in ("date", "timestamp") and not (sqlite and info.kind == "text"):
-        return f"anchor {text!r} must be a date or timestamp column; it is {info.declared}"
+    # Text holding ISO 8601 dates counts as a date on every engine (SQLite has no other).
+    if info.kind not in ("date", "timestamp", "text"):
+        return (
+            f"anchor {text!r} must be a date, timestamp or text (ISO 8601) column; "
+            f"it is {info.declared}"
+        )
     return anchor
+
+
+def _parties(
+    table: Table, tables: Mapping[str, Table], relations: list[Relation], add: _Add
+) -> list[Party]:
+    """The people a row of `table` can name: each identity column, and each relation to a
+    subject or owned table, is one person, unless `about:` says two of them are the same;
+    other columns with `about:` describe the person they name."""
+    bound = {c: s.about for c, s in table.spec.columns.items() if s.about is not None}
+    if table.role != "owned":
+        for c in bound:
+            add(
+                "error",
+                f"{table.name}.{c}",
+                "`about` belongs in owned tables, whose rows can name several people",
+                "tables",
+                table.name,
+                "columns",
+                c,
+                "about",
+            )
+        return []
+    idents = {c: k for k, cols in table.identity_columns.items() for c in cols}
+    rels: dict[str, list[Relation]] = {}
+    for r in relations:
+        parent = tables.get(r.parent)
+        if r.child == table.name and parent is not None and parent.role in ("subject", "owned"):
+            rels.setdefault(r.child_column, []).append(r)
+    leads = list(dict.fromkeys([*idents, *rels]))
+    group = {c: c for c in leads}  # union-find over the columns that name a person
+
+    def root(c: str) -> str:
+        while group[c] != c:
+            c = group[c]
+        return c
+
+    members: dict[str, str] = {}
+    for c, target in bound.items():
+        if target not in group or target == c:
+            add(
+                "error",
+                f"{table.name}.{c}",
+                f"about {target!r}: expected an identity column of this table or a relation "
+                f"column to the subject's tables ({', '.join(leads) or 'none here'})",
+                "tables",
+                table.name,
+                "columns",
+                c,
+                "about",
+            )
+        elif c in group:
+            group[root(c)] = root(target)
+        else:
+            members[c] = target
+    parties: dict[str, set[str]] = {}
+    for c in leads:
+        parties.setdefault(root(c), set()).add(c)
+    for c, target in members.items():
+        parties[root(target)].add(c)
+    out = [
+        Party(
+            tuple((c, idents[c]) for c in cols if c in idents),
+            tuple(r for c in cols if c in rels for r in rels[c]),
+            frozenset(cols),
+        )
+        for cols in (sorted(v) for v in parties.values())
+    ]
+    if len(out) > 1:
+        for party in out:
+            for c in sorted(party.columns - set(rels)):
+                spec = table.spec.columns.get(c)
+                if spec is None or not (spec.category or spec.identity):
+                    continue
+                if table.columns[c].strategy not in UPDATE_STRATEGIES:
+                    add(
+                        "warning",
+                        f"{table.name}.{c}",
+                        "a row here can name several people, and one shared with another "
+                        "person stays: this column keeps the subject's data there unless it "
+                        "is erased in place (erase: null, mask, hash or tombstone)",
+                        "tables",
+                        table.name,
+                        "columns",
+                        c,
+                    )
+    return out
 
 
 def _check_unmapped(table: Table, live: TableInfo, relations: list[Relation], add: _Add) -> None:

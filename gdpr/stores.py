@@ -12,19 +12,20 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import sqlite3
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
-from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote
 
 import psycopg
 from psycopg import IsolationLevel, sql
 
+from assay.gdpr.datamap import StoreKind
 from assay.gdpr.errors import StoreError
 from assay.gdpr.mapfile import LoadedMap
 from assay.gdpr.sqltext import Sql, fmt, for_sqlite, param
@@ -38,7 +39,7 @@ HASH_PREFIX = "hmac:"
 class Store(ABC):
     """One open datastore. Subclasses supply the dialect and the transaction rules."""
 
-    kind: Literal["postgresql", "sqlite"]
+    kind: StoreKind
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -74,10 +75,6 @@ class Store(ABC):
     def key_in(self, expr: Sql, values: Sequence[Any]) -> Sql:
         """``expr`` is one of `values` (a list bound as one parameter, not one per value)."""
         ...
-
-    @abstractmethod
-    def at_or_after(self, expr: Sql, moment: datetime) -> Sql:
-        """``expr`` (a date, timestamp, or on SQLite ISO text) is at or after `moment`."""
 
     @abstractmethod
     def contains(self, expr: Sql, text: str) -> Sql: ...
@@ -191,9 +188,6 @@ class PostgresStore(Store):
 
     def key_in(self, expr: Sql, values: Sequence[Any]) -> Sql:
         return fmt("{} = ANY({})", expr, param(list(values)))
-
-    def at_or_after(self, expr: Sql, moment: datetime) -> Sql:
-        return fmt("{} >= {}", expr, param(moment))
 
     def contains(self, expr: Sql, text: str) -> Sql:
         return fmt("strpos({}, {}) > 0", expr, param(text))
@@ -336,11 +330,6 @@ class SQLiteStore(Store):
                 )
         return fmt("{} IN (SELECT value FROM json_each({}))", expr, param(list(values)))
 
-    def at_or_after(self, expr: Sql, moment: datetime) -> Sql:
-        # julianday() reads both 'YYYY-MM-DD HH:MM:SS' and ISO 8601 with a 'T'.
-        stamp = moment.astimezone().replace(tzinfo=None).isoformat(sep=" ")
-        return fmt("julianday({}) >= julianday({})", expr, param(stamp))
-
     def contains(self, expr: Sql, text: str) -> Sql:
         return fmt("instr({}, {}) > 0", expr, param(text))
 
@@ -377,17 +366,30 @@ def store_dsn(loaded: LoadedMap, name: str, overrides: Mapping[str, str]) -> str
     return value
 
 
+_KEYWORD_DSN = re.compile(r"^\s*[A-Za-z_]+\s*=")
+
+
+def store_kind(dsn: str) -> StoreKind:
+    """The kind of store a connection string names: a PostgreSQL URI (postgresql://,
+    postgres://) or key=value string, else a SQLite file path."""
+    if dsn.startswith(("postgresql://", "postgres://")) or _KEYWORD_DSN.match(dsn):
+        return "postgresql"
+    return "sqlite"
+
+
 @contextmanager
 def open_stores(
     loaded: LoadedMap, overrides: Mapping[str, str] | None = None
 ) -> Iterator[dict[str, Store]]:
-    """Every store of the map, connected; `overrides` maps store name -> DSN or path."""
+    """Every store of the map, connected; `overrides` maps store name -> DSN or path. A
+    store's kind is the map's, or else the connection string's (`store_kind`)."""
     stores: dict[str, Store] = {}
     with ExitStack() as stack:
         for name, spec in loaded.datamap.stores.items():
             dsn = store_dsn(loaded, name, overrides or {})
+            kind = spec.kind or store_kind(dsn)
             store: Store = (
-                PostgresStore(name, dsn) if spec.kind == "postgresql" else SQLiteStore(name, dsn)
+                PostgresStore(name, dsn) if kind == "postgresql" else SQLiteStore(name, dsn)
             )
             stack.callback(store.close)
             stores[name] = store

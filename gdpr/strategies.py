@@ -77,6 +77,19 @@ def is_erased(store: Store, table: Table, column: Column) -> Sql:
     return fmt("({} IS NULL OR {})", c, store.contains(c, column.mask.literal))
 
 
+def erased_in_python(column: Column, value: Any) -> bool:
+    """`is_erased` for a value already read: NULL, or what the column's strategy writes."""
+    if value is None:
+        return True
+    if not isinstance(value, str):
+        return False
+    if column.strategy == "hash":
+        return value.startswith(HASH_PREFIX)
+    if column.strategy == "tombstone":
+        return value.startswith(TOMBSTONE[0]) and value.endswith(TOMBSTONE[1])
+    return column.strategy == "mask" and column.mask is not None and column.mask.literal in value
+
+
 def all_erased(store: Store, table: Table, columns: Sequence[str]) -> Sql:
     return join((is_erased(store, table, table.columns[c]) for c in columns), " AND ")
 

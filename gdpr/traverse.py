@@ -54,6 +54,8 @@ class Snapshot:
 
     found: dict[str, Found]
     queries: int = 0
+    # Every identity value the search used (given, and read from the subject's own rows).
+    identities: dict[str, set[Any]] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:
@@ -121,6 +123,7 @@ def find_subject(
             if values:
                 walk.by_identity(kind, values)
         walk.expand(known)
+    walk.snapshot.identities = known
     return walk.snapshot
 
 

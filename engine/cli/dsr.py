@@ -326,6 +326,7 @@ def erase(
         "note": outcome.note,
         "plan": outcome.plan.summary(),
         "plan_digest": outcome.plan.digest(),
+        "rows": outcome.plan.decisions(),
         "erased_rows": outcome.result.rows if outcome.result else 0,
         "residual": outcome.residual.counts if outcome.residual else None,
     }

@@ -58,7 +58,7 @@ CASES = [
     (
         "        anchor: paid_at",
         "        anchor: amount_cents",
-        "payments hold tax-records: anchor 'amount_cents' must be a date or timestamp",
+        "payments hold tax-records: anchor 'amount_cents' must be a date, timestamp or text",
     ),
     (
         "{category: identity, identity: customer_id}",
