@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assay.checks import Status
-from assay.engine.changes import RESULTS_SCHEMA, ChangeInfo, Gone, RunPoint, fingerprint
+from assay.engine.changes import RESULTS_SCHEMA, ChangeInfo, Gone, RunPoint, Since, fingerprint
 from assay.engine.collect import CollectionFailure
 from assay.engine.evaluate import Finding, Summary
 from assay.engine.models import Waiver
@@ -37,6 +37,8 @@ class RunReport:
     changes: dict[str, ChangeInfo] = field(default_factory=dict)  # by fingerprint
     gone: list[Gone] = field(default_factory=list)
     trend: list[RunPoint] = field(default_factory=list)  # earlier runs, oldest first
+    # By fingerprint: the dates each result record carries forward (`changes.since`).
+    since: dict[str, Since] = field(default_factory=dict)
     soft_fail: bool = False  # report, but the process exits 0 whatever the gate says
 
     @property

@@ -17,7 +17,9 @@ from assay.engine.changes import (
     baseline_from_file,
     compare,
     fingerprint,
-    ledger_history,
+    ledger_baseline,
+    run_index,
+    since,
 )
 from assay.engine.collect import Snapshot, now_rfc3339
 from assay.engine.evaluate import Finding, Summary, evaluate, exit_code, summarise
@@ -53,8 +55,10 @@ def execute(
 
     One batch means one transaction: a run is in the ledger whole or not at all; with a
     signing key configured it then ends with a signed checkpoint (`record_run`). The
-    baseline is the ledger's last completed run unless `baseline_file` names a results
-    document; with `only_new`, only failures new since the baseline gate.
+    baseline is the ledger's last finished run over the same targets (found through its
+    run index, `ledger_baseline`) unless `baseline_file` names a results document; with
+    `only_new`, only failures new since the baseline gate. Each result record carries its
+    first_seen / fail_since dates forward from the baseline (`changes.since`).
     """
     started = now_rfc3339()
     run_id = str(uuid.uuid4())
@@ -67,10 +71,8 @@ def execute(
     trend: list[RunPoint] = []
     if ledger_url is not None:
         with open_ledger(ledger_url) as ledger:
-            base, trend = ledger_history(
-                (r.record for r in ledger.records()),
-                trend_runs,
-                targets={str(t.get("name")) for t in snap.targets},
+            base, trend = ledger_baseline(
+                run_index(ledger), {str(t.get("name")) for t in snap.targets}, trend_runs
             )
     if baseline_file is not None:
         base = baseline_from_file(baseline_file, key)
@@ -113,6 +115,7 @@ def execute(
         changes=changes,
         gone=gone,
         trend=trend,
+        since={fp(f): since(base, fp(f), f.status.value, finished) for f in findings},
     )
     if ledger_url is not None:
         report.ledger = record_run(
@@ -186,6 +189,7 @@ def run_records(
 
 def result_record(report: RunReport, f: Finding) -> dict[str, Any]:
     c = f.control.control
+    fp = report.fingerprint(f)
     return {
         "kind": "result",
         "at": report.finished_at,
@@ -203,7 +207,10 @@ def result_record(report: RunReport, f: Finding) -> dict[str, Any]:
         "observed": to_record_value(f.result.observed),
         "waiver": f.waiver.id if f.waiver else None,
         # Taken before addresses are pseudonymised, so runs compare on the same key.
-        "fingerprint": report.fingerprint(f),
+        "fingerprint": fp,
+        # Carried forward, so the next run's baseline needs no earlier history.
+        "first_seen": report.since[fp].first_seen,
+        "fail_since": report.since[fp].fail_since,
     }
 
 

@@ -23,13 +23,13 @@ def diff(run_a: str, run_b: str, ledger: str, fmt: str) -> None:
     """What changed from RUN_A to RUN_B (run ids from the ledger, or unique prefixes)."""
     from rich.table import Table
 
-    from assay.engine.changes import Change, diff_runs, run_results
+    from assay.engine.changes import Change, diff_runs, run_index, run_results
     from assay.engine.console import console
     from assay.evidence import open_ledger
 
     with open_ledger(ledger, create=False) as led:
-        id_a, at_a, a = run_results((r.record for r in led.records()), run_a)
-        id_b, at_b, b = run_results((r.record for r in led.records()), run_b)
+        id_a, at_a, a = run_results(run_index(led), run_a)
+        id_b, at_b, b = run_results(run_index(led), run_b)
     changes = sorted(diff_runs(a, b), key=lambda c: (list(Change).index(c[0]), c[1].control))
     if fmt == "json":
         click.echo(

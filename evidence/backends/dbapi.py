@@ -1,7 +1,9 @@
 """What every SQL ledger backend does the same way, written once over DB-API connections.
 
 `SqlLedger` holds the `assay.evidence.ledger.Ledger` methods: sealing a batch under the
-write lock, paged reads, tree nodes, checkpoints and the pseudonym vault. A backend
+write lock, paged reads, tree nodes, checkpoints and the pseudonym vault; and the run
+index (`run_index`), kept in each append's transaction and read by `runs`,
+`runs_with_prefix` and `run_records`. A backend
 (`sqlite`, `postgres`) gives it its statements as data (`Dialect`: parameter marker,
 page size, the few expressions that differ) and fills in the hooks that really differ:
 opening and migrating, the append transaction and how it serialises writers, bulk
@@ -13,12 +15,20 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
+from assay.evidence.backends.run_index import (
+    RunEntry,
+    RunSql,
+    entry_of,
+    index_records,
+    run_sql,
+    runs_query,
+)
 from assay.evidence.checkpoint import Checkpoint
 from assay.evidence.checkpoint_log import CheckpointLog
 from assay.evidence.keys import SigningKey
@@ -78,6 +88,7 @@ class Dialect:
     vault_put: str
     vault_get: str
     vault_erase: str
+    runs: RunSql
 
     @classmethod
     def of(
@@ -102,6 +113,7 @@ class Dialect:
             f" ON CONFLICT (pseudonym) DO UPDATE SET value = excluded.value{returning}",
             vault_get=f"SELECT value FROM pii_vault WHERE pseudonym = {m}",
             vault_erase=f"DELETE FROM pii_vault WHERE pseudonym = {m}",
+            runs=run_sql(m),
         )
 
 
@@ -193,7 +205,13 @@ class SqlLedger(ABC, Generic[_Db]):
 
     @abstractmethod
     def _fetch_all(self, query: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        """All rows of `query`; bytes columns arrive as bytes."""
+        """All rows of `query` (none for a statement that returns none); bytes columns
+        arrive as bytes."""
+
+    @abstractmethod
+    def _create_run_index(self) -> None:
+        """Create the run index's tables if missing and fill them from the records, in
+        the open append transaction (`run_index.rebuild`)."""
 
     @abstractmethod
     def _select_nodes(self, keys: Sequence[NodeKey]) -> list[tuple[Any, ...]]:
@@ -287,6 +305,9 @@ class SqlLedger(ABC, Generic[_Db]):
             ],
         )
         self._insert_many("tree_nodes", nodes)
+        # The run index moves with the records: in this transaction, all or nothing.
+        seqs = (record.seq for record in sealed)
+        index_records(self._fetch_all, self.dialect.runs.mark, zip(seqs, entries, strict=True))
         checkpoint = None
         if key is not None:
             checkpoint = sign_tree(key, first_seq + len(sealed), root)
@@ -383,6 +404,56 @@ class SqlLedger(ABC, Generic[_Db]):
     def count(self) -> int:
         """How many records are stored."""
         return int(self._rows("SELECT count(*) FROM records")[0][0])
+
+    # -- the run index -------------------------------------------------------------------
+
+    def runs(
+        self,
+        *,
+        targets: Collection[str] | None = None,
+        profile: str | None = None,
+        finished: bool = False,
+        limit: int | None = None,
+    ) -> list[RunEntry]:
+        """Indexed runs, newest first (by the seq of their latest record): only those
+        over exactly the target names `targets`, of `profile`, `finished` (every
+        run_started has its run_finished), and at most `limit` of them, when given.
+        Reads the index only, never the records."""
+        query, params = runs_query(
+            self.dialect.runs, targets=targets, profile=profile, finished=finished, limit=limit
+        )
+        return [entry_of(row) for row in self._rows(query, params)]
+
+    def runs_with_prefix(self, prefix: str, limit: int) -> list[RunEntry]:
+        """Up to `limit` indexed runs whose id starts with `prefix`, in id order (a
+        range of the index's key: as cheap for a prefix as for a whole id)."""
+        rows = self._rows(self.dialect.runs.by_prefix, (prefix, limit))
+        return [entry_of(row) for row in rows if str(row[0]).startswith(prefix)]
+
+    def run_records(self, run: str) -> Iterator[StoredRecord]:
+        """The records of run `run` in seq order, read by the seq ranges the index holds
+        for it (a page at a time, by primary key): nothing else is read. Nothing for a
+        run the index does not know."""
+        segments = self._rows(self.dialect.runs.segments, (run,))
+        page = self.dialect.page
+        for first, last in segments:
+            bound = int(first)
+            while bound <= last:
+                rows = self._rows(self.dialect.runs.records_between, (bound, last, page))
+                yield from map(_row_record, rows)
+                if len(rows) < page:
+                    break
+                bound = rows[-1][0] + 1
+
+    def rebuild_run_index(self) -> None:
+        """Make the run index anew from the stored records (creating its tables if they
+        are missing), under the append lock, in one transaction."""
+        with self._lock:
+            try:
+                with self._appending():
+                    self._create_run_index()
+            except self.driver_error as exc:
+                raise self._error("cannot rebuild the run index", exc) from None
 
     def _fetch_nodes(self, keys: Sequence[NodeKey]) -> list[bytes]:
         if not keys:

@@ -19,12 +19,15 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from assay.evidence.backends import run_index
 from assay.evidence.backends.dbapi import Dialect, SqlLedger
 from assay.evidence.backends.postgres_schema import (
     MIGRATION_LOCK,
     MIGRATIONS,
+    RUN_INDEX,
     TABLES,
     WRITER_PRIVILEGES,
+    fill_run_index,
 )
 from assay.evidence.checkpoint_log import CheckpointLog
 from assay.evidence.merkle import NodeKey
@@ -119,10 +122,21 @@ class PostgresLedger(SqlLedger[psycopg.Connection[Any]]):
                     f"{self._where}: the database holds no assay ledger (no meta table)"
                 )
             self._upgrade()
+        self._check_tables(self._missing(TABLES))
+        if self._missing(run_index.TABLES):
+            # Derived from the records: a dropped index is rebuilt, not damage. A role
+            # that may only read cannot, and needs not: verification never reads it.
+            try:
+                with self._appending():
+                    self._create_run_index()
+            except psycopg.errors.InsufficientPrivilege:
+                pass
+
+    def _missing(self, tables: Sequence[str]) -> list[str]:
         found = self._db.execute(
-            "SELECT t FROM unnest(%s::text[]) AS t WHERE to_regclass(t) IS NULL", (list(TABLES),)
+            "SELECT t FROM unnest(%s::text[]) AS t WHERE to_regclass(t) IS NULL", (list(tables),)
         ).fetchall()
-        self._check_tables([str(row[0]) for row in found])
+        return [str(row[0]) for row in found]
 
     def _upgrade(self) -> None:
         # A session lock taken before the transaction starts: the transaction then sees
@@ -141,8 +155,11 @@ class PostgresLedger(SqlLedger[psycopg.Connection[Any]]):
         if version == 0:
             self._db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         for migration in MIGRATIONS[version:]:
-            for statement in migration:
-                self._db.execute(statement.encode())
+            for step in migration:
+                if isinstance(step, str):
+                    self._db.execute(step.encode())
+                else:
+                    step(self._fetch_all)
         self._db.execute(
             "INSERT INTO meta (key, value) VALUES ('schema_version', %s)"
             " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -173,7 +190,13 @@ class PostgresLedger(SqlLedger[psycopg.Connection[Any]]):
     def _fetch_all(self, query: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         # Binary results: bytea arrives as bytes, without hex decoding.
         with self._db.cursor(binary=True) as cursor:
-            return cursor.execute(query.encode(), params).fetchall()
+            cursor.execute(query.encode(), params)
+            return cursor.fetchall() if cursor.description else []
+
+    def _create_run_index(self) -> None:
+        for statement in RUN_INDEX:
+            self._db.execute(statement.encode())
+        fill_run_index(self._fetch_all)
 
     def _select_nodes(self, keys: Sequence[NodeKey]) -> list[tuple[Any, ...]]:
         with self._db.cursor(binary=True) as cursor:

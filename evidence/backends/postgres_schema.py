@@ -13,7 +13,9 @@ database of its own, or a schema through the URL
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+from assay.evidence.backends.run_index import Execute, rebuild
 
 MIGRATION_LOCK = 0x617373_6179_6576  # "assay" "ev": serialises migrating processes
 _GUARD = """
@@ -65,11 +67,47 @@ _V1 = [
     "CREATE TABLE pii_vault (pseudonym TEXT PRIMARY KEY, value TEXT NOT NULL)",
 ]
 
-MIGRATIONS: tuple[Sequence[str], ...] = (_V1,)
-"""Each migration is a list of statements, run in order in one transaction."""
+RUN_INDEX = (
+    # Run ids compare byte by byte, so the ids sharing a prefix sit together in the key.
+    "CREATE TABLE IF NOT EXISTS runs ("
+    ' run TEXT COLLATE "C" PRIMARY KEY,'
+    " profile TEXT,"
+    " targets TEXT NOT NULL,"
+    " targets_key TEXT NOT NULL,"
+    " first_seq BIGINT NOT NULL,"
+    " last_seq BIGINT NOT NULL,"
+    " records BIGINT NOT NULL,"
+    " results BIGINT NOT NULL,"
+    " starts INTEGER NOT NULL,"
+    " finishes INTEGER NOT NULL,"
+    " started_at TEXT,"
+    " finished_at TEXT,"
+    " counts TEXT NOT NULL)",
+    # The baseline: the last finished run over the same targets; a listing: newest first.
+    "CREATE INDEX IF NOT EXISTS runs_by_targets ON runs (targets_key, last_seq)",
+    "CREATE INDEX IF NOT EXISTS runs_by_last_seq ON runs (last_seq)",
+    "CREATE TABLE IF NOT EXISTS run_segments ("
+    ' run TEXT COLLATE "C" NOT NULL,'
+    " first_seq BIGINT NOT NULL,"
+    " last_seq BIGINT NOT NULL,"
+    " PRIMARY KEY (run, first_seq))",
+)
+"""The run index's tables (`run_index`), created if missing."""
+
+
+def fill_run_index(execute: Execute) -> None:
+    """Fill the run index from the records already stored, 5,000 at a time."""
+    rebuild(execute, "%s", 5000)
+
+
+Migration = Sequence[str | Callable[[Execute], None]]
+"""Statements, or steps given a statement runner, run in order in one transaction."""
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, [*RUN_INDEX, fill_run_index])
 
 TABLES = ("meta", "append_lock", "records", "tree_nodes", "checkpoints", "pii_vault")
-"""The tables a ledger at the current version holds; one missing means damage."""
+"""The tables a ledger at the current version holds; one missing means damage (the run
+index's tables are derived: missing, they are rebuilt)."""
 
 WRITER_PRIVILEGES: tuple[tuple[str, str], ...] = (
     ("SELECT", "meta"),
@@ -78,6 +116,9 @@ WRITER_PRIVILEGES: tuple[tuple[str, str], ...] = (
     ("SELECT, INSERT", "records"),
     ("SELECT, INSERT", "tree_nodes"),
     ("SELECT, INSERT", "checkpoints"),
+    # The run index is derived and kept up to date by each append.
+    ("SELECT, INSERT, UPDATE", "runs"),
+    ("SELECT, INSERT, UPDATE", "run_segments"),
     # Raw personal values: kept, replaced and erased by the writer.
     ("SELECT, INSERT, UPDATE, DELETE", "pii_vault"),
 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
+from assay.evidence.backends.run_index import rebuild
 from assay.evidence.merkle import Frontier, leaf_hash
 
 _PAGE = 1000
@@ -110,13 +111,50 @@ def _drop_unique_prev(db: sqlite3.Connection) -> None:
         )
 
 
+RUN_INDEX = (
+    "CREATE TABLE IF NOT EXISTS runs ("
+    " run TEXT PRIMARY KEY,"
+    " profile TEXT,"
+    " targets TEXT NOT NULL,"
+    " targets_key TEXT NOT NULL,"
+    " first_seq INTEGER NOT NULL,"
+    " last_seq INTEGER NOT NULL,"
+    " records INTEGER NOT NULL,"
+    " results INTEGER NOT NULL,"
+    " starts INTEGER NOT NULL,"
+    " finishes INTEGER NOT NULL,"
+    " started_at TEXT,"
+    " finished_at TEXT,"
+    " counts TEXT NOT NULL)",
+    # The baseline: the last finished run over the same targets; a listing: newest first.
+    "CREATE INDEX IF NOT EXISTS runs_by_targets ON runs (targets_key, last_seq)",
+    "CREATE INDEX IF NOT EXISTS runs_by_last_seq ON runs (last_seq)",
+    "CREATE TABLE IF NOT EXISTS run_segments ("
+    " run TEXT NOT NULL,"
+    " first_seq INTEGER NOT NULL,"
+    " last_seq INTEGER NOT NULL,"
+    " PRIMARY KEY (run, first_seq)) WITHOUT ROWID",
+)
+"""The run index's tables (`run_index`), created if missing."""
+
+
+def create_run_index(db: sqlite3.Connection) -> None:
+    """The run index (`run_index`), filled from the records already stored, a page at
+    a time. Derived and outside the chain: also how a dropped index is rebuilt."""
+    for statement in RUN_INDEX:
+        db.execute(statement)
+    rebuild(lambda query, params: db.execute(query, params).fetchall(), "?", _PAGE)
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _create_records,
     _create_tree_nodes,
     _create_checkpoints,
     _create_pii_vault,
     _drop_unique_prev,
+    create_run_index,
 )
 
 TABLES = ("meta", "records", "tree_nodes", "checkpoints", "pii_vault")
-"""The tables a ledger at the current version holds; one missing means damage."""
+"""The tables a ledger at the current version holds; one missing means damage (the run
+index's tables are derived: missing, they are rebuilt)."""

@@ -108,6 +108,18 @@ def test_public_classes_and_entry_points_are_exported() -> None:
         # what the SQL backends share: their base class and its statements
         "SqlLedger",
         "Dialect",
+        # the run index SqlLedger keeps: its rows, statements, upkeep and migrations
+        "RunEntry",
+        "RunSql",
+        "run_sql",
+        "entry_of",
+        "runs_query",
+        "index_records",
+        "rebuild",
+        "targets_key",
+        "target_names",
+        "create_run_index",
+        "fill_run_index",
     }
     defined = {
         name
