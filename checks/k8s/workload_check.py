@@ -49,13 +49,14 @@ def workload_check(
 def with_pods(resource: dict[str, Any], result: Result) -> Result:
     """`result` saying which Pods it covers, or how the Pod differs from its template."""
     attrs = resource["attributes"]
+    template, pods = attrs.get("template"), attrs.get("pods")
+    if not template and not (pods and (pods["matching"] or pods["differing"])):
+        return result  # the common case, kept cheap: a pod or controller alone
     reason, observed = result.reason, dict(result.observed)
-    template = attrs.get("template")
     if template:
         found = template["differences"]
         reason += f"; differs from {template['controller']}'s template: {_first(found)}"
         observed.update(differs_from=template["controller"], template_differences=found)
-    pods = attrs.get("pods")
     if pods and pods["matching"]:
         verb = "matches" if pods["matching"] == 1 else "match"
         reason += f"; {counted(pods['matching'], 'pod')} {verb} this template"
@@ -65,8 +66,6 @@ def with_pods(resource: dict[str, Any], result: Result) -> Result:
         verb = "differs and is" if len(alone) == 1 else "differ and are"
         reason += f"; {counted(len(alone), 'pod')} {verb} judged alone: {_first(alone)}"
         observed["pods_judged_alone"] = alone
-    if (reason, observed) == (result.reason, result.observed):
-        return result
     return result.model_copy(update={"reason": reason, "observed": observed})
 
 

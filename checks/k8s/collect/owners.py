@@ -17,11 +17,13 @@ from typing import Any
 from assay.checks.k8s.kinds import kind_of
 
 Key = tuple[str, str, str]  # (namespace, kind, name)
+_LOOP: dict[str, Any] = {}  # stands for "this chain loops" among controllers
 
 
 def key(obj: dict[str, Any]) -> Key:
-    meta = obj.get("metadata") or {}
-    return (str(meta.get("namespace") or ""), str(obj.get("kind")), str(meta.get("name")))
+    """The key of an object as a connection holds it (kind and metadata.name checked)."""
+    meta = obj["metadata"]
+    return (meta.get("namespace") or "", obj["kind"], meta["name"])
 
 
 def controller_ref(obj: dict[str, Any]) -> dict[str, Any] | None:
@@ -37,7 +39,9 @@ class Owners:
 
     def __init__(self, objects: Iterable[dict[str, Any]]) -> None:
         # A Pod owns nothing, whatever a hand-written ownerReference says.
-        self._by_key = {key(o): o for o in objects if o.get("kind") != "Pod"}
+        self._by_key = {key(o): o for o in objects if o["kind"] != "Pod"}
+        # controller -> the highest controller its chain reaches (itself at the top), or _LOOP
+        self._highest: dict[Key, dict[str, Any]] = {}
 
     def owner(self, obj: dict[str, Any]) -> dict[str, Any] | None:
         """The object's controller, when the input holds that very object."""
@@ -47,7 +51,8 @@ class Owners:
         kind = str(ref.get("kind"))
         if "apiVersion" in ref and kind_of(str(ref["apiVersion"]), kind) is None:
             return None
-        found = self._by_key.get((key(obj)[0], kind, str(ref.get("name"))))
+        namespace = obj["metadata"].get("namespace") or ""
+        found = self._by_key.get((namespace, kind, str(ref.get("name"))))
         if found is None:
             return None
         uid = (found.get("metadata") or {}).get("uid")
@@ -58,16 +63,23 @@ class Owners:
     def top(self, obj: dict[str, Any]) -> dict[str, Any] | None:
         """The highest controller above `obj` that the input holds; None without one, or
         when the chain loops (no controller would be the top: each is judged alone)."""
-        top = None
-        seen = {key(obj)}
+        seen, chain = {key(obj)}, []
         current = self.owner(obj)
+        highest: dict[str, Any] | None = None
         while current is not None:
-            if key(current) in seen:
-                return None
-            seen.add(key(current))
-            top = current
-            current = self.owner(current)
-        return top
+            at = key(current)
+            if at in self._highest:  # the rest of the chain is known
+                highest = self._highest[at]
+                break
+            if at in seen:
+                highest = _LOOP
+                break
+            seen.add(at)
+            chain.append(at)
+            highest, current = current, self.owner(current)
+        if highest is not None:  # every controller on the way reaches the same one
+            self._highest.update(dict.fromkeys(chain, highest))
+        return None if highest is _LOOP else highest
 
 
 def runs_nothing(obj: dict[str, Any]) -> bool:

@@ -50,16 +50,11 @@ _SHOWN = 60  # characters of a structured value a difference shows at most
 _UNSET: Any = object()
 
 
-def differences(
-    pod: dict[str, Any], template: dict[str, Any], *, statefulset: str = ""
-) -> list[str]:
-    """What differs between PodSpec `pod` and the template's PodSpec, in a stable order:
-    containers (in the pod's order, then those only the template has), pod fields, volumes.
-
-    `statefulset` names the StatefulSet the template belongs to: the claim volumes it gives
-    its pods (``<claim template>-<statefulset>-<ordinal>``) are not in the template.
-    """
-    p, t = _view(pod, statefulset), _view(template, "")
+def differences(pod: dict[str, Any], template: dict[str, Any]) -> list[str]:
+    """What differs between the `view`s of a pod's spec and of its template, in a stable
+    order: containers (in the pod's order, then those only the template has), pod fields,
+    volumes."""
+    p, t = pod, template
     if p == t:
         return []
     out: list[str] = []
@@ -84,8 +79,12 @@ def differences(
     return out or ["the pod spec differs"]
 
 
-def _view(spec: dict[str, Any], statefulset: str) -> dict[str, Any]:
-    """The parts of PodSpec `spec` the checks judge, defaults and injected volumes left out."""
+def view(spec: dict[str, Any], statefulset: str = "") -> dict[str, Any]:
+    """The parts of PodSpec `spec` the checks judge, defaults and injected volumes left out.
+
+    `statefulset` names the StatefulSet a pod belongs to: the claim volumes it gives its
+    pods (``<claim template>-<statefulset>-<ordinal>``) are not in its template.
+    """
     volumes = _by_key(spec.get("volumes"), "name")
     tokens = {name for name, v in volumes.items() if _TOKEN_VOLUME.match(name) and "projected" in v}
     out: dict[str, Any] = {

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from assay.checks.k8s.collect.owners import Key, Owners, controller_ref, key, runs_nothing
-from assay.checks.k8s.collect.templates import differences
+from assay.checks.k8s.collect.templates import differences, view
 from assay.checks.k8s.connection import K8sConnection, ListDenied
 from assay.checks.k8s.containers import CONTAINER_FIELDS
 from assay.checks.k8s.kinds import WORKLOAD_KINDS, permissions
@@ -77,9 +77,9 @@ def collect_workloads(conn: K8sConnection) -> Iterator[dict[str, Any]]:
             yield unlisted(conn, RESOURCE, found)
             continue
         for obj in found:
-            where = placed[key(obj)]
-            if not where.folded:
-                yield workload(conn, obj, accounts, spec=specs[key(obj)], placement=where)
+            at = key(obj)
+            if not placed[at].folded:
+                yield workload(conn, obj, accounts, spec=specs[at], placement=placed[at])
 
 
 @dataclass
@@ -98,14 +98,19 @@ def place(objects: list[dict[str, Any]], specs: dict[Key, dict[str, Any]]) -> di
         for o in objects
     }
     owners = Owners(objects)
+    templates: dict[Key, dict[str, Any]] = {}  # the view of each top's template, made once
     for obj in objects:
         top = owners.top(obj)
         if top is None:
             continue
-        here, counts = out[key(obj)], out[key(top)].pods
+        at, top_key = key(obj), key(top)
+        here = out[at]
+        if top_key not in templates:
+            templates[top_key] = view(specs[top_key])
+        statefulset = top_key[2] if top_key[1] == "StatefulSet" else ""
+        found = differences(view(specs[at], statefulset), templates[top_key])
+        counts = out[top_key].pods
         assert counts is not None  # a top is a controller: Pods own nothing
-        statefulset = top["metadata"]["name"] if top["kind"] == "StatefulSet" else ""
-        found = differences(specs[key(obj)], specs[key(top)], statefulset=statefulset)
         is_pod = obj["kind"] == "Pod"
         if not found:
             here.folded = True

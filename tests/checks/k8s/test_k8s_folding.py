@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from assay.checks import Status
 from assay.checks.k8s import factories as k
-from assay.checks.k8s.collect.templates import differences
+from assay.checks.k8s.collect.templates import differences, view
 from assay.engine.cli.main import cli
 from assay.testing import run_check
 
@@ -327,14 +327,14 @@ def test_more_than_three_differences_are_counted_in_the_reason() -> None:
 
 def test_differences_are_empty_for_equal_specs_and_stable_in_order() -> None:
     spec = k.pod_spec(k.container("a"), k.container("b"), init=[k.container("i")])
-    assert differences(spec, copy.deepcopy(spec)) == []
+    assert differences(view(spec), view(copy.deepcopy(spec))) == []
     other = copy.deepcopy(spec)
     other["containers"].reverse()  # order is not a difference; names match containers
-    assert differences(other, spec) == []
+    assert differences(view(other), view(spec)) == []
     other["containers"][0]["image"] = "x:1"
     other["initContainers"] = []
-    first = differences(other, spec)
-    assert first == differences(copy.deepcopy(other), copy.deepcopy(spec))
+    first = differences(view(other), view(spec))
+    assert first == differences(view(copy.deepcopy(other)), view(copy.deepcopy(spec)))
     assert first == [f"containers[b].image: x:1 (template: {k.IMAGE})", 'initContainer "i" removed']
 
 
