@@ -7,7 +7,7 @@ catalog is valid.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -17,6 +17,12 @@ from pydantic import BaseModel, ValidationError
 
 from assay.checks import Result, RuleError, compile_rule, registry
 from assay.controls import catalog_root
+from assay.engine.frameworks import (
+    FRAMEWORKS_DIR,
+    control_criteria,
+    load_frameworks,
+    reference_index,
+)
 from assay.engine.models import Control, Framework
 from assay.errors import ConfigError, ConfigErrors
 from assay.yamlsource import YamlDocument, read_yaml
@@ -57,15 +63,24 @@ def control_schema() -> dict[str, Any]:
 
 
 def load_catalog(extra_dirs: Iterable[Path] = (), *, builtin: bool = True) -> Catalog:
-    """Load the built-in catalog and extra control folders; raise ConfigErrors on any problem."""
+    """Load the built-in catalog and extra control folders; raise ConfigErrors on any problem.
+
+    Framework files come from the built-in `frameworks/` and from a `frameworks/` folder in
+    each extra folder. Every loaded control's `frameworks` holds its own criteria and those
+    the framework files derive from its references.
+    """
     root = Path(str(catalog_root()))
-    catalog = Catalog(frameworks=load_frameworks(root / "frameworks"))
+    extra = list(extra_dirs)
+    for d in extra:
+        if not d.is_dir():
+            raise ConfigError("control folder does not exist", file=d)
+    catalog = Catalog(
+        frameworks=load_frameworks([root / FRAMEWORKS_DIR, *(d / FRAMEWORKS_DIR for d in extra)])
+    )
     files: list[Path] = []
     if builtin:
         files += control_files(root)
-    for d in extra_dirs:
-        if not d.is_dir():
-            raise ConfigError("control folder does not exist", file=d)
+    for d in extra:
         files += control_files(d)
     errors: list[ConfigError] = []
     for path in files:
@@ -89,6 +104,11 @@ def load_catalog(extra_dirs: Iterable[Path] = (), *, builtin: bool = True) -> Ca
         catalog.controls[loaded.control.id] = loaded
     if errors:
         raise ConfigErrors(errors)
+    index = reference_index(catalog.frameworks)
+    for cid, loaded in catalog.controls.items():
+        criteria = control_criteria(loaded.control, catalog.frameworks, index)
+        control = loaded.control.model_copy(update={"frameworks": criteria})
+        catalog.controls[cid] = replace(loaded, control=control)
     return catalog
 
 
@@ -98,18 +118,6 @@ def control_files(root: Path) -> list[Path]:
         for p in root.rglob("*.yaml")
         if not NOT_CONTROLS.intersection(p.relative_to(root).parts[:-1])
     )
-
-
-def load_frameworks(folder: Path) -> dict[str, Framework]:
-    frameworks: dict[str, Framework] = {}
-    for path in sorted(folder.glob("*.yaml")):
-        doc = read_yaml(path)
-        try:
-            fw = Framework.model_validate(doc.data)
-        except ValidationError as exc:
-            raise _pydantic_errors(doc, exc, ()) from None
-        frameworks[fw.id] = fw
-    return frameworks
 
 
 def load_control(path: Path, frameworks: Mapping[str, Framework]) -> LoadedControl:
@@ -186,11 +194,19 @@ def _framework_errors(
     for fw, crits in control.frameworks.items():
         catalog = frameworks.get(fw)
         if catalog is None:
-            continue  # a framework we ship no catalog for: ids cannot be checked
-        known = {c.id for c in catalog.criteria}
+            errors.append(
+                doc.error(
+                    f"unknown framework {fw!r}; expected one of {', '.join(frameworks)}",
+                    ["frameworks", fw],
+                    remediation="a framework of your own needs a file in frameworks/ "
+                    "beside your controls (controls/frameworks/soc2.yaml shows the form)",
+                )
+            )
+            continue
+        known = [c.id for c in catalog.criteria]
         errors += [
             doc.error(
-                f"unknown {fw} criterion {crit!r}; expected one of {', '.join(sorted(known))}",
+                f"unknown {fw} criterion {crit!r}; expected one of {', '.join(known)}",
                 ["frameworks", fw, i],
             )
             for i, crit in enumerate(crits)

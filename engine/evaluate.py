@@ -36,11 +36,9 @@ class Finding:
 
 
 @dataclass
-class CriterionScore:
-    framework: str
-    criterion: str
-    title: str
-    controls: list[str]
+class Tally:
+    """Results counted for a score: each finding once."""
+
     passed: int = 0
     failed: int = 0  # not waived
     waived: int = 0
@@ -53,6 +51,38 @@ class CriterionScore:
         decided = self.passed + self.failed
         return self.passed / decided if decided else None
 
+    def add(self, f: Finding) -> None:
+        if f.status is Status.PASS:
+            self.passed += 1
+        elif f.status is Status.FAIL:
+            if f.waiver:
+                self.waived += 1
+            else:
+                self.failed += 1
+        elif f.status is Status.ERROR:
+            self.errors += 1
+        else:
+            self.not_applicable += 1
+
+
+@dataclass
+class CriterionScore(Tally):
+    framework: str = ""
+    criterion: str = ""
+    title: str = ""
+    controls: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FrameworkScore(Tally):
+    """A framework's results: every finding of a control mapped to one of its scored
+    criteria, counted once however many of them the control maps to."""
+
+    framework: str = ""
+    title: str = ""
+    criteria: int = 0  # how many of its criteria are scored
+    controls: list[str] = field(default_factory=list)
+
 
 @dataclass
 class Summary:
@@ -61,6 +91,7 @@ class Summary:
     expired_waivers: list[Waiver] = field(default_factory=list)
     failed_by_severity: Counter[str] = field(default_factory=Counter)
     scores: list[CriterionScore] = field(default_factory=list)
+    frameworks: list[FrameworkScore] = field(default_factory=list)
 
     @property
     def tally(self) -> list[tuple[str, int]]:
@@ -177,10 +208,13 @@ def summarise(plan: Plan, findings: list[Finding], today: date | None = None) ->
             s.failed_by_severity[f.control.control.severity.value] += 1
     s.expired_waivers = [w for w in plan.profile.waivers if w.expires < today]
     s.scores = criterion_scores(plan, findings)
+    s.frameworks = framework_scores(plan, s.scores, findings)
     return s
 
 
 def criterion_scores(plan: Plan, findings: list[Finding]) -> list[CriterionScore]:
+    """One score per criterion a planned control maps to, among those the run's framework
+    selection covers (`Plan.scores_criterion`)."""
     titles = {
         (fw.id, c.id): c.title for fw in plan.catalog.frameworks.values() for c in fw.criteria
     }
@@ -188,33 +222,46 @@ def criterion_scores(plan: Plan, findings: list[Finding]) -> list[CriterionScore
     scores: dict[tuple[str, str], CriterionScore] = {}
     for key, cids in plan.catalog.criteria().items():
         selected = [c for c in cids if c in planned]
-        if selected:
-            scores[key] = CriterionScore(key[0], key[1], titles.get(key, ""), selected)
-    by_control: dict[str, list[tuple[str, str]]] = {}
-    for key, score in scores.items():
+        if selected and plan.scores_criterion(*key):
+            scores[key] = CriterionScore(
+                framework=key[0], criterion=key[1], title=titles.get(key, ""), controls=selected
+            )
+    by_control: dict[str, list[CriterionScore]] = {}
+    for score in scores.values():
         for cid in score.controls:
-            by_control.setdefault(cid, []).append(key)
+            by_control.setdefault(cid, []).append(score)
     for f in findings:
-        for key in by_control.get(f.control.control.id, ()):
-            score = scores[key]
-            if f.status is Status.PASS:
-                score.passed += 1
-            elif f.status is Status.FAIL:
-                if f.waiver:
-                    score.waived += 1
-                else:
-                    score.failed += 1
-            elif f.status is Status.ERROR:
-                score.errors += 1
-            else:
-                score.not_applicable += 1
-    return [scores[k] for k in sorted(scores, key=_criterion_order)]
+        for score in by_control.get(f.control.control.id, ()):
+            score.add(f)
+    # In the order of the framework files, which list criteria in the framework's own order.
+    order = {
+        (fw.id, c.id): (i, j)
+        for i, fw in enumerate(plan.catalog.frameworks.values())
+        for j, c in enumerate(fw.criteria)
+    }
+    return [scores[k] for k in sorted(scores, key=order.__getitem__)]
 
 
-def _criterion_order(key: tuple[str, str]) -> tuple[str, list[Any]]:
-    fw, crit = key
-    # CC6.10 after CC6.9
-    return fw, [int(p) if p.isdigit() else p for p in crit.replace(".", " ").split()]
+def framework_scores(
+    plan: Plan, scores: list[CriterionScore], findings: list[Finding]
+) -> list[FrameworkScore]:
+    """One score per framework with a scored criterion, in catalog order."""
+    frameworks: dict[str, FrameworkScore] = {}
+    for fw in plan.catalog.frameworks.values():
+        mine = [s for s in scores if s.framework == fw.id]
+        if mine:
+            controls = sorted({cid for s in mine for cid in s.controls})
+            frameworks[fw.id] = FrameworkScore(
+                framework=fw.id, title=fw.title, criteria=len(mine), controls=controls
+            )
+    by_control: dict[str, list[FrameworkScore]] = {}
+    for score in frameworks.values():
+        for cid in score.controls:
+            by_control.setdefault(cid, []).append(score)
+    for f in findings:
+        for score in by_control.get(f.control.control.id, ()):
+            score.add(f)
+    return list(frameworks.values())
 
 
 def exit_code(

@@ -12,6 +12,7 @@ from assay.engine.severity import Severity
 
 CONTROL_ID = r"^[a-z0-9]+(-[a-z0-9]+)+$"
 RESOURCE_TYPE = r"^[a-z0-9]+(\.[a-z0-9_]+)+$"
+FRAMEWORK_ID = r"^[a-z][a-z0-9_.]*$"
 
 
 class Control(BaseModel):
@@ -48,27 +49,54 @@ class Control(BaseModel):
         return self.resource.split(".")[0]
 
     def in_framework(self, spec: str) -> bool:
-        """Whether the control maps to `spec`: a framework (soc2) or a criterion (soc2:CC6.1)."""
+        """Whether the control maps to `spec`: a framework (soc2) or a criterion (soc2:CC6.1).
+
+        A loaded control's `frameworks` are its own and those the framework files derive
+        from its `references` (`assay.engine.frameworks`)."""
         fw, _, crit = spec.partition(":")
         crits = self.frameworks.get(fw)
         return crits is not None and (not crit or crit in crits)
 
 
 class Criterion(BaseModel):
+    """One criterion of a framework; `references` derive which controls satisfy it."""
+
     model_config = ConfigDict(extra="forbid")
 
-    id: str
-    title: str
+    id: str = Field(min_length=1, pattern=r"^[^:\s]+$")
+    title: str = Field(min_length=1)
+    references: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Reference kind -> ids (prowler: [check ids]): a control whose own "
+        "`references` of that kind name one of them maps to this criterion.",
+    )
+
+
+class Source(BaseModel):
+    """Where a framework file's ids, titles or mappings come from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    covers: str = Field(min_length=1, description="What of the file this source supplies.")
+    origin: str = Field(min_length=1, description="A repository, a publication, or assay.")
+    version: str = ""
+    path: str = ""
+    licence: str = ""
 
 
 class Framework(BaseModel):
-    """A framework catalog (`controls/frameworks/<id>.yaml`): criteria ids and titles."""
+    """A framework file (`controls/frameworks/<id>.yaml`): its criteria, with titles and the
+    reference ids each is derived from, and the sources they come from."""
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str
-    title: str
-    criteria: list[Criterion]
+    id: str = Field(pattern=FRAMEWORK_ID, description="Stable id; equals the file name.")
+    title: str = Field(min_length=1)
+    sources: list[Source] = Field(min_length=1)
+    criteria: list[Criterion] = Field(min_length=1)
+
+    def criterion(self, criterion_id: str) -> Criterion | None:
+        return next((c for c in self.criteria if c.id == criterion_id), None)
 
 
 class Selection(BaseModel):

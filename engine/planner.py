@@ -35,6 +35,21 @@ class Plan:
     catalog: Catalog
     profile: Profile
     profile_path: Path | None = None
+    # The framework selections in force (the profile's, the command line's); scores cover
+    # the criteria every non-empty one selects, all criteria when there is none.
+    framework_scope: tuple[tuple[str, ...], ...] = ()
+
+    def scores_criterion(self, framework: str, criterion: str) -> bool:
+        return all(
+            any(_spec_covers(spec, framework, criterion) for spec in specs)
+            for specs in self.framework_scope
+            if specs
+        )
+
+
+def _spec_covers(spec: str, framework: str, criterion: str) -> bool:
+    fw, _, crit = spec.partition(":")
+    return fw == framework and (not crit or crit == criterion)
 
 
 @dataclass(frozen=True)
@@ -133,7 +148,8 @@ def make_plan(
     targets = _plan_targets(profile, doc, controls, errors) if with_targets else []
     if errors:
         raise ConfigErrors(errors)
-    return Plan(controls, targets, catalog, profile, profile_path)
+    scope = (tuple(profile.controls.frameworks), tuple(filters.frameworks))
+    return Plan(controls, targets, catalog, profile, profile_path, scope)
 
 
 def _select(
@@ -142,11 +158,10 @@ def _select(
     for i, cid in enumerate(sel.ids):
         if cid not in catalog.controls:
             errors.append(doc.error(f"unknown control id {cid!r}", ["controls", "ids", i]))
-    for i, fw in enumerate(sel.frameworks):
-        if not _framework_known(catalog, fw):
-            errors.append(
-                doc.error(f"unknown framework or criterion {fw!r}", ["controls", "frameworks", i])
-            )
+    for i, spec in enumerate(sel.frameworks):
+        problem = framework_spec_problem(catalog, spec)
+        if problem:
+            errors.append(doc.error(problem, ["controls", "frameworks", i]))
     return [
         c
         for c in catalog.controls.values()
@@ -163,11 +178,10 @@ def _apply_filters(
     for cid in f.controls:
         if cid not in catalog.controls:
             errors.append(ConfigError(f"unknown control id {cid!r}", field="--control"))
-    for fw in f.frameworks:
-        if not _framework_known(catalog, fw):
-            errors.append(
-                ConfigError(f"unknown framework or criterion {fw!r}", field="--framework")
-            )
+    for spec in f.frameworks:
+        problem = framework_spec_problem(catalog, spec)
+        if problem:
+            errors.append(ConfigError(problem, field="--framework"))
     return [
         c
         for c in controls
@@ -177,10 +191,18 @@ def _apply_filters(
     ]
 
 
-def _framework_known(catalog: Catalog, spec: str) -> bool:
-    return any(c.control.in_framework(spec) for c in catalog.controls.values()) or (
-        spec in catalog.frameworks
-    )
+def framework_spec_problem(catalog: Catalog, spec: str) -> str | None:
+    """Why `spec` (a framework id, or framework:criterion) names nothing; None when it does."""
+    fw_id, colon, crit = spec.partition(":")
+    fw = catalog.frameworks.get(fw_id)
+    if fw is None:
+        return f"unknown framework {fw_id!r}; expected one of {', '.join(catalog.frameworks)}"
+    if colon and fw.criterion(crit) is None:
+        return (
+            f"unknown {fw_id} criterion {crit!r}; expected one of "
+            f"{', '.join(c.id for c in fw.criteria)}"
+        )
+    return None
 
 
 def _plan_targets(

@@ -18,7 +18,11 @@ def controls() -> None:
 
 
 @controls.command("list")
-@click.option("--framework", help="Only controls of this framework or criterion.")
+@click.option(
+    "--framework",
+    help="Only controls of this framework or criterion (cis_aws_v3, iso27001_2022:A.8.24), "
+    "showing only its criteria.",
+)
 @click.option(
     "--profile",
     "-p",
@@ -32,14 +36,21 @@ def controls_list(framework: str | None, profile: Path | None, fmt: str) -> None
     from rich.table import Table
 
     from assay.engine.console import console
-    from assay.engine.planner import profile_catalog, resolve_profile
+    from assay.engine.planner import framework_spec_problem, profile_catalog, resolve_profile
 
     catalog = profile_catalog(resolve_profile(profile))
+    if framework:
+        problem = framework_spec_problem(catalog, framework)
+        if problem:
+            raise ConfigError(problem, field="--framework")
     rows = [
         loaded.control
         for loaded in catalog.controls.values()
         if not framework or loaded.control.in_framework(framework)
     ]
+    if framework:
+        shown = framework.partition(":")[0]
+        rows = [c.model_copy(update={"frameworks": {shown: c.frameworks[shown]}}) for c in rows]
     if fmt == "json":
         click.echo(
             json.dumps([c.model_dump(mode="json", exclude_defaults=True) for c in rows], indent=2)

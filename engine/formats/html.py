@@ -13,7 +13,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from assay.checks import Status
-from assay.engine.evaluate import CriterionScore, Finding
+from assay.engine.evaluate import CriterionScore, Finding, FrameworkScore, Tally
 from assay.engine.report import RunReport
 from assay.words import counted
 
@@ -32,22 +32,28 @@ def _env() -> Environment:
     return env
 
 
-def score_bars(scores: list[CriterionScore]) -> Markup:
-    """One horizontal bar per criterion: green share passed, red failed, grey waived."""
+def score_bars(frameworks: list[FrameworkScore], scores: list[CriterionScore]) -> Markup:
+    """One horizontal bar per framework, then one per criterion of it: green share passed,
+    red failed, grey waived."""
+    rows: list[tuple[str, Tally, str]] = []
+    for fw in frameworks:
+        rows.append((f"{fw.framework} (all {fw.criteria})", fw, "lbl fw"))
+        rows += [
+            (f"{s.framework} {s.criterion}", s, "lbl")
+            for s in scores
+            if s.framework == fw.framework
+        ]
     row_h, label_w = 26, 250
-    height = row_h * len(scores) + 10
+    height = row_h * len(rows) + 10
     parts = [
-        f'<svg class="bars" role="img" aria-label="Compliance score per criterion" '
+        f'<svg class="bars" role="img" aria-label="Compliance score per framework and criterion" '
         f'width="{label_w + BAR_WIDTH + 60}" height="{height}" '
         f'xmlns="http://www.w3.org/2000/svg">'
     ]
-    for i, score in enumerate(scores):
+    for i, (label, score, cls_label) in enumerate(rows):
         y = 5 + i * row_h
         total = score.passed + score.failed + score.waived
-        parts.append(
-            f'<text x="0" y="{y + 15}" class="lbl">{escape(score.framework)} '
-            f"{escape(score.criterion)}</text>"
-        )
+        parts.append(f'<text x="0" y="{y + 15}" class="{cls_label}">{escape(label)}</text>')
         x: float = label_w
         for count, cls in (
             (score.passed, "pass"),
@@ -154,7 +160,7 @@ def render(report: RunReport) -> str:
             summary=s,
             card_class=CARD_CLASS,
             statuses=list(Status),
-            score_bars=score_bars(s.scores),
+            score_bars=score_bars(s.frameworks, s.scores),
             trend=trend_chart(points),
             runs_in_trend=len(points),
             overall=current,

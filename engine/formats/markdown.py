@@ -24,6 +24,10 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _pct(score: float | None) -> str:
+    return "n/a" if score is None else f"{score:.0%}"
+
+
 def write(report: RunReport, out: IO[str]) -> None:
     s = report.summary
     out.write(f"## assay compliance run `{report.run_id[:8]}`\n\n")
@@ -38,16 +42,28 @@ def write(report: RunReport, out: IO[str]) -> None:
             f"Since `{report.baseline}`: **{counted(new, 'new failure')}**, {fixed} fixed, "
             f"{counted(len(report.gone), 'resource')} gone.\n\n"
         )
-    if s.scores:
-        out.write("| criterion | score | passed | failed | waived | errors |\n")
-        out.write("|---|---:|---:|---:|---:|---:|\n")
-        for score in s.scores:
-            pct = "n/a" if score.score is None else f"{score.score:.0%}"
+    if s.frameworks:
+        out.write("| framework | score | passed | failed | waived | errors | criteria |\n")
+        out.write("|---|---:|---:|---:|---:|---:|---:|\n")
+        for fw in s.frameworks:
             out.write(
-                f"| {score.framework} {score.criterion} {_cell(score.title)} | {pct} "
-                f"| {score.passed} | {score.failed} | {score.waived} | {score.errors} |\n"
+                f"| {fw.framework} {_cell(fw.title)} | {_pct(fw.score)} | {fw.passed} "
+                f"| {fw.failed} | {fw.waived} | {fw.errors} | {fw.criteria} |\n"
             )
         out.write("\n")
+        # Folded: a run over the whole catalog scores well over a hundred criteria.
+        for fw in s.frameworks:
+            out.write(f"<details><summary>{fw.framework} by criterion</summary>\n\n")
+            out.write("| criterion | score | passed | failed | waived | errors |\n")
+            out.write("|---|---:|---:|---:|---:|---:|\n")
+            for score in s.scores:
+                if score.framework == fw.framework:
+                    out.write(
+                        f"| {score.framework} {score.criterion} {_cell(score.title)} "
+                        f"| {_pct(score.score)} | {score.passed} | {score.failed} "
+                        f"| {score.waived} | {score.errors} |\n"
+                    )
+            out.write("\n</details>\n\n")
     bad = [
         f
         for f in report.findings

@@ -10,6 +10,7 @@ from rich.text import Text
 from assay.checks import Status
 from assay.engine.collect import failure_lines
 from assay.engine.console import console
+from assay.engine.evaluate import Summary, Tally
 from assay.engine.report import RunReport, where
 from assay.words import counted
 
@@ -57,12 +58,7 @@ def summary_text(report: RunReport) -> Text:
     parts = [f"{n} {label}" for label, n in s.tally]
     text.append(f"{counted(sum(s.counts.values()), 'result')}: " + ", ".join(parts), style="bold")
     text.append("\n")
-    for score in s.scores:
-        pct = "n/a" if score.score is None else f"{score.score:.0%}"
-        text.append(
-            f"  {score.framework} {score.criterion:<6} {pct:>5}  passed {score.passed}, "
-            f"failed {score.failed}, waived {score.waived}, errors {score.errors}  {score.title}\n"
-        )
+    text.append(score_lines(s))
     if report.baseline:
         counts: dict[str, int] = {}
         for c in report.changes.values():
@@ -83,6 +79,48 @@ def summary_text(report: RunReport) -> Text:
             f" (head {report.ledger['head'][:16]}…)\n"
         )
     text.append(report.exit_line + "\n")
+    return text
+
+
+def _pct(score: Tally) -> str:
+    return "n/a" if score.score is None else f"{score.score:.0%}"
+
+
+def _counts(score: Tally) -> str:
+    return (
+        f"passed {score.passed}, failed {score.failed}, waived {score.waived}, "
+        f"errors {score.errors}"
+    )
+
+
+def score_lines(s: Summary) -> Text:
+    """A line per framework, and under it its criteria: every one when the scores cover a
+    single framework, else those with a failure or an error (the rest are counted)."""
+    text = Text()
+    every = len(s.frameworks) <= 1
+    quiet = 0
+    for fw in s.frameworks:
+        over = counted(fw.criteria, "criterion", "criteria")
+        text.append(
+            f"  {fw.framework} {_pct(fw):>5}  {_counts(fw)}  over {over}  {fw.title}\n",
+            style="bold",
+        )
+        for score in s.scores:
+            if score.framework != fw.framework:
+                continue
+            if not (every or score.failed or score.errors):
+                quiet += 1
+                continue
+            text.append(
+                f"    {score.framework} {score.criterion:<6} {_pct(score):>5}  {_counts(score)}"
+                f"  {score.title}\n"
+            )
+    if quiet:
+        text.append(
+            f"    ({counted(quiet, 'criterion', 'criteria')} with nothing failed or undecided "
+            "not listed; --framework ID lists a framework's criteria)\n",
+            style="dim",
+        )
     return text
 
 
