@@ -118,6 +118,8 @@ def execute(
         since={fp(f): since(base, fp(f), f.status.value, finished) for f in findings},
     )
     if ledger_url is not None:
+        # The profile's evidence settings: a TSA and witnesses asked for each checkpoint.
+        signer = signer.with_attestation(plan.profile.evidence.attestation(plan.profile_path))
         report.ledger = record_run(
             ledger_url, list(run_records(report, plan, snap, fail_on)), key, signer
         )

@@ -1,5 +1,12 @@
 """Exports of assay.evidence, imported on first use (see __init__.py)."""
 
+from .attest import Attestation as Attestation
+from .attest import Attested as Attested
+from .attest import AttestingLog as AttestingLog
+from .attest import Witness as Witness
+from .attest import WitnessError as WitnessError
+from .attest import attest as attest
+from .attest import fill_gaps as fill_gaps
 from .backends.postgres import PostgresLedger as PostgresLedger
 from .backends.sqlite import SQLiteLedger as SQLiteLedger
 from .bundle.export import (
@@ -51,6 +58,11 @@ from .checkpoint_log import (
 from .checkpoint_log import (
     resolve_checkpoint_log as resolve_checkpoint_log,
 )
+from .cosignature import Cosignature as Cosignature
+from .cosignature import WitnessKey as WitnessKey
+from .cosignature import WitnessSigningKey as WitnessSigningKey
+from .cosignature import create_witness_key as create_witness_key
+from .cosignature import load_witness_key as load_witness_key
 from .keys import (
     DEFAULT_SIGNING_KEY as DEFAULT_SIGNING_KEY,
 )
@@ -90,6 +102,8 @@ from .ledger import open_ledger as open_ledger
 from .merkle import EMPTY_ROOT as EMPTY_ROOT
 from .merkle import ProofError as ProofError
 from .note import NoteError as NoteError
+from .proven_time import CheckpointTime as CheckpointTime
+from .proven_time import TimePolicy as TimePolicy
 from .pseudonym import (
     Pseudonymizer as Pseudonymizer,
 )
@@ -147,6 +161,12 @@ from .signing import (
 from .signing import (
     sign_checkpoint as sign_checkpoint,
 )
+from .timestamp import TimestampAuthority as TimestampAuthority
+from .timestamp import TimestampError as TimestampError
+from .timestamp import Token as Token
+from .timestamp import check_token as check_token
+from .timestamp import load_certificates as load_certificates
+from .timestamp import request_token as request_token
 from .tlog_proof import InclusionProof as InclusionProof
 from .tlog_proof import prove as prove
 from .verify import (
@@ -163,3 +183,6 @@ from .verify import (
 )
 from .verify_ledger import LedgerReport as LedgerReport
 from .verify_ledger import verify_ledger as verify_ledger
+from .witness import WitnessService as WitnessService
+from .witness import WitnessStateError as WitnessStateError
+from .witness import make_server as make_server

@@ -37,6 +37,12 @@ class Checkpoint:
     def text(self) -> str:
         return checkpoint_text(self.origin, self.size, self.root)
 
+    @property
+    def signed_text(self) -> str:
+        """The note's text as signed (extension lines included): what a timestamp
+        token and a cosignature are over."""
+        return parse_note(self.note)[0]
+
     def brief(self) -> dict[str, Any]:
         """JSON-ready origin, size and hex root, for reports."""
         return {"origin": self.origin, "size": self.size, "root": self.root.hex()}

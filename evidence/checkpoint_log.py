@@ -12,6 +12,10 @@ Files are written atomically and never replaced (S3: a conditional put): a diffe
 checkpoint of the same origin and size already there means the ledger was rolled back
 and re-extended (a fork), and the writer refuses. Checkpoints are public, so files are
 0644.
+
+What outside parties say about a checkpoint is kept beside it, never inside its note:
+an RFC 3161 timestamp token (``<name>.tsr``) and one witness cosignature line per
+witness (``<name>.cosig-<witness key id hex>``), each written once (`attach`).
 """
 
 from __future__ import annotations
@@ -33,6 +37,14 @@ if TYPE_CHECKING:
 CHECKPOINT_LOG_ENV = "ASSAY_CHECKPOINT_LOG"
 DEFAULT_CHECKPOINT_LOG = Path(".assay") / "checkpoints"
 _NAME = re.compile(r"([0-9a-f]{16})-([0-9]{20})\.checkpoint")
+_KIND = re.compile(r"tsr|cosig-[0-9a-f]{8}")
+TOKEN = "tsr"
+"""The attachment kind of an RFC 3161 timestamp token (the DER TimeStampResp)."""
+
+
+def cosignature_kind(key_id: bytes) -> str:
+    """The attachment kind of the cosignature line of the witness with `key_id`."""
+    return f"cosig-{key_id.hex()}"
 
 
 def origin_id(origin: str) -> str:
@@ -43,6 +55,13 @@ def origin_id(origin: str) -> str:
 def file_name(origin: str, size: int) -> str:
     """``<origin id>-<size, 20 digits>.checkpoint``: names sort by size within an origin."""
     return f"{origin_id(origin)}-{size:020d}.checkpoint"
+
+
+def attachment_name(origin: str, size: int, kind: str) -> str:
+    """``<origin id>-<size>.<kind>``: beside the checkpoint's own file."""
+    if not _KIND.fullmatch(kind):
+        raise ValueError(f"attachment kind {kind!r}: expected tsr or cosig-<key id hex>")
+    return f"{file_name(origin, size).removesuffix('.checkpoint')}.{kind}"
 
 
 def _fork(where: str, checkpoint: Checkpoint, name: str) -> LedgerError:
@@ -105,6 +124,16 @@ class CheckpointLog(Protocol):
         """
         ...
 
+    def attach(self, checkpoint: Checkpoint, kind: str, data: bytes) -> bool:
+        """Keep `data` beside `checkpoint` as its `kind` attachment (see `attachment_name`)
+        unless one is there already; returns whether it was written (the first one kept
+        stays). Raises LedgerError if the log cannot be written."""
+        ...
+
+    def attachments(self, checkpoint: Checkpoint) -> dict[str, bytes]:
+        """Every attachment kept beside `checkpoint`, by kind."""
+        ...
+
 
 @dataclass(frozen=True)
 class DirectoryLog:
@@ -156,6 +185,34 @@ class DirectoryLog:
         except OSError as exc:
             raise LedgerError(f"checkpoint log file {path}: {exc}") from None
         return _parse(data, self.location, name), str(path)
+
+    def attach(self, checkpoint: Checkpoint, kind: str, data: bytes) -> bool:
+        path = self.directory / attachment_name(checkpoint.origin, checkpoint.size, kind)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            if path.exists():
+                return False
+            write_bytes(path, data, mode=0o644, replace=False)
+        except UnsafePathError:
+            return False  # another writer kept one meanwhile
+        except OSError as exc:
+            raise LedgerError(f"checkpoint log {self.directory}: cannot write: {exc}") from None
+        return True
+
+    def attachments(self, checkpoint: Checkpoint) -> dict[str, bytes]:
+        stem = file_name(checkpoint.origin, checkpoint.size).removesuffix("checkpoint")
+        found: dict[str, bytes] = {}
+        try:
+            names = os.listdir(self.directory)
+            for name in sorted(names):
+                kind = name[len(stem) :]
+                if name.startswith(stem) and _KIND.fullmatch(kind):
+                    found[kind] = (self.directory / name).read_bytes()
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            raise LedgerError(f"checkpoint log {self.directory}: cannot read: {exc}") from None
+        return found
 
 
 @dataclass(frozen=True)
@@ -240,6 +297,42 @@ class S3Log:
             return None
         key = self.prefix + name
         return _parse(self._get(key), self.location.rstrip("/"), name), f"s3://{self.bucket}/{key}"
+
+    def attach(self, checkpoint: Checkpoint, kind: str, data: bytes) -> bool:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        key = self.prefix + attachment_name(checkpoint.origin, checkpoint.size, kind)
+        try:
+            self._s3().put_object(Bucket=self.bucket, Key=key, Body=data, IfNoneMatch="*")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in (
+                "PreconditionFailed",
+                "ConditionalRequestConflict",
+            ):
+                return False
+            raise self._error("cannot write", exc) from None
+        except BotoCoreError as exc:
+            raise self._error("cannot write", exc) from None
+        return True
+
+    def attachments(self, checkpoint: Checkpoint) -> dict[str, bytes]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        stem = self.prefix + file_name(checkpoint.origin, checkpoint.size).removesuffix(
+            "checkpoint"
+        )
+        keys: list[str] = []
+        try:
+            pages = self._s3().get_paginator("list_objects_v2")
+            for page in pages.paginate(Bucket=self.bucket, Prefix=stem):
+                keys += [item["Key"] for item in page.get("Contents", [])]
+        except (BotoCoreError, ClientError) as exc:
+            raise self._error("cannot list", exc) from None
+        return {
+            key[len(stem) :]: self._get(key)
+            for key in sorted(keys)
+            if _KIND.fullmatch(key[len(stem) :])
+        }
 
 
 def resolve_checkpoint_log(explicit: str | Path | None = None) -> CheckpointLog:

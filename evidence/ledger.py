@@ -20,6 +20,7 @@ from typing import Any, Protocol, Self
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
+from assay.evidence.attest import AttestingLog
 from assay.evidence.backends.postgres import PostgresLedger
 from assay.evidence.backends.sqlite import SQLiteLedger
 from assay.evidence.checkpoint import Checkpoint
@@ -175,8 +176,18 @@ def open_ledger(
     supported forms. A SQLite ledger is created 0600 in a directory created 0700.
 
     With `checkpoint_log`, every checkpoint stored through the ledger is also written
-    there once committed (`checkpoint_log.CheckpointLog`).
+    there once committed (`checkpoint_log.CheckpointLog`); an `attest.AttestingLog` then
+    also asks for its timestamp and cosignatures, with consistency proofs from this
+    ledger.
     """
+    ledger = _open(url, create, checkpoint_log)
+    if isinstance(checkpoint_log, AttestingLog):
+        # Witnesses are sent consistency proofs from this ledger's tree.
+        checkpoint_log.bind(ledger.nodes)
+    return ledger
+
+
+def _open(url: str, create: bool, checkpoint_log: CheckpointLog | None) -> Ledger:
     if "://" not in url:
         if not url.strip():
             raise LedgerError(f"empty ledger URL; expected one of: {', '.join(SUPPORTED_URLS)}")

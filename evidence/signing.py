@@ -13,10 +13,11 @@ ends with the rotation record: a verifier that trusts the old key can follow it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from assay.evidence import merkle
+from assay.evidence.attest import Attestation, AttestingLog
 from assay.evidence.checkpoint import Checkpoint
 from assay.evidence.checkpoint_log import CheckpointLog, resolve_checkpoint_log
 from assay.evidence.keys import SigningKey, SigningKeyError, check_name, resolve_signing_key
@@ -179,10 +180,18 @@ class Signer:
     """Where a writer's signing key and checkpoint log come from: the paths given, else
     $ASSAY_SIGNING_KEY and $ASSAY_CHECKPOINT_LOG, else ``.assay/signing.key`` (when it
     exists) and ``.assay/checkpoints/``. Runs and DSR steps take one, so a caller that
-    keeps its state elsewhere (the demo's --workdir) signs both the same way."""
+    keeps its state elsewhere (the demo's --workdir) signs both the same way.
+
+    With `attestation`, every checkpoint signed is then timestamped and sent to
+    witnesses, the results kept beside it in the checkpoint log (`attest`)."""
 
     key_path: Path | None = None
     checkpoint_log: str | Path | None = None
+    attestation: Attestation | None = None
+
+    def with_attestation(self, attestation: Attestation | None) -> Signer:
+        """This signer, asking for `attestation` too (unchanged when None or empty)."""
+        return replace(self, attestation=attestation) if attestation else self
 
     def resolve(self) -> tuple[SigningKey | None, CheckpointLog | None]:
         """The key (None: appends stay unsigned) and, with a key, the checkpoint log.
@@ -195,7 +204,12 @@ class Signer:
             raise SigningKeyError(
                 exc.message, remediation="fix the key, or unset it to append unsigned"
             ) from None
-        return key, resolve_checkpoint_log(self.checkpoint_log) if key is not None else None
+        if key is None:
+            return None, None
+        log = resolve_checkpoint_log(self.checkpoint_log)
+        if self.attestation:
+            return key, AttestingLog(log, self.attestation)
+        return key, log
 
 
 DEFAULT_SIGNER = Signer()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assay.evidence.canonical import CanonicalError, parse_canonical
 from assay.evidence.checkpoint import Checkpoint
@@ -27,6 +27,9 @@ from assay.evidence.record import (
     TAIL_ADOPTED,
     StoredRecord,
 )
+
+if TYPE_CHECKING:
+    from assay.evidence.proven_time import TimeBounds
 
 TreeLevel = Callable[[int, int], Iterator[tuple[int, bytes]]]
 """Stored ``(index, hash)`` nodes of tree level ``level`` from index ``start`` on, in order
@@ -230,7 +233,8 @@ class Walk:
     `walk` was handed the tree before it.
     `rotations` lists the ``key_rotated`` records as (seq, body), `adoptions` the
     ``tail_adopted`` ones. `tree_error` is the first stored tree node that differs from
-    the one recomputed (when `walk` was given the stored tree).
+    the one recomputed (when `walk` was given the stored tree). `times` holds the
+    records claiming a time past their bound (when `walk` was given bounds).
     """
 
     start: int = 0
@@ -242,6 +246,7 @@ class Walk:
     rotations: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     adoptions: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     tree_error: LogVerificationError | None = None
+    times: TimeBounds | None = None
 
     @property
     def root(self) -> bytes:
@@ -262,6 +267,7 @@ def walk(
     frontier: Frontier | None = None,
     hashed: bool = True,
     tree: TreeLevel | None = None,
+    bounds: TimeBounds | None = None,
 ) -> Walk:
     """Verify a chain from seq `start` (whose ``prev`` must be `prev`), stopping at the first
     bad record, or before seq `stop`.
@@ -282,8 +288,10 @@ def walk(
     Given `tree` (a ledger's `tree_level`), every Merkle node the walk completes is
     compared with the stored one; the first that differs or is missing is
     `Walk.tree_error` (the walk goes on checking the chain).
+
+    Given `bounds`, each record's claimed time is checked against it (`Walk.times`).
     """
-    result = Walk(start=start)
+    result = Walk(start=start, times=bounds)
     root_sizes = frozenset(root_sizes)
     if frontier is None:
         frontier = Frontier()
@@ -316,6 +324,8 @@ def walk(
         except VerificationError as failure:
             result.error = failure
             break
+        if bounds is not None:
+            bounds.check(expected, value)
         kind = value.get("kind")
         if kind == KEY_ROTATED:
             result.rotations.append((expected, value))

@@ -14,14 +14,17 @@ root at every checkpointed size, then checks in order:
 4. with a trusted checkpoint (one the auditor saw before) and a pinned one (the newest
    in the checkpoint log kept outside the ledger): the ledger still holds its size and
    root (no rollback, no rewritten history), and the latest stored checkpoint is
-   consistent with it (an RFC 9162 consistency proof from the stored tree).
+   consistent with it (an RFC 9162 consistency proof from the stored tree);
+5. with a time policy (`proven_time`): every checkpoint's timestamp token and trusted
+   cosignatures verify, the latest carries what the policy asks, and no record claims
+   a time after the proven time of the checkpoints covering it.
 
 The first failure ends verification; its message says what was got and expected.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +33,13 @@ from assay.evidence.checkpoint import Checkpoint, CheckpointError
 from assay.evidence.keys import VerifierKey
 from assay.evidence.ledger import Ledger
 from assay.evidence.note import NoteError
+from assay.evidence.proven_time import (
+    CheckpointTime,
+    TimeBounds,
+    TimePolicy,
+    check_times,
+    late_error,
+)
 from assay.evidence.record import LedgerError
 from assay.evidence.signed_append import describe_tail, unsigned_tail
 from assay.evidence.trust import Trust
@@ -71,6 +81,8 @@ class LedgerReport(Outcome):
     pinned: Checkpoint | None = None
     error: VerificationError | LogVerificationError | None = None
     notes: list[str] = field(default_factory=list)
+    times: list[CheckpointTime] = field(default_factory=list)
+    """What outside parties prove of each checkpoint (with a time policy)."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready fields; checkpoints appear as origin, size and hex root."""
@@ -84,6 +96,7 @@ class LedgerReport(Outcome):
             "trusted_checkpoint": brief(self.trusted),
             "pinned_checkpoint": brief(self.pinned),
             "signatures_checked": self.signatures_checked,
+            "checkpoint_times": [time.as_dict() for time in self.times],
             **self.outcome_fields(),
         }
 
@@ -180,6 +193,8 @@ def verify_ledger(
     workers: int = 1,
     pinned: tuple[Checkpoint, str] | None = None,
     allow_unsigned_tail: bool = False,
+    policy: TimePolicy | None = None,
+    attachments: Callable[[Checkpoint], Mapping[str, bytes]] | None = None,
 ) -> LedgerReport:
     """Verify everything `ledger` holds (see the module docstring); never raises for bad data.
 
@@ -192,6 +207,10 @@ def verify_ledger(
     `allow_unsigned_tail` (then a note names them). With `workers` > 1, a large
     ledger's records are verified in that many processes (each reopens `ledger.url`);
     the report is the same.
+
+    With `policy`, the tokens and cosignatures `attachments` gives for each stored
+    checkpoint (from the checkpoint log) are checked as `proven_time` says, and so are
+    the records' claimed times.
     """
     if trusted is not None and not keys:
         raise ValueError("a trusted checkpoint can only be checked with the public key(s)")
@@ -202,15 +221,25 @@ def verify_ledger(
             sizes.add(pin.size)
     head = ledger.head()
     size = 0 if head is None else head.seq + 1
-    upper = None
-    if workers > 1 and size >= PARALLEL_MIN:
-        found = walk_parallel(ledger.url, size, sizes, workers)
-        upper = chunk_size(size, workers).bit_length() - 1
-    else:
-        found = walk(ledger.records(), sizes, tree=ledger.tree_level)
     # Sorted by size; the order stored breaks ties, so a rotation's final old checkpoint
     # comes before the new key's first.
     ordered = sorted(stored, key=lambda checkpoint: checkpoint.size)
+    times: list[CheckpointTime] = []
+    time_error: LogVerificationError | None = None
+    bounds = None
+    if policy:
+        kept = attachments or (lambda _: {})
+        try:
+            times = check_times([(c, kept(c)) for c in ordered], policy)
+            bounds = TimeBounds.of(times, policy.skew)
+        except LogVerificationError as exc:
+            time_error = exc
+    upper = None
+    if workers > 1 and size >= PARALLEL_MIN:
+        found = walk_parallel(ledger.url, size, sizes, workers, bounds=bounds)
+        upper = chunk_size(size, workers).bit_length() - 1
+    else:
+        found = walk(ledger.records(), sizes, tree=ledger.tree_level, bounds=bounds)
     verified: list[Checkpoint] = []
     error: VerificationError | LogVerificationError | None = found.error
     notes = [] if keys else [UNCHECKED]
@@ -261,6 +290,10 @@ def verify_ledger(
                         "checkpoint --sign --adopt-tail, or pass --allow-unsigned-tail)",
                     )
                 notes.append(f"{message} (allowed: --allow-unsigned-tail)")
+            if time_error is not None:
+                raise time_error
+            if policy and found.times is not None and found.times.late_count:
+                raise late_error(found.times, policy.skew)
     except LedgerError as exc:
         error = LogVerificationError("tree", f"cannot read the stored tree: {exc}")
     except (VerificationError, LogVerificationError) as exc:
@@ -283,4 +316,5 @@ def verify_ledger(
         pinned=None if pinned is None else pinned[0],
         error=error,
         notes=notes,
+        times=times,
     )

@@ -15,11 +15,15 @@ import threading
 from collections.abc import Collection
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.context import BaseContext
+from typing import TYPE_CHECKING
 
 from assay.evidence.ledger import open_ledger
 from assay.evidence.merkle import Frontier, node_hash
 from assay.evidence.record import GENESIS_PREV, record_hash
 from assay.evidence.verify import LogVerificationError, TreeLevel, VerificationError, Walk, walk
+
+if TYPE_CHECKING:
+    from assay.evidence.proven_time import TimeBounds
 
 MIN_CHUNK = 1 << 15
 PARALLEL_MIN = 4 * MIN_CHUNK
@@ -33,7 +37,9 @@ def chunk_size(size: int, workers: int) -> int:
     return max(1 << (target.bit_length() - 1), MIN_CHUNK)
 
 
-def _walk_chunk(url: str, start: int, stop: int, sizes: list[int]) -> Walk:
+def _walk_chunk(
+    url: str, start: int, stop: int, sizes: list[int], bounds: TimeBounds | None
+) -> Walk:
     with open_ledger(url, create=False) as ledger:
         prev = GENESIS_PREV
         if start > 0:
@@ -41,16 +47,28 @@ def _walk_chunk(url: str, start: int, stop: int, sizes: list[int]) -> Walk:
             # A missing record before the chunk is the previous chunk's finding.
             prev = record_hash(before.body) if before is not None else "(missing)"
         return walk(
-            ledger.records(start), sizes, start=start, prev=prev, stop=stop, tree=ledger.tree_level
+            ledger.records(start),
+            sizes,
+            start=start,
+            prev=prev,
+            stop=stop,
+            tree=ledger.tree_level,
+            bounds=bounds,
         )
 
 
 def walk_parallel(
-    url: str, size: int, root_sizes: Collection[int], workers: int, chunk: int | None = None
+    url: str,
+    size: int,
+    root_sizes: Collection[int],
+    workers: int,
+    chunk: int | None = None,
+    bounds: TimeBounds | None = None,
 ) -> Walk:
     """What `walk(ledger.records(), root_sizes, tree=ledger.tree_level)` returns, for the
     `size` records at `url`, except that stored tree nodes above the chunks' level
     (``chunk_size(size, workers)``) are not compared: `check_upper_tree` does that.
+    With `bounds`, each chunk checks claimed times against a fresh copy.
 
     Rows beyond seq ``size - 1`` are not read. `chunk` (a power of two) overrides
     `chunk_size`.
@@ -69,6 +87,7 @@ def walk_parallel(
                 start,
                 stop,
                 [s for s in root_sizes if start < s <= stop or s == start == 0],
+                None if bounds is None else bounds.fresh(),
             )
             for start, stop in zip(starts, stops, strict=True)
         ]
@@ -102,6 +121,11 @@ def stitch(parts: list[Walk], stops: list[int], level: int) -> Walk:
         merged.rotations += part.rotations
         merged.adoptions += part.adoptions
         merged.tree_error = merged.tree_error or part.tree_error
+        if part.times is not None:
+            if merged.times is None:
+                merged.times = part.times
+            else:
+                merged.times.merge(part.times)
         end = part.start + part.records
         merged.records = end - merged.start
         merged.head = part.head or merged.head

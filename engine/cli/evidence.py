@@ -117,6 +117,34 @@ def _trusted_checkpoint(path: Path | None, verifiers: list[ev.VerifierKey]) -> e
     show_default="CPU count, at most 8",
     help="Processes that verify a large ledger's or bundle's records in parallel.",
 )
+@click.option(
+    "--tsa-ca",
+    "tsa_ca",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM certificates a timestamp authority's tokens must chain to; the latest "
+    "checkpoint must then carry a token. Repeatable.",
+)
+@click.option(
+    "--witness",
+    "witnesses",
+    multiple=True,
+    metavar="KEY",
+    help="A trusted witness's public key (vkey text or a file); the latest checkpoint must "
+    "then carry --quorum of their cosignatures. Repeatable.",
+)
+@click.option(
+    "--quorum",
+    type=click.IntRange(1),
+    help="Witness cosignatures the latest checkpoint needs (default: 1).",
+)
+@click.option(
+    "--skew",
+    type=click.IntRange(0),
+    default=300,
+    show_default=True,
+    help="Seconds a record's claimed time may run past its checkpoint's proven time.",
+)
 @format_option
 @handle_errors
 def evidence_verify(
@@ -128,6 +156,10 @@ def evidence_verify(
     allow_unsigned_tail: bool,
     check_views: bool,
     workers: int,
+    tsa_ca: tuple[Path, ...],
+    witnesses: tuple[str, ...],
+    quorum: int | None,
+    skew: int,
     fmt: str,
 ) -> None:
     """Verify the ledger (--ledger) or an exported BUNDLE.
@@ -138,16 +170,19 @@ def evidence_verify(
     The ledger is pinned to the newest checkpoint in the checkpoint log kept outside it,
     and to --trusted-checkpoint if given: a rollback or rewritten history fails. A
     BUNDLE needs nothing but itself and --key (the log's public key, obtained apart
-    from the bundle). Exits 4 on the first problem, naming the record, checkpoint,
-    proof or file.
+    from the bundle). With --tsa-ca and --witness, the timestamp tokens and witness
+    cosignatures beside the checkpoints are checked too, each checkpoint's proven time
+    is shown, and records claiming a later time than it (beyond --skew) fail. Exits 4
+    on the first problem, naming the record, checkpoint, proof or file.
     """
     verifiers = _verifier_keys(keys)
     trusted = _trusted_checkpoint(trusted_checkpoint, verifiers)
+    policy = _time_policy(tsa_ca, witnesses, quorum, skew)
     if bundle is not None:
         source = click.get_current_context().get_parameter_source("ledger")
         if source is ParameterSource.COMMANDLINE:
             raise click.UsageError("give --ledger or a BUNDLE to verify, not both")
-        _verify_bundle(bundle, verifiers, trusted, workers, check_views, fmt)
+        _verify_bundle(bundle, verifiers, trusted, workers, check_views, policy, fmt)
         return
     if check_views:
         raise click.UsageError("--check-views applies to a BUNDLE only")
@@ -161,6 +196,8 @@ def evidence_verify(
             workers=workers,
             pinned=pinned,
             allow_unsigned_tail=allow_unsigned_tail,
+            policy=policy,
+            attachments=log.attachments,
         )
     if pinned is None and result.checkpoints:
         result.notes.append(
@@ -189,6 +226,7 @@ def evidence_verify(
                     f"✓ consistent with the pinned checkpoint {result.pinned.label} "
                     f"(from {pinned[1]})"
                 )
+        _echo_times(result.times, policy)
         for note in result.notes:
             click.echo(f"! {note}")
     if not result.ok:
@@ -207,12 +245,59 @@ def _pinned(
     return log.newest(origins)
 
 
+def _time_policy(
+    tsa_ca: tuple[Path, ...], witnesses: tuple[str, ...], quorum: int | None, skew: int
+) -> ev.TimePolicy | None:
+    from datetime import timedelta
+
+    if quorum is not None and not witnesses:
+        raise click.UsageError("--quorum goes with --witness")
+    roots = []
+    for path in tsa_ca:
+        try:
+            roots += ev.load_certificates(path)
+        except ev.TimestampError as exc:
+            raise ConfigError(exc.message, file=path, field="--tsa-ca") from None
+    keys = []
+    for value in witnesses:
+        path = Path(value)
+        text = path.read_text(encoding="utf-8") if path.is_file() else value
+        try:
+            keys.append(ev.WitnessKey.parse(text))
+        except ev.SigningKeyError as exc:
+            raise ConfigError(exc.message, field="--witness") from None
+    if quorum is not None and quorum > len(keys):
+        raise click.UsageError(f"--quorum {quorum} is more than the {len(keys)} --witness keys")
+    policy = ev.TimePolicy(tuple(roots), tuple(keys), quorum or 1, timedelta(seconds=skew))
+    return policy if policy else None
+
+
+def _echo_times(times: list[ev.CheckpointTime], policy: ev.TimePolicy | None) -> None:
+    """One line per checkpoint: when its records provably existed, and by whose word."""
+    if policy is None:
+        return
+    for time in times:
+        brief = time.as_dict()
+        said = []
+        if brief["timestamp"] is not None:
+            said.append(f"timestamp {brief['timestamp']} by {brief['tsa']}")
+        said += [f"cosigned by {c['witness']} at {c['time']}" for c in brief["cosignatures"]]
+        label = time.checkpoint.label
+        if brief["existed_by"] is None:
+            click.echo(f"! {label}: nothing trusted says when (no token or quorum beside it)")
+        else:
+            click.echo(f"✓ {label}: records existed by {brief['existed_by']} ({'; '.join(said)})")
+    if times:
+        click.echo(f"✓ no record claims a time after its checkpoint's (skew {policy.skew})")
+
+
 def _verify_bundle(
     bundle: Path,
     verifiers: list[ev.VerifierKey],
     trusted: ev.Checkpoint | None,
     workers: int,
     check_views: bool,
+    policy: ev.TimePolicy | None,
     fmt: str,
 ) -> None:
     if not verifiers:
@@ -220,7 +305,9 @@ def _verify_bundle(
             "verifying a bundle needs --key: the log's public key, obtained apart from the "
             "bundle (its own public.vkey is a hint, never trusted)"
         )
-    result = ev.verify_bundle(bundle, verifiers, trusted, workers=workers, check_views=check_views)
+    result = ev.verify_bundle(
+        bundle, verifiers, trusted, workers=workers, check_views=check_views, policy=policy
+    )
     if fmt == "json":
         _echo_json({"bundle": str(bundle), **result.as_dict()})
     else:
@@ -241,6 +328,7 @@ def _verify_bundle(
                 click.echo(f"✓ consistent with the trusted checkpoint {result.trusted.label}")
             if check_views:
                 click.echo("✓ the OSCAL document and the summary match the records")
+            _echo_times(result.times, policy)
             click.echo(f"to pin it: unzip -p {bundle} {result.latest_file} > pinned.checkpoint")
         for note in result.notes:
             click.echo(f"! {note.replace('(check_views)', '(--check-views)')}")
@@ -276,6 +364,7 @@ def _verify_bundle(
     "proves it extends that checkpoint.",
 )
 @click.option("--key", type=click.Path(dir_okay=False, path_type=Path), help=KEY_HELP)
+@checkpoint_log_option
 @handle_errors
 def evidence_export(
     ledger: str,
@@ -285,6 +374,7 @@ def evidence_export(
     until: str | None,
     since_checkpoint: Path | None,
     key: Path | None,
+    checkpoint_log: str | None,
 ) -> None:
     """Write a bundle an auditor verifies offline with only the log's public key.
 
@@ -292,7 +382,8 @@ def evidence_export(
     signed checkpoint covers) exactly as stored, the signed checkpoints around them, the
     proofs that tie them together, an OSCAL assessment-results document and a summary
     built from the records, and a manifest of every file's SHA-256, signed with the
-    log's key. The same ledger and selection give the same bytes.
+    log's key; and beside each checkpoint, the timestamp token and witness cosignatures
+    the checkpoint log keeps for it. The same ledger and selection give the same bytes.
     """
     if run_id is not None and (since or until):
         raise click.UsageError("give --run or --from/--to, not both")
@@ -311,7 +402,8 @@ def evidence_export(
         except ev.CheckpointError as exc:
             raise ConfigError(str(exc), file=since_checkpoint) from None
     signing_key = _signing_key(key)
-    with ev.open_ledger(ledger, create=False) as led:
+    log = ev.resolve_checkpoint_log(checkpoint_log)
+    with ev.open_ledger(ledger, create=False, checkpoint_log=log) as led:
         result = ev.export_bundle(led, out, signing_key, selection, since=pinned)
     latest = result.latest
     click.echo(
@@ -472,3 +564,168 @@ def evidence_init(ledger: str, grant_writer: str | None) -> None:
     click.echo(f"ledger {ev.redact_url(ledger)} is ready", err=True)
     if grant_writer is not None:
         click.echo(f"granted {grant_writer} SELECT and INSERT on the log's tables", err=True)
+
+
+@evidence.command("timestamp")
+@ledger_option
+@click.option("--tsa", metavar="URL", help="The RFC 3161 timestamp authority to ask.")
+@click.option(
+    "--tsa-ca",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM certificates the TSA's tokens must chain to: checked before a token is kept.",
+)
+@click.option(
+    "--witness-url",
+    "witness_urls",
+    multiple=True,
+    metavar="URL",
+    help="A witness to ask for a cosignature of the latest checkpoint. Repeatable.",
+)
+@click.option(
+    "--witness",
+    "witness_keys",
+    multiple=True,
+    metavar="KEY",
+    help="The public key of each --witness-url, in the same order.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0.1, 300),
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for each answer.",
+)
+@checkpoint_log_option
+@handle_errors
+def evidence_timestamp(
+    ledger: str,
+    tsa: str | None,
+    tsa_ca: Path | None,
+    witness_urls: tuple[str, ...],
+    witness_keys: tuple[str, ...],
+    timeout: float,
+    checkpoint_log: str | None,
+) -> None:
+    """Fill the gaps: timestamp every checkpoint that has no token, and ask witnesses to
+    cosign the latest one; what comes back is kept beside them in the checkpoint log.
+
+    A run asks as it signs (the profile's evidence settings); a TSA or witness that did
+    not answer then left a checkpoint signed but without it, which this fills.
+    Exits 4 if some checkpoint is still without what was asked.
+    """
+    if len(witness_urls) != len(witness_keys):
+        raise click.UsageError("give one --witness KEY for each --witness-url")
+    if tsa is None and not witness_urls:
+        raise click.UsageError("give --tsa, or --witness-url with --witness, or both")
+    witnesses = []
+    for url, value in zip(witness_urls, witness_keys, strict=True):
+        path = Path(value)
+        try:
+            key = ev.WitnessKey.parse(path.read_text(encoding="utf-8") if path.is_file() else value)
+        except ev.SigningKeyError as exc:
+            raise ConfigError(exc.message, field="--witness") from None
+        witnesses.append(ev.Witness(url, key))
+    settings = ev.Attestation(
+        ev.TimestampAuthority(tsa, tsa_ca, timeout) if tsa else None,
+        tuple(witnesses),
+        len(witnesses) or 1,
+        timeout,
+    )
+    log = ev.resolve_checkpoint_log(checkpoint_log)
+    with ev.open_ledger(ledger, create=False) as led:
+        done = ev.fill_gaps(led.checkpoints(), settings, log, led.nodes)
+    problems = [problem for attested in done for problem in attested.problems]
+    stamped = sum(1 for attested in done if attested.timestamp is not None)
+    click.echo(
+        f"{counted(len(done), 'checkpoint')} looked at: {stamped} timestamped"
+        + (
+            f", the latest cosigned by {', '.join(done[-1].cosigned) or 'none'}"
+            if witnesses and done
+            else ""
+        )
+    )
+    if problems:
+        raise EvidenceError(f"{counted(len(problems), 'gap')} left: {problems[0]}")
+
+
+@evidence.group("witness")
+def witness() -> None:
+    """Run a C2SP tlog-witness: it cosigns a log's checkpoints only while they stay consistent."""
+
+
+@witness.command("keygen")
+@click.option("--name", required=True, help="The witness's name, e.g. witness.example.com/w1.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the private key (0600, never overwritten); the public key goes "
+    "beside it (witness.key -> witness.pub).",
+)
+@handle_errors
+def witness_keygen(name: str, out: Path) -> None:
+    """Create a witness key; print its public key, the one auditors pass to --witness."""
+    key = ev.create_witness_key(out, name)
+    click.echo(f"private key written to {out} (mode 0600): keep it on the witness's host", err=True)
+    click.echo(str(key.verifier))
+
+
+@witness.command("serve")
+@click.option(
+    "--key",
+    "key_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The witness's private key (assay evidence witness keygen).",
+)
+@click.option(
+    "--log",
+    "log_keys",
+    required=True,
+    multiple=True,
+    metavar="PUBKEY",
+    help="A log's public key (vkey text or file): the witness follows the log of its "
+    "name (origin). Repeatable.",
+)
+@click.option(
+    "--state",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The file that keeps the latest cosigned checkpoint of each log (created if missing).",
+)
+@click.option(
+    "--listen",
+    default="127.0.0.1:7380",
+    show_default=True,
+    metavar="HOST:PORT",
+    help="Where to listen; put TLS in front of it for anything but loopback.",
+)
+@handle_errors
+def witness_serve(key_path: Path, log_keys: tuple[str, ...], state: Path, listen: str) -> None:
+    """Serve add-checkpoint (C2SP tlog-witness) until interrupted.
+
+    Run it where the ledger's operators have no access: it refuses a checkpoint that is
+    not consistent with the last one it cosigned for that log, so a history rewritten
+    and re-signed with a stolen log key gets no cosignature.
+    """
+    key = ev.load_witness_key(key_path)
+    logs: dict[str, list[ev.VerifierKey]] = {}
+    for verifier in _verifier_keys(log_keys):
+        logs.setdefault(verifier.name, []).append(verifier)
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ConfigError(f"--listen {listen!r}: expected HOST:PORT", field="--listen")
+    service = ev.WitnessService(key, logs, state)
+    server = ev.make_server(service, host, int(port))
+    click.echo(
+        f"witness {key.verifier.name} on http://{host}:{server.server_address[1]}/add-checkpoint "
+        f"for {', '.join(sorted(logs))}; public key:",
+        err=True,
+    )
+    click.echo(str(key.verifier))
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -28,6 +28,12 @@ EXAMPLES: dict[str, str] = {
     "evidence rotate-key": "assay evidence rotate-key --new-key .assay/signing-2027.key",
     "evidence init": "assay evidence init --ledger postgresql://owner@db/ledger "
     "--grant-writer assay_writer",
+    "evidence timestamp": "assay evidence timestamp --tsa https://tsa.example.com/ "
+    "--tsa-ca tsa-ca.pem",
+    "evidence witness keygen": "assay evidence witness keygen --name witness.example.com/w1 "
+    "--out witness.key",
+    "evidence witness serve": "assay evidence witness serve --key witness.key --log assay.pub "
+    "--state witness.json --listen 127.0.0.1:7380",
     "dsr schema": "assay dsr schema > datamap.schema.json",
     "dsr lint": "assay dsr lint --datamap datamap.yaml",
     "dsr new": "assay dsr new --type erasure --identity email=jane@example.com",

@@ -36,11 +36,12 @@ from assay.evidence.bundle.format import (
     FileDigest,
     Manifest,
     Proofs,
+    attachment_file,
     checkpoint_file,
     sign_manifest,
     zip_entry,
 )
-from assay.evidence.bundle.views import ViewContext, Views
+from assay.evidence.bundle.views import ViewContext, Views, cited
 from assay.evidence.canonical import canonical
 from assay.evidence.checkpoint import Checkpoint
 from assay.evidence.keys import SigningKey
@@ -267,6 +268,18 @@ def _copy(source: IO[bytes]) -> Iterator[bytes]:
         yield chunk
 
 
+def _attachments(ledger: Ledger, chosen: list[Checkpoint], names: list[str]) -> dict[str, bytes]:
+    """The timestamp tokens and cosignatures kept beside the chosen checkpoints (in the
+    ledger's checkpoint log), by their file names in the bundle."""
+    if ledger.checkpoint_log is None:
+        return {}
+    found: dict[str, bytes] = {}
+    for name, checkpoint in zip(names, chosen, strict=True):
+        for kind, data in ledger.checkpoint_log.attachments(checkpoint).items():
+            found[attachment_file(name, kind)] = data
+    return found
+
+
 def export_bundle(
     ledger: Ledger,
     out: Path,
@@ -278,6 +291,8 @@ def export_bundle(
     """Write the bundle of the records `selection` names to `out` (`assay.files.atomic_write`).
 
     `key` signs the manifest and must be the key of the bundle's latest checkpoint.
+    The timestamp tokens and witness cosignatures kept beside the checkpoints in the
+    ledger's checkpoint log go beside them in the bundle, and the OSCAL view cites them.
     Raises LedgerError when nothing matches, when the range is not covered by a signed
     checkpoint yet, when `since` is not this ledger's, or when the key does not fit.
     """
@@ -298,12 +313,15 @@ def export_bundle(
         zipfile.ZipFile(raw, "w", allowZip64=True) as zf,
     ):
         files = _Files(zf)
-        views = Views(spool, ViewContext(start, end, chosen))
+        names = [checkpoint_file(i, c.size) for i, c in enumerate(chosen)]
+        attached = _attachments(ledger, chosen, names)
+        views = Views(spool, ViewContext(start, end, chosen, cited(attached)))
         files.stream(RECORDS, _record_lines(ledger, start, end, views))
         summary = views.close()
-        names = [checkpoint_file(i, c.size) for i, c in enumerate(chosen)]
         for name, checkpoint in zip(names, chosen, strict=True):
             files.add(name, checkpoint.note.encode())
+        for name, data in attached.items():
+            files.add(name, data)
         files.add(PROOFS, proofs.to_bytes())
         files.stream(OSCAL, _copy(spool))
         files.add(SUMMARY, summary)

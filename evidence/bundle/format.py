@@ -4,6 +4,8 @@ A bundle is a zip holding, in this order::
 
     records.jsonl                  the stored bodies of records start..end-1, one a line
     checkpoints/NNNN-size-S.note   signed checkpoints, in order of size
+    checkpoints/NNNN-size-S.tsr    its RFC 3161 timestamp token, when it has one
+    checkpoints/NNNN-size-S.cosig-<key id>   a witness's cosignature line, one a witness
     proofs.json                    what ties the records to the checkpoints (below)
     oscal/assessment-results.json  OSCAL 1.1 assessment results built from the records
     summary.md                     the same, for people
@@ -26,8 +28,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,12 +49,29 @@ PUBLIC_KEY = "public.vkey"
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
 _HEADER = "assay evidence bundle v1"
+ATTACHMENT_KIND = re.compile(r"tsr|cosig-[0-9a-f]{8}")
 # Fixed, so the same log gives the same bytes: the earliest time a zip can hold.
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
 def checkpoint_file(index: int, size: int) -> str:
     return f"checkpoints/{index:04d}-size-{size}.note"
+
+
+def attachment_file(checkpoint_name: str, kind: str) -> str:
+    """Where a checkpoint's attachment (`checkpoint_log.attachment_name` kinds) is in a
+    bundle: beside the checkpoint, ``checkpoints/NNNN-size-S.<kind>``."""
+    return f"{checkpoint_name.removesuffix('.note')}.{kind}"
+
+
+def attachments_of(checkpoint_name: str, files: Iterable[str]) -> dict[str, str]:
+    """The attachments the bundle's `files` hold for a checkpoint: kind -> file name."""
+    stem = checkpoint_name.removesuffix(".note") + "."
+    found = {}
+    for name in sorted(files):
+        if name.startswith(stem) and ATTACHMENT_KIND.fullmatch(name[len(stem) :]):
+            found[name[len(stem) :]] = name
+    return found
 
 
 def zip_entry(name: str) -> zipfile.ZipInfo:

@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import pairwise
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import orjson
 
@@ -30,6 +30,9 @@ from assay.evidence.merkle import Frontier
 from assay.evidence.record import GENESIS_PREV, StoredRecord
 from assay.evidence.verify import LogVerificationError, VerificationError, Walk, walk
 from assay.evidence.verify_parallel import MIN_CHUNK, stitch
+
+if TYPE_CHECKING:
+    from assay.evidence.proven_time import TimeBounds
 
 READ = 1 << 20
 CHUNK_BYTES = 16 << 20
@@ -127,13 +130,20 @@ class _Lines:
 
 
 def walk_lines(
-    data: bytes, start: int, stop: int, sizes: list[int], left: list[bytes] | None, genesis: bool
+    data: bytes,
+    start: int,
+    stop: int,
+    sizes: list[int],
+    left: list[bytes] | None,
+    genesis: bool,
+    bounds: TimeBounds | None = None,
 ) -> tuple[str | None, Walk]:
     """`verify.walk` over lines of records.jsonl holding records `start`.. (before `stop`).
 
     With `left` (the tree before `start`) the result's frontiers are absolute. The
     first record's ``prev`` cannot be checked here unless `genesis`; it is returned so
-    the caller can check it against the chunk before.
+    the caller can check it against the chunk before. With `bounds`, claimed times are
+    checked too (`Walk.times`).
     """
     lines = data.split(b"\n")
     if lines and not lines[-1]:
@@ -161,6 +171,7 @@ def walk_lines(
             stop=stop,
             frontier=tree,
             hashed=False,
+            bounds=bounds,
         )
     finally:
         if collecting:
@@ -179,8 +190,10 @@ def walk_records(
     sizes: set[int],
     pool: ProcessPoolExecutor | None,
     workers: int,
+    bounds: TimeBounds | None = None,
 ) -> Walk:
-    """`verify.walk` over the bundle's records, with roots at `sizes` (absolute).
+    """`verify.walk` over the bundle's records, with roots at `sizes` (absolute), and
+    claimed times checked against `bounds` when given.
 
     `left` is the tree before the first record. Chunks go to `pool` when given, at most
     2 * `workers` + 1 at a time, else are walked here. Also checks the file's SHA-256
@@ -204,6 +217,7 @@ def walk_records(
                     chunk_sizes,
                     left if first == start else None,
                     first == 0,
+                    None if bounds is None else bounds.fresh(),
                 )
                 stops.append(stop)
                 if pool is None:

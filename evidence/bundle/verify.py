@@ -18,7 +18,10 @@
 5. with a trusted checkpoint (one the auditor pinned before): the bundle holds a
    checkpoint of its size with the same root, or recomputes that root from its
    records, so the history it signed is still there, unrewritten;
-6. with `check_views`: the OSCAL document and the summary, rebuilt from the verified
+6. with a time policy (`proven_time`): the timestamp tokens and trusted witness
+   cosignatures beside the checkpoints verify, the latest checkpoint carries what the
+   policy asks, and no record claims a time after its checkpoints' proven time;
+7. with `check_views`: the OSCAL document and the summary, rebuilt from the verified
    records, equal the bundle's byte for byte.
 
 The bundle's own ``public.vkey`` is never trusted; keys come from the caller.
@@ -53,14 +56,22 @@ from assay.evidence.bundle.format import (
     SUMMARY,
     Manifest,
     Proofs,
+    attachments_of,
     check_manifest_signature,
 )
 from assay.evidence.bundle.records import READ, UNREADABLE, Sink, check_digest, walk_records
-from assay.evidence.bundle.views import ViewContext, Views
+from assay.evidence.bundle.views import ViewContext, Views, cited
 from assay.evidence.checkpoint import Checkpoint, CheckpointError
 from assay.evidence.keys import VerifierKey
 from assay.evidence.merkle import Frontier, ProofError
 from assay.evidence.note import NoteError, parse_note
+from assay.evidence.proven_time import (
+    CheckpointTime,
+    TimeBounds,
+    TimePolicy,
+    check_times,
+    late_error,
+)
 from assay.evidence.trust import Trust
 from assay.evidence.verify import (
     LogVerificationError,
@@ -107,6 +118,8 @@ class BundleReport(Outcome):
     notes: list[str] = field(default_factory=list)
     latest_file: str | None = None
     """Where `latest` is in the bundle: the file an auditor saves to pin it."""
+    times: list[CheckpointTime] = field(default_factory=list)
+    """What outside parties prove of each checkpoint (with a time policy)."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready fields; checkpoints appear as origin, size and hex root."""
@@ -120,6 +133,7 @@ class BundleReport(Outcome):
             "latest_checkpoint_file": self.latest_file,
             "signer": self.signer,
             "trusted_checkpoint": brief(self.trusted),
+            "checkpoint_times": [time.as_dict() for time in self.times],
             **self.outcome_fields(),
         }
 
@@ -133,6 +147,7 @@ class _Progress:
     verified: list[Checkpoint] = field(default_factory=list)
     signer: str | None = None
     notes: list[str] = field(default_factory=list)
+    times: list[CheckpointTime] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -241,6 +256,11 @@ class _BundleZip(zipfile.ZipFile):
         caps = {
             PROOFS: _Bound.cap(_JSON_MAX, f"a {PROOFS}"),
             **{name: _Bound.cap(_NOTE_MAX, "a signed note") for name in manifest.checkpoints},
+            **{
+                attached: _Bound.cap(_NOTE_MAX, "a timestamp token or cosignature")
+                for name in manifest.checkpoints
+                for attached in attachments_of(name, manifest.files).values()
+            },
         }
         for name, listed in manifest.files.items():
             cap = caps.get(name)
@@ -485,9 +505,27 @@ def _check_trusted(
         )
 
 
-def _check_views(zf: zipfile.ZipFile, manifest: Manifest, checkpoints: list[Checkpoint]) -> None:
+def _attachments(zf: zipfile.ZipFile, manifest: Manifest) -> list[dict[str, bytes]]:
+    """For each checkpoint in the manifest's order, its attachments by kind."""
+    return [
+        {kind: _read(zf, name) for kind, name in attachments_of(cp, manifest.files).items()}
+        for cp in manifest.checkpoints
+    ]
+
+
+def _check_views(
+    zf: zipfile.ZipFile,
+    manifest: Manifest,
+    checkpoints: list[Checkpoint],
+    attached: list[dict[str, bytes]],
+) -> None:
     oscal = Sink()
-    views = Views(oscal, ViewContext(manifest.start, manifest.end, checkpoints))
+    files = {
+        name: data
+        for cp, kept in zip(manifest.checkpoints, attached, strict=True)
+        for name, data in ((f"{cp.removesuffix('.note')}.{kind}", d) for kind, d in kept.items())
+    }
+    views = Views(oscal, ViewContext(manifest.start, manifest.end, checkpoints, cited(files)))
     try:
         with zf.open(RECORDS) as member:
             seq, rest = manifest.start, b""
@@ -521,6 +559,7 @@ def _verify(
     trusted: Checkpoint | None,
     workers: int,
     check_views: bool,
+    policy: TimePolicy | None,
     progress: _Progress,
 ) -> None:
     _check_zip(zf)
@@ -533,6 +572,15 @@ def _verify(
     proofs = Proofs.parse(_read(zf, PROOFS))
     checkpoints = _checkpoints(zf, manifest)
     _check_shape(manifest, proofs, checkpoints)
+    attached = _attachments(zf, manifest)
+    bounds = None
+    time_error = None
+    if policy:
+        try:
+            progress.times = check_times(list(zip(checkpoints, attached, strict=True)), policy)
+            bounds = TimeBounds.of(progress.times, policy.skew)
+        except LogVerificationError as exc:
+            time_error = exc
     sizes = {c.size for c in checkpoints if manifest.start <= c.size <= manifest.end}
     if trusted is not None and manifest.start <= trusted.size <= manifest.end:
         sizes.add(trusted.size)
@@ -546,7 +594,9 @@ def _verify(
             digests = pool.submit(check_digests, path, manifest)
         else:
             check_digests(zf, manifest)
-        found = progress.found = walk_records(zf, manifest, proofs.left, sizes, pool, workers)
+        found = progress.found = walk_records(
+            zf, manifest, proofs.left, sizes, pool, workers, bounds
+        )
         if pool is not None:
             digests.result()
     if found.error is not None:
@@ -557,8 +607,12 @@ def _verify(
     progress.signer = str(signer)
     if trusted is not None:
         _check_trusted(trusted, checkpoints, found, manifest, trust)
+    if time_error is not None:
+        raise time_error
+    if policy and found.times is not None and found.times.late_count:
+        raise late_error(found.times, policy.skew)
     if check_views:
-        _check_views(zf, manifest, checkpoints)
+        _check_views(zf, manifest, checkpoints, attached)
     else:
         progress.notes.append(UNBUILT)
 
@@ -570,13 +624,15 @@ def verify_bundle(
     *,
     workers: int = 1,
     check_views: bool = False,
+    policy: TimePolicy | None = None,
 ) -> BundleReport:
     """Verify the bundle at `path` (see the module docstring); never raises for bad data.
 
     `keys` are the log's public keys, obtained apart from the bundle (ValueError if
     none). `trusted` is a checkpoint the caller saw before; its signature is checked
     too. With `workers` > 1 a large bundle's records are checked in that many
-    processes; the report is the same.
+    processes; the report is the same. With `policy`, the tokens and cosignatures the
+    bundle carries are checked as `proven_time` says, and so are the records' times.
     """
     if not keys:
         raise ValueError("verifying a bundle needs the log's public key(s)")
@@ -584,7 +640,7 @@ def verify_bundle(
     error: VerificationError | LogVerificationError | None = None
     try:
         with _BundleZip(path) as zf:
-            _verify(path, zf, keys, trusted, workers, check_views, progress)
+            _verify(path, zf, keys, trusted, workers, check_views, policy, progress)
     except (VerificationError, LogVerificationError) as exc:
         error = exc
     except UNREADABLE as exc:
@@ -607,4 +663,5 @@ def verify_bundle(
             if manifest is not None and progress.verified
             else None
         ),
+        times=progress.times,
     )

@@ -72,13 +72,23 @@ class Writer(Protocol):
     def write(self, data: bytes, /) -> Any: ...
 
 
+def cited(attachments: dict[str, bytes]) -> tuple[tuple[str, str], ...]:
+    """(file name, SHA-256 hex) of each timestamp token and cosignature, in name order:
+    what the views cite."""
+    return tuple(
+        (name, hashlib.sha256(data).hexdigest()) for name, data in sorted(attachments.items())
+    )
+
+
 @dataclass(frozen=True)
 class ViewContext:
-    """What the views say about the bundle beyond its records."""
+    """What the views say about the bundle beyond its records: the range, the
+    checkpoints and the attachments beside them (`cited`)."""
 
     start: int
     end: int
     checkpoints: list[Checkpoint]
+    attachments: tuple[tuple[str, str], ...] = ()
 
     @property
     def seed(self) -> str:
@@ -245,7 +255,7 @@ class OscalWriter:
                 )
             )
         last = context.checkpoints[-1]
-        tail = {
+        tail: dict[str, Any] = {
             "uuid": _uuid(self._seed, "assessment-results"),
             "metadata": {
                 "title": f"Evidence of {last.origin}, records {context.start}..{context.end - 1}",
@@ -255,7 +265,30 @@ class OscalWriter:
             },
             "import-ap": {"href": f"urn:assay:evidence:{last.origin}"},
         }
+        if context.attachments:
+            tail["back-matter"] = {"resources": [self._resource(*a) for a in context.attachments]}
         out.write(b"]," + orjson.dumps(tail)[1:] + b"}\n")
+
+    def _resource(self, name: str, sha256: str) -> dict[str, Any]:
+        token = name.endswith(".tsr")
+        what = (
+            "RFC 3161 timestamp token over the checkpoint's note text"
+            if token
+            else "Witness cosignature (C2SP tlog-cosignature/v1) on the checkpoint"
+        )
+        checkpoint = name.rsplit(".", 1)[0] + ".note"
+        return {
+            "uuid": _uuid(self._seed, "attachment", name),
+            "title": f"{what}: {name}",
+            "props": [_prop("assay-checkpoint-file", checkpoint)],
+            "rlinks": [
+                {
+                    "href": name,
+                    "media-type": "application/timestamp-reply" if token else "text/plain",
+                    "hashes": [{"algorithm": "SHA-256", "value": sha256}],
+                }
+            ],
+        }
 
 
 class Summary:
@@ -330,6 +363,12 @@ class Summary:
             ["checkpoint", "root (SHA-256)"],
             [[c.label, c.root.hex()] for c in context.checkpoints],
         )
+        if context.attachments:
+            yield from _table(
+                "Timestamp tokens and witness cosignatures",
+                ["file", "SHA-256"],
+                [[name, digest] for name, digest in context.attachments],
+            )
         yield from _table("Records by kind", ["kind", "records"], sorted(self.kinds.items()))
         statuses = [[s, self.total.statuses[s]] for s in _STATUSES]
         yield from _table(

@@ -120,6 +120,24 @@ def test_public_classes_and_entry_points_are_exported() -> None:
         "target_names",
         "create_run_index",
         "fill_run_index",
+        # timestamps and cosignatures: wire formats, where they are kept, the time checks
+        "add_checkpoint_body",
+        "request_cosignature",
+        "Answer",
+        "serving",
+        "signed_message",
+        "cosigner_key_id",
+        "cosignatures",
+        "cosignature_kind",
+        "attachment_name",
+        "attachment_file",
+        "attachments_of",
+        "cited",
+        "token_time",
+        "check_checkpoint",
+        "check_times",
+        "TimeBounds",
+        "late_error",
     }
     defined = {
         name
