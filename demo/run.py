@@ -18,6 +18,7 @@ from rich.console import Console
 from assay.demo.dsr import run_demo_dsr
 from assay.demo.kubernetes import k8s_demo_target
 from assay.demo.local_postgres import find_bindir, local_postgres
+from assay.demo.outside import Outside, outside_parties
 from assay.demo.postgres import demo_target as postgres_demo_target
 from assay.demo.postgres import seed_demo as seed_postgres
 from assay.demo.state import DemoState
@@ -29,8 +30,10 @@ from assay.engine.run import execute
 from assay.engine.severity import Severity
 from assay.errors import AssayError, EvidenceError, ExitCode
 from assay.evidence import (
+    CheckpointTime,
     Selection,
     export_bundle,
+    fill_gaps,
     load_signing_key,
     open_ledger,
     public_key_path,
@@ -121,49 +124,82 @@ def run_demo(workdir: Path, console: Console) -> int:
     write_snapshot(snap, snapshot_path)
     key_path = evidence.signing_key
     public = load_signing_key(key_path).verifier
-    report = execute(
-        plan,
-        snap,
-        ledger_url=ledger_url,
-        fail_on=Severity.LOW,
-        profile=str(profile_path),
-        signer=evidence.signer,
-        pseudonym_key=evidence.pseudonym_key,
-    )
-    write_table(report, console.file)
-    with open_ledger(ledger_url) as ledger:
-        checked = verify_ledger(ledger, [public])
-    if not checked.ok or checked.latest is None:
-        raise EvidenceError(f"the demo ledger failed verification: {checked.error}")
-    console.print(
-        f"[green]✓[/] evidence verified: {checked.records} records, checkpoint "
-        f"{checked.latest.label} signed by {public}",
-        soft_wrap=True,
-    )
-    console.print(
-        "A nightly CI run would exit with code "
-        f"{report.exit_code} ({ExitCode(report.exit_code).name.lower()}).\n"
-        "Look further:\n"
-        f"  assay evidence verify --ledger {ledger_url} --key {public_key_path(key_path)}\n"
-        f"  assay evidence prove 1 --ledger {ledger_url}\n"
-        f"  assay evaluate {snapshot_path} --profile {profile_path} --ledger {ledger_url}"
-        " --format json\n"
-        "  assay controls list\n"
-        "  assay controls show aws-s3-default-encryption"
-    )
-    console.rule("Data-subject requests")
-    run_demo_dsr(workdir, console)
-    console.rule("For the auditor")
-    export_run(ledger_url, report.run_id, key_path, state / "demo-bundle.zip", console)
+    with outside_parties(evidence) as outside:
+        report = execute(
+            plan,
+            snap,
+            ledger_url=ledger_url,
+            fail_on=Severity.LOW,
+            profile=str(profile_path),
+            signer=evidence.signer.with_attestation(outside.attestation),
+            pseudonym_key=evidence.pseudonym_key,
+        )
+        write_table(report, console.file)
+        with open_ledger(ledger_url) as ledger:
+            checked = verify_ledger(
+                ledger,
+                [public],
+                policy=outside.policy,
+                attachments=evidence.checkpoint_log.attachments,
+            )
+        if not checked.ok or checked.latest is None:
+            raise EvidenceError(f"the demo ledger failed verification: {checked.error}")
+        console.print(
+            f"[green]✓[/] evidence verified: {checked.records} records, checkpoint "
+            f"{checked.latest.label} signed by {public}",
+            soft_wrap=True,
+        )
+        _print_times(console, checked.times[-1:])
+        console.print(
+            "A nightly CI run would exit with code "
+            f"{report.exit_code} ({ExitCode(report.exit_code).name.lower()}).\n"
+            "Look further:\n"
+            f"  assay evidence verify --ledger {ledger_url} --key {public_key_path(key_path)} "
+            f"--checkpoint-log {evidence.checkpoint_log.location} {outside.verify_options}\n"
+            f"  assay evidence prove 1 --ledger {ledger_url}\n"
+            f"  assay evaluate {snapshot_path} --profile {profile_path} --ledger {ledger_url}"
+            " --format json\n"
+            "  assay controls list\n"
+            "  assay controls show aws-s3-default-encryption",
+            soft_wrap=True,
+        )
+        console.rule("Data-subject requests")
+        run_demo_dsr(workdir, console)
+        # The requests' checkpoints were signed without asking the outside parties: fill
+        # the gaps, as `assay evidence timestamp` does.
+        with open_ledger(ledger_url, create=False) as ledger:
+            fill_gaps(
+                ledger.checkpoints(), outside.attestation, evidence.checkpoint_log, ledger.nodes
+            )
+        console.rule("For the auditor")
+        export_run(evidence, report.run_id, state / "demo-bundle.zip", outside, console)
     return int(ExitCode.OK)
 
 
-def export_run(ledger_url: str, run_id: str, key_path: Path, out: Path, console: Console) -> None:
-    """Export the run's evidence bundle, verify it with the public key alone, and show how."""
+def _print_times(console: Console, times: list[CheckpointTime]) -> None:
+    for time in times:
+        said = time.as_dict()
+        witnesses = ", ".join(c["witness"] for c in said["cosignatures"]) or "no witness"
+        console.print(
+            f"[green]✓[/] {time.checkpoint.label}: its records existed by "
+            f"{said['existed_by']} (RFC 3161 timestamp by {said['tsa']}; cosigned by "
+            f"{witnesses})",
+            soft_wrap=True,
+        )
+
+
+def export_run(
+    evidence: DemoState, run_id: str, out: Path, outside: Outside, console: Console
+) -> None:
+    """Export the run's evidence bundle, verify it with the public key alone (and the
+    outside parties' certificates and keys), and show how."""
+    key_path = evidence.signing_key
     key = load_signing_key(key_path)
-    with open_ledger(ledger_url, create=False) as ledger:
+    with open_ledger(
+        evidence.ledger_url, create=False, checkpoint_log=evidence.checkpoint_log
+    ) as ledger:
         exported = export_bundle(ledger, out, key, Selection(run=run_id))
-    checked = verify_bundle(out, [key.verifier])
+    checked = verify_bundle(out, [key.verifier], policy=outside.policy)
     if not checked.ok:
         raise EvidenceError(f"the demo's evidence bundle failed verification: {checked.error}")
     console.print(
@@ -172,10 +208,13 @@ def export_run(ledger_url: str, run_id: str, key_path: Path, out: Path, console:
         "public key alone",
         soft_wrap=True,
     )
+    _print_times(console, checked.times[-1:])
     console.print(
         "An auditor, given the bundle and the public key (apart from it), checks it and pins "
-        "its checkpoint:\n"
-        f"  assay evidence verify {out} --key {public_key_path(key_path)}\n"
+        "its checkpoint; the TSA's certificate and the witness's key say when its records "
+        "existed:\n"
+        f"  assay evidence verify {out} --key {public_key_path(key_path)} "
+        f"{outside.verify_options}\n"
         f"  unzip -p {out} {exported.latest_file} > pinned.checkpoint\n"
         "and next quarter verifies the new bundle with --trusted-checkpoint pinned.checkpoint.",
         soft_wrap=True,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from assay.evidence import create_signing_key, default_origin, load_key
+from assay.evidence import DirectoryLog, create_signing_key, default_origin, load_key
 from assay.evidence.signing import Signer
 from assay.files import private_dir
 
@@ -41,5 +41,9 @@ class DemoState:
         return self.root / "pseudonym.key"
 
     @property
+    def checkpoint_log(self) -> DirectoryLog:
+        return DirectoryLog(self.root / "checkpoints")
+
+    @property
     def signer(self) -> Signer:
-        return Signer(self.signing_key, self.root / "checkpoints")
+        return Signer(self.signing_key, self.checkpoint_log.directory)

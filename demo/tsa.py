@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from assay.files import write_bytes
+from assay.files import PRIVATE, private_dir, write_bytes
 
 SHA256 = "2.16.840.1.101.3.4.2.1"
 _SIGNED_DATA = "1.2.840.113549.1.7.2"
@@ -150,7 +150,6 @@ class LocalTSA:
     ca: x509.Certificate
     certificate: x509.Certificate
     key: ec.EllipticCurvePrivateKey
-    serial: int = 0
     ignore_nonce: bool = False
     """Answer every request with nonce 1: a reply a requester must refuse."""
 
@@ -202,6 +201,33 @@ class LocalTSA:
     def ca_pem(self) -> bytes:
         return self.ca.public_bytes(serialization.Encoding.PEM)
 
+    @classmethod
+    def at(cls, directory: Path) -> LocalTSA:
+        """The TSA kept in `directory` (``ca.pem``, ``tsa.pem``, ``tsa.key``), made there
+        on first use: the same authority from one demo run to the next."""
+        files = [directory / name for name in ("ca.pem", "tsa.pem", "tsa.key")]
+        if all(path.exists() for path in files):
+            key = serialization.load_pem_private_key(files[2].read_bytes(), None)
+            if not isinstance(key, ec.EllipticCurvePrivateKey):
+                raise ValueError(f"{files[2]}: expected an EC private key")
+            return cls(
+                x509.load_pem_x509_certificate(files[0].read_bytes()),
+                x509.load_pem_x509_certificate(files[1].read_bytes()),
+                key,
+            )
+        tsa = cls.create()
+        private_dir(directory)
+        tsa.write_ca(files[0])
+        cert = tsa.certificate.public_bytes(serialization.Encoding.PEM)
+        write_bytes(files[1], cert, mode=0o644)
+        secret = tsa.key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        write_bytes(files[2], secret, mode=PRIVATE)
+        return tsa
+
     def write_ca(self, path: Path) -> Path:
         """The CA certificate as PEM at `path`: what a verifier trusts (``--tsa-ca``)."""
         write_bytes(path, self.ca_pem(), mode=0o644)
@@ -217,12 +243,11 @@ class LocalTSA:
         self, message_imprint: bytes, nonce: int | None, *, at: datetime | None = None
     ) -> bytes:
         """A granted TimeStampResp over the DER `message_imprint` (see `imprint`)."""
-        self.serial += 1
         fields = [
             _int(1),
             _oid(POLICY),
             message_imprint,
-            _int(self.serial),
+            _int(secrets.randbits(63)),  # unique across runs of a TSA kept on disk
             _time(at or datetime.now(UTC)),
         ]
         if nonce is not None:
@@ -291,8 +316,3 @@ class LocalTSA:
             server.shutdown()
             server.server_close()
             thread.join()
-
-
-def random_nonce() -> int:
-    """A 64-bit nonce, as requesters send."""
-    return secrets.randbits(63)
