@@ -1,0 +1,168 @@
+"""`assay serve` and `assay serve token ...`, added to the CLI through the
+``assay.commands`` entry point group. The web stack is imported when a command runs,
+never for --help."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from assay.engine.cli.options import handle_errors, ledger_option
+
+ROLES = ("auditor", "privacy", "admin")
+_TOKENS_HELP = "The console's token file (hashed tokens, 0600)."
+
+
+def _example(text: str) -> str:
+    return f"\b\nExample:\n  {text}"
+
+
+tokens_option = click.option(
+    "--tokens",
+    "tokens_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path(".assay/console-tokens.json"),
+    show_default=True,
+    help=_TOKENS_HELP,
+)
+
+
+@click.group(
+    invoke_without_command=True,
+    epilog=_example("assay serve --profile assay.yaml --port 8470"),
+)
+@ledger_option
+@click.option(
+    "--profile",
+    "-p",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The profile whose controls (titles, remediations) and waivers the pages show.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8470, show_default=True)
+@click.option(
+    "--key",
+    "keys",
+    multiple=True,
+    metavar="PUBKEY",
+    help="Public key the proofs are checked against: vkey text or a file. Repeatable. "
+    "Default: the public key of the signing key.",
+)
+@click.option(
+    "--signing-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The log's signing key, to sign exported bundles (default: $ASSAY_SIGNING_KEY, "
+    "else .assay/signing.key if present).",
+)
+@tokens_option
+@click.option(
+    "--proxy-address",
+    multiple=True,
+    metavar="IP",
+    help="Trust the identity headers of requests from this reverse proxy (single sign-on). "
+    "Repeatable.",
+)
+@click.option(
+    "--proxy-role",
+    multiple=True,
+    metavar="ROLE=GROUP",
+    help="Give ROLE (auditor, privacy, admin) to the proxy's users in GROUP. Repeatable.",
+)
+@click.option(
+    "--proxy-user-header", default="X-Forwarded-Email", show_default=True, metavar="HEADER"
+)
+@click.option(
+    "--proxy-groups-header", default="X-Forwarded-Groups", show_default=True, metavar="HEADER"
+)
+@click.option(
+    "--secure-cookies",
+    is_flag=True,
+    help="Mark cookies Secure: the console is reached over HTTPS (through a proxy).",
+)
+@click.pass_context
+@handle_errors
+def serve(
+    ctx: click.Context,
+    ledger: str,
+    profile: Path | None,
+    host: str,
+    port: int,
+    keys: tuple[str, ...],
+    signing_key: Path | None,
+    tokens_path: Path,
+    proxy_address: tuple[str, ...],
+    proxy_role: tuple[str, ...],
+    proxy_user_header: str,
+    proxy_groups_header: str,
+    secure_cookies: bool,
+) -> None:
+    """A web console over the evidence ledger: runs, findings and their proofs, diffs,
+    waivers, evidence export. Sign in with a token (`assay serve token create`) or
+    through a reverse proxy that names the user (--proxy-address)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from assay.serve.launch import console_from_options, run_console
+
+    console = console_from_options(
+        ledger=ledger,
+        profile=profile,
+        keys=keys,
+        signing_key=signing_key,
+        tokens_path=tokens_path,
+        proxy=(proxy_address, proxy_role, proxy_user_header, proxy_groups_header),
+        secure_cookies=secure_cookies,
+    )
+    run_console(console, host, port, login_link=False)
+
+
+@serve.group()
+def token() -> None:
+    """Create, list and revoke the console's API tokens."""
+
+
+@token.command(
+    "create", epilog=_example("assay serve token create --role auditor --name 'Q3 audit'")
+)
+@click.option("--role", type=click.Choice(ROLES), required=True, help="What the token may do.")
+@click.option("--name", required=True, help="Who holds it: the ledger records their actions so.")
+@tokens_option
+@handle_errors
+def token_create(role: str, name: str, tokens_path: Path) -> None:
+    """Create a token and print it once; only its SHA-256 is kept."""
+    from assay.engine.collect import now_rfc3339
+    from assay.serve.tokens import Role, TokenStore
+
+    secret, entry = TokenStore(tokens_path).create(name, Role(role), now_rfc3339())
+    click.echo(secret)
+    click.echo(
+        f"token {entry.id} for {entry.name!r} ({entry.role.value}) added to {tokens_path}; "
+        "it is shown only this once",
+        err=True,
+    )
+
+
+@token.command("list", epilog=_example("assay serve token list"))
+@tokens_option
+@handle_errors
+def token_list(tokens_path: Path) -> None:
+    """List the tokens: id, role, holder, created (never the tokens themselves)."""
+    from assay.serve.tokens import TokenStore
+
+    entries = TokenStore(tokens_path).entries()
+    if not entries:
+        click.echo(f"no tokens in {tokens_path}")
+    for entry in entries.values():
+        click.echo(f"{entry.id}  {entry.role.value:<8} {entry.created_at}  {entry.name}")
+
+
+@token.command("revoke", epilog=_example("assay serve token revoke 3f2a9c1e"))
+@click.argument("token_id")
+@tokens_option
+@handle_errors
+def token_revoke(token_id: str, tokens_path: Path) -> None:
+    """Revoke token TOKEN_ID: a console ends its sessions at their next request."""
+    from assay.serve.tokens import TokenStore
+
+    entry = TokenStore(tokens_path).revoke(token_id)
+    click.echo(f"revoked token {entry.id} of {entry.name!r} ({entry.role.value})")

@@ -1,0 +1,43 @@
+"""Pages from Jinja2 templates (autoescaped), with what every page's frame needs."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from assay.serve.tokens import Permission
+from assay.words import counted
+
+
+def _pct(score: float | None) -> str:
+    return "n/a" if score is None else f"{score:.0%}"
+
+
+@cache
+def environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("assay.serve", "templates"),
+        autoescape=select_autoescape(["html", "j2"], default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["counted"] = lambda n, noun: counted(int(n), noun)
+    env.filters["pct"] = _pct
+    env.filters["words"] = lambda value: str(value or "").replace("_", " ")
+    env.globals["Permission"] = Permission
+    env.globals["querystring"] = lambda params: urlencode({k: v for k, v in params.items() if v})
+    return env
+
+
+def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """`template` rendered with `context`, the viewer (if any) and the request's path."""
+    viewer = getattr(request.state, "viewer", None)
+    html = (
+        environment().get_template(template).render(viewer=viewer, path=request.url.path, **context)
+    )
+    return HTMLResponse(html, status_code=status_code)

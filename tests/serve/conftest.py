@@ -1,0 +1,152 @@
+"""A ledger with two signed runs of widgets, a console over it, tokens for each role, and
+(for the browser tests) uvicorn on a kernel-picked port and headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from assay.engine.collect import Snapshot, now_rfc3339
+from assay.engine.planner import make_plan
+from assay.engine.run import execute
+from assay.engine.severity import Severity
+from assay.evidence import SigningKey, create_signing_key
+from assay.evidence.signing import Signer
+from assay.serve.app import create_app
+from assay.serve.console import Console, open_console
+from assay.serve.tokens import Role, TokenStore
+from assay.testing import make_resource
+
+# Whose name must never reach an auditor: it is a resource id in the runs.
+ADDRESS = "alice.admin@example.com"
+CONTROL = """\
+id: test-widget-locked
+title: Widgets are locked
+severity: high
+frameworks: {soc2: [CC6.1]}
+resource: test.widget
+check: test.widget.locked
+params: {min_level: 2}
+remediation: Lock the widget.
+"""
+PROFILE = """\
+controls_dirs: [controls]
+controls: {ids: [test-widget-locked]}
+waivers:
+  - id: W-SCRATCH
+    control: test-widget-locked
+    resources: ["widget:scratch"]
+    reason: Scratch widgets hold nothing worth locking.
+    approver: security@example.com
+    expires: 2099-12-31
+"""
+# Lock levels per widget in the two runs: w1 breaks, w2 is fixed, the owned widget stays
+# broken, w4 is new and broken, the scratch one is waived.
+FIRST = {"w0": 5, "w1": 5, "w2": 1, ADDRESS: 1, "scratch": 0}
+SECOND = {"w0": 5, "w1": 1, "w2": 5, ADDRESS: 1, "scratch": 0, "w4": 0}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    root: Path
+    ledger_url: str
+    profile: Path
+    key: SigningKey
+    runs: list[str]  # oldest first
+
+
+def widgets(levels: dict[str, int]) -> Snapshot:
+    resources = []
+    for name, level in levels.items():
+        r = make_resource(
+            "test.widget",
+            {"lock_level": level},
+            id=f"widget:{name}",
+            name=name,
+            scope={"target": "t1"},
+        )
+        r["collected_at"] = now_rfc3339()
+        resources.append(r)
+    return Snapshot(now_rfc3339(), resources=resources)
+
+
+def record_runs(root: Path, *runs: dict[str, int]) -> Evidence:
+    (root / "controls").mkdir(parents=True)
+    (root / "controls" / "test-widget-locked.yaml").write_text(CONTROL)
+    profile = root / "assay.yaml"
+    profile.write_text(PROFILE)
+    key = create_signing_key(root / "signing.key", "example.com/evidence/console")
+    ledger_url = f"sqlite:///{root / 'ledger.db'}"
+    plan = make_plan(profile, with_targets=False)
+    ids = []
+    for levels in runs:
+        report = execute(
+            plan,
+            widgets(levels),
+            ledger_url=ledger_url,
+            fail_on=Severity.LOW,
+            profile=str(profile),
+            signer=Signer(root / "signing.key", root / "checkpoints"),
+            pseudonym_key=root / "pseudonym.key",
+        )
+        ids.append(report.run_id)
+    return Evidence(root, ledger_url, profile, key, ids)
+
+
+@pytest.fixture(scope="session")
+def evidence(tmp_path_factory: pytest.TempPathFactory) -> Evidence:
+    return record_runs(tmp_path_factory.mktemp("console"), FIRST, SECOND)
+
+
+@pytest.fixture(scope="session")
+def tokens(evidence: Evidence) -> dict[Role, str]:
+    store = TokenStore(evidence.root / "console-tokens.json")
+    return {role: store.create(f"{role.value} tester", role, now_rfc3339())[0] for role in Role}
+
+
+@pytest.fixture(scope="session")
+def console(evidence: Evidence, tokens: dict[Role, str]) -> Iterator[Console]:
+    made = open_console(
+        evidence.ledger_url,
+        keys=[evidence.key.verifier],
+        tokens=TokenStore(evidence.root / "console-tokens.json"),
+        profile=evidence.profile,
+        signing_key=evidence.key,
+    )
+    yield made
+    made.close()
+
+
+@pytest.fixture(scope="session")
+def console_url(console: Console) -> Iterator[str]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))  # the kernel picks the port: no race with other tests
+    server = uvicorn.Server(uvicorn.Config(create_app(console), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server.should_exit = True
+    thread.join(10)
+    sock.close()
+
+
+def chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; .ci/run installs it")
+        pytest.skip("chromium is not installed")
+    return path

@@ -1,0 +1,174 @@
+"""The console as a person uses it, in headless Chromium: sign in with a token, walk from
+the runs to a finding, filter, see the proof verified by the page itself, export."""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import ADDRESS, Evidence, chromium
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from assay.evidence import verify_bundle
+from assay.serve.tokens import Role
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=chromium())
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    yield context.new_page()
+    context.close()
+
+
+def sign_in(page: Page, url: str, token: str) -> None:
+    page.goto(f"{url}/runs")
+    expect(page).to_have_url(f"{url}/login?next=/runs")
+    page.fill("#token", token)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(f"{url}/runs")
+
+
+def test_an_auditor_walks_from_the_runs_to_a_verified_proof(
+    page: Page, console_url: str, tokens: dict[Role, str], evidence: Evidence
+) -> None:
+    sign_in(page, console_url, tokens[Role.AUDITOR])
+    expect(page.locator("#who")).to_have_text("auditor tester · auditor")
+    rows = page.locator("#runs tbody tr")
+    expect(rows).to_have_count(2)
+    newest = rows.first
+    expect(newest.locator(".score")).to_have_text("40%")
+    expect(newest).to_contain_text("complete")
+    expect(newest).to_contain_text("example.com/evidence/console@")
+
+    newest.locator("a").click()
+    expect(page).to_have_url(f"{console_url}/runs/{evidence.runs[1]}")
+    expect(page.locator("#changes")).to_contain_text("2 new failures, 1 fixed, 2 still failing")
+    expect(page.locator("svg.trend circle")).to_have_count(2)
+    expect(page.locator("#findings tbody tr")).to_have_count(6)
+
+    # Filters apply as soon as a choice changes; search narrows further.
+    page.select_option("select[name=change]", "new_failure")
+    expect(page.locator("#findings tbody tr")).to_have_count(2)
+    page.fill("#q", "w4")
+    page.press("#q", "Enter")
+    expect(page.locator("#findings tbody tr")).to_have_count(1)
+    expect(page.locator("#matched")).to_have_text("1 finding of 6")
+
+    page.click("#findings tbody tr a")
+    expect(page.locator("h1")).to_contain_text("test-widget-locked on w4")
+    expect(page.locator("#reason")).to_have_text("lock level 0 < 2")
+    expect(page.locator("#observed")).to_contain_text('"lock_level": 0')
+    expect(page.locator("#remediation")).to_have_text("Lock the widget.")
+    expect(page.locator("#server-verdict")).to_contain_text("verified")
+    verdict = page.locator("#browser-verdict")
+    expect(verdict).to_have_attribute("data-state", "verified")
+    expect(verdict).to_contain_text(f"signed by {evidence.key.verifier}")
+
+
+def test_a_waived_finding_shows_its_waiver(
+    page: Page, console_url: str, tokens: dict[Role, str], evidence: Evidence
+) -> None:
+    sign_in(page, console_url, tokens[Role.AUDITOR])
+    page.goto(f"{console_url}/runs/{evidence.runs[1]}?status=waived")
+    expect(page.locator("#findings tbody tr")).to_have_count(1)
+    page.click("#findings tbody tr a")
+    expect(page.locator("#waiver")).to_contain_text(
+        "W-SCRATCH: Scratch widgets hold nothing worth locking. (approved by security@"
+    )
+
+
+def test_a_tampered_proof_fails_in_the_browser(
+    page: Page, console_url: str, tokens: dict[Role, str], evidence: Evidence
+) -> None:
+    """The page checks what it shows: alter the record it embeds and the check fails."""
+    sign_in(page, console_url, tokens[Role.AUDITOR])
+
+    def tamper(route: object) -> None:
+        response = route.fetch()  # type: ignore[attr-defined]
+        body = response.text().replace("lock level 0 < 2", "lock level 9 < 2")
+        route.fulfill(response=response, body=body)  # type: ignore[attr-defined]
+
+    page.route("**/records/*", tamper)
+    seq = page_seq_of(page, console_url, evidence, "w4")
+    page.goto(f"{console_url}/records/{seq}")
+    verdict = page.locator("#browser-verdict")
+    expect(verdict).to_have_attribute("data-state", "failed")
+    expect(verdict).to_contain_text("the proof gives root")
+
+
+def page_seq_of(page: Page, url: str, evidence: Evidence, name: str) -> int:
+    response = page.request.get(f"{url}/api/v1/runs/{evidence.runs[1]}/findings?q={name}")
+    return int(response.json()["findings"][0]["seq"])
+
+
+def test_diff_waivers_and_evidence_pages(
+    page: Page, console_url: str, tokens: dict[Role, str], evidence: Evidence, tmp_path: Path
+) -> None:
+    sign_in(page, console_url, tokens[Role.AUDITOR])
+    page.click("text=Diff")
+    page.select_option("#run-a", evidence.runs[0])
+    page.select_option("#run-b", evidence.runs[1])
+    page.click("text=Compare")
+    expect(page.locator("#diff-counts")).to_have_text("2 new failure, 1 fixed, 2 still failing")
+
+    page.click("text=Waivers")
+    expect(page.locator("#waivers tbody tr")).to_have_count(1)
+    expect(page.locator("#waivers")).to_contain_text("W-SCRATCH")
+
+    page.click("text=Evidence")
+    expect(page.locator("#checkpoints tbody tr")).to_have_count(2)
+    page.click("text=Verify the ledger now")
+    for _ in range(50):
+        state = page.locator("#verification [data-state]").get_attribute("data-state")
+        if state != "running":
+            break
+        page.reload()
+    expect(page.locator("#verification")).to_contain_text("✓ verified")
+
+    with page.expect_download() as download:
+        page.click("text=Export bundle")
+    bundle = tmp_path / "bundle.zip"
+    download.value.save_as(bundle)
+    assert zipfile.is_zipfile(bundle)
+    assert verify_bundle(bundle, [evidence.key.verifier]).ok
+
+
+def test_an_auditor_never_reaches_the_dsr_queue_or_personal_data(
+    page: Page, console_url: str, tokens: dict[Role, str], evidence: Evidence
+) -> None:
+    sign_in(page, console_url, tokens[Role.AUDITOR])
+    expect(page.locator("nav")).not_to_contain_text("DSR")
+    page.goto(f"{console_url}/dsr")
+    assert page.locator("h1").inner_text() in {"Not allowed", "Not found"}
+    api = page.request.get(f"{console_url}/api/v1/dsr/requests")
+    assert api.status in {403, 404}
+    # The address is a resource id in both runs: every page shows its pseudonym only.
+    for path in ("/runs", f"/runs/{evidence.runs[1]}", f"/runs/{evidence.runs[0]}"):
+        page.goto(console_url + path)
+        assert ADDRESS not in page.content()
+        assert "alice" not in page.content().lower()
+
+
+def test_a_wrong_token_is_refused_and_signing_out_ends_the_session(
+    page: Page, console_url: str, tokens: dict[Role, str]
+) -> None:
+    page.goto(f"{console_url}/login")
+    page.fill("#token", tokens[Role.AUDITOR][:-2] + "xx")
+    page.click("button[type=submit]")
+    expect(page.locator(".alert")).to_contain_text("unknown, revoked or mistyped")
+    sign_in(page, console_url, tokens[Role.AUDITOR])
+    page.click("text=Sign out")
+    page.goto(f"{console_url}/runs")
+    expect(page).to_have_url(f"{console_url}/login?next=/runs")
