@@ -54,22 +54,27 @@ def differences(pod: dict[str, Any], template: dict[str, Any]) -> list[str]:
     """What differs between the `view`s of a pod's spec and of its template, in a stable
     order: containers (in the pod's order, then those only the template has), pod fields,
     volumes."""
-    p, t = pod, template
-    if p == t:
+    if pod == template:
         return []
     out: list[str] = []
     for field, label in CONTAINER_FIELDS:
         _entries(
-            out, field, p[field], t[field], changed=_container, detail=_privileged, label=label
+            out,
+            field,
+            pod[field],
+            template[field],
+            changed=_container,
+            detail=_privileged,
+            label=label,
         )
     for key in ("serviceAccountName", "automountServiceAccountToken", *(f for f, _ in _POD_FLAGS)):
-        _leaves(out, key, p.get(key, _UNSET), t.get(key, _UNSET))
-    _leaves(out, "securityContext", p["securityContext"], t["securityContext"])
+        _leaves(out, key, pod.get(key, _UNSET), template.get(key, _UNSET))
+    _leaves(out, "securityContext", pod["securityContext"], template["securityContext"])
     _entries(
         out,
         "volumes",
-        p["volumes"],
-        t["volumes"],
+        pod["volumes"],
+        template["volumes"],
         changed=_leaves,
         detail=_volume_source,
         label="volume",
