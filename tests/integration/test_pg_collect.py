@@ -84,7 +84,10 @@ def test_the_server_resource_as_a_superuser(postgres_server: LocalPostgres, pg_d
     loopback = [r for r in attrs["hba_rules"] if r["type"] == "host"]
     assert loopback and {r["method"] for r in loopback} == {"trust"}
     json.dumps(server, allow_nan=False)  # JSON-able as collected
-    # The session server is a default install: no TLS, no logging, no archiving.
+    assert attrs["settings"]["logging_collector"] == "off"
+    assert attrs["settings"]["rds.log_retention_period"] is None  # not an RDS server
+    # The session server is a default install: no TLS, no logging, no archiving; without
+    # pgAudit loaded or created, and its log on standard error, those two do not apply.
     verdicts = {
         name: run_check(name, server).status
         for name in (
@@ -93,6 +96,7 @@ def test_the_server_resource_as_a_superuser(postgres_server: LocalPostgres, pg_d
             "postgres.server.scram_authentication",
             "postgres.server.connection_logging",
             "postgres.server.pgaudit",
+            "postgres.server.log_retention",
             "postgres.server.wal_archiving",
         )
     }
@@ -101,7 +105,8 @@ def test_the_server_resource_as_a_superuser(postgres_server: LocalPostgres, pg_d
         "postgres.server.remote_tls": Status.PASS,  # loopback rules only
         "postgres.server.scram_authentication": Status.PASS,
         "postgres.server.connection_logging": Status.FAIL,
-        "postgres.server.pgaudit": Status.FAIL,
+        "postgres.server.pgaudit": Status.NOT_APPLICABLE,
+        "postgres.server.log_retention": Status.NOT_APPLICABLE,
         "postgres.server.wal_archiving": Status.FAIL,
     }
 

@@ -117,6 +117,46 @@ def test_the_hardened_server_passes_the_server_controls(hardened: LocalPostgres)
     assert strict.observed == {"ssl": "on", "ssl_min_protocol_version": "TLSv1.3"}
 
 
+def reload_until(dsn: str, statement: str, name: str, value: str) -> None:
+    """Run `statement` (an ALTER SYSTEM), reload, and wait until a new session sees `value`."""
+    with psycopg.connect(dsn, autocommit=True) as con:
+        con.execute(statement)
+        con.execute("SELECT pg_reload_conf()")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with psycopg.connect(dsn) as con:
+            row = con.execute("SELECT current_setting(%s)", (name,)).fetchone()
+            if row and row[0] == value:
+                return
+        time.sleep(0.05)
+    pytest.fail(f"{name} did not become {value!r} after a reload")
+
+
+def test_tls_1_3_where_configured_fails_a_server_that_still_accepts_1_2(
+    hardened: LocalPostgres,
+) -> None:
+    dsn = tls_dsn(hardened)
+    reload_until(
+        dsn,
+        "ALTER SYSTEM SET ssl_min_protocol_version = 'TLSv1.2'",
+        "ssl_min_protocol_version",
+        "TLSv1.2",
+    )
+    try:
+        server = collect(hardened)
+        assert run_check("postgres.server.ssl", server).status is Status.PASS  # 1.2 minimum
+        strict = run_check("postgres.server.ssl", server, min_protocol="TLSv1.3")
+        assert strict.status is Status.FAIL
+        assert strict.reason == "ssl_min_protocol_version is TLSv1.2; expected TLSv1.3 or newer"
+    finally:
+        reload_until(
+            dsn,
+            "ALTER SYSTEM SET ssl_min_protocol_version = 'TLSv1.3'",
+            "ssl_min_protocol_version",
+            "TLSv1.3",
+        )
+
+
 @pytest.fixture
 def hba_file(hardened: LocalPostgres) -> Iterator[Path]:
     """pg_hba.conf of the hardened server, restored afterwards. pg_hba_file_rules reads the

@@ -1,5 +1,5 @@
-"""Checks on server settings over `postgres.server`: TLS, connection logging, pgAudit and WAL
-archiving; and `setting`, how every check reads one."""
+"""Checks on server settings over `postgres.server`: TLS, connection logging, pgAudit, log
+retention and WAL archiving; and `setting`, how every check reads one."""
 
 from __future__ import annotations
 
@@ -101,8 +101,9 @@ class PgauditParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     targets: list[str] = Field(
-        default=["*"],
-        description="Globs over target names where pgAudit is required; elsewhere not_applicable.",
+        default=[],
+        description="Globs over target names where pgAudit is required even when it is not "
+        "installed; elsewhere a server without pgAudit is not_applicable.",
     )
     log_classes: list[AuditClass] = Field(
         default=["ddl", "write", "role"],
@@ -134,18 +135,24 @@ def audit_classes(value: str | None) -> set[str]:
     permissions=_SETTINGS_PERMISSIONS,
 )
 def pgaudit(resource: dict[str, Any], params: PgauditParams) -> Result:
-    """Pass when pgAudit is preloaded and pgaudit.log includes every class in
-    `params.log_classes`; not_applicable on targets `params.targets` does not match."""
-    target = resource.get("scope", {}).get("target", "")
-    if not any(fnmatchcase(target, pattern) for pattern in params.targets):
-        return Result.not_applicable(
-            f"pgAudit is not required on target {target!r}", required_on=params.targets
-        )
+    """Where pgAudit is installed (preloaded, or created in the database), pass when it is
+    preloaded and pgaudit.log includes every class in `params.log_classes`. A server without
+    it is not_applicable, unless its target matches `params.targets`: there it fails."""
     libraries = preload_libraries(setting(resource, "shared_preload_libraries"))
+    created = "pgaudit" in (attribute(resource, "extensions") or {})
     if "pgaudit" not in libraries:
+        target = resource.get("scope", {}).get("target", "")
+        if not created and not any(fnmatchcase(target, p) for p in params.targets):
+            return Result.not_applicable(
+                "pgAudit is not installed (neither preloaded nor created in the database), "
+                f"and target {target!r} is not one that requires it",
+                shared_preload_libraries=libraries,
+                required_on=params.targets,
+            )
         return Result.failed(
             "pgaudit is not in shared_preload_libraries, so no statement is audited",
             shared_preload_libraries=libraries,
+            extension_created=created,
         )
     log = setting(resource, "pgaudit.log")
     missing = [c for c in params.log_classes if c not in audit_classes(log)]
@@ -237,3 +244,128 @@ def wal_archiving(resource: dict[str, Any], params: ArchivingParams) -> Result:
     return Result.passed(
         f"WAL is archived ({library or command}) and the archiver is not failing", **observed
     )
+
+
+class LogRetentionParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    min_days: int = Field(
+        default=7,
+        ge=1,
+        description="Days of server log the server must keep before it overwrites or deletes them.",
+    )
+
+
+_DAY = 86400
+# The shortest time after which a strftime field of log_filename shows the same value again.
+_FIELD_PERIOD = {
+    **dict.fromkeys("S", 60),
+    **dict.fromkeys("M", 3600),
+    **dict.fromkeys("Il", _DAY // 2),
+    **dict.fromkeys("HkpPRTXr", _DAY),
+    **dict.fromkeys("aAuw", 7 * _DAY),
+    **dict.fromkeys("de", 28 * _DAY),
+    **dict.fromkeys("jbBhmUWV", 365 * _DAY),
+}
+# Fields holding the year (or the whole date, or the epoch): such names never come back.
+_NEVER_REPEATS = set("YGCgyscDFx+")
+_FILE_DESTINATIONS = {"stderr", "csvlog", "jsonlog"}
+
+
+def log_file_cycle(pattern: str) -> int | None:
+    """Seconds after which `pattern` (log_filename, a strftime pattern) gives a name already
+    used, at the least; None when names never repeat, 0 for a fixed name."""
+    cycle = 0
+    fields = iter(pattern.split("%")[1:])
+    for part in fields:
+        if not part:  # "%%": a literal percent sign, which takes the next part along
+            next(fields, None)
+            continue
+        if part[0] in _NEVER_REPEATS:
+            return None
+        cycle = max(cycle, _FIELD_PERIOD.get(part[0], 0))
+    return cycle
+
+
+@check(
+    "postgres.server.log_retention",
+    resource=SERVER,
+    params=LogRetentionParams,
+    permissions=_SETTINGS_PERMISSIONS,
+)
+def log_retention(resource: dict[str, Any], params: LogRetentionParams) -> Result:
+    """Pass when the server keeps its log files at least `params.min_days`.
+
+    PostgreSQL deletes no log file; it overwrites one when log_truncate_on_rotation is on and
+    a time-based rotation (log_rotation_age) opens a file name already used, so the files
+    last as long as the cycle of log_filename's fields (%a: a week, %H: a day), at least. On
+    Amazon RDS, rds.log_retention_period decides. Logs that do not go to files of the
+    logging collector (syslog, or stderr captured by whatever started the server) are kept,
+    or not, outside PostgreSQL: not_applicable.
+    """
+    rds_minutes = setting(resource, "rds.log_retention_period")
+    if rds_minutes is not None:
+        days = int(rds_minutes) / 1440
+        rds = {"rds.log_retention_period": int(rds_minutes)}
+        if days < params.min_days:
+            return Result.failed(
+                f"RDS deletes log files after {_days(days)} (rds.log_retention_period "
+                f"{rds_minutes} minutes); expected at least {params.min_days} days",
+                **rds,
+            )
+        return Result.passed(f"RDS keeps log files for {_days(days)}", **rds)
+    collector = setting(resource, "logging_collector")
+    destinations = {d.strip() for d in (setting(resource, "log_destination") or "").split(",")}
+    observed: dict[str, Any] = {
+        "logging_collector": collector,
+        "log_destination": sorted(destinations - {""}),
+    }
+    if collector != "on" or not destinations & _FILE_DESTINATIONS:
+        where = (
+            "the server's standard error, kept by whatever started the server"
+            if collector != "on" and "stderr" in destinations
+            else ", ".join(sorted(destinations - _FILE_DESTINATIONS - {""})) or "nowhere"
+        )
+        return Result.not_applicable(
+            f"the server writes no log files of its own (logging_collector {collector}): "
+            f"its log goes to {where}, and its retention is decided there",
+            **observed,
+        )
+    pattern = setting(resource, "log_filename") or ""
+    truncate = setting(resource, "log_truncate_on_rotation")
+    rotation = int(setting(resource, "log_rotation_age") or 0) * 60  # minutes in pg_settings
+    observed |= {
+        "log_filename": pattern,
+        "log_truncate_on_rotation": truncate,
+        "log_rotation_age_minutes": rotation // 60,
+    }
+    cycle = log_file_cycle(pattern)
+    if truncate != "on" or rotation == 0 or cycle is None:
+        why = (
+            "log_truncate_on_rotation is off"
+            if truncate != "on"
+            else "time-based rotation is off (log_rotation_age 0)"
+            if rotation == 0
+            else f"log_filename {pattern!r} holds the date, so no name comes back"
+        )
+        return Result.passed(f"the server never overwrites its log files: {why}", **observed)
+    kept = max(cycle, rotation) / _DAY
+    if kept < params.min_days:
+        return Result.failed(
+            f"log files are overwritten after {_days(kept)}: log_filename {pattern!r} "
+            f"gives a used name again then, and log_truncate_on_rotation is on; expected "
+            f"at least {params.min_days} days",
+            kept_days=round(kept, 2),
+            **observed,
+        )
+    return Result.passed(
+        f"log files are kept at least {_days(kept)} before they are overwritten",
+        kept_days=round(kept, 2),
+        **observed,
+    )
+
+
+def _days(days: float) -> str:
+    if days >= 1:
+        return f"{days:g} days" if days != 1 else "1 day"
+    return f"{days * 24:g} hours" if days * 24 != 1 else "1 hour"

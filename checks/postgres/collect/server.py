@@ -1,6 +1,6 @@
 """The `postgres.server` collector: settings, pg_hba rules, extensions and the WAL archiver.
 
-Its checks: `checks.settings` (TLS, connection logging, pgAudit, archiving) and
+Its checks: `checks.settings` (TLS, connection logging, pgAudit, log retention, archiving) and
 `checks.hba` (encrypted remote access, SCRAM authentication).
 
 One resource per target (a server as seen from one database: settings can differ per
@@ -30,9 +30,15 @@ SETTINGS = (
     "archive_mode",
     "archive_timeout",
     "log_connections",
+    "log_destination",
     "log_disconnections",
+    "log_filename",
+    "log_rotation_age",
+    "log_truncate_on_rotation",
+    "logging_collector",
     "password_encryption",
     "pgaudit.log",
+    "rds.log_retention_period",
     "shared_preload_libraries",
     "ssl",
     "ssl_max_protocol_version",

@@ -10,6 +10,7 @@ from assay.engine.catalog import Catalog, load_catalog
 
 POSTGRES_CONTROLS = {
     "postgres-connection-logging",
+    "postgres-log-retention",
     "postgres-pgaudit",
     "postgres-privileged-attributes",
     "postgres-remote-tls",

@@ -15,9 +15,15 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "archive_mode": "off",
     "archive_timeout": "0",
     "log_connections": "off",
+    "log_destination": "stderr",
     "log_disconnections": "off",
+    "log_filename": "postgresql-%Y-%m-%d_%H%M%S.log",
+    "log_rotation_age": "1440",
+    "log_truncate_on_rotation": "off",
+    "logging_collector": "off",
     "password_encryption": "scram-sha-256",
     "pgaudit.log": None,
+    "rds.log_retention_period": None,
     "shared_preload_libraries": "",
     "ssl": "off",
     "ssl_max_protocol_version": "",
@@ -36,18 +42,24 @@ NO_ARCHIVER = {
 
 def make_server(target: str = "prod-db", **settings: Any) -> dict[str, Any]:
     """A `postgres.server` snapshot of a default PostgreSQL 15, with `settings` changed
-    (`pgaudit_log` stands for pgaudit.log) and `archiver` / `in_recovery` overridable."""
+    (`pgaudit_log` stands for pgaudit.log, `rds_log_retention` for rds.log_retention_period)
+    and `archiver` / `in_recovery` / `extensions` overridable."""
     archiver = settings.pop("archiver", NO_ARCHIVER)
     in_recovery = settings.pop("in_recovery", False)
-    if "pgaudit_log" in settings:
-        settings["pgaudit.log"] = settings.pop("pgaudit_log")
+    extensions = settings.pop("extensions", {"plpgsql": "1.0"})
+    for short, name in (
+        ("pgaudit_log", "pgaudit.log"),
+        ("rds_log_retention", "rds.log_retention_period"),
+    ):
+        if short in settings:
+            settings[name] = settings.pop(short)
     return make_resource(
         "postgres.server",
         {
             "version": 150018,
             "settings": {**DEFAULT_SETTINGS, **settings},
             "hba_rules": [],
-            "extensions": {"plpgsql": "1.0"},
+            "extensions": extensions,
             "in_recovery": in_recovery,
             "archiver": archiver,
         },
@@ -128,10 +140,18 @@ def test_connection_logging(
 # -- pgAudit
 
 
-def test_pgaudit_not_preloaded_fails() -> None:
+def test_a_server_without_pgaudit_is_not_applicable() -> None:
     result = run_check("postgres.server.pgaudit", make_server())
+    assert result.status is Status.NOT_APPLICABLE
+    assert result.reason.startswith("pgAudit is not installed")
+
+
+def test_pgaudit_created_but_not_preloaded_fails() -> None:
+    resource = make_server(extensions={"plpgsql": "1.0", "pgaudit": "1.7"})
+    result = run_check("postgres.server.pgaudit", resource)
     assert result.status is Status.FAIL
     assert "pgaudit is not in shared_preload_libraries" in result.reason
+    assert result.observed["extension_created"] is True
 
 
 @pytest.mark.parametrize(
@@ -156,13 +176,16 @@ def test_pgaudit_log_must_cover_the_classes(
     assert result.observed.get("missing") == missing
 
 
-def test_pgaudit_applies_only_to_the_targets_that_require_it() -> None:
+def test_targets_that_require_pgaudit_fail_without_it() -> None:
     params = {"targets": ["prod-*"]}
     staging = run_check("postgres.server.pgaudit", make_server(target="staging-db"), **params)
     assert staging.status is Status.NOT_APPLICABLE
-    assert staging.reason == "pgAudit is not required on target 'staging-db'"
+    assert "target 'staging-db' is not one that requires it" in staging.reason
     prod = run_check("postgres.server.pgaudit", make_server(target="prod-db"), **params)
     assert prod.status is Status.FAIL
+    # where it is installed, every target is judged
+    loaded = make_server(target="staging-db", shared_preload_libraries="pgaudit", pgaudit_log="")
+    assert run_check("postgres.server.pgaudit", loaded, **params).status is Status.FAIL
 
 
 # -- WAL archiving
@@ -244,3 +267,88 @@ def test_a_standby_is_not_applicable_unless_it_archives_too() -> None:
     assert result.status is Status.NOT_APPLICABLE
     always = make_server(**{**ARCHIVING, "archive_mode": "always"}, in_recovery=True)
     assert run_check("postgres.server.wal_archiving", always).status is Status.PASS
+
+
+# -- log retention
+
+COLLECTOR = {"logging_collector": "on", "log_truncate_on_rotation": "on"}
+
+
+@pytest.mark.parametrize(
+    ("log_filename", "rotation", "status", "kept_days"),
+    [
+        ("postgresql-%a.log", "1440", Status.PASS, 7),  # a week of weekday names
+        ("postgresql-%u-%H.log", "60", Status.PASS, 7),
+        ("postgresql-%d.log", "1440", Status.PASS, 28),  # day of month: 28 days at least
+        ("postgresql-%H.log", "60", Status.FAIL, 1),  # a day of hours
+        ("postgresql-%M.log", "1440", Status.FAIL, 1),  # daily rotation: always "00"
+        ("postgresql.log", "1440", Status.FAIL, 1),  # one name, truncated daily
+        ("postgresql-100%%-%H.log", "60", Status.FAIL, 1),  # %% is a literal, %H the field
+        ("postgresql-%j.log", "1440", Status.PASS, 365),
+    ],
+)
+def test_log_retention_follows_the_cycle_of_the_file_names(
+    log_filename: str, rotation: str, status: Status, kept_days: float
+) -> None:
+    resource = make_server(**COLLECTOR, log_filename=log_filename, log_rotation_age=rotation)
+    result = run_check("postgres.server.log_retention", resource)
+    assert result.status is status, result.reason
+    assert result.observed["kept_days"] == kept_days
+
+
+@pytest.mark.parametrize(
+    ("settings", "why"),
+    [
+        ({"log_truncate_on_rotation": "off"}, "log_truncate_on_rotation is off"),
+        ({"log_rotation_age": "0"}, "time-based rotation is off"),
+        ({"log_filename": "postgresql-%Y-%m-%d_%H.log"}, "holds the date"),
+        ({"log_filename": "pg-%F.log"}, "holds the date"),
+    ],
+)
+def test_log_files_never_overwritten_pass(settings: dict[str, str], why: str) -> None:
+    resource = make_server(
+        **{**COLLECTOR, "log_filename": "postgresql-%H.log", "log_rotation_age": "60", **settings}
+    )
+    result = run_check("postgres.server.log_retention", resource)
+    assert result.status is Status.PASS
+    assert why in result.reason
+
+
+def test_log_retention_min_days_is_a_parameter() -> None:
+    week = make_server(**COLLECTOR, log_filename="postgresql-%a.log")
+    result = run_check("postgres.server.log_retention", week, min_days=30)
+    assert result.status is Status.FAIL
+    assert result.reason.startswith("log files are overwritten after 7 days")
+
+
+@pytest.mark.parametrize(
+    ("settings", "where"),
+    [
+        ({}, "the server's standard error"),
+        ({"log_destination": "syslog"}, "syslog"),
+        ({"logging_collector": "on", "log_destination": "syslog"}, "syslog"),
+    ],
+)
+def test_logs_kept_outside_postgres_are_not_applicable(
+    settings: dict[str, str], where: str
+) -> None:
+    result = run_check("postgres.server.log_retention", make_server(**settings))
+    assert result.status is Status.NOT_APPLICABLE
+    assert f"its log goes to {where}" in result.reason
+
+
+def test_rds_log_retention_period_decides_on_rds() -> None:
+    default = make_server(**COLLECTOR, rds_log_retention="4320")  # RDS default: 3 days
+    result = run_check("postgres.server.log_retention", default)
+    assert result.status is Status.FAIL
+    assert result.reason.startswith("RDS deletes log files after 3 days")
+    week = make_server(**COLLECTOR, rds_log_retention="10080")
+    assert run_check("postgres.server.log_retention", week).status is Status.PASS
+
+
+def test_log_retention_setting_hidden_is_an_error() -> None:
+    hidden = collection_error("InsufficientPrivilege", "denied", "pg_read_all_settings")
+    resource = make_server(**COLLECTOR, log_filename=hidden)
+    result = run_check("postgres.server.log_retention", resource)
+    assert result.status is Status.ERROR
+    assert "log_filename could not be collected" in result.reason
