@@ -246,3 +246,23 @@ def test_oscal_reports_expired_waivers_and_an_empty_run(
     assert result.findings is None
     [obs] = result.observations or []
     assert obs.title == "Expired waiver W-OLD"
+
+
+def test_scores_per_framework_and_criterion_in_every_summary(report: RunReport) -> None:
+    # The widget control maps to soc2 CC6.1 and the exploding one to CC6.8: one framework.
+    [soc2] = report.summary.frameworks
+    assert (soc2.framework, soc2.criteria) == ("soc2", 2)
+    doc = json.loads(render("json", report))
+    [fw] = doc["frameworks"]
+    assert fw["framework"] == "soc2" and fw["criteria"] == 2
+    assert (fw["passed"], fw["failed"], fw["waived"]) == (soc2.passed, soc2.failed, soc2.waived)
+    assert {s["criterion"] for s in doc["scores"]} == {"CC6.1", "CC6.8"}
+    md = render("markdown", report)
+    assert f"| soc2 SOC 2 Trust Services Criteria (2017) | {soc2.score:.0%} |" in md
+    assert "<details><summary>soc2 by criterion</summary>" in md
+    assert "| soc2 CC6.1 Logical access security" in md
+    html = render("html", report)
+    assert "soc2 (all 2)</text>" in html and "soc2 CC6.8</text>" in html
+    table = render("table", report)
+    assert "soc2 " in table and "over 2 criteria  SOC 2 Trust Services Criteria" in table
+    assert "soc2 CC6.1" in table  # a single framework: every criterion listed

@@ -3,6 +3,7 @@ by framework or criterion, and scores per framework and criterion."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -270,3 +271,35 @@ def test_a_framework_selection_scores_only_what_it_selects(tmp_path: Path, contr
     summary = summarise(plan, evaluate(plan, SNAPSHOT, NOW))
     assert [(s.framework, s.criterion) for s in summary.scores] == [("soc2", "CC7.2")]
     assert ids(plan.controls) == ["test-widget-labelled"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("cis_aws_v3", "aws-iam-root-mfa"),
+        ("cis_k8s_v1.12:5.2.2", "k8s-pod-privileged"),
+        ("cis_postgresql_17:3.1.20", "postgres-connection-logging"),
+        ("iso27001_2022:A.8.24", "postgres-ssl"),
+        ("nist_800_53_r5:AU-11", "postgres-log-retention"),
+        ("soc2", "aws-s3-secure-transport"),
+    ],
+)
+def test_controls_list_selects_by_each_framework(
+    spec: str, expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from assay.engine.cli.controls import controls
+
+    monkeypatch.chdir(tmp_path)  # no ./assay.yaml: the built-in catalog
+    res = CliRunner().invoke(controls, ["list", "--framework", spec, "--format", "json"])
+    assert res.exit_code == 0, res.output
+    rows = {c["id"]: c for c in json.loads(res.stdout)}
+    assert expected in rows
+    fw, _, crit = spec.partition(":")
+    # only the selected framework's criteria are shown, and each row has the criterion
+    assert all(list(c["frameworks"]) == [fw] for c in rows.values())
+    assert not crit or all(crit in c["frameworks"][fw] for c in rows.values())
+    unknown = CliRunner().invoke(controls, ["list", "--framework", f"{fw}:Z.99"])
+    assert unknown.exit_code == 2
+    assert f"--framework: unknown {fw} criterion 'Z.99'; expected one of" in unknown.output
