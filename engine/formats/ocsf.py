@@ -30,7 +30,15 @@ COMPLIANCE_STATUS = {
     Status.ERROR: (0, "Unknown"),
     Status.NOT_APPLICABLE: (99, "Other"),
 }
-STANDARDS = {"soc2": "SOC 2"}
+# The built-in frameworks by the names their publishers give them; others by their id.
+STANDARDS = {
+    "soc2": "SOC 2",
+    "cis_aws_v3": "CIS AWS Foundations Benchmark v3.0.0",
+    "cis_k8s_v1.12": "CIS Kubernetes Benchmark v1.12.0",
+    "cis_postgresql_17": "CIS PostgreSQL 17 Benchmark",
+    "iso27001_2022": "ISO/IEC 27001:2022",
+    "nist_800_53_r5": "NIST SP 800-53 Rev. 5",
+}
 
 
 def _ms(stamp: str) -> int:

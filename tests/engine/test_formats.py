@@ -266,3 +266,10 @@ def test_scores_per_framework_and_criterion_in_every_summary(report: RunReport) 
     table = render("table", report)
     assert "soc2 " in table and "over 2 criteria  SOC 2 Trust Services Criteria" in table
     assert "soc2 CC6.1" in table  # a single framework: every criterion listed
+
+
+def test_ocsf_names_every_builtin_framework_as_its_publisher_does() -> None:
+    from assay.engine.catalog import load_catalog
+    from assay.engine.formats.ocsf import STANDARDS
+
+    assert set(STANDARDS) == set(load_catalog().frameworks)
