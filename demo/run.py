@@ -140,7 +140,7 @@ def run_demo(workdir: Path, console: Console) -> int:
                 ledger,
                 [public],
                 policy=outside.policy,
-                attachments=evidence.checkpoint_log.attachments,
+                attachments=ledger.attachments,
             )
         if not checked.ok or checked.latest is None:
             raise EvidenceError(f"the demo ledger failed verification: {checked.error}")
@@ -169,7 +169,10 @@ def run_demo(workdir: Path, console: Console) -> int:
         # the gaps, as `assay evidence timestamp` does.
         with open_ledger(ledger_url, create=False) as ledger:
             fill_gaps(
-                ledger.checkpoints(), outside.attestation, evidence.checkpoint_log, ledger.nodes
+                ledger.checkpoints(),
+                outside.attestation,
+                [ledger, evidence.checkpoint_log],
+                ledger.nodes,
             )
         console.rule("For the auditor")
         export_run(evidence, report.run_id, state / "demo-bundle.zip", outside, console)

@@ -7,6 +7,7 @@ from .attest import Witness as Witness
 from .attest import WitnessError as WitnessError
 from .attest import attest as attest
 from .attest import fill_gaps as fill_gaps
+from .attest import kept_beside as kept_beside
 from .backends.postgres import PostgresLedger as PostgresLedger
 from .backends.sqlite import SQLiteLedger as SQLiteLedger
 from .bundle.export import (

@@ -1,5 +1,6 @@
 """What a writer asks of outside parties for each signed checkpoint: a timestamp token
-and witness cosignatures, kept beside the checkpoint in the checkpoint log.
+and witness cosignatures, kept beside the checkpoint in the checkpoint log and in the
+ledger.
 
 Both come after the checkpoint is signed and stored, and neither can stop it: a TSA or
 witness that does not answer in time leaves the checkpoint signed, and the gap is
@@ -19,12 +20,13 @@ import urllib.request
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from assay.evidence import merkle
 from assay.evidence.checkpoint import Checkpoint
 from assay.evidence.checkpoint_log import TOKEN, CheckpointLog, cosignature_kind
 from assay.evidence.cosignature import WitnessKey, cosignatures
-from assay.evidence.merkle import NodeFetch
+from assay.evidence.merkle import NodeFetch, NodeKey
 from assay.evidence.note import NoteError
 from assay.evidence.record import LedgerError, redact_url
 from assay.evidence.timestamp import TimestampAuthority, TimestampError, request_token, token_time
@@ -74,6 +76,30 @@ class Attested:
     timestamp: datetime | None = None
     cosigned: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+
+
+class AttachmentStore(Protocol):
+    """Where attachments are kept beside checkpoints: a checkpoint log, or a ledger."""
+
+    def attach(self, checkpoint: Checkpoint, kind: str, data: bytes) -> bool: ...
+
+    def attachments(self, checkpoint: Checkpoint) -> dict[str, bytes]: ...
+
+
+class TreeLedger(AttachmentStore, Protocol):
+    """A ledger as `AttestingLog` uses it: its attachments and its tree."""
+
+    def nodes(self, keys: Sequence[NodeKey]) -> list[bytes]: ...
+
+
+def kept_beside(checkpoint: Checkpoint, stores: Sequence[AttachmentStore]) -> dict[str, bytes]:
+    """Every attachment kept beside `checkpoint` in any of `stores` (the first store's
+    copy of a kind when several hold one)."""
+    found: dict[str, bytes] = {}
+    for store in stores:
+        for kind, data in store.attachments(checkpoint).items():
+            found.setdefault(kind, data)
+    return found
 
 
 class WitnessError(Exception):
@@ -165,16 +191,30 @@ def request_cosignature(
 def attest(
     checkpoint: Checkpoint,
     settings: Attestation,
-    store: CheckpointLog,
+    stores: Sequence[AttachmentStore],
     nodes: NodeFetch | None = None,
 ) -> Attested:
-    """Ask for what `store` does not yet keep beside `checkpoint`, and keep what comes.
+    """Ask for what `stores` do not yet keep beside `checkpoint`, and keep what comes in
+    every one of them (one that lacks what another keeps gets a copy).
 
     Never raises for a TSA or witness that fails: `Attested.problems` says what is
     missing (and each is logged as a warning). A store that cannot be written raises
     LedgerError.
     """
-    kept = store.attachments(checkpoint)
+    held = [store.attachments(checkpoint) for store in stores]
+    kept: dict[str, bytes] = {}
+    for found in held:
+        for kind, data in found.items():
+            kept.setdefault(kind, data)
+    for store, found in zip(stores, held, strict=True):
+        for kind in kept.keys() - found.keys():
+            store.attach(checkpoint, kind, kept[kind])
+
+    def keep(kind: str, data: bytes) -> None:
+        for store in stores:
+            store.attach(checkpoint, kind, data)
+        kept[kind] = data
+
     outcome = Attested(checkpoint)
     text = checkpoint.signed_text
     if settings.tsa is not None:
@@ -187,8 +227,7 @@ def attest(
                     f"{exc.message} (fill the gap later: assay evidence timestamp)"
                 )
             else:
-                store.attach(checkpoint, TOKEN, token)
-                kept[TOKEN] = token
+                keep(TOKEN, token)
         if TOKEN in kept:
             outcome.timestamp = token_time(kept[TOKEN])
     for witness in settings.witnesses:
@@ -199,7 +238,7 @@ def attest(
             except WitnessError as exc:
                 outcome.problems.append(f"checkpoint {checkpoint.label}: {exc}")
                 continue
-            store.attach(checkpoint, kind, line.encode())
+            keep(kind, line.encode())
         outcome.cosigned.append(witness.key.name)
     if settings.witnesses and len(outcome.cosigned) < settings.quorum:
         outcome.problems.append(
@@ -214,7 +253,7 @@ def attest(
 def fill_gaps(
     checkpoints: Iterable[Checkpoint],
     settings: Attestation,
-    store: CheckpointLog,
+    stores: Sequence[AttachmentStore],
     nodes: NodeFetch | None = None,
 ) -> list[Attested]:
     """`attest` every checkpoint that lacks a token; witnesses are asked only for the
@@ -226,25 +265,26 @@ def fill_gaps(
     for checkpoint in ordered:
         wanted = settings if latest[checkpoint.origin] is checkpoint else only_tsa
         if wanted:
-            done.append(attest(checkpoint, wanted, store, nodes))
+            done.append(attest(checkpoint, wanted, stores, nodes))
     return done
 
 
 class AttestingLog:
     """A checkpoint log that, after publishing each checkpoint, attests it (`attest`).
 
-    The ledger it is given to binds its tree (`bind`, done by `open_ledger`), so that
-    witnesses can be sent consistency proofs. `attested` lists every outcome.
+    The ledger it is given to binds itself (`bind`, done by `open_ledger`): what comes
+    back is kept there too, and witnesses are sent consistency proofs from its tree.
+    `attested` lists every outcome.
     """
 
     def __init__(self, inner: CheckpointLog, settings: Attestation) -> None:
         self.inner = inner
         self.settings = settings
         self.attested: list[Attested] = []
-        self._nodes: NodeFetch | None = None
+        self._ledger: TreeLedger | None = None
 
-    def bind(self, nodes: NodeFetch) -> None:
-        self._nodes = nodes
+    def bind(self, ledger: TreeLedger) -> None:
+        self._ledger = ledger
 
     @property
     def location(self) -> str:
@@ -252,7 +292,10 @@ class AttestingLog:
 
     def publish(self, checkpoint: Checkpoint) -> str:
         where = self.inner.publish(checkpoint)
-        self.attested.append(attest(checkpoint, self.settings, self.inner, self._nodes))
+        ledger = self._ledger
+        stores: list[AttachmentStore] = [self.inner] if ledger is None else [ledger, self.inner]
+        nodes = None if ledger is None else ledger.nodes
+        self.attested.append(attest(checkpoint, self.settings, stores, nodes))
         return where
 
     def newest(self, origins: Iterable[str]) -> tuple[Checkpoint, str] | None:

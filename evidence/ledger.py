@@ -112,6 +112,16 @@ class Ledger(Protocol):
         """Every stored checkpoint, in the order stored."""
         ...
 
+    def attach(self, checkpoint: Checkpoint, kind: str, data: bytes) -> bool:
+        """Keep `data` beside `checkpoint` as its `kind` attachment (``tsr``, a timestamp
+        token, or ``cosig-<key id>``, a witness's cosignature) unless one is there (the
+        first kept stays); returns whether it was written."""
+        ...
+
+    def attachments(self, checkpoint: Checkpoint) -> dict[str, bytes]:
+        """What is kept beside `checkpoint`, by kind."""
+        ...
+
     def latest_checkpoint(self) -> Checkpoint | None:
         """The checkpoint of the largest tree size, the last stored of those; or None."""
         ...
@@ -177,13 +187,14 @@ def open_ledger(
 
     With `checkpoint_log`, every checkpoint stored through the ledger is also written
     there once committed (`checkpoint_log.CheckpointLog`); an `attest.AttestingLog` then
-    also asks for its timestamp and cosignatures, with consistency proofs from this
-    ledger.
+    also asks for its timestamp and cosignatures (kept in both), with consistency
+    proofs from this ledger.
     """
     ledger = _open(url, create, checkpoint_log)
     if isinstance(checkpoint_log, AttestingLog):
-        # Witnesses are sent consistency proofs from this ledger's tree.
-        checkpoint_log.bind(ledger.nodes)
+        # What comes back is kept in this ledger too, and witnesses are sent
+        # consistency proofs from its tree.
+        checkpoint_log.bind(ledger)
     return ledger
 
 

@@ -197,7 +197,7 @@ def evidence_verify(
             pinned=pinned,
             allow_unsigned_tail=allow_unsigned_tail,
             policy=policy,
-            attachments=log.attachments,
+            attachments=lambda checkpoint: ev.kept_beside(checkpoint, [led, log]),
         )
     if pinned is None and result.checkpoints:
         result.notes.append(
@@ -633,7 +633,7 @@ def evidence_timestamp(
     )
     log = ev.resolve_checkpoint_log(checkpoint_log)
     with ev.open_ledger(ledger, create=False) as led:
-        done = ev.fill_gaps(led.checkpoints(), settings, log, led.nodes)
+        done = ev.fill_gaps(led.checkpoints(), settings, [led, log], led.nodes)
     problems = [problem for attested in done for problem in attested.problems]
     stamped = sum(1 for attested in done if attested.timestamp is not None)
     click.echo(

@@ -30,7 +30,7 @@ from assay.evidence.backends.run_index import (
     runs_query,
 )
 from assay.evidence.checkpoint import Checkpoint
-from assay.evidence.checkpoint_log import CheckpointLog
+from assay.evidence.checkpoint_log import CheckpointLog, attachment_name
 from assay.evidence.keys import SigningKey
 from assay.evidence.merkle import NodeKey, frontier_keys
 from assay.evidence.pseudonym import check_pseudonym
@@ -85,6 +85,8 @@ class Dialect:
     level_from: str
     insert_checkpoint: str
     checkpoint_note: str
+    insert_attachment: str
+    attachments: str
     vault_put: str
     vault_get: str
     vault_erase: str
@@ -109,6 +111,10 @@ class Dialect:
             insert_checkpoint=f"INSERT INTO checkpoints (origin, tree_size, root, note)"
             f" VALUES ({m}, {m}, {m}, {m}) ON CONFLICT (origin, tree_size) DO NOTHING",
             checkpoint_note=f"SELECT note FROM checkpoints WHERE origin = {m} AND tree_size = {m}",
+            insert_attachment="INSERT INTO checkpoint_attachments (origin, tree_size, kind, data)"
+            f" VALUES ({m}, {m}, {m}, {m}) ON CONFLICT (origin, tree_size, kind) DO NOTHING",
+            attachments="SELECT kind, data FROM checkpoint_attachments"
+            f" WHERE origin = {m} AND tree_size = {m} ORDER BY kind",
             vault_put=f"INSERT INTO pii_vault (pseudonym, value) VALUES ({m}, {m})"
             f" ON CONFLICT (pseudonym) DO UPDATE SET value = excluded.value{returning}",
             vault_get=f"SELECT value FROM pii_vault WHERE pseudonym = {m}",
@@ -486,6 +492,31 @@ class SqlLedger(ABC, Generic[_Db]):
             except self.driver_error as exc:
                 raise self._error("cannot store checkpoint", exc) from None
         self._publish(checkpoint)
+
+    def attach(self, checkpoint: Checkpoint, kind: str, data: bytes) -> bool:
+        """Keep `data` beside `checkpoint` as its `kind` attachment (a timestamp token or a
+        witness's cosignature) unless one is there; returns whether it was written."""
+        attachment_name(checkpoint.origin, checkpoint.size, kind)  # checks the kind
+        with self._lock:
+            try:
+                with self._appending():
+                    before = self._fetch_all(
+                        self.dialect.attachments, (checkpoint.origin, checkpoint.size)
+                    )
+                    if any(row[0] == kind for row in before):
+                        return False
+                    self._fetch_all(
+                        self.dialect.insert_attachment,
+                        (checkpoint.origin, checkpoint.size, kind, data),
+                    )
+            except self.driver_error as exc:
+                raise self._error("cannot store a checkpoint attachment", exc) from None
+        return True
+
+    def attachments(self, checkpoint: Checkpoint) -> dict[str, bytes]:
+        """What is kept beside `checkpoint`, by kind (`attach`)."""
+        rows = self._rows(self.dialect.attachments, (checkpoint.origin, checkpoint.size))
+        return {str(kind): _blob(data) for kind, data in rows}
 
     def checkpoints(self) -> list[Checkpoint]:
         """Every stored checkpoint, in the order they were stored."""

@@ -103,9 +103,33 @@ def fill_run_index(execute: Execute) -> None:
 Migration = Sequence[str | Callable[[Execute], None]]
 """Statements, or steps given a statement runner, run in order in one transaction."""
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, [*RUN_INDEX, fill_run_index])
+_CHECKPOINT_ATTACHMENTS = [
+    # What outside parties said about a checkpoint, kept beside it: an RFC 3161 token
+    # (kind tsr) or a witness's cosignature line (cosig-<key id>), each once.
+    "CREATE TABLE checkpoint_attachments ("
+    " origin TEXT NOT NULL,"
+    " tree_size BIGINT NOT NULL,"
+    " kind TEXT NOT NULL,"
+    " data BYTEA NOT NULL,"
+    " PRIMARY KEY (origin, tree_size, kind))",
+    *_append_only("checkpoint_attachments", "checkpoint attachments"),
+]
 
-TABLES = ("meta", "append_lock", "records", "tree_nodes", "checkpoints", "pii_vault")
+MIGRATIONS: tuple[Migration, ...] = (
+    _V1,
+    [*RUN_INDEX, fill_run_index],
+    _CHECKPOINT_ATTACHMENTS,
+)
+
+TABLES = (
+    "meta",
+    "append_lock",
+    "records",
+    "tree_nodes",
+    "checkpoints",
+    "pii_vault",
+    "checkpoint_attachments",
+)
 """The tables a ledger at the current version holds; one missing means damage (the run
 index's tables are derived: missing, they are rebuilt)."""
 
@@ -116,6 +140,7 @@ WRITER_PRIVILEGES: tuple[tuple[str, str], ...] = (
     ("SELECT, INSERT", "records"),
     ("SELECT, INSERT", "tree_nodes"),
     ("SELECT, INSERT", "checkpoints"),
+    ("SELECT, INSERT", "checkpoint_attachments"),
     # The run index is derived and kept up to date by each append.
     ("SELECT, INSERT, UPDATE", "runs"),
     ("SELECT, INSERT, UPDATE", "run_segments"),

@@ -146,6 +146,20 @@ def create_run_index(db: sqlite3.Connection) -> None:
     rebuild(lambda query, params: db.execute(query, params).fetchall(), "?", _PAGE)
 
 
+def _create_checkpoint_attachments(db: sqlite3.Connection) -> None:
+    """What outside parties said about a checkpoint, kept beside it: an RFC 3161 token
+    (kind ``tsr``) or a witness's cosignature line (``cosig-<key id>``), each once."""
+    db.execute(
+        "CREATE TABLE checkpoint_attachments ("
+        " origin TEXT NOT NULL,"
+        " tree_size INTEGER NOT NULL,"
+        " kind TEXT NOT NULL,"
+        " data BLOB NOT NULL,"
+        " PRIMARY KEY (origin, tree_size, kind)) WITHOUT ROWID"
+    )
+    _append_only(db, "checkpoint_attachments")
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _create_records,
     _create_tree_nodes,
@@ -153,8 +167,9 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _create_pii_vault,
     _drop_unique_prev,
     create_run_index,
+    _create_checkpoint_attachments,
 )
 
-TABLES = ("meta", "records", "tree_nodes", "checkpoints", "pii_vault")
+TABLES = ("meta", "records", "tree_nodes", "checkpoints", "pii_vault", "checkpoint_attachments")
 """The tables a ledger at the current version holds; one missing means damage (the run
 index's tables are derived: missing, they are rebuilt)."""

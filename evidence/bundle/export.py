@@ -25,6 +25,7 @@ from typing import IO, Any
 import orjson
 
 from assay.evidence import merkle
+from assay.evidence.attest import AttachmentStore, kept_beside
 from assay.evidence.bundle.format import (
     MANIFEST,
     OSCAL,
@@ -270,12 +271,13 @@ def _copy(source: IO[bytes]) -> Iterator[bytes]:
 
 def _attachments(ledger: Ledger, chosen: list[Checkpoint], names: list[str]) -> dict[str, bytes]:
     """The timestamp tokens and cosignatures kept beside the chosen checkpoints (in the
-    ledger's checkpoint log), by their file names in the bundle."""
-    if ledger.checkpoint_log is None:
-        return {}
+    ledger, and in its checkpoint log), by their file names in the bundle."""
+    stores: list[AttachmentStore] = [ledger]
+    if ledger.checkpoint_log is not None:
+        stores.append(ledger.checkpoint_log)
     found: dict[str, bytes] = {}
     for name, checkpoint in zip(names, chosen, strict=True):
-        for kind, data in ledger.checkpoint_log.attachments(checkpoint).items():
+        for kind, data in kept_beside(checkpoint, stores).items():
             found[attachment_file(name, kind)] = data
     return found
 
@@ -291,8 +293,8 @@ def export_bundle(
     """Write the bundle of the records `selection` names to `out` (`assay.files.atomic_write`).
 
     `key` signs the manifest and must be the key of the bundle's latest checkpoint.
-    The timestamp tokens and witness cosignatures kept beside the checkpoints in the
-    ledger's checkpoint log go beside them in the bundle, and the OSCAL view cites them.
+    The timestamp tokens and witness cosignatures kept beside the checkpoints (in the
+    ledger or its checkpoint log) go beside them in the bundle; the OSCAL view cites them.
     Raises LedgerError when nothing matches, when the range is not covered by a signed
     checkpoint yet, when `since` is not this ledger's, or when the key does not fit.
     """

@@ -11,6 +11,7 @@ import json
 import logging
 import shutil
 import socket
+import sqlite3
 import subprocess
 import zipfile
 from collections.abc import Iterator
@@ -192,10 +193,14 @@ def test_each_signed_checkpoint_gets_a_token_kept_beside_it(
         stored = ledger.checkpoints()
     assert [a.checkpoint.size for a in log.attested] == [3, 5]
     assert all(a.timestamp is not None and not a.problems for a in log.attested)
-    for checkpoint in stored:
-        token = store.attachments(checkpoint)[TOKEN]
-        check_token(token, checkpoint.signed_text, [tsa.ca])
-        assert TOKEN not in checkpoint.note  # beside the note, never inside it
+    with open_ledger(backend.url) as ledger:
+        for checkpoint in stored:
+            token = store.attachments(checkpoint)[TOKEN]
+            check_token(token, checkpoint.signed_text, [tsa.ca])
+            assert ledger.attachments(checkpoint) == {TOKEN: token}  # kept in the ledger too
+            assert TOKEN not in checkpoint.note  # beside the note, never inside it
+            assert not ledger.attach(checkpoint, TOKEN, b"another")  # the first one stays
+        assert ledger.attachments(stored[0]) == store.attachments(stored[0])
     with open_ledger(backend.url) as ledger:
         report = verify_ledger(
             ledger, [log_key.verifier], policy=TimePolicy((tsa.ca,)), attachments=store.attachments
@@ -232,13 +237,14 @@ def test_a_tsa_that_does_not_answer_leaves_the_checkpoint_signed_and_says_so(
         assert not report.ok and "carries no timestamp token" in str(report.error)
         # Filling the gap later.
         done = fill_gaps(
-            ledger.checkpoints(), Attestation(TimestampAuthority(tsa_url, ca_file)), store
+            ledger.checkpoints(),
+            Attestation(TimestampAuthority(tsa_url, ca_file)),
+            [ledger, store],
         )
         assert [a.timestamp is not None for a in done] == [True]
-        report = verify_ledger(
-            ledger, [log_key.verifier], policy=policy, attachments=store.attachments
-        )
-    assert report.ok, report.error
+        for kept in (store.attachments, ledger.attachments):  # in both places
+            report = verify_ledger(ledger, [log_key.verifier], policy=policy, attachments=kept)
+            assert report.ok, report.error
 
 
 def test_records_claiming_a_time_after_their_checkpoints_token_are_flagged(
@@ -270,6 +276,27 @@ def test_records_claiming_a_time_after_their_checkpoints_token_are_flagged(
             ledger, [log_key.verifier], policy=lenient, attachments=store.attachments
         )
     assert report.ok, report.error
+
+
+def test_a_ledger_from_before_attachments_gains_the_table_and_keeps_its_records(
+    log_key: SigningKey, tmp_path: Path
+) -> None:
+    path = tmp_path / "ledger.db"
+    with open_ledger(f"sqlite:///{path}") as ledger:
+        checkpoint = ledger.append(_entries(2), key=log_key).checkpoint
+    assert checkpoint is not None
+    with sqlite3.connect(path) as raw:  # as the previous schema version left it
+        (version,) = raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        raw.execute("DROP TABLE checkpoint_attachments")
+        raw.execute(
+            "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(int(version) - 1),)
+        )
+    with open_ledger(f"sqlite:///{path}") as ledger:
+        assert ledger.attach(checkpoint, TOKEN, b"token")
+        assert ledger.attachments(checkpoint) == {TOKEN: b"token"}
+        assert verify_ledger(ledger, [log_key.verifier]).ok
+    with sqlite3.connect(path) as raw, pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        raw.execute("DELETE FROM checkpoint_attachments")
 
 
 # --- bundles -------------------------------------------------------------------------------
