@@ -39,21 +39,23 @@ def table_rows(
     row `shared` with other people, their columns are None (withheld)."""
     exported = table.exported_columns
     cols = join((name(c) for c in exported), ", ")
+    order = join((name(c) for c in table.key), ", ")
+    width = len(table.key)
     for part in chunks(sorted(keys, key=str), CHUNK):
         rows = store.stream(
             fmt(
                 "SELECT {} FROM {} WHERE {} ORDER BY {}",
                 cols,
                 table.sql,
-                store.key_in(name(table.key), part),
-                name(table.key),
+                table.key_in(store, part),
+                order,
             )
         )
         if not shared:
             yield from rows
             continue
         for row in rows:
-            share = shared.get(row[0])
+            share = shared.get(row[0] if width == 1 else tuple(row[:width]))
             if share is None:
                 yield row
             else:

@@ -109,7 +109,11 @@ class HoldSpec(_Model):
 class TableSpec(_Model):
     store: Name | None = None
     role: Role
-    key: Name | None = Field(None, description="Single-column key; default the primary key.")
+    key: Name | Annotated[list[Name], Field(min_length=1)] | None = Field(
+        None,
+        description="Column, or list of columns, telling rows apart (unique in the data); "
+        "default the primary key. A table with neither is addressed by its identity columns.",
+    )
     erase: Literal["delete_row", "update"] = "delete_row"
     purposes: list[Name] = []
     retention: str | None = None
@@ -117,11 +121,24 @@ class TableSpec(_Model):
     holds: list[HoldSpec] = []
 
 
-class RelationSpec(_Model):
-    """A relation the database does not declare: `from` (child.column) references `to`."""
+Ref = Annotated[str, StringConstraints(pattern=r"^[^.\x00]+\..+$")]
 
-    from_: Name = Field(alias="from", pattern=r"^[^.]+\..+$")
-    to: Name = Field(pattern=r"^[^.]+\..+$")
+
+class RelationSpec(_Model):
+    """A relation the database does not declare: `from` (child.column) references `to`
+    (parent.column); a composite one lists its columns in order, one table per side:
+    ``{from: [lines.order_id, lines.line_no], to: [order_lines.order_id, order_lines.no]}``."""
+
+    from_: Ref | Annotated[list[Ref], Field(min_length=1)] = Field(alias="from")
+    to: Ref | Annotated[list[Ref], Field(min_length=1)]
+
+    @property
+    def froms(self) -> list[str]:
+        return [self.from_] if isinstance(self.from_, str) else list(self.from_)
+
+    @property
+    def tos(self) -> list[str]:
+        return [self.to] if isinstance(self.to, str) else list(self.to)
 
 
 class DataMap(_Model):

@@ -29,6 +29,7 @@ from assay.gdpr.execute import (
 )
 from assay.gdpr.identity import Identity, make_identities
 from assay.gdpr.introspect import introspect
+from assay.gdpr.keycheck import key_problems
 from assay.gdpr.mapfile import LoadedMap, load_datamap
 from assay.gdpr.model import Finding, Resolved
 from assay.gdpr.plan import ErasurePlan, plan_erasure
@@ -75,7 +76,11 @@ def lint_datamap(
     """Every way the map and its live databases disagree (errors first)."""
     loaded = load_datamap(datamap) if isinstance(datamap, Path) else datamap
     with open_stores(loaded, connections) as stores:
-        _, findings = _resolve(loaded, stores)
+        resolved, findings = _resolve(loaded, stores)
+        if resolved is not None:
+            with reading(stores):
+                for table in resolved.tables.values():
+                    findings += key_problems(table, stores[table.store])
     return sorted(findings, key=lambda f: f.level != "error")
 
 
@@ -179,7 +184,7 @@ class Session:
         meta = {"request": request_id, "type": request.type if request else "access"}
         with reading(self.stores):
             snap = find_subject(self.resolved, self.stores, identities)
-            rows = {t: len(f.rows) for t, f in snap.found.items() if f.table.role != "reference"}
+            rows = {t: f.count() for t, f in snap.found.items() if f.table.role != "reference"}
             if request is not None:
                 request = self.book.advance(
                     request, State.PLANNED, rows=rows, datamap=self.datamap_digest

@@ -103,7 +103,7 @@ def _run_table(store: Store, tp: TablePlan, hash_key: bytes) -> list[Statement]:
     out = []
     if tp.delete:
         n, fp = _run(store, tp.delete, partial(delete_statement, store, table))
-        _expect(store, table.name, "delete", len(tp.delete), n)
+        _expect(store, table.name, "delete", tp.delete_rows, n)
         out.append(Statement(store.name, table.name, "delete", (), n, fp))
     for g in tp.updates:
         if not g.rows:

@@ -15,10 +15,10 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from assay.gdpr.dates import as_date, as_moment, shift
-from assay.gdpr.model import Hold, Resolved, Table
-from assay.gdpr.sqltext import Sql, chunks, fmt, name, param
+from assay.gdpr.model import Hold, Resolved
+from assay.gdpr.sqltext import Sql, chunks, fmt, join, name, param
 from assay.gdpr.stores import Store
-from assay.gdpr.traverse import CHUNK, Snapshot
+from assay.gdpr.traverse import CHUNK, Found, Snapshot
 
 
 @dataclass(frozen=True)
@@ -68,12 +68,15 @@ def held_rows(
                 via = hold.anchor.via
                 anchor = _col("p" if via else "t", hold.anchor.column)
                 if via is not None:
+                    on = join(
+                        (
+                            fmt("t.{} = p.{}", name(c), name(p))
+                            for c, p in zip(via.child_columns, via.parent_columns, strict=True)
+                        ),
+                        " AND ",
+                    )
                     source = fmt(
-                        "{} t LEFT JOIN {} p ON t.{} = p.{}",
-                        table.sql,
-                        resolved.tables[via.parent].sql,
-                        name(via.child_column),
-                        name(via.parent_column),
+                        "{} t LEFT JOIN {} p ON {}", table.sql, resolved.tables[via.parent].sql, on
                     )
             conds = []
             if hold.where is not None:
@@ -86,14 +89,16 @@ def held_rows(
                 else:
                     conds.append(fmt("{} = {}", col, param(w.equals)))
             cutoff = shift(now, hold.duration, -1) if hold.duration is not None else None
+            keys = join((_col("t", c) for c in table.key), ", ")
             for part in chunks(list(found.rows), CHUNK):
-                where = store.key_in(_col("t", table.key), part)
+                where = table.key_in(store, part, alias="t")
                 for c in conds:
                     where = fmt("{} AND {}", where, c)
                 snap.queries += 1
-                for key, value in store.query(
-                    fmt("SELECT t.{}, {} FROM {} WHERE {}", name(table.key), anchor, source, where)
+                for *row, value in store.query(
+                    fmt("SELECT {}, {} FROM {} WHERE {}", keys, anchor, source, where)
                 ):
+                    key = found.key_of(row)
                     if cutoff is not None and value is not None:
                         moment = as_moment(value)
                         if moment is None:
@@ -114,11 +119,11 @@ def _col(alias: Literal["t", "p"], column: str) -> Sql:
 
 
 def held_summary(
-    table: Table, held: dict[Any, list[Hold]], anchors: dict[str, list[Any]]
+    found: Found, held: dict[Any, list[Hold]], anchors: dict[str, list[Any]]
 ) -> list[HeldRows]:
     out = []
-    for hold in table.holds:
-        rows = sum(1 for hs in held.values() if hold in hs)
+    for hold in found.table.holds:
+        rows = found.count(k for k, hs in held.items() if hold in hs)
         if not rows:
             continue
         expires = None

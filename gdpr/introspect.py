@@ -39,6 +39,8 @@ class TableInfo:
     columns: dict[str, ColumnInfo] = field(default_factory=dict)
     primary_key: tuple[str, ...] = ()
     unique: set[str] = field(default_factory=set)
+    # Column sets a constraint or a full, plain unique index keeps unique (any width).
+    unique_sets: set[frozenset[str]] = field(default_factory=set)
     foreign_keys: list[ForeignKey] = field(default_factory=list)
     # Leading key of each index: ("column", name), ("lower", name) or ("expr", text).
     index_leads: set[tuple[str, str]] = field(default_factory=set)
@@ -117,6 +119,8 @@ def _postgres(store: Store, schema: str) -> LiveSchema:
             continue
         if contype == "p":
             owner.primary_key = tuple(columns)
+        if contype in ("p", "u"):
+            owner.unique_sets.add(frozenset(columns))
         if contype in ("p", "u") and len(columns) == 1:
             owner.unique.add(columns[0])
         if contype == "f" and parent_schema == schema:
@@ -124,13 +128,16 @@ def _postgres(store: Store, schema: str) -> LiveSchema:
     rows = store.query(
         fmt(
             "SELECT c.relname, i.indisunique, i.indnkeyatts, i.indpred IS NULL,"
-            " pg_get_indexdef(i.indexrelid, 1, true) FROM pg_index i"
+            " pg_get_indexdef(i.indexrelid, 1, true), i.indexprs IS NULL,"
+            " ARRAY(SELECT a.attname FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(n, o)"
+            " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n"
+            " WHERE k.o <= i.indnkeyatts ORDER BY k.o) FROM pg_index i"
             " JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
             " WHERE n.nspname = {}",
             param(schema),
         )
     )
-    for table, unique, nkeys, full, lead in rows:
+    for table, unique, nkeys, full, lead, plain, columns in rows:
         indexed = tables.get(table)
         if indexed is None or not full:
             continue  # a partial index does not serve every lookup
@@ -138,6 +145,8 @@ def _postgres(store: Store, schema: str) -> LiveSchema:
         indexed.index_leads.add(parsed)
         if unique and nkeys == 1 and parsed[0] == "column":
             indexed.unique.add(parsed[1])
+        if unique and plain:
+            indexed.unique_sets.add(frozenset(columns))
     return tables
 
 
@@ -184,6 +193,8 @@ def _sqlite(store: Store) -> LiveSchema:
             if pkpos:
                 pk.append((pkpos, col))
         info.primary_key = tuple(c for _, c in sorted(pk))
+        if info.primary_key:
+            info.unique_sets.add(frozenset(info.primary_key))
         if len(info.primary_key) == 1:
             info.unique.add(info.primary_key[0])
             info.index_leads.add(("column", info.primary_key[0]))
@@ -212,6 +223,8 @@ def _sqlite(store: Store) -> LiveSchema:
             if not keys:
                 continue
             cid, col, _ = keys[0]
+            if unique and all(k[0] >= 0 for k in keys):
+                info.unique_sets.add(frozenset(k[1] for k in keys))
             if cid >= 0:
                 info.index_leads.add(("column", col))
                 if unique and len(keys) == 1:

@@ -145,7 +145,20 @@ def cross_check(m: LoadedMap) -> list[str]:
     if not subject_identity:
         problem(("tables",), "no subject table has an identity column: nobody can be found")
     for i, r in enumerate(dm.relations):
-        for end, value in (("from", r.from_), ("to", r.to)):
-            if split_ref(value, dm.tables) is None:
-                problem(("relations", i, end), f"table of {value!r} is not in the data map")
+        for end, values in (("from", r.froms), ("to", r.tos)):
+            refs = [split_ref(v, dm.tables) for v in values]
+            for j, (value, ref) in enumerate(zip(values, refs, strict=True)):
+                if ref is None:
+                    loc = ("relations", i, end) + ((j,) if len(values) > 1 else ())
+                    problem(loc, f"table of {value!r} is not in the data map")
+            if len({ref[0] for ref in refs if ref is not None}) > 1:
+                problem(("relations", i, end), "the columns of one side belong to one table")
+        if len(r.froms) != len(r.tos):
+            problem(
+                ("relations", i),
+                f"from names {len(r.froms)} columns and to names {len(r.tos)}: pair them",
+            )
+    for tname, t in dm.tables.items():
+        if isinstance(t.key, list) and len(set(t.key)) != len(t.key):
+            problem(("tables", tname, "key"), "a column is named twice")
     return out

@@ -6,8 +6,9 @@ Built by `assay.gdpr.resolve`; everything that plans or runs a request works fro
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from assay.gdpr.datamap import (
     UPDATE_STRATEGIES,
@@ -22,7 +23,10 @@ from assay.gdpr.datamap import (
 from assay.gdpr.identity import Normalisation
 from assay.gdpr.introspect import ColumnInfo
 from assay.gdpr.mapfile import LoadedMap
-from assay.gdpr.sqltext import Sql, name
+from assay.gdpr.sqltext import Sql, fmt, name
+
+if TYPE_CHECKING:
+    from assay.gdpr.stores import Store
 
 
 @dataclass(frozen=True)
@@ -52,12 +56,12 @@ class Column:
 
 @dataclass(frozen=True)
 class Relation:
-    """`child.child_column` references `parent.parent_column`."""
+    """`child.child_columns` references `parent.parent_columns` (one column or several)."""
 
     child: str
-    child_column: str
+    child_columns: tuple[str, ...]
     parent: str
-    parent_column: str
+    parent_columns: tuple[str, ...]
     source: Literal["foreign key", "data map"]
     child_store: str
     child_namespace: str | None = None  # the PostgreSQL schema of the child table
@@ -67,7 +71,24 @@ class Relation:
         return name(self.child_namespace, self.child) if self.child_namespace else name(self.child)
 
     def __str__(self) -> str:
-        return f"{self.child}.{self.child_column} -> {self.parent}.{self.parent_column}"
+        child, parent = _cols(self.child_columns), _cols(self.parent_columns)
+        return f"{self.child}.{child} -> {self.parent}.{parent}"
+
+
+def _cols(columns: Sequence[str]) -> str:
+    return columns[0] if len(columns) == 1 else f"({', '.join(columns)})"
+
+
+def columns_in(
+    store: Store,
+    columns: Sequence[str],
+    kinds: Sequence[str],
+    values: Sequence[Any],
+    alias: str | None = None,
+) -> Sql:
+    """The row's `columns` equal one of `values` (scalars for one column, else tuples)."""
+    exprs = [fmt(alias + ".{}", name(c)) if alias else name(c) for c in columns]
+    return store.any_of(exprs, kinds, values)
 
 
 @dataclass(frozen=True)
@@ -82,7 +103,10 @@ class Party:
     @property
     def label(self) -> str:
         return ", ".join(
-            sorted({c for c, _ in self.identities} | {r.child_column for r in self.relations})
+            sorted(
+                {c for c, _ in self.identities}
+                | {c for r in self.relations for c in r.child_columns}
+            )
         )
 
 
@@ -105,10 +129,14 @@ class Hold:
 
 @dataclass
 class Table:
+    """A mapped table. `key` is its primary key or the map's `key:`; a table with neither
+    is addressed by the columns that find its rows (`keyed` False), and rows that agree
+    on all of them are erased and exported together."""
+
     name: str
     store: str
     role: Role
-    key: str
+    key: tuple[str, ...]
     spec: TableSpec
     columns: dict[str, Column]
     identity_columns: dict[str, list[str]] = field(default_factory=dict)
@@ -117,6 +145,21 @@ class Table:
     # Owned tables: the people a row can name. With two or more, a row may belong to the
     # subject and to someone else at once (`assay.gdpr.parties`).
     parties: list[Party] = field(default_factory=list)
+    keyed: bool = True
+    unique_key: bool = True  # declared unique by the database (else checked in the data)
+
+    def key_in(self, store: Store, keys: Sequence[Any], alias: str | None = None) -> Sql:
+        """The row's key is one of `keys` (values for one key column, tuples for several)."""
+        return columns_in(store, self.key, self.kinds(self.key), keys, alias)
+
+    def kinds(self, columns: Sequence[str]) -> list[str]:
+        return [self.columns[c].info.kind for c in columns]
+
+    @property
+    def addressing(self) -> str:
+        """How the plan tells the subject's rows apart, in words."""
+        how = "key" if self.keyed else "no key: rows addressed by"
+        return f"{how} {_cols(self.key)}"
 
     @property
     def sql(self) -> Sql:
@@ -129,8 +172,9 @@ class Table:
 
     @property
     def exported_columns(self) -> list[str]:
-        mapped = [n for n, c in self.spec.columns.items() if c.export and n != self.key]
-        return [self.key, *mapped]
+        """The key's columns first, then every exported mapped column."""
+        mapped = [n for n, c in self.spec.columns.items() if c.export and n not in self.key]
+        return [*self.key, *mapped]
 
 
 @dataclass

@@ -57,7 +57,7 @@ class _Sorting:
         self.resolved = resolved
         self.snap = snap
         self.shared: SharedRows = {}
-        self._indexes: dict[tuple[str, str], dict[Any, list[Any]]] = {}
+        self._indexes: dict[tuple[str, tuple[str, ...]], dict[Any, list[Any]]] = {}
 
     def run(self) -> SharedRows:
         found = self.snap.found
@@ -92,7 +92,7 @@ class _Sorting:
         person); someone else's if a column names anyone else; empty otherwise."""
         status: Status = "empty"
         for column, kind in party.identities:
-            value = found.value(key, column)
+            value = found.value(key, (column,))
             if erased_in_python(found.table.columns[column], value):
                 continue
             try:
@@ -103,25 +103,24 @@ class _Sorting:
                 return "subject"
             status = "other"
         for rel in party.relations:
-            value = found.value(key, rel.child_column)
+            value = found.value(key, rel.child_columns)
             if value is None:
                 continue
-            if self._subject_parent(rel.parent, rel.parent_column, value):
+            if self._subject_parent(rel.parent, rel.parent_columns, value):
                 return "subject"
             status = "other"
         return status
 
-    def _subject_parent(self, parent: str, column: str, value: Any) -> bool:
+    def _subject_parent(self, parent: str, columns: tuple[str, ...], value: Any) -> bool:
         """Whether a row found for the subject, and not shared itself, holds `value`."""
         found = self.snap.found.get(parent)
         if found is None:
             return False
-        index = self._indexes.get((parent, column))
+        index = self._indexes.get((parent, columns))
         if index is None:
-            i = found.columns.index(column)
             index = {}
-            for k, row in found.rows.items():
-                index.setdefault(row[i], []).append(k)
-            self._indexes[(parent, column)] = index
+            for k in found.rows:
+                index.setdefault(found.value(k, columns), []).append(k)
+            self._indexes[(parent, columns)] = index
         mixed: Mapping[Any, Sharing] = self.shared.get(parent, {})
         return any(k not in mixed for k in index.get(value, ()))

@@ -31,9 +31,10 @@ from datetime import datetime
 from typing import Any, Literal
 
 from assay.gdpr.holds import HeldRows, UnreadableAnchor, held_rows, held_summary
-from assay.gdpr.model import Hold, Resolved, Table
+from assay.gdpr.keycheck import check_found_keys
+from assay.gdpr.model import Hold, Relation, Resolved, Table, columns_in
 from assay.gdpr.parties import Sharing, shared_rows
-from assay.gdpr.sqltext import chunks, fmt, name
+from assay.gdpr.sqltext import chunks, fmt, join, name
 from assay.gdpr.stores import Store
 from assay.gdpr.strategies import count_changes
 from assay.gdpr.traverse import CHUNK, Snapshot
@@ -69,6 +70,7 @@ class RowDecision:
     action: Action
     columns: tuple[str, ...]
     why: str
+    rows: int = 1  # more for a table without a key: the rows its address stands for
 
 
 @dataclass
@@ -82,10 +84,11 @@ class TablePlan:
     retained: list[str] = field(default_factory=list)
     rows: list[RowDecision] = field(default_factory=list)
     unreadable: list[UnreadableAnchor] = field(default_factory=list)
+    delete_rows: int = 0  # the rows `delete` stands for (more than its keys without a key)
 
     @property
     def erasable(self) -> int:
-        return len(self.delete) + sum(g.rows for g in self.updates)
+        return self.delete_rows + sum(g.rows for g in self.updates)
 
 
 @dataclass
@@ -114,7 +117,8 @@ class ErasurePlan:
                     "store": tp.table.store,
                     "role": tp.table.role,
                     "found": tp.found,
-                    "delete": len(tp.delete),
+                    "addressed_by": tp.table.addressing,
+                    "delete": tp.delete_rows,
                     "update": {"rows": sum(g.rows for g in tp.updates), "columns": cols},
                     "kept": [
                         {
@@ -149,7 +153,7 @@ class ErasurePlan:
             "tables": out,
             "totals": {
                 "found": sum(t.found for t in self.tables),
-                "delete": sum(len(t.delete) for t in self.tables),
+                "delete": sum(t.delete_rows for t in self.tables),
                 "update": sum(sum(g.rows for g in t.updates) for t in self.tables),
                 "kept": sum(k.rows for t in self.tables for k in t.kept),
             },
@@ -162,6 +166,7 @@ class ErasurePlan:
             {
                 "table": tp.table.name,
                 "key": d.key,
+                "rows": d.rows,
                 "action": d.action,
                 "columns": list(d.columns),
                 "why": d.why,
@@ -186,7 +191,9 @@ class ErasurePlan:
 def plan_erasure(
     resolved: Resolved, stores: Mapping[str, Store], snap: Snapshot, now: datetime
 ) -> ErasurePlan:
-    """Decide every found row's fate; call inside `reading(stores)` with the snapshot's read."""
+    """Decide every found row's fate; call inside `reading(stores)` with the snapshot's read.
+    SchemaMismatchError if a key the database does not declare unique is not (`keycheck`)."""
+    check_found_keys(resolved, stores, snap)
     holds = held_rows(resolved, stores, snap, now)
     held = holds.rows
     shared = shared_rows(resolved, snap)
@@ -203,7 +210,7 @@ def plan_erasure(
     for tname in order:
         found = snap.found[tname]
         tp = _table_plan(snap, tname, refs, held, shared.get(tname, {}))
-        tp.held = held_summary(found.table, held[tname], holds.anchors[tname])
+        tp.held = held_summary(found, held[tname], holds.anchors[tname])
         tp.unreadable = [u for u in holds.unreadable if u.table == tname]
         tp.updates = [g for g in tp.updates if g.keys]
         _count(stores[found.table.store], found.table, tp.updates)
@@ -216,55 +223,60 @@ def _reference_counts(
     stores: Mapping[str, Store],
     snap: Snapshot,
     deletable: dict[str, set[Any]],
-) -> dict[tuple[str, str, str, str], Counter[Any]]:
+) -> dict[RelKey, Counter[Any]]:
     """For every relation into a table with rows to delete: references per value, everyone's.
 
     A relation the search followed down already found every referencing row, so its
     counts come from the snapshot; the others (from shared, reference or unmapped tables)
     are counted by the database, one GROUP BY per relation.
     """
-    totals: dict[tuple[str, str, str, str], Counter[Any]] = {}
+    totals: dict[RelKey, Counter[Any]] = {}
     for tname, keys in deletable.items():
         found = snap.found[tname]
         for rel in resolved.into(tname):
+            counts: Counter[Any] = Counter()
             if resolved.followed_down(rel):
                 child = snap.found.get(rel.child)
-                totals[_rk(rel)] = Counter(
-                    () if child is None else (child.value(k, rel.child_column) for k in child.rows)
-                )
+                if child is not None:
+                    for k in child.rows:
+                        counts[child.value(k, rel.child_columns)] += child.count((k,))
+                totals[_rk(rel)] = counts
                 continue
-            values = found.values(rel.parent_column, keys)
-            counts: Counter[Any] = Counter()
+            values = found.values(rel.parent_columns, keys)
             store = stores[rel.child_store]
+            cols = join((name(c) for c in rel.child_columns), ", ")
+            width = len(rel.child_columns)
             for part in chunks(values, CHUNK):
                 snap.queries += 1
-                col = name(rel.child_column)
-                counts.update(
-                    dict(
-                        store.query(
-                            fmt(
-                                "SELECT {}, count(*) FROM {} WHERE {} GROUP BY {}",
-                                col,
-                                rel.child_sql,
-                                store.key_in(col, part),
-                                col,
-                            )
-                        )
-                    )
+                where = columns_in(
+                    store, rel.child_columns, found.table.kinds(rel.parent_columns), part
                 )
+                for *value, n in store.query(
+                    fmt(
+                        "SELECT {}, count(*) FROM {} WHERE {} GROUP BY {}",
+                        cols,
+                        rel.child_sql,
+                        where,
+                        cols,
+                    )
+                ):
+                    counts[value[0] if width == 1 else tuple(value)] += n
             totals[_rk(rel)] = counts
     return totals
 
 
-def _rk(rel: Any) -> tuple[str, str, str, str]:
-    return (rel.child, rel.child_column, rel.parent, rel.parent_column)
+RelKey = tuple[str, tuple[str, ...], str, tuple[str, ...]]
+
+
+def _rk(rel: Relation) -> RelKey:
+    return (rel.child, rel.child_columns, rel.parent, rel.parent_columns)
 
 
 def _settle(
     resolved: Resolved,
     snap: Snapshot,
     deletable: dict[str, set[Any]],
-    totals: Mapping[tuple[str, str, str, str], Counter[Any]],
+    totals: Mapping[RelKey, Counter[Any]],
 ) -> None:
     """Drop from `deletable` every row something staying still references, until stable."""
     changed = True
@@ -276,10 +288,11 @@ def _settle(
                 child = snap.found.get(rel.child)
                 going: Counter[Any] = Counter()
                 if child is not None and rel.child in deletable:
-                    going.update(child.value(k, rel.child_column) for k in deletable[rel.child])
+                    for k in deletable[rel.child]:
+                        going[child.value(k, rel.child_columns)] += child.count((k,))
                 refs = totals[_rk(rel)]
                 for key in list(keys):
-                    value = found.value(key, rel.parent_column)
+                    value = found.value(key, rel.parent_columns)
                     if value is not None and refs.get(value, 0) > going[value]:
                         keys.discard(key)
                         changed = True
@@ -304,21 +317,20 @@ class _Refs:
         resolved: Resolved,
         snap: Snapshot,
         deletable: dict[str, set[Any]],
-        totals: Mapping[tuple[str, str, str, str], Counter[Any]],
+        totals: Mapping[RelKey, Counter[Any]],
     ) -> None:
         self.resolved = resolved
         self.snap = snap
         self.deletable = deletable
         self.totals = totals
         self.inherited: dict[str, dict[Any, tuple[frozenset[str], bool]]] = {}
-        self.mine: dict[tuple[str, str, str, str], dict[Any, list[Any]]] = {}
+        self.mine: dict[RelKey, dict[Any, list[Any]]] = {}
         for rk in totals:
             child = snap.found.get(rk[0])
             index: dict[Any, list[Any]] = defaultdict(list)
             if child is not None:
-                i = child.columns.index(rk[1])
-                for k, row in child.rows.items():
-                    index[row[i]].append(k)
+                for k in child.rows:
+                    index[child.value(k, rk[1])].append(k)
             self.mine[rk] = index
 
     def why_staying(self, tname: str, key: Any) -> tuple[int, frozenset[str], bool]:
@@ -329,11 +341,13 @@ class _Refs:
         keep = False
         for rel in self.resolved.into(tname):
             rk = _rk(rel)
-            value = found.value(key, rel.parent_column)
+            value = found.value(key, rel.parent_columns)
             if value is None or rk not in self.totals:
                 continue
             mine = self.mine[rk].get(value, [])
-            outside += max(self.totals[rk].get(value, 0) - len(mine), 0)
+            child = self.snap.found.get(rel.child)
+            counted = child.count(mine) if child is not None else 0
+            outside += max(self.totals[rk].get(value, 0) - counted, 0)
             for ck in mine:
                 if ck in self.deletable.get(rel.child, ()):
                     continue
@@ -352,14 +366,16 @@ def _table_plan(
 ) -> TablePlan:
     found = snap.found[tname]
     table = found.table
-    tp = TablePlan(table, len(found.rows))
+    tp = TablePlan(table, found.count())
     if table.role == "reference":
-        tp.kept.append(KeptRows("reference", len(found.rows), "reference data, never erased"))
+        tp.kept.append(KeptRows("reference", found.count(), "reference data, never erased"))
         tp.rows = [RowDecision(k, "keep", (), "reference data") for k in found.rows]
         return tp
     going = refs.deletable.get(tname, set())
     tp.delete = sorted(going, key=str)
-    tp.rows = [RowDecision(k, "delete", (), "the subject's alone") for k in tp.delete]
+    tp.delete_rows = found.count(tp.delete)
+    alone = "the subject's alone" + ("" if table.keyed else f" ({table.addressing})")
+    tp.rows = [RowDecision(k, "delete", (), alone, found.count((k,))) for k in tp.delete]
     personal = [c for c, s in table.spec.columns.items() if s.category]
     update_cols = tuple(table.update_columns)
     groups: dict[tuple[str, ...], list[Any]] = defaultdict(list)
@@ -381,7 +397,7 @@ def _table_plan(
                 cols = tuple(c for c in cols if c in share.mine)
             inherited[key] = (frozenset(ids), keep)
             why = f"legal hold {', '.join(ids)}"
-            kept[("hold", why, ids, bool(cols))] += 1
+            kept[("hold", why, ids, bool(cols))] += found.count((key,))
         elif share is not None:
             # Another person's row too: only the subject's own columns are erased.
             _, holds, keep = refs.why_staying(tname, key)
@@ -389,7 +405,7 @@ def _table_plan(
             if holds:
                 inherited[key] = (holds, keep)
             why = share.why
-            kept[("others", why, tuple(sorted(holds)), bool(cols))] += 1
+            kept[("others", why, tuple(sorted(holds)), bool(cols))] += found.count((key,))
         else:
             outside, holds, keep = refs.why_staying(tname, key)
             if outside and table.role == "shared":
@@ -398,13 +414,13 @@ def _table_plan(
                     inherited[key] = (holds, keep)
                 also = f"; and by rows held under {', '.join(sorted(holds))}" if holds else ""
                 why = "still referenced by other subjects' rows" + also
-                kept[("shared", why, tuple(sorted(holds)), False)] += 1
+                kept[("shared", why, tuple(sorted(holds)), False)] += found.count((key,))
             elif holds:
                 cols = () if keep or table.role == "shared" else update_cols
                 inherited[key] = (holds, keep)
                 ids = tuple(sorted(holds))
                 why = f"referenced by rows held under {', '.join(ids)}"
-                kept[("hold", why, ids, bool(cols))] += 1
+                kept[("hold", why, ids, bool(cols))] += found.count((key,))
             elif table.spec.erase == "update":
                 cols = update_cols
                 why = "rows of this table are erased in place"
@@ -412,13 +428,15 @@ def _table_plan(
                 cols = () if table.role == "shared" else update_cols
                 if outside:
                     why = "still referenced by other subjects' rows"
-                    kept[("shared", why, (), bool(cols))] += 1
+                    kept[("shared", why, (), bool(cols))] += found.count((key,))
                 else:
                     why = "referenced by this subject's kept rows"
-                    kept[("referenced", why, (), bool(cols))] += 1
+                    kept[("referenced", why, (), bool(cols))] += found.count((key,))
         if cols:
             groups[cols].append(key)
-        tp.rows.append(RowDecision(key, "update" if cols else "keep", cols, why))
+        tp.rows.append(
+            RowDecision(key, "update" if cols else "keep", cols, why, found.count((key,)))
+        )
         retained.update(c for c in personal if c not in cols)
     tp.updates = [UpdateGroup(cols, sorted(keys, key=str)) for cols, keys in groups.items()]
     tp.kept = [KeptRows(r, n, d, h, m) for (r, d, h, m), n in sorted(kept.items())]

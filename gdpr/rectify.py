@@ -18,6 +18,7 @@ from typing import Any
 from assay.evidence import Pseudonymizer
 from assay.gdpr.datamap import split_ref
 from assay.gdpr.errors import ConflictError, GdprError
+from assay.gdpr.keycheck import check_found_keys
 from assay.gdpr.model import Column, Resolved, Table
 from assay.gdpr.sqltext import Sql, chunks, fmt, join, name, param
 from assay.gdpr.stores import Store
@@ -64,6 +65,11 @@ def parse_assignment(text: str, resolved: Resolved, *, clear: bool = False) -> A
             + (", ".join(allowed) or "none"),
             remediation="mark the column `rectifiable: true` in the data map if it should be",
         )
+    if not table.keyed:
+        raise GdprError(
+            f"{tname} has no key: its rows cannot be told apart to correct one of them",
+            remediation=f"declare `key:` for {tname} in the data map",
+        )
     if table.role in ("shared", "reference"):
         raise GdprError(
             f"{tname} is a {table.role} table: a change there changes it for every subject",
@@ -107,6 +113,7 @@ def plan_rectification(
     assignments: Sequence[Assignment],
 ) -> list[TableChange]:
     """Read the current values to change; call inside `reading(stores)` with the snapshot."""
+    check_found_keys(resolved, stores, snap)
     by_table: dict[str, TableChange] = {}
     for a in assignments:
         col = resolved.tables[a.table].columns[a.column]
@@ -133,14 +140,15 @@ def _current(
     store: Store, change: TableChange, keys: list[Any], *, lock: bool
 ) -> dict[Any, tuple[Any, ...]]:
     table = change.table
-    cols = join((name(c) for c in [table.key, *change.columns]), ", ")
+    cols = join((name(c) for c in [*table.key, *change.columns]), ", ")
+    width = len(table.key)
     out: dict[Any, tuple[Any, ...]] = {}
     for part in chunks(keys, CHUNK):
-        q = fmt("SELECT {} FROM {} WHERE {}", cols, table.sql,
-                store.key_in(name(table.key), part))  # fmt: skip
+        q = fmt("SELECT {} FROM {} WHERE {}", cols, table.sql, table.key_in(store, part))
         if lock and store.kind == "postgresql":
             q = fmt("{} FOR UPDATE", q)
-        out.update({row[0]: tuple(row[1:]) for row in store.query(q)})
+        for row in store.query(q):
+            out[row[0] if width == 1 else tuple(row[:width])] = tuple(row[width:])
     return out
 
 
@@ -149,7 +157,7 @@ def _check_unique(store: Store, table: Table, a: Assignment, keys: list[Any]) ->
         return
     q = fmt(
         "SELECT count(*) FROM {} WHERE {} = {} AND NOT ({})",
-        table.sql, name(a.column), param(a.value), store.key_in(name(table.key), keys),
+        table.sql, name(a.column), param(a.value), table.key_in(store, keys),
     )  # fmt: skip
     if store.query(q)[0][0]:
         raise GdprError(f"{table.name}.{a.column}: another row already holds that value")
@@ -192,8 +200,7 @@ def apply_rectification(
 
 
 def _update(store: Store, table: Table, sets: Sql, keys: Sequence[Any]) -> Sql:
-    return fmt("UPDATE {} SET {} WHERE {}", table.sql, sets,
-               store.key_in(name(table.key), keys))  # fmt: skip
+    return fmt("UPDATE {} SET {} WHERE {}", table.sql, sets, table.key_in(store, keys))
 
 
 def change_digests(

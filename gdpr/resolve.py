@@ -62,6 +62,8 @@ def resolve(
         table.holds = _holds(table, lives[tname], lives, relations, add)
         _check_unmapped(table, lives[tname], relations, add)
     for table in tables.values():
+        if not table.key:
+            _address(table, relations, add)
         table.parties = _parties(table, tables, relations, add)
     resolved = Resolved(loaded, tables, relations, norms)
     if any(f.level == "error" for f in findings) or len(tables) != len(dm.tables):
@@ -79,26 +81,19 @@ def _table(tname: str, store: str, spec: TableSpec, live: TableInfo, add: _Add) 
         if cname not in live.columns:
             add("error", f"{tname}.{cname}", "no such column", "tables", tname, "columns", cname)
             ok = False
-    key = spec.key
-    if key is None and len(live.primary_key) == 1:
-        key = live.primary_key[0]
-    if key is None:
-        add(
-            "error",
-            tname,
-            "no single-column primary key; declare `key:` (a unique column) in the map",
-            "tables",
-            tname,
-        )
+    key: tuple[str, ...] = (
+        (spec.key,) if isinstance(spec.key, str) else tuple(spec.key or live.primary_key)
+    )
+    missing = [c for c in key if c not in live.columns]
+    if missing:
+        add("error", tname, f"key column {missing[0]!r} does not exist", "tables", tname, "key")
         return None
-    if key not in live.columns:
-        add("error", tname, f"key column {key!r} does not exist", "tables", tname, "key")
-        return None
-    if key not in live.unique:
+    unique = not key or any(u <= set(key) for u in live.unique_sets)
+    if not unique:
         add(
             "warning",
-            f"{tname}.{key}",
-            "the key is not declared unique; rows are told apart by it",
+            f"{tname}.{_names(key)}",
+            "the key is not declared unique; rows are told apart by it (checked in the data)",
             "tables",
             tname,
             "key",
@@ -122,7 +117,48 @@ def _table(tname: str, store: str, spec: TableSpec, live: TableInfo, add: _Add) 
     for cname, cspec in spec.columns.items():
         if cspec.identity:
             identity_columns.setdefault(cspec.identity, []).append(cname)
-    return Table(tname, store, spec.role, key, spec, columns, identity_columns)
+    return Table(tname, store, spec.role, key, spec, columns, identity_columns, unique_key=unique)
+
+
+def _names(columns: tuple[str, ...]) -> str:
+    return columns[0] if len(columns) == 1 else f"({', '.join(columns)})"
+
+
+def _address(table: Table, relations: list[Relation], add: _Add) -> None:
+    """A table with no key is addressed by the one column that finds its rows: its identity
+    column, or its relation to the subject's rows."""
+    at = ("tables", table.name)
+    why = "no primary key and no `key:`"
+    if table.role != "owned":
+        add("error", table.name, f"{why}: declare `key:` (a unique column or columns)", *at)
+        return
+    if any(r.parent == table.name for r in relations):
+        add("error", table.name, f"{why}, but other tables reference it: declare `key:`", *at)
+        return
+    idents = [c for cols in table.identity_columns.values() for c in cols]
+    down = [r for r in relations if r.child == table.name]
+    if len(idents) + len(down) != 1:
+        add(
+            "error",
+            table.name,
+            f"{why}: such a table is addressed by the one column that finds its rows, and "
+            f"this one has {len(idents)} identity columns and {len(down)} relations; "
+            "declare `key:`",
+            *at,
+        )
+        return
+    table.key = (idents[0],) if idents else down[0].child_columns
+    table.keyed = table.unique_key = False
+    for cname, col in table.columns.items():
+        if col.strategy == "tombstone":
+            add(
+                "error",
+                f"{table.name}.{cname}",
+                "tombstone writes the row's key, and this table has none: use null, mask or hash",
+                *at,
+                "columns",
+                cname,
+            )
 
 
 def _relations(
@@ -142,56 +178,51 @@ def _relations(
             for fk in info.foreign_keys:
                 if fk.parent not in lives or mapped_store[fk.parent] != store:
                     continue
-                if len(fk.columns) != 1:
-                    add(
-                        "warning",
-                        f"{info.name}({', '.join(fk.columns)})",
-                        f"composite foreign key to {fk.parent} is not followed",
-                    )
-                    continue
                 out.append(
                     Relation(
                         info.name,
-                        fk.columns[0],
+                        fk.columns,
                         fk.parent,
-                        fk.parent_columns[0],
+                        fk.parent_columns,
                         "foreign key",
                         store,
                         _namespace(loaded, kinds, store),
                     )
                 )
     for i, r in enumerate(dm.relations):
-        start, end = split_ref(r.from_, dm.tables), split_ref(r.to, dm.tables)
-        if start is None or end is None:
+        starts = [split_ref(v, dm.tables) for v in r.froms]
+        ends = [split_ref(v, dm.tables) for v in r.tos]
+        if None in starts or None in ends or len(starts) != len(ends):
             continue  # reported by the map's own checks
-        (child, ccol), (parent, pcol) = start, end
+        pairs = [(a, b) for a, b in zip(starts, ends, strict=True) if a and b]
+        child, parent = pairs[0][0][0], pairs[0][1][0]
         if child not in lives or parent not in lives:
             continue
-        bad = [f"{t}.{c}" for t, c in (start, end) if c not in lives[t].columns]
+        bad = [f"{t}.{c}" for pair in pairs for t, c in pair if c not in lives[t].columns]
         if bad:
             add("error", f"relations[{i}]", f"no such column {bad[0]}", "relations", i)
             continue
-        ckind, pkind = lives[child].columns[ccol].kind, lives[parent].columns[pcol].kind
-        if ckind != pkind:
-            add(
-                "error",
-                f"relations[{i}]",
-                f"{child}.{ccol} is {ckind} but {parent}.{pcol} is {pkind}",
-                "relations",
-                i,
-            )
+        mismatched = [
+            f"{child}.{cc} is {lives[child].columns[cc].kind} but {parent}.{pc} is "
+            f"{lives[parent].columns[pc].kind}"
+            for (_, cc), (_, pc) in pairs
+            if lives[child].columns[cc].kind != lives[parent].columns[pc].kind
+        ]
+        if mismatched:
+            add("error", f"relations[{i}]", mismatched[0], "relations", i)
             continue
         rel = Relation(
             child,
-            ccol,
+            tuple(cc for (_, cc), _ in pairs),
             parent,
-            pcol,
+            tuple(pc for _, (_, pc) in pairs),
             "data map",
             mapped_store[child],
             _namespace(loaded, kinds, mapped_store[child]),
         )
         if not any(
-            (o.child, o.child_column, o.parent, o.parent_column) == (child, ccol, parent, pcol)
+            (o.child, o.child_columns, o.parent, o.parent_columns)
+            == (rel.child, rel.child_columns, rel.parent, rel.parent_columns)
             for o in out
         ):
             out.append(rel)
@@ -199,12 +230,14 @@ def _relations(
         child_info = (lives.get(rel.child) if rel.child in dm.tables else None) or schemas[
             rel.child_store
         ].get(rel.child)
-        if child_info is not None and ("column", rel.child_column) not in child_info.index_leads:
+        lead = rel.child_columns[0]
+        if child_info is not None and ("column", lead) not in child_info.index_leads:
+            cols = ", ".join(rel.child_columns)
             add(
                 "warning",
-                f"{rel.child}.{rel.child_column}",
+                f"{rel.child}.{_names(rel.child_columns)}",
                 f"no index on this column (references {rel.parent}): every DSR scans "
-                f"{rel.child}; CREATE INDEX ON {rel.child} ({rel.child_column})",
+                f"{rel.child}; CREATE INDEX ON {rel.child} ({cols})",
             )
         if rel.child not in dm.tables:
             add(
@@ -223,8 +256,8 @@ def _check_columns(
     norms: Mapping[str, Normalisation],
     add: _Add,
 ) -> None:
-    linked = {r.child_column for r in relations if r.child == table.name} | {
-        r.parent_column for r in relations if r.parent == table.name
+    linked = {c for r in relations if r.child == table.name for c in r.child_columns} | {
+        c for r in relations if r.parent == table.name for c in r.parent_columns
     }
     for cname, cspec in table.spec.columns.items():
         col = table.columns[cname]
@@ -232,8 +265,8 @@ def _check_columns(
         where = f"{table.name}.{cname}"
         loc = ("tables", table.name, "columns", cname)
         s = col.strategy
-        if (cname == table.key or cname in linked) and s not in ("keep", "delete_row"):
-            what = "key" if cname == table.key else "relation"
+        if (cname in table.key or cname in linked) and s not in ("keep", "delete_row"):
+            what = "key" if cname in table.key else "relation"
             add("error", where, f"{s} on a {what} column: delete the row or keep it", *loc)
         elif s == "null" and not info.nullable:
             add("error", where, "null on a NOT NULL column: use mask or tombstone", *loc)
@@ -255,7 +288,7 @@ def _check_columns(
             add("error", where, f"the mask is longer than the column ({info.length})", *loc)
         elif s == "tombstone" and info.length is not None and info.length < TOMBSTONE_MIN:
             add("warning", where, f"tombstones need about {TOMBSTONE_MIN} characters", *loc)
-        if cspec.rectifiable and (cname == table.key or cname in linked):
+        if cspec.rectifiable and (cname in table.key or cname in linked):
             add("error", where, "a key or relation column cannot be rectifiable", *loc)
         if cspec.identity:
             norm = norms.get(cspec.identity, "text")
@@ -363,12 +396,13 @@ def _parties(
             )
         return []
     idents = {c: k for k, cols in table.identity_columns.items() for c in cols}
-    rels: dict[str, list[Relation]] = {}
+    rels: dict[str, list[Relation]] = {}  # by the relation's first column
     for r in relations:
         parent = tables.get(r.parent)
         if r.child == table.name and parent is not None and parent.role in ("subject", "owned"):
-            rels.setdefault(r.child_column, []).append(r)
-    leads = list(dict.fromkeys([*idents, *rels]))
+            rels.setdefault(r.child_columns[0], []).append(r)
+    rel_columns = {c for rs in rels.values() for r in rs for c in r.child_columns}
+    leads = list(dict.fromkeys([*idents, *rel_columns]))
     group = {c: c for c in leads}  # union-find over the columns that name a person
 
     def root(c: str) -> str:
@@ -376,6 +410,10 @@ def _parties(
             c = group[c]
         return c
 
+    for rs in rels.values():
+        for r in rs:  # the columns of one composite relation name one person
+            for c in r.child_columns[1:]:
+                group[root(c)] = root(r.child_columns[0])
     members: dict[str, str] = {}
     for c, target in bound.items():
         if target not in group or target == c:
@@ -409,7 +447,7 @@ def _parties(
     ]
     if len(out) > 1:
         for party in out:
-            for c in sorted(party.columns - set(rels)):
+            for c in sorted(party.columns - rel_columns):
                 spec = table.spec.columns.get(c)
                 if spec is None or not (spec.category or spec.identity):
                     continue
@@ -429,9 +467,9 @@ def _parties(
 
 
 def _check_unmapped(table: Table, live: TableInfo, relations: list[Relation], add: _Add) -> None:
-    linked = {r.child_column for r in relations if r.child == table.name}
+    linked = {c for r in relations if r.child == table.name for c in r.child_columns}
     for cname in live.columns:
-        if cname in table.spec.columns or cname == table.key or cname in linked:
+        if cname in table.spec.columns or cname in table.key or cname in linked:
             continue
         if table.role != "reference":
             add(

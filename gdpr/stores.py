@@ -28,7 +28,7 @@ from psycopg import IsolationLevel, sql
 from assay.gdpr.datamap import StoreKind
 from assay.gdpr.errors import StoreError
 from assay.gdpr.mapfile import LoadedMap
-from assay.gdpr.sqltext import Sql, fmt, for_sqlite, param
+from assay.gdpr.sqltext import Sql, fmt, for_sqlite, join, param, raw
 
 BATCH = 1000
 READ_STATEMENT_TIMEOUT = 300.0
@@ -75,6 +75,17 @@ class Store(ABC):
     def key_in(self, expr: Sql, values: Sequence[Any]) -> Sql:
         """``expr`` is one of `values` (a list bound as one parameter, not one per value)."""
         ...
+
+    def any_of(self, exprs: Sequence[Sql], kinds: Sequence[str], values: Sequence[Any]) -> Sql:
+        """The row of `exprs` is one of `values` (scalars for one expression, tuples for
+        several); `kinds` are the columns' kinds, which some dialects must spell out."""
+        if len(exprs) == 1:
+            return self.key_in(exprs[0], values)
+        return self._rows_in(exprs, kinds, values)
+
+    @abstractmethod
+    def _rows_in(self, exprs: Sequence[Sql], kinds: Sequence[str], values: Sequence[Any]) -> Sql:
+        """`any_of` for two or more expressions."""
 
     @abstractmethod
     def contains(self, expr: Sql, text: str) -> Sql: ...
@@ -188,6 +199,15 @@ class PostgresStore(Store):
 
     def key_in(self, expr: Sql, values: Sequence[Any]) -> Sql:
         return fmt("{} = ANY({})", expr, param(list(values)))
+
+    def _rows_in(self, exprs: Sequence[Sql], kinds: Sequence[str], values: Sequence[Any]) -> Sql:
+        # One array per column, zipped back into rows by unnest(); an index on the columns
+        # serves it. Lists of str reach the server untyped: text[] says what they are.
+        arrays = [
+            fmt("{}::text[]" if kind == "text" else "{}", param([v[i] for v in values]))
+            for i, kind in enumerate(kinds)
+        ]
+        return fmt("({}) IN (SELECT * FROM unnest({}))", join(exprs, ", "), join(arrays, ", "))
 
     def contains(self, expr: Sql, text: str) -> Sql:
         return fmt("strpos({}, {}) > 0", expr, param(text))
@@ -321,14 +341,28 @@ class SQLiteStore(Store):
     def close(self) -> None:
         self.conn.close()
 
-    def key_in(self, expr: Sql, values: Sequence[Any]) -> Sql:
+    def _check_values(self, values: Sequence[Any]) -> None:
         for v in values:
             if not isinstance(v, int | str):
                 raise StoreError(
                     f"store {self.name!r}: key values must be integers or text, "
                     f"got {type(v).__name__}"
                 )
+
+    def key_in(self, expr: Sql, values: Sequence[Any]) -> Sql:
+        self._check_values(values)
         return fmt("{} IN (SELECT value FROM json_each({}))", expr, param(list(values)))
+
+    def _rows_in(self, exprs: Sequence[Sql], kinds: Sequence[str], values: Sequence[Any]) -> Sql:
+        for row in values:
+            self._check_values(row)
+        parts = join((raw(f"json_extract(value, '$[{i}]')") for i in range(len(exprs))), ", ")
+        return fmt(
+            "({}) IN (SELECT {} FROM json_each({}))",
+            join(exprs, ", "),
+            parts,
+            param([list(v) for v in values]),
+        )
 
     def contains(self, expr: Sql, text: str) -> Sql:
         return fmt("instr({}, {}) > 0", expr, param(text))

@@ -32,12 +32,9 @@ def erased_value(store: Store, table: Table, column: Column, hash_key: bytes) ->
     if column.strategy == "hash":
         return store.keyed_hash(c, hash_key)
     if column.strategy == "tombstone":
-        return fmt(
-            "{} || CAST({} AS TEXT) || {}",
-            param(TOMBSTONE[0]),
-            name(table.key),
-            param(TOMBSTONE[1]),
-        )
+        # A composite key's parts are joined with '.': unique as long as the key is.
+        key = join((fmt("CAST({} AS TEXT)", name(c)) for c in table.key), " || '.' || ")
+        return fmt("{} || {} || {}", param(TOMBSTONE[0]), key, param(TOMBSTONE[1]))
     mask = column.mask
     assert column.strategy == "mask" and mask is not None, column.strategy
     parts = []
@@ -105,7 +102,7 @@ def count_changes(store: Store, table: Table, columns: Sequence[str], keys: Sequ
         all_erased(store, table, columns),
         join(sums, ", "),
         table.sql,
-        store.key_in(name(table.key), keys),
+        table.key_in(store, keys),
     )
 
 
@@ -126,10 +123,10 @@ def update_statement(
         "UPDATE {} SET {} WHERE {} AND NOT ({})",
         table.sql,
         join(sets, ", "),
-        store.key_in(name(table.key), keys),
+        table.key_in(store, keys),
         all_erased(store, table, columns),
     )
 
 
 def delete_statement(store: Store, table: Table, keys: Sequence[Any]) -> Sql:
-    return fmt("DELETE FROM {} WHERE {}", table.sql, store.key_in(name(table.key), keys))
+    return fmt("DELETE FROM {} WHERE {}", table.sql, table.key_in(store, keys))

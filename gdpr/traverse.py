@@ -13,7 +13,7 @@ read later, in batches, by access.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence, Sized
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,21 +31,47 @@ CHUNK = 10_000
 
 @dataclass
 class Found:
-    """The rows of one table found for the subject: key -> values of `columns`."""
+    """The rows of one table found for the subject: key -> values of `columns` (the key's
+    columns first). A key is a value for a one-column key, a tuple for a composite one.
+    A table without a key is addressed by one column, and `counts` says how many rows
+    each address stands for."""
 
     table: Table
     columns: tuple[str, ...]
     rows: dict[Any, tuple[Any, ...]] = field(default_factory=dict)
     via: set[str] = field(default_factory=set)
+    counts: dict[Any, int] = field(default_factory=dict)
 
-    def values(self, column: str, keys: Iterable[Any] | None = None) -> list[Any]:
-        """Distinct non-null values of `column` among `keys` (default: all rows)."""
-        i = self.columns.index(column)
-        rows = self.rows if keys is None else {k: self.rows[k] for k in keys}
-        return list({row[i] for row in rows.values() if row[i] is not None})
+    def values(self, columns: Sequence[str], keys: Iterable[Any] | None = None) -> list[Any]:
+        """Distinct values of `columns` among `keys` (default: all rows), as `value` gives
+        them; a value with a NULL part references nothing and is left out."""
+        picked = self.rows.values() if keys is None else (self.rows[k] for k in keys)
+        at = [self.columns.index(c) for c in columns]
+        if len(at) == 1:
+            i = at[0]
+            return list({row[i] for row in picked if row[i] is not None})
+        out = {tuple(row[i] for i in at) for row in picked}
+        return [v for v in out if None not in v]
 
-    def value(self, key: Any, column: str) -> Any:
-        return self.rows[key][self.columns.index(column)]
+    def value(self, key: Any, columns: Sequence[str]) -> Any:
+        """The value of `columns` in the row of `key`: one value, or a tuple for several
+        (None if any part is NULL)."""
+        row = self.rows[key]
+        if len(columns) == 1:
+            return row[self.columns.index(columns[0])]
+        out = tuple(row[self.columns.index(c)] for c in columns)
+        return None if None in out else out
+
+    def key_of(self, row: Sequence[Any]) -> Any:
+        width = len(self.table.key)
+        return row[0] if width == 1 else tuple(row[:width])
+
+    def count(self, keys: Iterable[Any] | None = None) -> int:
+        """How many rows `keys` (default: all) stand for."""
+        picked = self.rows if keys is None else keys
+        if self.table.keyed:
+            return len(picked) if isinstance(picked, Sized) else sum(1 for _ in picked)
+        return sum(self.counts[k] for k in picked)
 
 
 @dataclass
@@ -59,7 +85,7 @@ class Snapshot:
 
     @property
     def rows(self) -> int:
-        return sum(len(f.rows) for f in self.found.values())
+        return sum(f.count() for f in self.found.values())
 
 
 @contextmanager
@@ -72,13 +98,16 @@ def reading(stores: Mapping[str, Store]) -> Any:
 
 
 def link_columns(resolved: Resolved, table: Table) -> tuple[str, ...]:
-    """The key, then every column a relation or an identity of `table` uses."""
-    cols = [table.key]
+    """The key, then every column a relation or an identity of `table` uses (a table
+    without a key: its address alone, since only it tells its rows apart)."""
+    cols = list(table.key)
+    if not table.keyed:
+        return tuple(cols)
     for r in resolved.relations:
         if r.child == table.name:
-            cols.append(r.child_column)
+            cols.extend(r.child_columns)
         if r.parent == table.name:
-            cols.append(r.parent_column)
+            cols.extend(r.parent_columns)
     for names in table.identity_columns.values():
         cols.extend(names)
     return tuple(dict.fromkeys(cols))
@@ -103,14 +132,15 @@ def find_subject(
     if prior is not None:
         for tname, old in prior.found.items():
             if tname in resolved.tables and old.rows:
-                walk.select(resolved.tables[tname], name(old.table.key), list(old.rows), "key")
+                table = resolved.tables[tname]
+                walk.select(table, table.key, list(old.rows), "key")
         for tname, old in prior.found.items():
             for rel in resolved.into(tname):
                 if resolved.followed_down(rel):
                     walk.select(
                         resolved.tables[rel.child],
-                        name(rel.child_column),
-                        old.values(rel.parent_column),
+                        rel.child_columns,
+                        old.values(rel.parent_columns),
                         f"{rel} (before erasure)",
                     )
     searched: dict[str, set[Any]] = {}
@@ -135,8 +165,16 @@ class _Walk:
         self.frontier: dict[str, set[Any]] = {}
         self._templates: dict[tuple[str, str], sql.Composable] = {}
 
-    def select(self, table: Table, column: Sql, values: Collection[Any], via: str) -> None:
-        """Add the rows of `table` where `column` is one of `values`."""
+    def select(
+        self,
+        table: Table,
+        columns: Sequence[str],
+        values: Collection[Any],
+        via: str,
+        lower: bool = False,
+    ) -> None:
+        """Add the rows of `table` whose `columns` hold one of `values` (compared
+        lower-cased with `lower`: e-mail identities)."""
         if not values:
             return
         store = self.stores[table.store]
@@ -144,27 +182,45 @@ class _Walk:
         if found is None:
             found = Found(table, link_columns(self.resolved, table))
             self.snapshot.found[table.name] = found
-        # The statement's text depends on table and column only: compose it once.
+        exprs = [fmt("lower({})", name(c)) if lower else name(c) for c in columns]
+        kinds = table.kinds(columns)
+
+        def where(part: Sequence[Any]) -> Sql:
+            return store.any_of(exprs, kinds, part)
+
+        # The statement's text depends on table and columns only: compose it once.
         cache_key = (table.name, via)
         template = self._templates.get(cache_key)
         if template is None:
             cols = join((name(c) for c in found.columns), ", ")
-            q = fmt("SELECT {} FROM {} WHERE {}", cols, table.sql, store.key_in(column, []))
+            if table.keyed:
+                q = fmt("SELECT {} FROM {} WHERE {}", cols, table.sql, where([]))
+            else:  # rows that agree on the address are one entry, with their count
+                q = fmt(
+                    "SELECT {}, count(*) FROM {} WHERE {} GROUP BY {}",
+                    cols,
+                    table.sql,
+                    where([]),
+                    cols,
+                )
             template = self._templates[cache_key] = rendered(q).text
         for part in chunks(list(values), CHUNK):
             self.snapshot.queries += 1
-            for row in store.query(Sql(template, store.key_in(column, part).params)):
-                if row[0] not in found.rows:
-                    found.rows[row[0]] = tuple(row)
-                    self.frontier.setdefault(table.name, set()).add(row[0])
+            for result in store.query(Sql(template, where(part).params)):
+                row = result if table.keyed else result[:-1]
+                key = found.key_of(row)
+                if not table.keyed:
+                    found.counts[key] = result[-1]
+                if key not in found.rows:
+                    found.rows[key] = tuple(row)
+                    self.frontier.setdefault(table.name, set()).add(key)
                     found.via.add(via)
 
     def by_identity(self, kind: str, values: Collection[Any]) -> None:
         email = self.resolved.identities[kind] == "email"
         for table in self.resolved.tables.values():
             for col in table.identity_columns.get(kind, []):
-                expr = fmt("lower({})", name(col)) if email else name(col)
-                self.select(table, expr, values, f"identity {kind} ({col})")
+                self.select(table, (col,), values, f"identity {kind} ({col})", lower=email)
 
     def expand(self, known: dict[str, set[Any]]) -> None:
         """Follow relations from newly found rows until nothing new turns up."""
@@ -179,19 +235,19 @@ class _Walk:
                     child = self.resolved.tables[rel.child]
                     self.select(
                         child,
-                        name(rel.child_column),
-                        found.values(rel.parent_column, keys),
+                        rel.child_columns,
+                        found.values(rel.parent_columns, keys),
                         str(rel),
                     )
-            if table.role == "reference":
+            if table.role == "reference" or not table.keyed:
                 continue
             for rel in self.resolved.out_of(tname):
                 parent = self.resolved.tables.get(rel.parent)
                 if parent is not None and parent.role in ("shared", "reference"):
                     self.select(
                         parent,
-                        name(rel.parent_column),
-                        found.values(rel.child_column, keys),
+                        rel.parent_columns,
+                        found.values(rel.child_columns, keys),
                         str(rel),
                     )
 
@@ -199,7 +255,7 @@ class _Walk:
         for kind, cols in found.table.identity_columns.items():
             norm = self.resolved.identities[kind]
             for col in cols:
-                for value in found.values(col, keys):
+                for value in found.values((col,), keys):
                     try:
                         known.setdefault(kind, set()).add(normalise(norm, value, label=kind))
                     except IdentityError:

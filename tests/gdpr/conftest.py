@@ -150,6 +150,13 @@ def store_shop(request: pytest.FixtureRequest, tmp_path: Path) -> Shop:
     return make_shop(request.param, "constrained", tmp_path, dsn)
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=ON_POSTGRES)])
+def plain_shop(request: pytest.FixtureRequest, tmp_path: Path) -> Shop:
+    """The example shop without declared constraints on each datastore."""
+    dsn = request.getfixturevalue("pg_dsn") if request.param == "postgresql" else None
+    return make_shop(request.param, "plain", tmp_path, dsn)
+
+
 @pytest.fixture
 def sqlite_shop(tmp_path: Path) -> Shop:
     return make_shop("sqlite", "constrained", tmp_path, None)
