@@ -70,7 +70,7 @@ def home_of(identity: Identity) -> str:
 
 def create_app(console: Console) -> FastAPI:
     """The console app over `console` (which the caller closes after serving)."""
-    from assay.serve import api, pages
+    from assay.serve import api, dsr, pages
 
     app = FastAPI(
         title="assay console API",
@@ -202,4 +202,6 @@ def create_app(console: Console) -> FastAPI:
     app.mount("/static", StaticFiles(packages=[("assay.serve", "static")]), name="static")
     app.include_router(pages.router)
     app.include_router(api.router, prefix=API)
+    app.include_router(dsr.router)
+    app.include_router(dsr.api_router, prefix=API)
     return app

@@ -76,6 +76,25 @@ tokens_option = click.option(
     "--proxy-groups-header", default="X-Forwarded-Groups", show_default=True, metavar="HEADER"
 )
 @click.option(
+    "--datamap",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Serve the DSR queue of this data map's requests to the privacy role (its "
+    "stores are reached as `assay dsr` reaches them).",
+)
+@click.option(
+    "--pseudonym-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path(".assay/pseudonym.key"),
+    show_default=True,
+    help="The key of the subjects' pseudonyms (with --datamap).",
+)
+@click.option(
+    "--dsr-actions",
+    is_flag=True,
+    help="Let the privacy role act on requests (verify, dry-run, erase, extend, reject); "
+    "without it the queue is read-only.",
+)
+@click.option(
     "--secure-cookies",
     is_flag=True,
     help="Mark cookies Secure: the console is reached over HTTPS (through a proxy).",
@@ -95,6 +114,9 @@ def serve(
     proxy_role: tuple[str, ...],
     proxy_user_header: str,
     proxy_groups_header: str,
+    datamap: Path | None,
+    pseudonym_key: Path,
+    dsr_actions: bool,
     secure_cookies: bool,
 ) -> None:
     """A web console over the evidence ledger: runs, findings and their proofs, diffs,
@@ -102,7 +124,9 @@ def serve(
     through a reverse proxy that names the user (--proxy-address)."""
     if ctx.invoked_subcommand is not None:
         return
-    from assay.serve.launch import console_from_options, run_console
+    if dsr_actions and datamap is None:
+        raise click.UsageError("--dsr-actions needs --datamap")
+    from assay.serve.launch import console_from_options, dsr_desk, run_console
 
     console = console_from_options(
         ledger=ledger,
@@ -111,6 +135,7 @@ def serve(
         signing_key=signing_key,
         tokens_path=tokens_path,
         proxy=(proxy_address, proxy_role, proxy_user_header, proxy_groups_header),
+        dsr=None if datamap is None else dsr_desk(ledger, datamap, pseudonym_key, dsr_actions),
         secure_cookies=secure_cookies,
     )
     run_console(console, host, port, login_link=False)

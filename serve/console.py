@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assay.engine.changes import run_index
 from assay.engine.models import Waiver
@@ -23,6 +23,9 @@ from assay.serve.data import ControlText
 from assay.serve.proxy import ProxyIdentity
 from assay.serve.sessions import Sessions
 from assay.serve.tokens import TokenStore
+
+if TYPE_CHECKING:
+    from assay.serve.dsr import DsrDesk
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,8 @@ class Console:
     signing_key: SigningKey | None = None
     """The key that signs exported bundles (the log's own), when the console has it."""
     proxy: ProxyIdentity | None = None
+    dsr: DsrDesk | None = None
+    """The DSR queue, when the console serves it (a data map was given)."""
     secure_cookies: bool = False
     verification: Verification = field(default_factory=Verification)
     _verify_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -124,6 +129,7 @@ def open_console(
     signing_key: SigningKey | None = None,
     sessions: Sessions | None = None,
     proxy: ProxyIdentity | None = None,
+    dsr: DsrDesk | None = None,
     secure_cookies: bool = False,
 ) -> Console:
     """The console over the existing ledger at `ledger_url` (LedgerError if there is none)."""
@@ -137,5 +143,6 @@ def open_console(
         catalog=catalog,
         signing_key=signing_key,
         proxy=proxy,
+        dsr=dsr,
         secure_cookies=secure_cookies,
     )

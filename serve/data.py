@@ -20,7 +20,7 @@ from assay.engine.changes import Change, classify, run_counts
 from assay.engine.evaluate import CriterionScore, FrameworkScore
 from assay.engine.formats.html import overall_score
 from assay.engine.report import where
-from assay.evidence import Checkpoint, LedgerError
+from assay.evidence import Checkpoint
 from assay.evidence.backends.dbapi import SqlLedger
 from assay.evidence.backends.run_index import RunEntry
 
@@ -160,10 +160,6 @@ class Checkpoints:
         """The smallest checkpoint whose tree holds record `seq`."""
         at = bisect.bisect_right(self._sizes, seq)
         return self.all[at] if at < len(self.all) else None
-
-    @property
-    def latest(self) -> Checkpoint | None:
-        return self.all[-1] if self.all else None
 
 
 def run_row(entry: RunEntry, checkpoints: Checkpoints) -> RunRow:
@@ -392,10 +388,3 @@ def _diff_row(change: Change, rec: dict[str, Any], status: str | None) -> DiffRo
         resource_name=str(resource.get("name") or resource.get("id")),
         status=status,
     )
-
-
-def latest_checkpoint(ledger: SqlLedger[Any]) -> Checkpoint:
-    checkpoint = ledger.latest_checkpoint()
-    if checkpoint is None:
-        raise LedgerError("the ledger has no signed checkpoint yet: sign one first")
-    return checkpoint

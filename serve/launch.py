@@ -10,6 +10,7 @@ import click
 from assay.errors import ConfigError
 from assay.evidence import SigningKey, SigningKeyError, VerifierKey, resolve_signing_key
 from assay.serve.console import Console, open_console
+from assay.serve.dsr import DsrDesk
 from assay.serve.proxy import ProxyIdentity
 from assay.serve.server import bind, serve
 from assay.serve.sessions import Identity
@@ -39,6 +40,7 @@ def console_from_options(
     signing_key: Path | None,
     tokens_path: Path,
     proxy: tuple[Sequence[str], Sequence[str], str, str] = ((), (), "", ""),
+    dsr: DsrDesk | None = None,
     secure_cookies: bool = False,
 ) -> Console:
     """The console the options describe; ConfigError (naming the option) for a bad one."""
@@ -58,14 +60,34 @@ def console_from_options(
         profile=profile,
         signing_key=signing,
         proxy=identity,
+        dsr=dsr,
         secure_cookies=secure_cookies,
     )
 
 
-def run_console(console: Console, host: str, port: int, *, login_link: bool) -> None:
+def dsr_desk(ledger: str, datamap: Path, key_path: Path, actions: bool) -> DsrDesk:
+    """The DSR queue over `datamap`, its stores reached through the map's own settings."""
+    if not key_path.is_file():
+        raise ConfigError(
+            "no pseudonym key: the requests' subjects cannot be matched without it",
+            file=key_path,
+            field="--pseudonym-key",
+        )
+    return DsrDesk(datamap, ledger, key_path, actions=actions)
+
+
+def run_console(
+    console: Console, host: str, port: int, *, login_link: bool, any_port_if_taken: bool = False
+) -> None:
     """Serve `console` until interrupted. With `login_link`, print a one-time link that
-    signs its first visitor in as an administrator (for a demo on this machine)."""
-    sock = bind(host, port)
+    signs its first visitor in as an administrator (for a demo on this machine); with
+    `any_port_if_taken`, a port the kernel picks when `port` is taken."""
+    try:
+        sock = bind(host, port)
+    except ConfigError:
+        if not any_port_if_taken:
+            raise
+        sock = bind(host, 0)
 
     def ready(url: str) -> None:
         click.echo(f"assay console on {url} (Ctrl-C to stop)")

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from assay.demo.shop import create_shop_sqlite, shop_datamap
 from assay.engine.collect import Snapshot, now_rfc3339
 from assay.engine.planner import make_plan
 from assay.engine.run import execute
@@ -23,6 +24,7 @@ from assay.evidence import SigningKey, create_signing_key
 from assay.evidence.signing import Signer
 from assay.serve.app import create_app
 from assay.serve.console import Console, open_console
+from assay.serve.dsr import DsrDesk
 from assay.serve.tokens import Role, TokenStore
 from assay.testing import make_resource
 
@@ -114,13 +116,35 @@ def tokens(evidence: Evidence) -> dict[Role, str]:
 
 
 @pytest.fixture(scope="session")
-def console(evidence: Evidence, tokens: dict[Role, str]) -> Iterator[Console]:
+def shop(evidence: Evidence) -> DsrDesk:
+    """The example shop, its requests kept in the evidence's ledger, actions enabled."""
+    db = evidence.root / "shop.db"
+    create_shop_sqlite(db)
+    return DsrDesk(
+        shop_datamap(),
+        evidence.ledger_url,
+        evidence.root / "pseudonym.key",
+        connections={"shop": str(db)},
+        signer=Signer(evidence.root / "signing.key", evidence.root / "checkpoints"),
+        actions=True,
+    )
+
+
+def open_request(shop: DsrDesk, kind: str, identity: tuple[str, str]) -> str:
+    """A new request of `kind` for the subject of `identity`, as `assay dsr new` opens it."""
+    with shop.session() as session:
+        return session.book.open_request(kind, session.identities([identity])).id
+
+
+@pytest.fixture(scope="session")
+def console(evidence: Evidence, tokens: dict[Role, str], shop: DsrDesk) -> Iterator[Console]:
     made = open_console(
         evidence.ledger_url,
         keys=[evidence.key.verifier],
         tokens=TokenStore(evidence.root / "console-tokens.json"),
         profile=evidence.profile,
         signing_key=evidence.key,
+        dsr=shop,
     )
     yield made
     made.close()

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import Evidence
+from conftest import Evidence, open_request
 from starlette.testclient import TestClient
 
 from assay.serve.app import create_app
 from assay.serve.console import Console
+from assay.serve.dsr import DsrDesk
 from assay.serve.sessions import Identity
 from assay.serve.tokens import Role
 
@@ -175,3 +176,21 @@ def test_the_privacy_role_sees_no_runs(client: TestClient, tokens: dict[Role, st
     auth = bearer(tokens[Role.PRIVACY])
     assert client.get("/api/v1/runs", headers=auth).status_code == 403
     assert client.get("/runs", headers=auth).status_code == 403
+
+
+def test_the_dsr_queue_is_the_privacy_roles_alone(
+    client: TestClient, tokens: dict[Role, str], shop: DsrDesk
+) -> None:
+    request_id = open_request(shop, "access", ("email", "Zoë@Example.com"))
+    queue = client.get("/api/v1/dsr/requests", headers=bearer(tokens[Role.PRIVACY]))
+    assert queue.status_code == 200
+    item = next(r for r in queue.json() if r["request"] == request_id)
+    assert item["state"] == "received" and item["next_step"] == "verify the subject's identity"
+    assert item["subject"].startswith("hmac-sha256:")
+    assert "example.com" not in queue.text.lower()
+    auditor = bearer(tokens[Role.AUDITOR])
+    assert client.get("/api/v1/dsr/requests", headers=auditor).status_code == 403
+    assert client.get(f"/dsr/{request_id}", headers=auditor).status_code == 403
+    sign_in(client, tokens[Role.AUDITOR])
+    refused = client.post(f"/dsr/{request_id}/reject", data={"reason": "x", "csrf": "x"})
+    assert refused.status_code == 403

@@ -3,16 +3,22 @@ the runs to a finding, filter, see the proof verified by the page itself, export
 
 from __future__ import annotations
 
+import sqlite3
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import ADDRESS, Evidence, chromium
+from conftest import ADDRESS, Evidence, chromium, open_request
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from assay.evidence import verify_bundle
+from assay.evidence import open_ledger, verify_bundle
+from assay.serve.dsr import DsrDesk
 from assay.serve.tokens import Role
+
+# A customer of the example shop, as they wrote their address in the request.
+SUBJECT = ("email", "bob@example.com")
 
 pytestmark = pytest.mark.integration
 
@@ -32,12 +38,11 @@ def page(browser: Browser) -> Iterator[Page]:
     context.close()
 
 
-def sign_in(page: Page, url: str, token: str) -> None:
-    page.goto(f"{url}/runs")
-    expect(page).to_have_url(f"{url}/login?next=/runs")
+def sign_in(page: Page, url: str, token: str, lands: str = "/runs") -> None:
+    page.goto(f"{url}/login")
     page.fill("#token", token)
     page.click("button[type=submit]")
-    expect(page).to_have_url(f"{url}/runs")
+    expect(page).to_have_url(f"{url}{lands}")
 
 
 def test_an_auditor_walks_from_the_runs_to_a_verified_proof(
@@ -151,9 +156,8 @@ def test_an_auditor_never_reaches_the_dsr_queue_or_personal_data(
     sign_in(page, console_url, tokens[Role.AUDITOR])
     expect(page.locator("nav")).not_to_contain_text("DSR")
     page.goto(f"{console_url}/dsr")
-    assert page.locator("h1").inner_text() in {"Not allowed", "Not found"}
-    api = page.request.get(f"{console_url}/api/v1/dsr/requests")
-    assert api.status in {403, 404}
+    expect(page.locator("h1")).to_have_text("Not allowed")
+    assert page.request.get(f"{console_url}/api/v1/dsr/requests").status == 403
     # The address is a resource id in both runs: every page shows its pseudonym only.
     for path in ("/runs", f"/runs/{evidence.runs[1]}", f"/runs/{evidence.runs[0]}"):
         page.goto(console_url + path)
@@ -170,5 +174,71 @@ def test_a_wrong_token_is_refused_and_signing_out_ends_the_session(
     expect(page.locator(".alert")).to_contain_text("unknown, revoked or mistyped")
     sign_in(page, console_url, tokens[Role.AUDITOR])
     page.click("text=Sign out")
+    expect(page).to_have_url(f"{console_url}/login")
     page.goto(f"{console_url}/runs")
     expect(page).to_have_url(f"{console_url}/login?next=/runs")
+
+
+def test_the_privacy_team_runs_an_erasure_from_the_queue(
+    page: Page, console_url: str, tokens: dict[Role, str], shop: DsrDesk, evidence: Evidence
+) -> None:
+    request_id = open_request(shop, "erasure", SUBJECT)
+    sign_in(page, console_url, tokens[Role.PRIVACY], lands="/dsr")
+    expect(page.locator("nav")).not_to_contain_text("Runs")
+    row = page.locator(f"#requests tr[data-request='{request_id}']")
+    expect(row).to_contain_text("verify the subject's identity")
+    row.locator("a").click()
+
+    page.fill("#verify input[name=method]", "reply from the account address")
+    page.click("#verify button")
+    expect(page.locator("#state")).to_have_text("verified")
+
+    page.fill("#dry-run input[name=identity]", f"email={SUBJECT[1]}")
+    page.click("#dry-run button")
+    expect(page.locator("#outcome h2")).to_contain_text("dry run: nothing was written")
+    expect(page.locator("#plan")).to_contain_text("shop.customers")
+    expect(page.locator("#state")).to_have_text("planned")
+    assert customer_rows(shop) == 1
+
+    # The confirmation is typed, or nothing happens.
+    page.fill("#erase input[name=identity]", f"email={SUBJECT[1]}")
+    page.fill("#erase input[name=confirm]", "yes")
+    page.click("#erase button")
+    expect(page.locator(".alert")).to_contain_text(f"type the request id {request_id}")
+    assert customer_rows(shop) == 1
+
+    page.goto(f"{console_url}/dsr/{request_id}")
+    page.fill("#erase input[name=identity]", f"email={SUBJECT[1]}")
+    page.fill("#erase input[name=confirm]", request_id)
+    page.click("#erase button")
+    expect(page.locator("#erased")).to_contain_text("nothing erasable remains")
+    expect(page.locator("#state")).to_have_text("completed")
+    assert customer_rows(shop) == 0
+
+    actions = [
+        (rec["action"], rec["by"])
+        for rec in ledger_records(evidence)
+        if rec.get("event") == "console_action" and rec["request"] == request_id
+    ]
+    assert actions == [
+        ("verify", "privacy tester"),
+        ("dry-run", "privacy tester"),
+        ("erase", "privacy tester"),
+    ]
+    assert SUBJECT[1].lower() not in page.content().lower()
+
+
+def customer_rows(shop: DsrDesk) -> int:
+    db = sqlite3.connect(shop.connections["shop"])
+    try:
+        (n,) = db.execute(
+            "SELECT count(*) FROM customers WHERE lower(email) = ?", (SUBJECT[1].lower(),)
+        ).fetchone()
+        return int(n)
+    finally:
+        db.close()
+
+
+def ledger_records(evidence: Evidence) -> list[dict[str, Any]]:
+    with open_ledger(evidence.ledger_url, create=False) as ledger:
+        return [stored.record for stored in ledger.records()]
