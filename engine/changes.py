@@ -10,7 +10,7 @@ baseline.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -109,7 +109,12 @@ def run_index(ledger: Ledger) -> SqlLedger[Any]:
 
 
 def ledger_baseline(
-    ledger: SqlLedger[Any], targets: Collection[str], keep_runs: int = 30
+    ledger: SqlLedger[Any],
+    targets: Collection[str],
+    keep_runs: int = 30,
+    *,
+    keep: Callable[[dict[str, Any]], bool] | None = None,
+    exclude: str | None = None,
 ) -> tuple[Baseline, list[RunPoint]]:
     """The baseline and the last `keep_runs` finished runs over exactly the target names
     `targets` (oldest first, for the trend), from the run index; of the records, only
@@ -124,8 +129,12 @@ def ledger_baseline(
     A baseline written before result records carried them gets them from one streamed
     pass over the ledger (`ledger_history`), exactly as before the index: the cost is
     paid once per set of targets, since the run written next carries them.
+
+    With `keep`, only the baseline's result records it accepts are kept (a shard keeps
+    those of its own share); run `exclude` never counts (a run being completed).
     """
-    entries = ledger.runs(targets=targets, finished=True, limit=max(keep_runs, 1))
+    entries = ledger.runs(targets=targets, finished=True, limit=max(keep_runs, 1) + 1)
+    entries = [e for e in entries if e.run != exclude][: max(keep_runs, 1)]
     if not entries:
         return Baseline(), []
     last = entries[0]
@@ -133,7 +142,7 @@ def ledger_baseline(
     carried = True
     for stored in ledger.run_records(last.run):
         rec = stored.record
-        if rec.get("kind") != "result":
+        if rec.get("kind") != "result" or (keep is not None and not keep(rec)):
             continue
         fp = record_fingerprint(rec)
         base.results[fp] = Seen(rec["status"], rec["control"]["id"], rec["resource"])

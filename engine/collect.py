@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel
 
 from assay.checks import registry
+from assay.engine.models import Target
 from assay.engine.planner import Plan, PlannedTarget
 from assay.errors import ConfigError
 from assay.files import atomic_write
@@ -64,26 +67,81 @@ def now_rfc3339() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@runtime_checkable
+class Members(Protocol):
+    """Target options that may stand for several targets (an AWS organisation's accounts)."""
+
+    def members(self, timeout: float) -> list[tuple[str, BaseModel]] | None:
+        """``(suffix, options)`` of each member, or None: the target stands for itself."""
+        ...
+
+
+@runtime_checkable
+class RegionSplit(Protocol):
+    """Target options whose collection splits into one work unit per region, and the rest."""
+
+    def split_regions(
+        self, resource_types: Sequence[str]
+    ) -> list[tuple[str | None, BaseModel, tuple[str, ...]]]:
+        """``(region or None for the rest, options, resource types)`` per work unit."""
+        ...
+
+
+def members_of(pt: PlannedTarget, timeout: float) -> list[PlannedTarget]:
+    """The targets `pt` stands for: itself, or each of its members, named
+    ``<name>-<suffix>`` (an organisation's accounts: ``org-111111111111``). Raises what
+    listing the members raises."""
+    found = pt.options.members(timeout) if isinstance(pt.options, Members) else None
+    if found is None:
+        return [pt]
+    return [
+        replace(
+            pt,
+            target=Target(name=f"{pt.target.name}-{suffix}", provider=pt.target.provider),
+            options=options,
+        )
+        for suffix, options in found
+    ]
+
+
+def unreachable(pt: PlannedTarget, reason: str) -> tuple[dict[str, Any], list[CollectionFailure]]:
+    """The snapshot entry and failures of a target that could not be reached: every
+    resource type it was to give fails with `reason`."""
+    entry = {"name": pt.target.name, "provider": pt.target.provider, "error": reason}
+    return entry, [
+        CollectionFailure(pt.target.name, pt.target.provider, t, reason) for t in pt.resource_types
+    ]
+
+
 def collect(
     plan: Plan, *, workers: int = 8, timeout: float = 300.0, progress: Progress | None = None
 ) -> Snapshot:
-    """Collect every resource type the plan needs from every target, each type once per target."""
+    """Collect every resource type the plan needs from every target, each type once per
+    target; a target that stands for several (an organisation) is collected member by
+    member, and one whose members cannot be listed fails whole."""
     snap = Snapshot(created_at=now_rfc3339())
+    targets: list[PlannedTarget] = []
+    for pt in plan.targets:
+        try:
+            targets += members_of(pt, timeout)
+        except Exception as exc:
+            entry, failures = unreachable(
+                pt, f"cannot list the members of target {pt.target.name!r}: {describe(exc)}"
+            )
+            snap.targets.append(entry)
+            snap.failures += failures
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="collect") as pool:
-        connected = {pt.target.name: pool.submit(_connect, pt, timeout) for pt in plan.targets}
+        connected = {pt.target.name: pool.submit(connect, pt, timeout) for pt in targets}
         jobs: dict[Future[list[dict[str, Any]]], tuple[PlannedTarget, str]] = {}
-        for pt in plan.targets:
+        for pt in targets:
             try:
                 conn, identity = connected[pt.target.name].result(timeout=timeout)
             except Exception as exc:
-                reason = f"cannot reach target {pt.target.name!r}: {_describe(exc)}"
-                snap.targets.append(
-                    {"name": pt.target.name, "provider": pt.target.provider, "error": reason}
+                entry, failures = unreachable(
+                    pt, f"cannot reach target {pt.target.name!r}: {describe(exc)}"
                 )
-                snap.failures += [
-                    CollectionFailure(pt.target.name, pt.target.provider, t, reason)
-                    for t in pt.resource_types
-                ]
+                snap.targets.append(entry)
+                snap.failures += failures
                 continue
             snap.targets.append(
                 {"name": pt.target.name, "provider": pt.target.provider, "identity": identity}
@@ -112,7 +170,7 @@ def collect(
                         pt.target.name,
                         pt.target.provider,
                         rtype,
-                        f"collecting {rtype} failed: {_describe(exc)}",
+                        f"collecting {rtype} failed: {describe(exc)}",
                     )
                 )
                 continue
@@ -123,7 +181,47 @@ def collect(
     return snap
 
 
-def _connect(pt: PlannedTarget, timeout: float) -> tuple[Any, dict[str, Any]]:
+def collect_types(
+    conn: Any,
+    pt: PlannedTarget,
+    types: Sequence[str],
+    *,
+    pool: Executor,
+    timeout: float,
+    failing_as: str | None = None,
+) -> tuple[list[dict[str, Any]], list[CollectionFailure]]:
+    """Resources of `types` from one connected target, each type on `pool`, and what
+    failed (scoped to `failing_as`, default the target's name). For a work unit of a
+    target: the same collectors and failures as `collect`, for some of its types."""
+    jobs = {pool.submit(_run_collector, t, conn, pt.target.name): t for t in types}
+    done, pending = wait(jobs, timeout=timeout)
+    where = failing_as or pt.target.name
+    failures = []
+    for fut in pending:
+        fut.cancel()
+        failures.append(
+            CollectionFailure(
+                where, pt.target.provider, jobs[fut], f"collection timed out after {timeout:g}s"
+            )
+        )
+    resources: list[dict[str, Any]] = []
+    for fut in done:
+        rtype = jobs[fut]
+        try:
+            resources += fut.result()
+        except Exception as exc:
+            failures.append(
+                CollectionFailure(
+                    where, pt.target.provider, rtype, f"collecting {rtype} failed: {describe(exc)}"
+                )
+            )
+    resources.sort(key=lambda r: (r["type"], r["id"]))
+    failures.sort(key=lambda f: f.resource_type)
+    return resources, failures
+
+
+def connect(pt: PlannedTarget, timeout: float) -> tuple[Any, dict[str, Any]]:
+    """The target's connection and who it acts as (the provider's first call)."""
     spec = registry.providers()[pt.target.provider]
     conn = spec.connect(pt.options, timeout)
     return conn, spec.identity(conn)
@@ -142,7 +240,8 @@ def _run_collector(rtype: str, conn: Any, target: str) -> list[dict[str, Any]]:
     return out
 
 
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
+    """An exception in one line, its type named once."""
     text = str(exc) or type(exc).__name__
     return text if type(exc).__name__ in text else f"{type(exc).__name__}: {text}"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from assay.engine.changes import (
     ChangeInfo,
     Gone,
     RunPoint,
+    Since,
     baseline_from_file,
     compare,
     fingerprint,
@@ -21,13 +23,15 @@ from assay.engine.changes import (
     run_index,
     since,
 )
-from assay.engine.collect import Snapshot, now_rfc3339
+from assay.engine.collect import CollectionFailure, Snapshot, now_rfc3339
 from assay.engine.evaluate import Finding, Summary, evaluate, exit_code, summarise
 from assay.engine.planner import Plan
 from assay.engine.report import RunReport
 from assay.engine.severity import Severity
 from assay.evidence import (
+    Ledger,
     Pseudonymizer,
+    SigningKey,
     check_signing_key,
     load_key,
     open_ledger,
@@ -61,9 +65,7 @@ def execute(
     first_seen / fail_since dates forward from the baseline (`changes.since`).
     """
     started = now_rfc3339()
-    run_id = str(uuid.uuid4())
     findings = evaluate(plan, snap)
-    summary = summarise(plan, findings)
     finished = now_rfc3339()
     # One key for pseudonyms and fingerprints, kept outside the ledger.
     key = Pseudonymizer(load_key(pseudonym_key))
@@ -76,6 +78,51 @@ def execute(
             )
     if baseline_file is not None:
         base = baseline_from_file(baseline_file, key)
+    report = build_report(
+        plan,
+        findings,
+        RunFrame(str(uuid.uuid4()), started, finished, profile, snap.targets, snap.failures),
+        key=key,
+        base=base,
+        trend=trend,
+        fail_on=fail_on,
+        only_new=only_new,
+    )
+    if ledger_url is not None:
+        # The profile's evidence settings: a TSA and witnesses asked for each checkpoint.
+        signer = signer.with_attestation(plan.profile.evidence.attestation(plan.profile_path))
+        report.ledger = record_run(
+            ledger_url, list(run_records(report, plan, snap, fail_on)), key, signer
+        )
+    return report
+
+
+@dataclass(frozen=True)
+class RunFrame:
+    """What a report says of its run besides the findings."""
+
+    run_id: str
+    started_at: str
+    finished_at: str
+    profile: str
+    targets: list[dict[str, Any]]
+    failures: list[CollectionFailure]
+
+
+def build_report(
+    plan: Plan,
+    findings: list[Finding],
+    frame: RunFrame,
+    *,
+    key: Pseudonymizer,
+    base: Baseline,
+    trend: list[RunPoint],
+    fail_on: Severity,
+    only_new: bool = False,
+) -> RunReport:
+    """The report of a run's findings: summary, changes against `base` (gone only where
+    the run looked: the control ran and the target answered), and the gate's exit code."""
+    finished = frame.finished_at
     changes: dict[str, ChangeInfo] = {}
     gone: list[Gone] = []
 
@@ -84,10 +131,8 @@ def execute(
 
     if base.run_id is not None:
         changes, all_gone = compare(((fp(f), f.status.value) for f in findings), base, finished)
-        # A resource is gone only if this run looked for it: its control ran and its
-        # target answered.
         planned = {c.control.id for c in plan.controls}
-        unreachable = {fl.target for fl in snap.failures}
+        unreachable = {fl.target for fl in frame.failures}
         gone = [
             g
             for g in all_gone
@@ -100,15 +145,15 @@ def execute(
         return change is not None and change.change is Change.NEW_FAILURE
 
     code = exit_code(findings, fail_on, is_new if only_new else None)
-    report = RunReport(
-        run_id=run_id,
-        started_at=started,
+    return RunReport(
+        run_id=frame.run_id,
+        started_at=frame.started_at,
         finished_at=finished,
-        profile=profile,
-        targets=snap.targets,
-        failures=snap.failures,
+        profile=frame.profile,
+        targets=frame.targets,
+        failures=frame.failures,
         findings=findings,
-        summary=summary,
+        summary=summarise(plan, findings),
         exit_code=int(code),
         fingerprint_key=key,
         baseline=(f"run {base.run_id} ({base.at})" if base.run_id else None),
@@ -117,13 +162,6 @@ def execute(
         trend=trend,
         since={fp(f): since(base, fp(f), f.status.value, finished) for f in findings},
     )
-    if ledger_url is not None:
-        # The profile's evidence settings: a TSA and witnesses asked for each checkpoint.
-        signer = signer.with_attestation(plan.profile.evidence.attestation(plan.profile_path))
-        report.ledger = record_run(
-            ledger_url, list(run_records(report, plan, snap, fail_on)), key, signer
-        )
-    return report
 
 
 def record_run(
@@ -140,21 +178,33 @@ def record_run(
     LedgerDamagedError. Returns the run's `report.ledger`.
     """
     key, log = signer.resolve()
+    with open_ledger(ledger_url, checkpoint_log=log) as ledger:
+        return append_records(ledger, records, pseudonymizer, key)
+
+
+def append_records(
+    ledger: Ledger,
+    records: list[dict[str, Any]],
+    pseudonymizer: Pseudonymizer,
+    key: SigningKey | None,
+) -> dict[str, Any]:
+    """Append `records` to an open ledger in one batch, signed in the same transaction
+    with `key` (checked first: a key that cannot sign writes nothing); returns the
+    batch's `report.ledger`."""
     # Records never carry an address in the clear: a keyed pseudonym goes in the hashed
     # log, the address into the vault, whose rows can be erased without breaking the log.
     vault: dict[str, str] = {}
     records = [pseudonymise_emails(r, pseudonymizer, vault) for r in records]
-    with open_ledger(ledger_url, checkpoint_log=log) as ledger:
-        if key is not None:
-            check_signing_key(ledger, key)
-        # With a key, the checkpoint is stored in the append's own transaction.
-        stored = ledger.append(records, key=key)
-        checkpoint = stored.checkpoint
-        # After the records, so a refused append leaves no address behind in the vault.
-        for pseudonym, raw in vault.items():
-            ledger.vault_put(pseudonym, raw)
+    if key is not None:
+        check_signing_key(ledger, key)
+    # With a key, the checkpoint is stored in the append's own transaction.
+    stored = ledger.append(records, key=key)
+    checkpoint = stored.checkpoint
+    # After the records, so a refused append leaves no address behind in the vault.
+    for pseudonym, raw in vault.items():
+        ledger.vault_put(pseudonym, raw)
     return {
-        "url": redact_url(ledger_url),
+        "url": redact_url(ledger.url),
         "records": len(stored),
         "first_seq": stored[0].seq,
         "head": stored[-1].hash,
@@ -190,12 +240,21 @@ def run_records(
 
 
 def result_record(report: RunReport, f: Finding) -> dict[str, Any]:
-    c = f.control.control
     fp = report.fingerprint(f)
+    return finding_record(
+        f, run=report.run_id, at=report.finished_at, fp=fp, dates=report.since[fp]
+    )
+
+
+def finding_record(
+    f: Finding, *, run: str, at: str, fp: str, dates: Since, **extra: Any
+) -> dict[str, Any]:
+    """The ``result`` record of one finding, with `extra` fields (a shard's unit)."""
+    c = f.control.control
     return {
         "kind": "result",
-        "at": report.finished_at,
-        "run": report.run_id,
+        "at": at,
+        "run": run,
         "control": {
             "id": c.id,
             "severity": c.severity.value,
@@ -211,8 +270,9 @@ def result_record(report: RunReport, f: Finding) -> dict[str, Any]:
         # Taken before addresses are pseudonymised, so runs compare on the same key.
         "fingerprint": fp,
         # Carried forward, so the next run's baseline needs no earlier history.
-        "first_seen": report.since[fp].first_seen,
-        "fail_since": report.since[fp].fail_since,
+        "first_seen": dates.first_seen,
+        "fail_since": dates.fail_since,
+        **extra,
     }
 
 

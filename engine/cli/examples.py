@@ -18,6 +18,7 @@ EXAMPLES: dict[str, str] = {
     "controls validate": "assay controls validate my-controls/",
     "controls schema": "assay controls schema > control.schema.json",
     "diff": "assay diff 3f2a 9c1e --format json",
+    "runs complete": "assay runs complete 3f2a --shards 4 --wait -f json=results.json",
     "waivers list": "assay waivers list --profile assay.yaml",
     "evidence verify": "assay evidence verify q2.zip --key assay.pub --trusted-checkpoint q1.note",
     "evidence export": "assay evidence export --out q2.zip --from 2026-04-01 --to 2026-06-30",

@@ -20,14 +20,17 @@ from assay.engine.cli.options import (
     Output,
     OutputFile,
     RunSettings,
+    Sharding,
     collect_options,
     handle_errors,
     output_options,
     resolve_outputs,
     run_options,
     selection_options,
+    shard_options,
 )
-from assay.engine.cli.runs import diff, waivers
+from assay.engine.cli.running import deliver, make_run_plan
+from assay.engine.cli.runs import complete, diff, runs, waivers
 from assay.errors import ConfigError, ExitCode
 from assay.words import counted
 
@@ -39,32 +42,12 @@ if TYPE_CHECKING:
 # every other --help answer without loading the engine, the clients and the ledger.
 
 
-def _plan(
-    profile: Path | None,
-    framework: tuple[str, ...],
-    control: tuple[str, ...],
-    severity: str | None,
-    *,
-    with_targets: bool = True,
-) -> tuple[Plan, Path]:
-    from assay.engine.planner import Filters, make_plan, resolve_profile
-    from assay.engine.severity import Severity
-
-    path = resolve_profile(profile)
-    filters = Filters(framework, control, Severity(severity) if severity else None)
-    return make_plan(path, filters, with_targets=with_targets), path
-
-
 def _report(
     plan: Plan, profile: Path, snap: Snapshot, settings: RunSettings, outputs: list[Output]
 ) -> None:
     """Evaluate, record, write every requested report, and exit with the gate's code."""
-    from assay.engine.console import console
-    from assay.engine.formats import FORMATS
-    from assay.engine.formats.table import summary_text
     from assay.engine.run import execute
     from assay.engine.severity import Severity
-    from assay.files import atomic_write
 
     report = execute(
         plan,
@@ -76,42 +59,70 @@ def _report(
         only_new=settings.only_new,
     )
     report.soft_fail = settings.soft_fail
-    for out in outputs:
-        writer = FORMATS[out.fmt]
-        if out.path is None:
-            writer(report, sys.stdout)
-        else:
-            with atomic_write(out.path) as f:
-                writer(report, f)
-    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary_file:
-        with open(summary_file, "a", encoding="utf-8") as f:
-            FORMATS["markdown"](report, f)
-    if report.ledger is not None and report.ledger["checkpoint"] is None:
-        click.echo(
-            f"note: the {counted(report.ledger['records'], 'record')} of this run are not "
-            "signed: no signing key (.assay/signing.key or $ASSAY_SIGNING_KEY). To sign: "
-            "assay evidence keygen, then assay evidence checkpoint --sign --adopt-tail",
-            err=True,
+    deliver(report, outputs)
+
+
+def _sharded(
+    plan: Plan,
+    profile: Path,
+    settings: RunSettings,
+    sharding: Sharding,
+    workers: int,
+    timeout: float,
+    outputs: list[Output],
+) -> None:
+    """One shard of a sharded run, or (--completer, index N) the run's completion."""
+    from assay.engine.shard import resolve_run_id, resolve_shard
+
+    if settings.baseline is not None:
+        raise ConfigError(
+            "a sharded run compares with the ledger's last complete run", field="--baseline"
         )
-    if all(out.path is not None for out in outputs):
-        # Every report went to a file: say where, and how the run ended, on stderr.
-        err = console(stderr=True)
-        for out in outputs:
-            err.print(f"{out.fmt} report written to {out.path}", markup=False, highlight=False)
-        err.print(summary_text(report), highlight=False)
-    sys.exit(report.process_exit_code)
+    run_id = resolve_run_id(sharding.run_id, os.environ)
+    if sharding.completes(os.environ):
+        complete(plan, profile, settings, run_id, sharding.shards or 0, sharding.wait, outputs)
+        return
+    shard = resolve_shard(sharding.shard, sharding.shards, os.environ)
+    if shard is None:
+        raise ConfigError("--run-id and --completer are for sharded runs", field="--shards")
+    _plan_has_targets(plan)
+    from assay.engine.sharded import run_shard
+
+    done = run_shard(
+        plan,
+        shard,
+        run_id,
+        ledger_url=settings.ledger,
+        profile=str(profile),
+        workers=workers,
+        timeout=timeout,
+    )
+    if done.already_finished:
+        click.echo(f"shard {shard} of run {run_id} had already finished; nothing to do", err=True)
+        return
+    click.echo(
+        f"shard {shard} of run {run_id}: {counted(done.groups, 'target')}, "
+        f"{counted(done.units, 'work unit')} recorded ({done.skipped} already were), "
+        f"{counted(done.results, 'result')}, {counted(len(done.failures), 'collection failure')}."
+        f" Reports come with the run's completion: assay runs complete {run_id} "
+        f"--shards {shard.count}",
+        err=True,
+    )
 
 
-def _collect(plan: Plan, workers: int, timeout: float) -> Any:
-    from assay.engine.console import collect_with_progress
-
+def _plan_has_targets(plan: Plan) -> None:
     if not plan.targets:
         raise ConfigError(
             "the profile names no targets to collect from",
             file=plan.profile_path,
             remediation="add a `targets:` list to the profile, or run `assay demo`",
         )
+
+
+def _collect(plan: Plan, workers: int, timeout: float) -> Any:
+    from assay.engine.console import collect_with_progress
+
+    _plan_has_targets(plan)
     return collect_with_progress(plan, workers=workers, timeout=timeout)
 
 
@@ -125,6 +136,7 @@ def cli() -> None:
 @selection_options
 @run_options
 @collect_options
+@shard_options
 @output_options
 @handle_errors
 def run(
@@ -135,12 +147,20 @@ def run(
     settings: RunSettings,
     workers: int,
     timeout: float,
+    sharding: Sharding,
     formats: tuple[Output, ...],
     output: Path | None,
 ) -> None:
-    """Collect from the profile's targets, evaluate, record evidence and report."""
+    """Collect from the profile's targets, evaluate, record evidence and report.
+
+    With --shard I/N (or --shards N in an Indexed Job), collect only this shard's share
+    and append it to the shared ledger; the run is reported once complete.
+    """
     outputs = resolve_outputs(formats, output)
-    plan, path = _plan(profile, framework, control, severity)
+    plan, path = make_run_plan(profile, framework, control, severity)
+    if sharding.active:
+        _sharded(plan, path, settings, sharding, workers, timeout, outputs)
+        return
     snap = _collect(plan, workers, timeout)
     _report(plan, path, snap, settings, outputs)
 
@@ -169,7 +189,7 @@ def collect(
     """Collect resource snapshots from the profile's targets, without evaluating."""
     from assay.engine.collect import failure_lines, write_snapshot
 
-    plan, _ = _plan(profile, framework, control, severity)
+    plan, _ = make_run_plan(profile, framework, control, severity)
     snap = _collect(plan, workers, timeout)
     write_snapshot(snap, output)
     click.echo(
@@ -202,7 +222,7 @@ def evaluate(
     from assay.engine.collect import read_snapshot
 
     outputs = resolve_outputs(formats, output)
-    plan, path = _plan(profile, framework, control, severity, with_targets=False)
+    plan, path = make_run_plan(profile, framework, control, severity, with_targets=False)
     snap = read_snapshot(snapshot)
     _report(plan, path, snap, settings, outputs)
 
@@ -215,7 +235,7 @@ def doctor(profile: Path | None, timeout: float) -> None:
     """Check each target is reachable and every collector it needs is permitted."""
     from assay.checks.result import collection_errors
 
-    plan, _ = _plan(profile, (), (), None)
+    plan, _ = make_run_plan(profile, (), (), None)
     snap = _collect(plan, workers=8, timeout=timeout)
     ok = True
     for t in snap.targets:
@@ -247,6 +267,7 @@ def doctor(profile: Path | None, timeout: float) -> None:
 cli.add_command(checks)
 cli.add_command(controls)
 cli.add_command(diff)
+cli.add_command(runs)
 cli.add_command(waivers)
 cli.add_command(evidence)
 cli.add_command(dsr)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -251,6 +251,14 @@ def run_options(func: F) -> F:
     return _run_option_list(wrapper)  # type: ignore[return-value]
 
 
+wait_timeout_option = click.option(
+    "--wait-timeout",
+    type=click.FloatRange(0),
+    default=3600.0,
+    show_default=True,
+    help="Seconds a run's completion waits for shards that have not finished.",
+)
+
 collect_options = option_group(
     click.option(
         "--workers",
@@ -267,3 +275,76 @@ collect_options = option_group(
         help="Seconds allowed per target and resource type.",
     ),
 )
+
+
+@dataclass(frozen=True)
+class Sharding:
+    """How a run is sharded (`shard_options`); inactive without --shard, --shards or
+    --completer."""
+
+    shard: str | None
+    shards: int | None
+    run_id: str | None
+    completer: bool
+    wait: float
+
+    @property
+    def active(self) -> bool:
+        return self.shard is not None or self.shards is not None or self.completer
+
+    def completes(self, env: Mapping[str, str]) -> bool:
+        """This process completes the run: --completer, and its index is --shards."""
+        from assay.engine.shard import completer_index
+
+        return self.completer and completer_index(self.shards, env)
+
+
+_shard_option_list = option_group(
+    click.option(
+        "--shard",
+        metavar="I/N",
+        help="Run shard I of N (numbered from 0): a fixed, balanced share of the targets, "
+        "appended to the shared ledger under --run-id; `assay runs complete` then "
+        "completes the run. Reports come from the completion.",
+    ),
+    click.option(
+        "--shards",
+        type=click.IntRange(1, 10_000),
+        envvar="ASSAY_SHARDS",
+        help="Shard count, this process's index taken from $ASSAY_SHARD or "
+        "$JOB_COMPLETION_INDEX (a Kubernetes Indexed Job); env ASSAY_SHARDS.",
+    ),
+    click.option(
+        "--run-id",
+        envvar="ASSAY_RUN_ID",
+        help="The run id every shard shares; default: derived from $ASSAY_JOB_UID (the "
+        "Job's uid); env ASSAY_RUN_ID.",
+    ),
+    click.option(
+        "--completer",
+        is_flag=True,
+        help="With --shards N: the process whose index is N (one past the last shard) "
+        "completes the run instead of collecting: it waits for every shard, then writes "
+        "the closing record, its signed checkpoint and the reports.",
+    ),
+    wait_timeout_option,
+)
+
+
+def shard_options(func: F) -> F:
+    """The sharding options, handed to the command as one `sharding` argument."""
+
+    @functools.wraps(func)
+    def wrapper(
+        *args: Any,
+        shard: str | None,
+        shards: int | None,
+        run_id: str | None,
+        completer: bool,
+        wait_timeout: float,
+        **kwargs: Any,
+    ) -> Any:
+        sharding = Sharding(shard, shards, run_id, completer, wait_timeout)
+        return func(*args, sharding=sharding, **kwargs)
+
+    return _shard_option_list(wrapper)  # type: ignore[return-value]

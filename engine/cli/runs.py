@@ -1,14 +1,33 @@
-"""`assay diff` between two runs in the ledger, and `assay waivers list`."""
+"""`assay diff` between two runs in the ledger, `assay runs complete` for a sharded run,
+and `assay waivers list`."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from assay.engine.cli.options import format_option, handle_errors, ledger_option
+from assay.engine.cli.options import (
+    Output,
+    RunSettings,
+    format_option,
+    handle_errors,
+    ledger_option,
+    output_options,
+    resolve_outputs,
+    run_options,
+    selection_options,
+    wait_timeout_option,
+)
+from assay.engine.cli.running import deliver, make_run_plan
+from assay.errors import ConfigError
+from assay.words import counted
+
+if TYPE_CHECKING:
+    from assay.engine.planner import Plan
 
 EXPIRING_DAYS = 14
 
@@ -64,6 +83,86 @@ def diff(run_a: str, run_b: str, ledger: str, fmt: str) -> None:
         ", ".join(f"{n} {ch.value.replace('_', ' ')}" for ch, n in counts.items() if n)
         or "no changes"
     )
+
+
+@click.group()
+def runs() -> None:
+    """Sharded runs: complete one once its shards have finished."""
+
+
+@runs.command("complete")
+@click.argument("run")
+@click.option(
+    "--shards",
+    type=click.IntRange(1, 10_000),
+    required=True,
+    help="How many shards the run has (its --shards).",
+)
+@click.option("--wait", is_flag=True, help="Wait up to --wait-timeout for unfinished shards.")
+@wait_timeout_option
+@selection_options
+@run_options
+@output_options
+@handle_errors
+def runs_complete(
+    run: str,
+    shards: int,
+    wait: bool,
+    wait_timeout: float,
+    profile: Path | None,
+    framework: tuple[str, ...],
+    control: tuple[str, ...],
+    severity: str | None,
+    settings: RunSettings,
+    formats: tuple[Output, ...],
+    output: Path | None,
+) -> None:
+    """Complete sharded run RUN (an id or unique prefix): check every shard finished,
+    write the closing record and its signed checkpoint, and report the whole run.
+
+    An incomplete run names the shards it lacks (exit 3); run them again with the same
+    run id, then complete it. Give the profile and filters the shards ran with.
+    """
+    outputs = resolve_outputs(formats, output)
+    plan, path = make_run_plan(profile, framework, control, severity, with_targets=False)
+    complete(plan, path, settings, run, shards, wait_timeout if wait else None, outputs)
+
+
+def complete(
+    plan: Plan,
+    profile: Path,
+    settings: RunSettings,
+    run: str,
+    shards: int,
+    wait: float | None,
+    outputs: list[Output],
+) -> None:
+    """Complete `run`, write its reports and exit with its gate's code."""
+    from assay.engine.complete import complete_run
+    from assay.engine.severity import Severity
+
+    if settings.baseline is not None:
+        raise ConfigError(
+            "a sharded run compares with the ledger's last complete run", field="--baseline"
+        )
+    report = complete_run(
+        plan,
+        run,
+        shards,
+        ledger_url=settings.ledger,
+        fail_on=Severity(settings.fail_on),
+        profile=str(profile),
+        wait=wait,
+        only_new=settings.only_new,
+    )
+    report.soft_fail = settings.soft_fail
+    written = "" if report.ledger is None else "; closing record written"
+    click.echo(
+        f"run {report.run_id} complete: {counted(shards, 'shard')}, "
+        f"{counted(len(report.findings), 'result')}{written}",
+        err=True,
+    )
+    deliver(report, outputs)
 
 
 @click.group()

@@ -11,10 +11,14 @@ own transaction; `rebuild` makes it anew from the records, page by page (a migra
 or tables found missing). Verification never reads it: a tampered index can mislead a
 report, never make evidence verify or fail.
 
-Several processes may append records of one run in batches of their own (a sharded
-run): a run is as many segments as its records form, its targets are those of all its
-``run_started`` records, and it is finished once it has as many ``run_finished``
-records as ``run_started`` ones.
+Several processes may append records of one run in batches of their own: a run is as
+many segments as its records form, and its targets are those of all its
+``run_started`` records. A run is finished once it has as many ``run_finished``
+records as ``run_started`` ones; a sharded run (its ``run_started`` and ``run_finished``
+records carry ``shard: {index, count}``) counts as one start, whatever its shards, and
+finishes only with its closing ``run_finished``, which carries no ``shard`` and is
+written once every shard of the N has finished (`assay runs complete`). A shard that
+never started thus cannot make a run look finished.
 """
 
 from __future__ import annotations
@@ -69,18 +73,20 @@ class RunEntry:
     """How many records carry its id."""
     results: int
     starts: int
-    """How many ``run_started`` records it has (one per shard)."""
+    """How many ``run_started`` records it has; a sharded run counts one."""
     finishes: int
     started_at: str | None
     """The first ``run_started`` record's ``at``."""
     finished_at: str | None
-    """The last ``run_finished`` record's ``at``."""
+    """The last ``run_finished`` record's ``at`` (a shard's own end not counted)."""
     counts: tuple[dict[str, Any], ...]
-    """Each ``run_finished`` record's ``counts``, in seq order."""
+    """Each ``run_finished`` record's ``counts``, in seq order (a shard's own end not
+    counted: a sharded run's closing record counts the whole run)."""
 
     @property
     def finished(self) -> bool:
-        """Every ``run_started`` of it has its ``run_finished``: it can be a baseline."""
+        """Every ``run_started`` of it has its ``run_finished`` (a sharded run: it has its
+        closing record): it can be a baseline."""
         return self.starts > 0 and self.finishes >= self.starts
 
 
@@ -201,8 +207,10 @@ class _Growing:
         self.records += 1
         kind, at = rec.get("kind"), rec.get("at")
         at = at if isinstance(at, str) and at else None
+        sharded = isinstance(rec.get("shard"), dict)
         if kind == STARTED:
-            self.starts += 1
+            # A sharded run is one run however many shards (and re-runs of a shard) start it.
+            self.starts = max(self.starts, 1) if sharded else self.starts + 1
             profile = rec.get("profile")
             if self.profile is None and isinstance(profile, str):
                 self.profile = profile
@@ -210,7 +218,7 @@ class _Growing:
             self.started_at = self.started_at or at
         elif kind == RESULT:
             self.results += 1
-        elif kind == FINISHED:
+        elif kind == FINISHED and not sharded:
             self.finishes += 1
             self.finished_at = at or self.finished_at
             counts = rec.get("counts")
