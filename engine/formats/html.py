@@ -13,7 +13,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from assay.checks import Status
-from assay.engine.evaluate import CriterionScore, Finding, FrameworkScore, Tally
+from assay.engine.evaluate import CriterionScore, Finding, FrameworkScore, Summary, Tally
 from assay.engine.report import RunReport
 from assay.words import counted
 
@@ -28,7 +28,7 @@ def _env() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["counted"] = lambda n, noun: counted(int(n), noun)
+    env.filters["counted"] = lambda n, noun, plural=None: counted(int(n), noun, plural)
     return env
 
 
@@ -130,14 +130,29 @@ CARD_CLASS = {
 }
 
 
+def failing_criteria(
+    s: Summary, by_control: dict[str, list[Finding]]
+) -> list[tuple[FrameworkScore, list[tuple[CriterionScore, list[tuple[str, int]]]]]]:
+    """Per framework, its criteria with failures and, for each, the failing controls and how
+    many failures (waived ones included) each has: each failure is shown once, by control."""
+    out = []
+    for fw in s.frameworks:
+        criteria = [
+            (score, [(cid, len(by_control[cid])) for cid in score.controls if cid in by_control])
+            for score in s.scores
+            if score.framework == fw.framework and score.failed + score.waived
+        ]
+        if criteria:
+            out.append((fw, criteria))
+    return out
+
+
 def render(report: RunReport) -> str:
     s = report.summary
-    by_criterion: dict[tuple[str, str, str], list[Finding]] = defaultdict(list)
+    by_control: dict[str, list[Finding]] = defaultdict(list)
     for f in report.findings:
         if f.status is Status.FAIL:
-            for score in s.scores:
-                if f.control.control.id in score.controls:
-                    by_criterion[(score.framework, score.criterion, score.title)].append(f)
+            by_control[f.control.control.id].append(f)
     current = overall_score(dict(s.counts), s.waived)
     points = [
         (p.at, overall_score(p.counts.get("by_status", {}), int(p.counts.get("waived", 0))))
@@ -164,7 +179,8 @@ def render(report: RunReport) -> str:
             trend=trend_chart(points),
             runs_in_trend=len(points),
             overall=current,
-            failures=sorted(by_criterion.items()),
+            failures=sorted(by_control.items()),
+            failing_criteria=failing_criteria(s, by_control),
             errors=[f for f in report.findings if f.status is Status.ERROR],
             checkpoint=checkpoint,
             change_of=report.change_of,

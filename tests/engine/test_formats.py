@@ -263,6 +263,14 @@ def test_scores_per_framework_and_criterion_in_every_summary(report: RunReport) 
     assert "| soc2 CC6.1 Logical access security" in md
     html = render("html", report)
     assert "soc2 (all 2)</text>" in html and "soc2 CC6.8</text>" in html
+    # each failure once, by control; the criteria link to it with their failure counts
+    assert html.count('<h3 id="control-test-widget-locked">') == 1
+    failing = report.summary.failed_by_severity["high"] + report.summary.waived
+    assert (
+        '<a href="#control-test-widget-locked"><code>test-widget-locked</code></a> '
+        f"({failing})" in html
+    )
+    assert "soc2 — SOC 2 Trust Services Criteria (2017): 1 criterion with failures" in html
     table = render("table", report)
     assert "soc2 " in table and "over 2 criteria  SOC 2 Trust Services Criteria" in table
     assert "soc2 CC6.1" in table  # a single framework: every criterion listed
