@@ -76,7 +76,8 @@ def controls_list(framework: str | None, profile: Path | None, fmt: str) -> None
 @handle_errors
 def controls_show(control_id: str, profile: Path | None) -> None:
     """Print one control as YAML, with where it was loaded from (built-in or the profile's
-    controls_dirs, as a run finds it)."""
+    controls_dirs, as a run finds it) and every criterion it maps to, its own and those
+    the framework files derive from its references."""
     from assay.engine.planner import profile_catalog, resolve_profile
 
     catalog = profile_catalog(resolve_profile(profile))
@@ -87,6 +88,9 @@ def controls_show(control_id: str, profile: Path | None) -> None:
         )
     click.echo(f"# {loaded.path}")
     click.echo(loaded.path.read_text(encoding="utf-8").rstrip())
+    # The file holds the control's own mapping; the framework files add what they derive.
+    for fw, crits in loaded.control.frameworks.items():
+        click.echo(f"# {fw}: {', '.join(crits) or '(none)'}")
     if loaded.permissions:
         click.echo(f"# permissions: {', '.join(loaded.permissions)}")
 

@@ -303,3 +303,18 @@ def test_controls_list_selects_by_each_framework(
     unknown = CliRunner().invoke(controls, ["list", "--framework", f"{fw}:Z.99"])
     assert unknown.exit_code == 2
     assert f"--framework: unknown {fw} criterion 'Z.99'; expected one of" in unknown.output
+
+
+def test_controls_show_prints_the_derived_criteria_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from assay.engine.cli.controls import controls
+
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(controls, ["show", "aws-iam-root-mfa"])
+    assert res.exit_code == 0, res.output
+    assert "frameworks: {soc2: [CC6.1, CC6.6]}" in res.output  # the file, as written
+    assert "\n# cis_aws_v3: 1.5\n" in res.output  # derived from references.prowler
+    assert "\n# soc2: CC6.1, CC6.6\n" in res.output
