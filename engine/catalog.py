@@ -106,7 +106,7 @@ def load_catalog(extra_dirs: Iterable[Path] = (), *, builtin: bool = True) -> Ca
         raise ConfigErrors(errors)
     index = reference_index(catalog.frameworks)
     for cid, loaded in catalog.controls.items():
-        criteria = control_criteria(loaded.control, catalog.frameworks, index)
+        criteria = control_criteria(loaded.control, index)
         control = loaded.control.model_copy(update={"frameworks": criteria})
         catalog.controls[cid] = replace(loaded, control=control)
     return catalog

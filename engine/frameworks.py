@@ -12,9 +12,12 @@ equivalent Prowler checks is mapped to every framework without touching a framew
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
 
 from assay.engine.models import Control, Framework
 from assay.errors import ConfigError, ConfigErrors
@@ -22,8 +25,15 @@ from assay.yamlsource import read_yaml
 
 FRAMEWORKS_DIR = "frameworks"
 
-# (reference kind, reference id) -> the (framework, criterion) pairs naming it
-ReferenceIndex = dict[tuple[str, str], list[tuple[str, str]]]
+
+@dataclass(frozen=True)
+class ReferenceIndex:
+    """What the framework files derive, indexed once for a whole catalog."""
+
+    # (reference kind, reference id) -> the (framework, criterion) pairs naming it
+    criteria: dict[tuple[str, str], list[tuple[str, str]]]
+    # framework -> criterion -> its place in the framework file
+    position: dict[str, dict[str, int]]
 
 
 @cache
@@ -64,10 +74,14 @@ def load_frameworks(folders: Iterable[Path]) -> dict[str, Framework]:
 
 def _load_framework(path: Path) -> Framework:
     doc = read_yaml(path)
-    problems = doc.schema_errors(framework_schema())
-    if problems:
-        raise problems
-    fw = Framework.model_validate(doc.data)
+    try:
+        fw = Framework.model_validate(doc.data)
+    except ValidationError as exc:
+        # Worded as control errors are, from the JSON Schema; validating every file against
+        # it up front would triple the time the catalog takes to load.
+        raise doc.schema_errors(framework_schema()) or ConfigErrors(
+            [doc.error(e["msg"], e["loc"]) for e in exc.errors(include_url=False)]
+        ) from None
     errors: list[ConfigError] = []
     if fw.id != path.stem:
         errors.append(
@@ -93,30 +107,30 @@ def _load_framework(path: Path) -> Framework:
 
 
 def reference_index(frameworks: Mapping[str, Framework]) -> ReferenceIndex:
-    index: ReferenceIndex = {}
+    criteria: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for fw in frameworks.values():
         for criterion in fw.criteria:
             for kind, ids in criterion.references.items():
                 for ref in ids:
-                    index.setdefault((kind, ref), []).append((fw.id, criterion.id))
-    return index
+                    criteria.setdefault((kind, ref), []).append((fw.id, criterion.id))
+    position = {fw.id: {c.id: i for i, c in enumerate(fw.criteria)} for fw in frameworks.values()}
+    return ReferenceIndex(criteria, position)
 
 
-def control_criteria(
-    control: Control, frameworks: Mapping[str, Framework], index: ReferenceIndex
-) -> dict[str, list[str]]:
+def control_criteria(control: Control, index: ReferenceIndex) -> dict[str, list[str]]:
     """The control's own criteria and those derived from its references, by framework in
     catalog order, each list in its framework file's order. Frameworks the control's own
-    YAML names with an empty list stay, empty."""
+    YAML names with an empty list stay, empty. Its own criteria must exist (the loader
+    checks them first)."""
     chosen: dict[str, set[str]] = {fw: set(crits) for fw, crits in control.frameworks.items()}
     for kind, ids in control.references.items():
         for ref in [ids] if isinstance(ids, str) else ids:
-            for fw, crit in index.get((kind, ref), ()):
+            for fw, crit in index.criteria.get((kind, ref), ()):
                 chosen.setdefault(fw, set()).add(crit)
     return {
-        fw.id: [c.id for c in fw.criteria if c.id in chosen[fw.id]]
-        for fw in frameworks.values()
-        if fw.id in chosen
+        fw: sorted(chosen[fw], key=index.position[fw].__getitem__)
+        for fw in index.position
+        if fw in chosen
     }
 
 
