@@ -33,6 +33,7 @@ from assay.gdpr.keycheck import key_problems
 from assay.gdpr.mapfile import LoadedMap, load_datamap
 from assay.gdpr.model import Finding, Resolved
 from assay.gdpr.plan import ErasurePlan, plan_erasure
+from assay.gdpr.pointers import open_pointer, pointer_key, seal_pointer
 from assay.gdpr.rectify import (
     Assignment,
     TableChange,
@@ -40,7 +41,7 @@ from assay.gdpr.rectify import (
     change_digests,
     plan_rectification,
 )
-from assay.gdpr.requests import Request, RequestBook, State, now_utc
+from assay.gdpr.requests import HELD_ERASED, STORE_ERASED, Request, RequestBook, State, now_utc
 from assay.gdpr.resolve import resolve
 from assay.gdpr.stores import Store, open_stores
 from assay.gdpr.traverse import Snapshot, find_subject, reading
@@ -54,6 +55,18 @@ class ErasureOutcome:
     result: ErasureResult | None = None
     residual: Residual | None = None
     note: str = ""
+
+    def stores(self) -> dict[str, str]:
+        """Per store of the plan: erased earlier (a rerun leaves it be), to erase, or nothing."""
+        done = self.request.stores_done if self.request is not None else {}
+        out: dict[str, str] = {}
+        for tp in self.plan.tables:
+            name = tp.table.store
+            if tp.erasable:
+                out[name] = "to erase"
+            elif out.get(name) != "to erase":
+                out[name] = f"erased earlier ({done[name]})" if name in done else "nothing to erase"
+        return out
 
 
 @dataclass
@@ -133,6 +146,7 @@ class Session:
         self.clock = book.clock
         # Hashed columns get their own key, derived so it never equals the pseudonym key.
         self.hash_key = hmac.new(key, b"assay-gdpr column hash", hashlib.sha256).digest()
+        self.pointer_key = pointer_key(key)
 
     @property
     def datamap_digest(self) -> str:
@@ -252,7 +266,7 @@ class Session:
         if plan.erasable == 0 and held:
             reason = "legal hold on the whole request: " + ", ".join(held)
             request = self.book.advance(
-                request, State.REJECTED, reason=reason, deferred=_deferred(plan)
+                request, State.REJECTED, reason=reason, **self._held(plan, request.id)
             )
             return ErasureOutcome(plan, request, note=reason)
         outcome = self._execute(plan, request, identities, statement_timeout, lock_timeout)
@@ -327,13 +341,7 @@ class Session:
         """Execute, verify; what the verification still finds (rows written meanwhile, say by
         an application) is erased once more from its own plan, then verified again."""
         for attempt in (1, 2):
-            result = execute_erasure(
-                plan,
-                self.stores,
-                hash_key=self.hash_key,
-                statement_timeout=statement_timeout,
-                lock_timeout=lock_timeout,
-            )
+            result = self._run_plan(plan, request, statement_timeout, lock_timeout)
             request = self.book.advance(
                 request,
                 State.EXECUTED,
@@ -358,11 +366,74 @@ class Session:
             request,
             State.COMPLETED,
             residual=residual.counts,
-            deferred=_deferred(plan),
             on_time=self.clock().date() <= request.due,
+            **self._held(plan, request.id),
         )
         note = "nothing erasable was found: completed without changes" if not plan.erasable else ""
         return ErasureOutcome(plan, request, result, residual, note)
+
+    def _run_plan(
+        self, plan: ErasurePlan, request: Request, statement_timeout: float, lock_timeout: float
+    ) -> ErasureResult:
+        """Execute `plan`; with several stores, each store's commit gets its own record, so
+        a run that fails in a later store shows which are done, and a rerun only the rest."""
+        several = len({tp.table.store for tp in plan.tables}) > 1
+
+        def committed(store: str, statements: list[Statement]) -> None:
+            if several:
+                self.book.annotate(
+                    request,
+                    STORE_ERASED,
+                    store=store,
+                    rows=sum(s.rows for s in statements),
+                    statements=[_statement_record(s) for s in statements],
+                )
+
+        return execute_erasure(
+            plan,
+            self.stores,
+            hash_key=self.hash_key,
+            statement_timeout=statement_timeout,
+            lock_timeout=lock_timeout,
+            on_commit=committed,
+        )
+
+    def _held(self, plan: ErasurePlan, request_id: str) -> dict[str, Any]:
+        """For the record that closes a request: the held data left and a sealed pointer to
+        its rows, for `erase_expired`."""
+        deferred = _deferred(plan)
+        pointer = seal_pointer(self.pointer_key, plan, request_id) if deferred else None
+        return {"deferred": deferred, "held_pointer": pointer}
+
+    # -- held data whose hold ran out ------------------------------------------------------
+    def erase_expired(
+        self, request: Request, *, statement_timeout: float = 30.0, lock_timeout: float = 5.0
+    ) -> ErasureOutcome:
+        """Erase the held rows `request` left, now that (some of) their holds ran out: found
+        again from its sealed pointer, planned at today's date (rows still held stay),
+        executed, verified, and recorded as one `held_erased` record of the request."""
+        if request.held_pointer is None:
+            raise RequestError(f"request {request.id} left no held data to erase")
+        seeds = open_pointer(self.pointer_key, request.held_pointer, request.id)
+        now = self.clock()
+        with reading(self.stores):
+            snap = find_subject(self.resolved, self.stores, [], seeds=seeds)
+            plan = plan_erasure(self.resolved, self.stores, snap, now)
+        if not plan.erasable:
+            return ErasureOutcome(plan, request, note="nothing erasable yet: the holds still run")
+        result = self._run_plan(plan, request, statement_timeout, lock_timeout)
+        residual = verify_erasure(self.resolved, self.stores, plan, [], self.clock())
+        if residual.total:
+            plan = residual.plan  # still there (written back?): recorded, and listed again
+        self.book.annotate(
+            request,
+            HELD_ERASED,
+            rows=result.rows,
+            statements=[_statement_record(s) for s in result.statements],
+            residual=residual.counts,
+            **self._held(plan, request.id),
+        )
+        return ErasureOutcome(plan, self.book.get(request.id), result, residual)
 
     # -- rectification -----------------------------------------------------------------
     def rectify(
@@ -444,6 +515,7 @@ def _deferred(plan: ErasurePlan) -> list[dict[str, Any]]:
             "basis": h.basis,
             "rows": h.rows,
             "expires": h.expires.isoformat() if h.expires else None,
+            "first_expires": h.first_expires.isoformat() if h.first_expires else None,
         }
         for tp in plan.tables
         for h in tp.held

@@ -71,8 +71,10 @@ def execute_erasure(
     hash_key: bytes,
     statement_timeout: float = 30.0,
     lock_timeout: float = 5.0,
+    on_commit: Callable[[str, list[Statement]], None] | None = None,
 ) -> ErasureResult:
-    """Run `plan`, one transaction per store; ConflictError (rolled back) on a count mismatch."""
+    """Run `plan`, one transaction per store; ConflictError (rolled back) on a count mismatch.
+    `on_commit(store, statements)` runs as each store's transaction commits."""
     started = time.perf_counter()
     result = ErasureResult()
     order = list(dict.fromkeys(tp.table.store for tp in plan.tables))
@@ -94,6 +96,8 @@ def execute_erasure(
             raise
         committed.append(store_name)
         result.statements += done
+        if on_commit is not None:
+            on_commit(store_name, done)
     result.seconds = time.perf_counter() - started
     return result
 

@@ -23,13 +23,15 @@ from assay.gdpr.traverse import CHUNK, Found, Snapshot
 
 @dataclass(frozen=True)
 class HeldRows:
-    """Rows one hold keeps, and when the last of them may be erased (None: open-ended)."""
+    """Rows one hold keeps, when the first and the last of them may be erased (None:
+    open-ended, or a row whose date is unknown)."""
 
     hold: str
     basis: str
     rows: int
     meanwhile: str
     expires: date | None
+    first_expires: date | None = None
 
 
 @dataclass(frozen=True)
@@ -126,9 +128,12 @@ def held_summary(
         rows = found.count(k for k, hs in held.items() if hold in hs)
         if not rows:
             continue
-        expires = None
+        expires = first = None
         values = [as_date(v) for v in anchors.get(hold.id, [])]
-        if hold.duration is not None and values and all(v is not None for v in values):
-            expires = shift(max(v for v in values if v is not None), hold.duration)
-        out.append(HeldRows(hold.id, hold.basis, rows, hold.meanwhile, expires))
+        known = [v for v in values if v is not None]
+        if hold.duration is not None and known:
+            first = shift(min(known), hold.duration)
+            if len(known) == len(values):
+                expires = shift(max(known), hold.duration)
+        out.append(HeldRows(hold.id, hold.basis, rows, hold.meanwhile, expires, first))
     return out

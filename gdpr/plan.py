@@ -137,6 +137,9 @@ class ErasurePlan:
                             "rows": h.rows,
                             "meanwhile": h.meanwhile,
                             "expires": h.expires.isoformat() if h.expires else None,
+                            "first_expires": (
+                                h.first_expires.isoformat() if h.first_expires else None
+                            ),
                         }
                         for h in tp.held
                     ],

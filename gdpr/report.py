@@ -148,6 +148,27 @@ def render_requests(console: Console, requests: Sequence[Request], today: date) 
             console.print(f"  {r.id}: {rows} of {d['table']} under {d['hold']}: {when}")
 
 
+def render_due(
+    console: Console,
+    soon: Sequence[Request],
+    expired: Sequence[Request],
+    today: date,
+    within: int,
+) -> None:
+    """What the nightly run must see: deadlines near or past, holds run out."""
+    if soon:
+        render_requests(console, soon, today)
+    else:
+        console.print(f"no request due within {counted(within, 'day')}")
+    for r in expired:
+        for d in r.expired_holds(today):
+            rows = counted(d["rows"], "row")
+            console.print(
+                f"hold expired: {r.id}: {rows} of {d['table']} under {d['hold']} since "
+                f"{d['expires']}: erase with `assay dsr due --erase-expired`"
+            )
+
+
 def render_findings(console: Console, findings: Sequence[Finding]) -> None:
     for f in findings:
         colour = "red" if f.level == "error" else "yellow"

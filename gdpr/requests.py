@@ -42,6 +42,9 @@ class State(StrEnum):
 
 
 STATES = frozenset(s.value for s in State)
+# Annotations (events that leave the state as it is).
+STORE_ERASED = "store_erased"  # one store's part of an erasure committed
+HELD_ERASED = "held_erased"  # held data erased after its hold ran out
 # A re-plan after a failed or residual execution goes back to planned; erasing what the
 # verification found is a second execution.
 NEXT: dict[State, set[State]] = {
@@ -71,6 +74,10 @@ class Request:
     # The last `planned` record of a real run (not a dry run) that no `executed` record
     # followed: the process may have died after a data store committed it.
     unconfirmed_plan: dict[str, Any] | None = None
+    # Held rows left by the erasure, sealed (`assay.gdpr.pointers`); None once none are left.
+    held_pointer: str | None = None
+    # Stores whose part of the erasure committed, with when: a rerun shows them done.
+    stores_done: dict[str, str] = field(default_factory=dict)
 
     @property
     def open(self) -> bool:
@@ -78,6 +85,16 @@ class Request:
 
     def overdue(self, today: date) -> bool:
         return self.open and today > self.due
+
+    def expired_holds(self, today: date) -> list[dict[str, Any]]:
+        """Held data of this request whose hold has run out by `today`, for some rows at
+        least (the rest stay held, and are listed again when their time comes)."""
+        day = today.isoformat()
+        return [
+            d
+            for d in self.deferred
+            if (d.get("first_expires") or d.get("expires") or "9999-12-31") <= day
+        ]
 
     def as_dict(self, today: date) -> dict[str, Any]:
         return {
@@ -93,6 +110,7 @@ class Request:
             "reason": self.reason,
             "updated_at": self.updated_at,
             "deferred": self.deferred,
+            "stores_done": self.stores_done,
         }
 
 
@@ -139,6 +157,18 @@ class RequestBook:
         today = self.clock().date()
         found = [r for r in self.all().values() if include_closed or r.open]
         return sorted(found, key=lambda r: (not r.overdue(today), r.due, r.id))
+
+    def due(self, within_days: int) -> tuple[list[Request], list[Request]]:
+        """For the nightly run: open requests due within `within_days` days or overdue
+        (overdue first), and requests whose held data's hold has run out."""
+        today = self.clock().date()
+        every = self.all().values()
+        soon = [r for r in every if r.open and (r.due - today).days <= within_days]
+        expired = [r for r in every if r.expired_holds(today) and r.held_pointer is not None]
+        return (
+            sorted(soon, key=lambda r: (not r.overdue(today), r.due, r.id)),
+            sorted(expired, key=lambda r: r.id),
+        )
 
     def open_request(
         self, kind: str, identities: Sequence[Identity], received: date | None = None
@@ -258,6 +288,11 @@ def _fold(requests: dict[str, Request], record: Mapping[str, Any]) -> None:
     if event == "extended":
         request.due = date.fromisoformat(record["due"])
         request.extended = True
+    if event == STORE_ERASED:
+        request.stores_done[record["store"]] = at
+    if "deferred" in record:  # completed, rejected under a hold, or held data erased
+        request.deferred = list(record["deferred"])
+        request.held_pointer = record.get("held_pointer")
     if event not in STATES:
         return  # an annotation: the state stays
     request.state = State(event)
@@ -267,5 +302,3 @@ def _fold(requests: dict[str, Request], record: Mapping[str, Any]) -> None:
         request.unconfirmed_plan = None
     if "reason" in record:
         request.reason = record["reason"]
-    if event == State.COMPLETED.value:
-        request.deferred = list(record.get("deferred", []))

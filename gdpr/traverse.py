@@ -118,17 +118,23 @@ def find_subject(
     stores: Mapping[str, Store],
     identities: Sequence[Identity],
     prior: Snapshot | None = None,
+    seeds: Mapping[str, Sequence[Any]] | None = None,
 ) -> Snapshot:
     """The subject's rows; call inside `reading(stores)`.
 
     With `prior` (the snapshot an erasure was planned from), the search also starts from
     every key found before and from the values those rows held, so rows that an erasure
-    orphaned or missed are found even once the identity itself has been erased.
+    orphaned or missed are found even once the identity itself has been erased. With
+    `seeds` (table -> keys), it starts from those rows too: held rows found again by
+    their keys alone (`assay.gdpr.pointers`).
     """
     walk = _Walk(resolved, stores)
     known: dict[str, set[Any]] = {}
     for ident in identities:
         known.setdefault(ident.type, set()).add(ident.value)
+    for tname, keys in (seeds or {}).items():
+        if tname in resolved.tables:
+            walk.select(resolved.tables[tname], resolved.tables[tname].key, keys, "key")
     if prior is not None:
         for tname, old in prior.found.items():
             if tname in resolved.tables and old.rows:

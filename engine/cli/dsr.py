@@ -212,6 +212,94 @@ def status(ledger: str, key_path: Path, include_closed: bool, fmt: str) -> None:
         render_requests(console(), requests, today)
 
 
+@dsr.command("due")
+@ledger_option
+@key_option
+@click.option(
+    "--within",
+    type=click.IntRange(0),
+    default=7,
+    show_default=True,
+    metavar="DAYS",
+    help="List open requests due within this many days (and every overdue one).",
+)
+@click.option(
+    "--erase-expired",
+    is_flag=True,
+    help="Erase held data whose hold has run out (needs --datamap), one record per request.",
+)
+@click.option(
+    "--datamap",
+    "datamap",
+    envvar="ASSAY_DATAMAP",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Data map file (YAML), for --erase-expired; env ASSAY_DATAMAP.",
+)
+@timeout_options
+@format_option
+@handle_errors
+def due(
+    ledger: str,
+    key_path: Path,
+    within: int,
+    erase_expired: bool,
+    datamap: Path | None,
+    statement_timeout: float,
+    lock_timeout: float,
+    fmt: str,
+) -> None:
+    """For the nightly run: requests near or past their deadline, and held data whose hold
+    has expired (erased with --erase-expired, so no one has to remember it in 2032)."""
+    from assay.engine.console import console
+    from assay.gdpr.report import render_due, render_plan
+
+    book = _book(ledger, key_path)
+    soon, expired = book.due(within)
+    today = book.clock().date()
+    erased: list[dict[str, Any]] = []
+    if erase_expired and expired:
+        if datamap is None:
+            raise AssayError(
+                "--erase-expired needs the data map: give --datamap or set ASSAY_DATAMAP"
+            )
+        from assay.gdpr.dsr import open_session
+
+        with open_session(datamap, ledger_url=ledger, key_path=key_path, create_key=False) as s:
+            for request in expired:
+                outcome = s.erase_expired(
+                    request, statement_timeout=statement_timeout, lock_timeout=lock_timeout
+                )
+                erased.append(
+                    {
+                        "request": request.id,
+                        "erased_rows": outcome.result.rows if outcome.result else 0,
+                        "note": outcome.note,
+                        "plan": outcome.plan.summary(),
+                        "still_held": outcome.request.deferred if outcome.request else [],
+                    }
+                )
+                if fmt != "json":
+                    render_plan(console(), outcome.plan, f"Held data of {request.id}", 0)
+        soon, expired = book.due(within)
+    if fmt == "json":
+        _emit(
+            fmt,
+            {
+                "today": today.isoformat(),
+                "within_days": within,
+                "requests": [r.as_dict(today) for r in soon],
+                "expired_holds": [
+                    {"request": r.id, "holds": r.expired_holds(today)} for r in expired
+                ],
+                "erased": erased,
+            },
+        )
+        return
+    render_due(console(), soon, expired, today, within)
+    for e in erased:
+        click.echo(f"{e['request']}: erased {counted(e['erased_rows'], 'held row')}")
+
+
 def _passphrase(env: str | None) -> str | None:
     if env is None:
         return None
@@ -329,6 +417,7 @@ def erase(
         "rows": outcome.plan.decisions(),
         "erased_rows": outcome.result.rows if outcome.result else 0,
         "residual": outcome.residual.counts if outcome.residual else None,
+        "stores": outcome.stores(),
     }
     if fmt == "json":
         _emit(fmt, doc)
@@ -339,6 +428,9 @@ def erase(
         term.print(outcome.note)  # completed before this run: nothing to show but that
         return
     render_plan(term, outcome.plan, "Erasure plan (dry run)" if dry_run else "Erasure plan")
+    stores = outcome.stores()
+    if len(stores) > 1 or any(v.startswith("erased earlier") for v in stores.values()):
+        term.print("Stores: " + "; ".join(f"{n}: {v}" for n, v in stores.items()))
     if outcome.result is not None and outcome.residual is not None:
         term.print(
             f"[green]✓[/] erased {outcome.result.rows} rows in "

@@ -160,3 +160,25 @@ def plain_shop(request: pytest.FixtureRequest, tmp_path: Path) -> Shop:
 @pytest.fixture
 def sqlite_shop(tmp_path: Path) -> Shop:
     return make_shop("sqlite", "constrained", tmp_path, None)
+
+
+@pytest.fixture
+def two_stores(sqlite_shop: Shop, tmp_path: Path) -> tuple[LoadedMap, dict[str, str]]:
+    """The SQLite shop split in two stores: support tickets move to a help desk database.
+    The map and the connections by store name."""
+    shop = sqlite_shop
+    helpdesk = tmp_path / "helpdesk.db"
+    con = sqlite3.connect(helpdesk)
+    con.execute("ATTACH DATABASE ? AS shop", (shop.dsn,))
+    con.execute("CREATE TABLE support_tickets AS SELECT * FROM shop.support_tickets")
+    con.execute("CREATE INDEX tickets_email ON support_tickets (lower(email))")
+    con.commit()
+    con.execute("DETACH DATABASE shop")
+    con.close()
+    shop.run("DROP TABLE support_tickets")
+    text = shop.map_text().replace("\n    role: ", "\n    store: shop\n    role: ")
+    text = text.replace(
+        "  support_tickets:\n    store: shop\n", "  support_tickets:\n    store: helpdesk\n"
+    )
+    text = text.replace("stores:\n", "stores:\n  helpdesk: {dsn_env: HELPDESK_DB}\n")
+    return parse_datamap(text, "two-stores.yaml"), {"shop": shop.dsn, "helpdesk": str(helpdesk)}

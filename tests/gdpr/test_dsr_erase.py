@@ -17,6 +17,7 @@ import pytest
 from assay.evidence import open_ledger, verify
 from assay.gdpr import (
     ConflictError,
+    LoadedMap,
     ResidualDataError,
     State,
     StoreError,
@@ -218,27 +219,12 @@ def test_foreign_keys_alone_are_enough_to_plan(store_shop: Shop) -> None:
     assert fk_only.digest() == with_map.digest()
 
 
-def test_each_store_is_erased_in_its_own_transaction(sqlite_shop: Shop, tmp_path: Path) -> None:
-    helpdesk = tmp_path / "helpdesk.db"
-    con = sqlite3.connect(helpdesk)
-    con.execute("ATTACH DATABASE ? AS shop", (sqlite_shop.dsn,))
-    con.execute("CREATE TABLE support_tickets AS SELECT * FROM shop.support_tickets")
-    con.execute("CREATE INDEX tickets_email ON support_tickets (lower(email))")
-    con.commit()
-    con.execute("DETACH DATABASE shop")
-    con.close()
-    sqlite_shop.run("DROP TABLE support_tickets")
-    text = sqlite_shop.map_text().replace("\n    role: ", "\n    store: shop\n    role: ")
-    text = text.replace(
-        "  support_tickets:\n    store: shop\n", "  support_tickets:\n    store: helpdesk\n"
-    )
-    text = text.replace("stores:\n", "stores:\n  helpdesk: {kind: sqlite, dsn_env: HELPDESK_DB}\n")
-    loaded = parse_datamap(text, "two-stores.yaml")
+def test_each_store_is_erased_in_its_own_transaction(
+    sqlite_shop: Shop, tmp_path: Path, two_stores: tuple[LoadedMap, dict[str, str]]
+) -> None:
+    loaded, connections = two_stores
     with open_session(
-        loaded,
-        ledger_url=sqlite_shop.ledger,
-        key_path=tmp_path / "key",
-        connections={"shop": sqlite_shop.dsn, "helpdesk": str(helpdesk)},
+        loaded, ledger_url=sqlite_shop.ledger, key_path=tmp_path / "key", connections=connections
     ) as s:
         ids = s.identities([ALICE])
         request = s.book.open_request("erasure", ids)
@@ -247,7 +233,7 @@ def test_each_store_is_erased_in_its_own_transaction(sqlite_shop: Shop, tmp_path
     assert outcome.result is not None and outcome.residual is not None
     assert {st.store for st in outcome.result.statements} == {"shop", "helpdesk"}
     assert outcome.residual.total == 0
-    con = sqlite3.connect(helpdesk)
+    con = sqlite3.connect(connections["helpdesk"])
     assert con.execute("SELECT id FROM support_tickets").fetchall() == [(3,)]
     con.close()
 
