@@ -21,6 +21,7 @@ from typing import Any, TypedDict
 import boto3
 
 from assay.checks.aws.provider import AwsConnection
+from assay.demo.aws_stack import seed_peer_stack, seed_stack
 
 # moto accepts any credentials; explicit ones keep a user's real credentials out of seeding.
 SEED_KEY = "demo"
@@ -88,9 +89,10 @@ def seed(endpoint_url: str, region: str = "us-east-1") -> DemoAccount:
     key_arn = _seed_kms(conn, book)
     _seed_iam(conn, book)
     _seed_s3(conn, book, key_arn)
-    _seed_rds(conn, book)
+    _seed_rds(conn, book, key_arn)
     volumes = _seed_ec2(conn, book, key_arn)
     _seed_monitoring(conn, book, trail_bucket="assay-demo-audit-logs", compliant=False)
+    seed_stack(conn, book, key_arn, log_bucket="assay-demo-access-logs")
     _seed_account_settings(conn, book, compliant=False)
     counts = {t.rsplit(".", 1)[-1]: len(ids) for t, ids in book.resources.items()}
     return {
@@ -134,9 +136,13 @@ def seed_peer(endpoint_url: str, region: str = "us-east-1") -> PeerAccount:
     )
     conn.client("s3").put_bucket_policy(Bucket=bucket, Policy=_tls_only(bucket, anyone="*"))
     book.add(
-        "aws.s3.bucket", f"arn:aws:s3:::{bucket}", _bucket_verdicts(PASS, NA, PASS, PASS, FAIL)
+        "aws.s3.bucket",
+        f"arn:aws:s3:::{bucket}",
+        # Block Public Access holds through the account's settings alone.
+        _bucket_verdicts(PASS, NA, PASS, PASS, FAIL, PASS, NA),
     )
     _seed_monitoring(conn, book, trail_bucket=bucket, compliant=True)
+    seed_peer_stack(conn, book, log_bucket=bucket)
     _seed_account_settings(conn, book, compliant=True)
     _default_security_groups(conn, book)
     return {
@@ -174,10 +180,12 @@ def _seed_iam(conn: AwsConnection, book: _Book) -> None:
     iam = conn.client("iam")
     arn = f"arn:aws:iam::{book.account}"
     # moto dates every credential now, so rotation and unused-credential checks pass here.
-    for user, password, mfa, key in (
-        ("alice", True, True, True),
-        ("bob", True, False, False),
-        ("ci-deployer", False, False, True),
+    # Administrative privileges: bob through an inline policy, ci-deployer through a group
+    # whose policy allows iam:* (privilege escalation); alice holds scoped policies only.
+    for user, password, mfa, key, admin in (
+        ("alice", True, True, True, PASS),
+        ("bob", True, False, False, FAIL),
+        ("ci-deployer", False, False, True, FAIL),
     ):
         iam.create_user(UserName=user)
         if password:
@@ -192,6 +200,8 @@ def _seed_iam(conn: AwsConnection, book: _Book) -> None:
             )
         if key:
             iam.create_access_key(UserName=user)
+        if user == "ci-deployer":  # an old key never retired
+            iam.create_access_key(UserName=user)
         book.add(
             "aws.iam.user",
             f"{arn}:user/{user}",
@@ -199,6 +209,10 @@ def _seed_iam(conn: AwsConnection, book: _Book) -> None:
                 "aws-iam-user-console-mfa": (PASS if mfa else FAIL) if password else NA,
                 "aws-iam-access-key-rotation": PASS if key else NA,
                 "aws-iam-unused-credentials": PASS,
+                "aws-iam-user-no-admin-privileges": admin,
+                "aws-iam-user-one-active-key": FAIL if user == "ci-deployer" else PASS,
+                # ci-deployer holds only its group's policy; the others hold their own.
+                "aws-iam-user-permissions-via-groups": PASS if user == "ci-deployer" else FAIL,
             },
         )
     admin = iam.create_policy(PolicyName="assay-demo-admin", PolicyDocument=_allow("*"))
@@ -211,13 +225,28 @@ def _seed_iam(conn: AwsConnection, book: _Book) -> None:
     iam.put_user_policy(
         UserName="alice", PolicyName="read-logs", PolicyDocument=_allow("logs:Get*")
     )
+    iam.create_group(GroupName="assay-demo-iam-ops")
+    iam.put_group_policy(
+        GroupName="assay-demo-iam-ops", PolicyName="iam-ops", PolicyDocument=_allow("iam:*")
+    )
+    iam.add_user_to_group(GroupName="assay-demo-iam-ops", UserName="ci-deployer")
     admin_check = "aws-iam-no-admin-policies"
+    # Not * on *, so the per-policy control passes it; the per-user one sees the escalation.
+    book.add(
+        "aws.iam.policy", f"{arn}:group/assay-demo-iam-ops#policy/iam-ops", {admin_check: PASS}
+    )
     book.add("aws.iam.policy", admin["Policy"]["Arn"], {admin_check: FAIL})
     book.add("aws.iam.policy", reader["Policy"]["Arn"], {admin_check: PASS})
     book.add("aws.iam.policy", f"{arn}:user/bob#policy/break-glass", {admin_check: FAIL})
     book.add("aws.iam.policy", f"{arn}:user/alice#policy/read-logs", {admin_check: PASS})
 
 
+_ALL_BLOCKED: Any = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
 _SSE_S3: Any = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
 _S3_CONTROLS = (
     "aws-s3-default-encryption",
@@ -225,8 +254,13 @@ _S3_CONTROLS = (
     "aws-s3-bucket-not-public",
     "aws-s3-secure-transport",
     "aws-s3-access-logging",
+    "aws-s3-bucket-public-access-block",
+    "aws-s3-dr-replication",
 )
 _RECORDS = {"TagSet": [{"Key": "data-class", "Value": "records"}]}
+# Records that must also survive the loss of the region.
+_DR_RECORDS = {"TagSet": [*_RECORDS["TagSet"], {"Key": "dr", "Value": "critical"}]}
+DR_REGION = "us-west-2"
 
 
 def _bucket_verdicts(*statuses: str) -> dict[str, str]:
@@ -269,7 +303,31 @@ def _seed_s3(conn: AwsConnection, book: _Book, key_arn: str) -> None:
         },
     )
     s3.put_bucket_versioning(Bucket=logs, VersioningConfiguration={"Status": "Enabled"})
-    s3.put_bucket_tagging(Bucket=logs, Tagging=_RECORDS)
+    s3.put_bucket_tagging(Bucket=logs, Tagging=_DR_RECORDS)
+    replica = f"{logs}-dr"
+    _bucket(conn.client("s3", DR_REGION), DR_REGION, replica)
+    conn.client("s3", DR_REGION).put_bucket_versioning(
+        Bucket=replica, VersioningConfiguration={"Status": "Enabled"}
+    )
+    conn.client("s3", DR_REGION).put_bucket_encryption(
+        Bucket=replica, ServerSideEncryptionConfiguration=_SSE_S3
+    )
+    s3.put_bucket_replication(
+        Bucket=logs,
+        ReplicationConfiguration={
+            "Role": f"arn:aws:iam::{book.account}:role/assay-demo-replication",
+            "Rules": [
+                {
+                    "ID": "dr",
+                    "Status": "Enabled",
+                    "Priority": 1,
+                    "Filter": {"Prefix": ""},
+                    "DeleteMarkerReplication": {"Status": "Disabled"},
+                    "Destination": {"Bucket": f"arn:aws:s3:::{replica}"},
+                }
+            ],
+        },
+    )
     s3.put_bucket_policy(Bucket=logs, Policy=_tls_only(logs, anyone="*"))
     # The log bucket lets S3's log delivery write; moto wants a dict Principal in its policy.
     owner = s3.get_bucket_acl(Bucket=access)["Owner"]["ID"]
@@ -279,12 +337,13 @@ def _seed_s3(conn: AwsConnection, book: _Book, key_arn: str) -> None:
     )
     s3.put_bucket_encryption(Bucket=access, ServerSideEncryptionConfiguration=_SSE_S3)
     s3.put_bucket_policy(Bucket=access, Policy=_tls_only(access, anyone={"AWS": "*"}))
+    s3.put_public_access_block(Bucket=logs, PublicAccessBlockConfiguration=_ALL_BLOCKED)
     s3.put_bucket_logging(
         Bucket=logs,
         BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": access, "TargetPrefix": "logs/"}},
     )
     s3.put_bucket_encryption(Bucket=reports, ServerSideEncryptionConfiguration=_SSE_S3)
-    s3.put_bucket_tagging(Bucket=reports, Tagging=_RECORDS)
+    s3.put_bucket_tagging(Bucket=reports, Tagging=_DR_RECORDS)
     s3.put_bucket_acl(Bucket=reports, ACL="public-read")
     # Real S3 has encrypted every new bucket with SSE-S3 since January 2023; moto still
     # leaves a bucket without default encryption until one is configured, as S3 did before.
@@ -292,10 +351,12 @@ def _seed_s3(conn: AwsConnection, book: _Book, key_arn: str) -> None:
     public_read = _allow("s3:GetObject", f"arn:aws:s3:::{scratch}/*", Principal="*")
     s3.put_bucket_policy(Bucket=scratch, Policy=public_read)
     for name, verdicts in (
-        (logs, _bucket_verdicts(PASS, PASS, PASS, PASS, PASS)),
-        (reports, _bucket_verdicts(PASS, FAIL, FAIL, FAIL, FAIL)),
-        (scratch, _bucket_verdicts(FAIL, NA, FAIL, FAIL, FAIL)),
-        (access, _bucket_verdicts(PASS, NA, PASS, PASS, FAIL)),
+        (logs, _bucket_verdicts(PASS, PASS, PASS, PASS, PASS, PASS, PASS)),
+        (reports, _bucket_verdicts(PASS, FAIL, FAIL, FAIL, FAIL, FAIL, FAIL)),
+        (scratch, _bucket_verdicts(FAIL, NA, FAIL, FAIL, FAIL, FAIL, NA)),
+        (access, _bucket_verdicts(PASS, NA, PASS, PASS, FAIL, FAIL, NA)),
+        # The replica: encrypted, but neither TLS-only nor logging, nor DR-tagged itself.
+        (replica, _bucket_verdicts(PASS, NA, PASS, FAIL, FAIL, FAIL, NA)),
     ):
         book.add("aws.s3.bucket", f"arn:aws:s3:::{name}", verdicts)
 
@@ -306,10 +367,15 @@ _RDS = (
     "aws-rds-backup-retention",
     "aws-rds-deletion-protection",
     "aws-rds-force-ssl",
+    "aws-rds-multi-az",
+    "aws-rds-iam-auth",
+    "aws-rds-auto-minor-upgrade",
+    "aws-rds-log-exports",
+    "aws-rds-performance-insights-kms",
 )
 
 
-def _seed_rds(conn: AwsConnection, book: _Book) -> None:
+def _seed_rds(conn: AwsConnection, book: _Book, key_arn: str) -> None:
     rds = conn.client("rds")
     rds.create_db_parameter_group(
         DBParameterGroupName="assay-demo-postgres16-tls",
@@ -337,6 +403,12 @@ def _seed_rds(conn: AwsConnection, book: _Book) -> None:
         BackupRetentionPeriod=7,
         DeletionProtection=True,
         DBParameterGroupName="assay-demo-postgres16-tls",
+        MultiAZ=True,
+        EnableIAMDatabaseAuthentication=True,
+        AutoMinorVersionUpgrade=True,
+        EnableCloudwatchLogsExports=["postgresql"],
+        EnablePerformanceInsights=True,
+        PerformanceInsightsKMSKeyId=key_arn,
         **common,
     )["DBInstance"]
     # The engine's default parameter group leaves rds.force_ssl unset in moto.
@@ -347,10 +419,18 @@ def _seed_rds(conn: AwsConnection, book: _Book) -> None:
         PubliclyAccessible=True,
         BackupRetentionPeriod=1,
         DeletionProtection=False,
+        MultiAZ=False,
+        AutoMinorVersionUpgrade=False,
+        EnablePerformanceInsights=True,
         **common,
     )["DBInstance"]
     for instance, status in ((orders, PASS), (legacy, FAIL)):
-        book.add("aws.rds.instance", instance["DBInstanceArn"], dict.fromkeys(_RDS, status))
+        book.add(
+            "aws.rds.instance",
+            instance["DBInstanceArn"],
+            # moto never reports automated backups replicated to another region.
+            {**dict.fromkeys(_RDS, status), "aws-rds-backup-replication": FAIL},
+        )
 
 
 def _seed_ec2(conn: AwsConnection, book: _Book, key_arn: str) -> dict[str, str]:
@@ -434,8 +514,27 @@ def _seed_monitoring(
         S3BucketName=trail_bucket,
         IsMultiRegionTrail=compliant,
         EnableLogFileValidation=compliant,
+        **(_trail_delivery(conn, book) if compliant else {}),
     )
     trail.start_logging(Name=name)
+    _add_trail(book, conn.home_region, name, dict.fromkeys(_TRAIL, PASS if compliant else FAIL))
+    if not compliant:
+        # Configured as it should be, but never started: the account-wide control still
+        # fails, and this trail's logging verdict says why.
+        stopped = "assay-demo-stopped-trail"
+        trail.create_trail(
+            Name=stopped,
+            S3BucketName=trail_bucket,
+            IsMultiRegionTrail=True,
+            EnableLogFileValidation=True,
+            **_trail_delivery(conn, book),
+        )
+        _add_trail(
+            book, conn.home_region, stopped, {**dict.fromkeys(_TRAIL, PASS), _TRAIL[0]: FAIL}
+        )
+        book.expected["aws-cloudtrail-trail-logging"][
+            f"arn:aws:cloudtrail:{conn.home_region}:{book.account}:trail/{name}"
+        ] = PASS
     book.add(
         "aws.cloudtrail.account",
         f"arn:aws:cloudtrail::{book.account}:account",
@@ -462,6 +561,43 @@ def _seed_monitoring(
             logs.put_retention_policy(logGroupName=group, retentionInDays=days)
         arn = f"arn:aws:logs:{conn.home_region}:{book.account}:log-group:{group}"
         book.add("aws.logs.log_group", arn, {"aws-logs-retention": status})
+
+
+_TRAIL = (
+    "aws-cloudtrail-trail-logging",
+    "aws-cloudtrail-trail-multi-region",
+    "aws-cloudtrail-trail-log-validation",
+    "aws-cloudtrail-trail-kms",
+    "aws-cloudtrail-trail-cloudwatch-logs",
+)
+
+
+def _add_trail(book: _Book, region: str, name: str, verdicts: dict[str, str]) -> None:
+    arn = f"arn:aws:cloudtrail:{region}:{book.account}:trail/{name}"
+    book.add("aws.cloudtrail.trail", arn, verdicts)
+
+
+def _trail_delivery(conn: AwsConnection, book: _Book) -> dict[str, str]:
+    """KMS encryption and CloudWatch Logs delivery for a trail (a key and a group made once)."""
+    kms, logs = conn.client("kms"), conn.client("logs")
+    group = "/aws/cloudtrail/assay-demo"
+
+    def make_key() -> str:
+        key = kms.create_key(Description="assay demo trail key")["KeyMetadata"]
+        kms.enable_key_rotation(KeyId=key["KeyId"])
+        return book.add("aws.kms.key", key["Arn"], {"aws-kms-key-rotation": PASS})
+
+    def make_group() -> str:
+        logs.create_log_group(logGroupName=group)
+        logs.put_retention_policy(logGroupName=group, retentionInDays=3653)
+        arn = f"arn:aws:logs:{conn.home_region}:{book.account}:log-group:{group}"
+        return book.add("aws.logs.log_group", arn, {"aws-logs-retention": PASS})
+
+    return {
+        "KmsKeyId": conn.shared("demo.trail_key", make_key),
+        "CloudWatchLogsLogGroupArn": conn.shared("demo.trail_group", make_group) + ":*",
+        "CloudWatchLogsRoleArn": f"arn:aws:iam::{book.account}:role/assay-demo-trail-logs",
+    }
 
 
 def _seed_account_settings(conn: AwsConnection, book: _Book, *, compliant: bool) -> None:

@@ -7,7 +7,8 @@ Pure functions over the JSON document as AWS returns it: `Statement`, `Action`,
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from fnmatch import fnmatchcase
 from typing import Any
 
 from assay.checks.attribute_paths import without_floats
@@ -74,6 +75,34 @@ def admin_statements(document: Mapping[str, Any] | None) -> list[str]:
         and "*" in as_list(s.get("Action"))
         and "*" in as_list(s.get("Resource"))
     ]
+
+
+def administrative_grants(
+    document: Mapping[str, Any] | None, escalation: Collection[str]
+) -> list[str]:
+    """What each Allow statement on Resource "*" grants of administrator power: every
+    action (``*`` or ``*:*``), or any of the `escalation` actions (those that let a
+    principal give itself more: ``iam:PutUserPolicy``...), matched through wildcards such
+    as ``iam:*`` or ``iam:Put*`` and through NotAction. One phrase per statement.
+
+    Deny statements are not subtracted: a grant hidden behind a Deny is one edit away.
+    """
+    found = []
+    for i, s in enumerate(statements(document)):
+        if s.get("Effect") != "Allow" or "*" not in as_list(s.get("Resource")):
+            continue
+        actions = [str(a).lower() for a in as_list(s.get("Action"))]
+        excluded = [str(a).lower() for a in as_list(s.get("NotAction"))]
+        if "*" in actions or "*:*" in actions or ("NotAction" in s and not excluded):
+            found.append(f"{label(s, i)} allows * on *")
+            continue
+        if "NotAction" in s:
+            hits = [e for e in escalation if not any(fnmatchcase(e.lower(), a) for a in excluded)]
+        else:
+            hits = [e for e in escalation if any(fnmatchcase(e.lower(), a) for a in actions)]
+        if hits:
+            found.append(f"{label(s, i)} allows {', '.join(hits)} on *")
+    return found
 
 
 def is_anyone(principal: Any) -> bool:

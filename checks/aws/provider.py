@@ -179,6 +179,10 @@ class AwsConnection:
             pool = self._pool
         return list(pool.map(func, items))
 
+    def per_region(self, func: Callable[[str], R]) -> list[tuple[str, R]]:
+        """`(region, func(region))` for every collected region, read on the bounded pool."""
+        return list(zip(self.regions, self.parallel(func, self.regions), strict=True))
+
     def shared(self, key: str, read: Callable[[], T]) -> T:
         """`read()` once per connection, whichever collector asks first; the rest wait for it.
 

@@ -143,3 +143,10 @@ def timestamp(value: datetime | str | None) -> str | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def paginate(client: Any, operation: str, key: str, permission: str, **kwargs: Any) -> list[Any]:
+    """Every item under `key` of every page of a list call, inside `listing(permission)`."""
+    with listing(permission):
+        pages = client.get_paginator(operation).paginate(**kwargs)
+        return [item for page in pages for item in page.get(key, [])]

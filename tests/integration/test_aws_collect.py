@@ -19,7 +19,7 @@ from assay.checks import Status, registry
 from assay.checks.aws import AwsConnection, AwsTarget, connect, identity
 from assay.checks.aws.reading import AccessDenied
 from assay.checks.result import ERROR_KEY
-from assay.demo.aws_account import DemoAccount, seed
+from assay.demo.aws_account import DR_REGION, DemoAccount, seed
 from assay.demo.aws_emulator import start_emulator
 from assay.engine.cli.main import cli
 from assay.testing import run_check
@@ -105,7 +105,8 @@ def test_collectors_yield_json_snapshots_with_arn_ids(
             assert r["id"].startswith("arn:aws:")
             assert r["scope"]["provider"] == "aws"
             assert r["scope"]["account"] == seeded["account"]
-            assert r["scope"]["region"] in (REGION, "global")
+            # The DR replica bucket lives in another region.
+            assert r["scope"]["region"] in (REGION, "global", DR_REGION)
             assert json.loads(json.dumps(r)) == r
             assert floats_in(r) == []
 
@@ -121,8 +122,16 @@ def test_buckets_carry_what_the_s3_checks_decide_on(
     assert (logs["region"], logs["versioning"], logs["tags"]) == (
         REGION,
         "Enabled",
-        {"data-class": "records"},
+        {"data-class": "records", "dr": "critical"},
     )
+    # Replication names the destination's own region, read from the destination bucket.
+    assert logs["replication"] == [
+        {
+            "status": "Enabled",
+            "destination_bucket": "assay-demo-audit-logs-dr",
+            "destination_region": DR_REGION,
+        }
+    ]
     assert logs["policy"]["Statement"][0]["Sid"] == "DenyInsecureTransport"
     assert logs["logging"] == {"target_bucket": "assay-demo-access-logs", "target_prefix": "logs/"}
     account_flags = {
@@ -136,12 +145,13 @@ def test_buckets_carry_what_the_s3_checks_decide_on(
         "region": REGION,
         "encryption": {"rules": [{"algorithm": "AES256", "kms_key_id": None, "bucket_key": False}]},
         "versioning": None,
-        "tags": {"data-class": "records"},
+        "tags": {"data-class": "records", "dr": "critical"},
         "policy": None,
         "acl_public_grants": [{"grantee": "AllUsers", "permission": "READ"}],
         "public_access_block": None,
         "account_public_access_block": account_flags,
         "logging": None,
+        "replication": None,
     }
     # moto, unlike S3 since 2023, gives a new bucket no default encryption.
     scratch = buckets["assay-demo-scratch"]
@@ -203,9 +213,18 @@ def test_users_come_from_the_credential_report(
     assert (alice["password_enabled"], alice["mfa_active"]) == (True, True)
     assert (bob["password_enabled"], bob["mfa_active"], bob["access_keys"]) == (True, False, [])
     assert ci["password_enabled"] is False
-    [key] = ci["access_keys"]
-    assert (key["slot"], key["active"], key["last_used"]) == (1, True, None)
-    assert key["last_rotated"].endswith("Z") and alice["created"].endswith("Z")
+    first, second = ci["access_keys"]
+    assert (first["slot"], first["active"], first["last_used"]) == (1, True, None)
+    assert (second["slot"], second["active"]) == (2, True)
+    assert first["last_rotated"].endswith("Z") and alice["created"].endswith("Z")
+    # Effective policies: the user's own, and those of its groups.
+    assert [(p["policy"], p["via"]) for p in ci["policies"]] == [
+        ("iam-ops", "group assay-demo-iam-ops")
+    ]
+    assert sorted((p["policy"], p["via"], p["arn"] is None) for p in alice["policies"]) == [
+        ("assay-demo-read-reports", "attached", False),
+        ("read-logs", "inline", True),
+    ]
     [root] = collected["aws.iam.root_user"]
     assert root["attributes"] == {"mfa_enabled": False, "access_keys_present": False}
 
@@ -239,9 +258,11 @@ def test_kms_keys_ask_rotation_only_where_it_applies(
         True,
     )
     others = [r["attributes"] for name, r in keys.items() if not name.startswith("alias/")]
+    # The third symmetric key encrypts the trails and rotates.
     assert sorted((k["spec"], k["rotation_enabled"]) for k in others) == [
         ("ECC_NIST_P256", None),
         ("SYMMETRIC_DEFAULT", False),
+        ("SYMMETRIC_DEFAULT", True),
     ]
 
 
@@ -270,12 +291,21 @@ def test_security_groups_trails_log_groups_and_regions(
         "ipv6": [],
     }
     [trails] = collected["aws.cloudtrail.account"]
-    [trail] = trails["attributes"]["trails"]
+    found = {t["name"]: t for t in trails["attributes"]["trails"]}
+    trail, stopped = found["assay-demo-trail"], found["assay-demo-stopped-trail"]
     assert (trail["multi_region"], trail["log_file_validation"], trail["logging"]) == (
         False,
         False,
         True,
     )
+    assert (trail["kms_key_id"], trail["cloudwatch_logs_log_group_arn"]) == (None, None)
+    assert (stopped["multi_region"], stopped["logging"]) == (True, False)
+    assert stopped["kms_key_id"].startswith("arn:aws:kms:")
+    # Each trail is also a resource of its own, scoped to its home region.
+    each = by_name(collected["aws.cloudtrail.trail"])
+    assert each["assay-demo-stopped-trail"]["id"] == stopped["arn"]
+    assert each["assay-demo-stopped-trail"]["attributes"]["logging"] is False
+    assert each["assay-demo-trail"]["scope"]["region"] == REGION
     log_groups = {n: r["attributes"] for n, r in by_name(collected["aws.logs.log_group"]).items()}
     assert log_groups["/assay-demo/audit"]["tags"] == {"data-class": "audit"}
     assert log_groups["/assay-demo/archive"]["retention_days"] is None
@@ -356,12 +386,12 @@ def test_denied_detail_reads_become_error_markers(
         with pytest.raises(AccessDenied, match="missing permission ec2:DescribeRegions"):
             identity(everywhere)
 
-    assert len(buckets) == 4
+    assert len(buckets) == 5
     for bucket in buckets.values():
         marker = bucket["attributes"]["encryption"][ERROR_KEY]
         assert marker["code"] == "AccessDenied"
         assert marker["permission"] == "s3:GetEncryptionConfiguration"
-        assert bucket["attributes"]["region"] == REGION
+        assert bucket["attributes"]["region"] in (REGION, DR_REGION)
     assert buckets["assay-demo-audit-logs"]["attributes"]["versioning"] == "Enabled"
     result = run_check("aws.s3.default_encryption", buckets["assay-demo-audit-logs"])
     assert result.status is Status.ERROR

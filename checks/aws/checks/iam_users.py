@@ -1,4 +1,5 @@
-"""IAM user checks over `aws.iam.user`: console MFA, access key rotation, unused credentials."""
+"""IAM user checks over `aws.iam.user`: console MFA, access key rotation, unused credentials,
+and administrative privileges through the user's effective policies."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from assay.checks.aws.collect.iam_users import REPORT_PERMISSIONS, USER
+from assay.checks.aws.collect.iam_users import POLICY_PERMISSIONS, REPORT_PERMISSIONS, USER
+from assay.checks.aws.policy import administrative_grants
 from assay.checks.registry import check
-from assay.checks.result import MissingEvidence, Result, attribute
+from assay.checks.result import ERROR_KEY, MissingEvidence, Result, attribute, describe_error
+from assay.words import counted
 
 
 def age_days(resource: Mapping[str, Any], stamp: str) -> int:
@@ -117,4 +120,77 @@ def unused_credentials(resource: dict[str, Any], params: UnusedCredentialsParams
         )
     return Result.passed(
         f"every enabled credential was used within {params.max_unused_days} days", **observed
+    )
+
+
+class AdminPrivilegesParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    escalation_actions: list[str] = Field(
+        default=[
+            "iam:AttachUserPolicy",
+            "iam:AttachGroupPolicy",
+            "iam:AttachRolePolicy",
+            "iam:PutUserPolicy",
+            "iam:PutGroupPolicy",
+            "iam:PutRolePolicy",
+            "iam:CreatePolicyVersion",
+            "iam:SetDefaultPolicyVersion",
+            "iam:AddUserToGroup",
+            "iam:UpdateAssumeRolePolicy",
+            "iam:CreateAccessKey",
+            "iam:CreateLoginProfile",
+            "iam:UpdateLoginProfile",
+        ],
+        min_length=1,
+        description="Actions that let a principal raise its own privileges; a policy "
+        "allowing any of them on every resource (iam:* does) makes its holder an "
+        "administrator.",
+    )
+
+
+@check(
+    "aws.iam.user_no_admin_privileges",
+    resource=USER,
+    params=AdminPrivilegesParams,
+    permissions=[*REPORT_PERMISSIONS, *POLICY_PERMISSIONS],
+)
+def user_no_admin_privileges(resource: dict[str, Any], params: AdminPrivilegesParams) -> Result:
+    """Fail when a policy that applies to the user (inline, attached, or through a group)
+    allows every action, or a privilege-escalation action, on every resource; the reason
+    names each granting policy and how the user holds it. A policy document that could not
+    be read makes the verdict `error` unless another policy already fails the user."""
+    grants: list[dict[str, Any]] = []
+    unknown: list[str] = []
+    for held in attribute(resource, "policies"):
+        where = f"{held['policy']} ({held['via']})"
+        doc = held["document"]
+        if isinstance(doc, dict) and ERROR_KEY in doc:
+            unknown.append(f"{where}: {describe_error(doc)}")
+            continue
+        found = administrative_grants(doc, params.escalation_actions)
+        if found:
+            grants.append(
+                {
+                    "policy": held["policy"],
+                    "arn": held["arn"],
+                    "via": held["via"],
+                    "statements": found,
+                }
+            )
+    if grants:
+        return Result.failed(
+            "the user holds administrative privileges: "
+            + "; ".join(
+                f"{g['policy']} ({g['via']}): {', '.join(g['statements'])}" for g in grants
+            ),
+            grants=grants,
+        )
+    if unknown:
+        return Result.error(f"a policy of the user could not be read: {'; '.join(unknown)}")
+    count = len(attribute(resource, "policies"))
+    return Result.passed(
+        f"none of the user's {counted(count, 'policy', 'policies')} grants administrative "
+        "privileges",
+        policies=count,
     )

@@ -176,6 +176,43 @@ def access_logging(resource: dict[str, Any], params: Any) -> Result:
 
 
 @check(
+    "aws.s3.bucket_public_access_block",
+    resource=BUCKET,
+    permissions=[_LIST, "s3:GetBucketPublicAccessBlock", "s3:GetAccountPublicAccessBlock"],
+)
+def bucket_public_access_block(resource: dict[str, Any], params: Any) -> Result:
+    """Pass when each of the four Block Public Access settings is in effect for the bucket,
+    set on the bucket itself or on the account (S3 applies the stricter of the two).
+
+    ``observed`` holds the bucket's and the account's flags (None when not configured) and
+    which settings are off on both. The account setting is read only when the bucket's own
+    leave something off.
+    """
+    bucket = attribute(resource, "public_access_block")
+    mine = bucket or {}
+    if all(mine.get(flag) for flag in _PAB_FLAGS):
+        return Result.passed(
+            "all four Block Public Access settings are on for the bucket itself", bucket=bucket
+        )
+    account = attribute(resource, "account_public_access_block")
+    theirs = account or {}
+    off = [flag for flag in _PAB_FLAGS if not (mine.get(flag) or theirs.get(flag))]
+    observed = {"bucket": bucket, "account": account}
+    if off:
+        return Result.failed(
+            f"{', '.join(off)} {'is' if len(off) == 1 else 'are'} off on the bucket and on "
+            "the account",
+            off=off,
+            **observed,
+        )
+    return Result.passed(
+        "all four Block Public Access settings are in effect, "
+        f"{', '.join(f for f in _PAB_FLAGS if not mine.get(f))} through the account",
+        **observed,
+    )
+
+
+@check(
     "aws.s3.account_public_access_block",
     resource=ACCOUNT,
     permissions=["s3:GetAccountPublicAccessBlock"],

@@ -98,7 +98,34 @@ _INLINE = (
 )
 
 
-@collector(POLICY, permissions=["iam:GetAccountAuthorizationDetails"])
+AUTHORIZATION_DETAILS = "iam:GetAccountAuthorizationDetails"
+
+
+def authorization_details(conn: AwsConnection) -> dict[str, list[dict[str, Any]]]:
+    """Every user, group and role with its inline policies and attachments, and every
+    customer-managed policy with its versions: the account's
+    ``get_account_authorization_details`` pages merged, read once per connection (the
+    policy and user collectors share it). A failed call raises botocore's ClientError:
+    the caller decides whether that fails a list or spoils one attribute."""
+
+    def read() -> dict[str, list[dict[str, Any]]]:
+        iam: IAMClient = conn.client("iam")
+        merged: dict[str, list[dict[str, Any]]] = {
+            key: [] for key in ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
+        }
+        pages = iam.get_paginator("get_account_authorization_details").paginate(
+            Filter=["LocalManagedPolicy", "User", "Group", "Role"]
+        )
+        for page in pages:
+            found: dict[str, Any] = dict(page)
+            for key, items in merged.items():
+                items += found.get(key, [])
+        return merged
+
+    return conn.shared("iam.authorization_details", read)
+
+
+@collector(POLICY, permissions=[AUTHORIZATION_DETAILS])
 def collect_policies(conn: AwsConnection) -> Iterator[dict[str, Any]]:
     """Every customer-managed policy (its default version) and every inline policy of a
     user, group or role, read in one paginated call for the whole account.
@@ -108,25 +135,25 @@ def collect_policies(conn: AwsConnection) -> Iterator[dict[str, Any]]:
     have no ARN); attributes `kind` ``"inline"``, `document`, `principal` (its ARN),
     `principal_type` (user, group or role).
     """
-    iam: IAMClient = conn.client("iam")
-    pages = iam.get_paginator("get_account_authorization_details").paginate(
-        Filter=["LocalManagedPolicy", "User", "Group", "Role"]
-    )
+    with listing(AUTHORIZATION_DETAILS):
+        details = authorization_details(conn)
     scope = conn.scope(GLOBAL_REGION)
-    with listing("iam:GetAccountAuthorizationDetails"):
-        for page in pages:
-            details: dict[str, Any] = dict(page)
-            for policy in details.get("Policies", []):
-                yield _managed(scope, policy)
-            for list_key, name_key, policies_key, kind in _INLINE:
-                for principal in details.get(list_key, []):
-                    for inline in principal.get(policies_key, []):
-                        yield _inline(scope, principal["Arn"], principal[name_key], kind, inline)
+    for policy in details["Policies"]:
+        yield _managed(scope, policy)
+    for list_key, name_key, policies_key, kind in _INLINE:
+        for principal in details[list_key]:
+            for inline in principal.get(policies_key, []):
+                yield _inline(scope, principal["Arn"], principal[name_key], kind, inline)
+
+
+def default_document(policy: dict[str, Any]) -> dict[str, Any] | None:
+    """The document of a managed policy's default version, from its authorization details."""
+    versions = policy.get("PolicyVersionList", [])
+    default: dict[str, Any] = next((v for v in versions if v.get("IsDefaultVersion")), {})
+    return document(default.get("Document"))
 
 
 def _managed(scope: dict[str, str], policy: dict[str, Any]) -> dict[str, Any]:
-    versions = policy.get("PolicyVersionList", [])
-    default: dict[str, Any] = next((v for v in versions if v.get("IsDefaultVersion")), {})
     return {
         "type": POLICY,
         "id": policy["Arn"],
@@ -135,7 +162,7 @@ def _managed(scope: dict[str, str], policy: dict[str, Any]) -> dict[str, Any]:
         "scope": scope,
         "attributes": {
             "kind": "managed",
-            "document": _document(default.get("Document")),
+            "document": default_document(policy),
             "attachment_count": int(policy.get("AttachmentCount", 0)),
         },
     }
@@ -152,17 +179,18 @@ def _inline(
         "scope": scope,
         "attributes": {
             "kind": "inline",
-            "document": _document(inline.get("PolicyDocument")),
+            "document": document(inline.get("PolicyDocument")),
             "principal": arn,
             "principal_type": kind,
         },
     }
 
 
-def _document(document: Any) -> dict[str, Any] | None:
-    # botocore decodes IAM's URL-encoded documents to dicts; be ready for the raw text too.
-    if document is None:
+def document(raw: Any) -> dict[str, Any] | None:
+    """A policy document as IAM returned it: botocore decodes IAM's URL-encoded documents
+    to dicts; the raw text is parsed too."""
+    if raw is None:
         return None
-    if isinstance(document, str):
-        return parse(document)
-    return without_floats(document)  # type: ignore[no-any-return]
+    if isinstance(raw, str):
+        return parse(raw)
+    return without_floats(raw)  # type: ignore[no-any-return]

@@ -23,9 +23,12 @@ TLS_PARAMETERS = {
 }
 
 
+DESCRIBE_KEY = "kms:DescribeKey"
+
+
 @collector(
     INSTANCE,
-    permissions=["rds:DescribeDBInstances", DESCRIBE_PARAMETERS, DESCRIBE_REGIONS],
+    permissions=["rds:DescribeDBInstances", DESCRIBE_PARAMETERS, DESCRIBE_KEY, DESCRIBE_REGIONS],
 )
 def collect_instances(conn: AwsConnection) -> Iterator[dict[str, Any]]:
     """Every RDS DB instance in each target region.
@@ -36,6 +39,13 @@ def collect_instances(conn: AwsConnection) -> Iterator[dict[str, Any]]:
     ``{"name": "rds.force_ssl" | "require_secure_transport", "value": str | None}`` read
     from the instance's parameter group (each group read once), or None for engines with
     no such parameter and for Aurora, whose TLS setting lives in the cluster parameter group.
+
+    Also `multi_az`, `iam_auth`, `auto_minor_version_upgrade`, `performance_insights`
+    (bools), `performance_insights_kms_key_id` and `performance_insights_key_manager`
+    (``CUSTOMER`` or ``AWS``, from KMS, each key asked once; None when Performance Insights
+    is off or KMS knows no such key), `log_exports` (the log types exported to
+    CloudWatch Logs) and `backup_replications` (ARNs of the automated backups replicated to
+    other regions), all from the same DescribeDBInstances listing.
     """
     listed = conn.parallel(partial(_list_region, conn), conn.regions)
     wanted = sorted(
@@ -47,9 +57,33 @@ def collect_instances(conn: AwsConnection) -> Iterator[dict[str, Any]]:
         }
     )
     values = dict(zip(wanted, conn.parallel(partial(_parameter, conn), wanted), strict=True))
+    keys = sorted(
+        {
+            (region, key)
+            for region, instances in listed
+            for i in instances
+            if i.get("PerformanceInsightsEnabled") and (key := i.get("PerformanceInsightsKMSKeyId"))
+        }
+    )
+    managers = dict(zip(keys, conn.parallel(partial(_key_manager, conn), keys), strict=True))
     for region, instances in listed:
         for instance in instances:
-            yield _instance(conn, region, instance, values)
+            found = _instance(conn, region, instance, values)
+            key = found["attributes"]["performance_insights_kms_key_id"]
+            found["attributes"]["performance_insights_key_manager"] = managers.get((region, key))
+            yield found
+
+
+def _key_manager(conn: AwsConnection, item: tuple[str, str]) -> Any:
+    """Who manages a KMS key: ``CUSTOMER`` or ``AWS`` (the aws/rds default); None when KMS
+    knows no such key."""
+    region, key = item
+    return read_attribute(
+        partial(conn.client("kms", region).describe_key, KeyId=key),
+        lambda found: found["KeyMetadata"].get("KeyManager"),
+        permission=DESCRIBE_KEY,
+        absent={"NotFoundException"},
+    )
 
 
 def _list_region(conn: AwsConnection, region: str) -> tuple[str, list[dict[str, Any]]]:
@@ -118,5 +152,16 @@ def _instance(
             "parameter_group": group,
             "tags": tag_dict(instance.get("TagList", [])),
             "tls_parameter": values.get((region, group, name)) if group and name else None,
+            "multi_az": bool(instance.get("MultiAZ", False)),
+            "iam_auth": bool(instance.get("IAMDatabaseAuthenticationEnabled", False)),
+            "auto_minor_version_upgrade": bool(instance.get("AutoMinorVersionUpgrade", False)),
+            "log_exports": list(instance.get("EnabledCloudwatchLogsExports", [])),
+            "performance_insights": bool(instance.get("PerformanceInsightsEnabled", False)),
+            "performance_insights_kms_key_id": instance.get("PerformanceInsightsKMSKeyId"),
+            "backup_replications": [
+                r["DBInstanceAutomatedBackupsArn"]
+                for r in instance.get("DBInstanceAutomatedBackupsReplications", [])
+                if "DBInstanceAutomatedBackupsArn" in r
+            ],
         },
     }

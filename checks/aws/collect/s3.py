@@ -50,6 +50,7 @@ _ACCOUNT_PAB = "s3:GetAccountPublicAccessBlock"
         "s3:GetBucketAcl",
         "s3:GetBucketPublicAccessBlock",
         "s3:GetBucketLogging",
+        "s3:GetReplicationConfiguration",
         _ACCOUNT_PAB,
     ],
 )
@@ -62,7 +63,10 @@ def collect_buckets(conn: AwsConnection) -> Iterator[dict[str, Any]]:
     (the bucket policy document, or None); `acl_public_grants` (``[{"grantee": "AllUsers"
     | "AuthenticatedUsers", "permission"}]``); `public_access_block` and
     `account_public_access_block` (the four Block Public Access flags in snake_case, or None
-    when not configured); `logging` (``{"target_bucket", "target_prefix"}``, or None).
+    when not configured); `logging` (``{"target_bucket", "target_prefix"}``, or None);
+    `replication` (``[{"status", "destination_bucket", "destination_region"}]`` per
+    replication rule, or None when the bucket replicates nowhere; the destination's region
+    is read with GetBucketLocation, a marker when that bucket cannot be read).
     """
     s3: S3Client = conn.client("s3")
     listed: list[BucketTypeDef] = []
@@ -85,12 +89,34 @@ def _bucket(conn: AwsConnection, listed: BucketTypeDef) -> dict[str, Any]:
     # Without its location the bucket is still judged; botocore follows S3's redirect
     # when the home region is the wrong one.
     where = region if isinstance(region, str) else conn.home_region
+    s3 = conn.client("s3", where)
+    replication = read_attribute(
+        partial(s3.get_bucket_replication, Bucket=name),
+        lambda found: found["ReplicationConfiguration"].get("Rules", []),
+        permission="s3:GetReplicationConfiguration",
+        absent={"ReplicationConfigurationNotFoundError"},
+    )
+    if isinstance(replication, list):
+        replication = [_replication_rule(conn, rule) for rule in replication]
     return {
         "type": BUCKET,
         "id": f"arn:{conn.partition}:s3:::{name}",
         "name": name,
         "scope": conn.scope(where),
-        "attributes": {"region": region, **_details(conn.client("s3", where), name)},
+        "attributes": {"region": region, **_details(s3, name), "replication": replication},
+    }
+
+
+def _replication_rule(conn: AwsConnection, rule: dict[str, Any]) -> dict[str, Any]:
+    destination = str(rule.get("Destination", {}).get("Bucket", "")).rsplit(":", 1)[-1]
+    return {
+        "status": rule.get("Status"),
+        "destination_bucket": destination,
+        "destination_region": read_attribute(
+            partial(conn.client("s3").get_bucket_location, Bucket=destination),
+            _region,
+            permission="s3:GetBucketLocation",
+        ),
     }
 
 
