@@ -182,9 +182,14 @@ def expiry(resource: dict[str, Any], params: ExpiryParams) -> Result:
         raise MissingEvidence("the snapshot has no collected_at timestamp to measure expiry from")
     left = (datetime.fromisoformat(not_after) - datetime.fromisoformat(stamp)).days
     if left < params.min_days_left:
-        when = f"expired {-left} days ago" if left < 0 else f"expires in {counted(left, 'day')}"
+        when = (
+            f"expired {counted(-left, 'day')} ago ({not_after})"
+            if left < 0
+            else f"expires in {counted(left, 'day')} ({not_after}), within the "
+            f"{params.min_days_left}-day window"
+        )
         return Result.failed(
-            f"the certificate {when} ({not_after}), less than {params.min_days_left} days",
+            f"the certificate {when}",
             days_left=left,
             not_after=not_after,
             in_use=attribute(resource, "in_use"),
