@@ -20,8 +20,9 @@ from botocore.credentials import (
     CredentialResolver,
     DeferredRefreshableCredentials,
 )
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from assay.checks.aws.organization import OrganizationOptions
 from assay.checks.aws.reading import listing
 from assay.checks.registry import provider
 
@@ -43,8 +44,9 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-class AwsTarget(BaseModel):
-    """How to reach one AWS account. Credentials come from the standard chain, never from here."""
+class AwsTarget(OrganizationOptions):
+    """How to reach one AWS account, or every account of an AWS Organization (its
+    `organization` fields). Credentials come from the standard chain, never from here."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -97,7 +99,7 @@ class AwsTarget(BaseModel):
 
     @model_validator(mode="after")
     def _external_id_needs_role(self) -> AwsTarget:
-        if self.external_id is not None and self.role_arn is None:
+        if self.external_id is not None and self.role_arn is None and not self.organization:
             raise ValueError("external_id is only used with role_arn; set role_arn too")
         return self
 
