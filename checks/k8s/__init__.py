@@ -8,9 +8,13 @@ Resource types, chosen so that every check is a pure function of one resource:
   with its ServiceAccount's token setting attached. Judged by `checks.pods`,
   `checks.images` and `checks.credentials`, each registered with `workload_check`;
 - `k8s.namespace` (`collect.namespaces`): a namespace with its ResourceQuotas and
-  NetworkPolicies attached: the tenant isolation checks, `checks.namespaces`;
+  NetworkPolicies attached: the tenant isolation and Pod Security Admission checks,
+  `checks.namespaces`;
 - `k8s.role` and `k8s.rbac_binding` (`collect.rbac`): roles, and bindings with the rules
-  of the role they grant resolved: `checks.rbac`.
+  of the role they grant resolved: `checks.rbac`;
+- `k8s.cluster` (`collect.cluster`): one per target, the control plane as far as the API
+  shows it (the kube-apiserver pods' flags, how the server answers a request without
+  credentials, bindings that name anonymous users, whether it is EKS): `checks.cluster`.
 
 Where things go, the same in every provider: `provider` holds the target options (and
 here `connection`, `live` and `offline` the connection, to a cluster or to files);

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from abc import ABC, abstractmethod
 from typing import Any
@@ -9,6 +10,10 @@ from typing import Any
 from assay.checks.k8s.kinds import KINDS, Kind
 from assay.checks.result import collection_error
 from assay.errors import AssayError
+
+# The id of an `aws.eks.cluster` resource, and the cluster name `aws eks update-kubeconfig`
+# writes into a kubeconfig.
+EKS_ARN = re.compile(r"^arn:aws[a-z-]*:eks:[a-z0-9-]+:\d{12}:cluster/[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
 class ListDenied(AssayError):
@@ -40,6 +45,8 @@ class K8sConnection(ABC):
 
     def __init__(self, context: str) -> None:
         self.context = context
+        # The EKS cluster this is (its ARN), when the target or the kubeconfig names one.
+        self.eks_cluster: str | None = None
         self._lock = threading.Lock()
         self._kind_locks: dict[str, threading.Lock] = {}
         self._listed: dict[str, list[dict[str, Any]]] = {}
@@ -61,6 +68,11 @@ class K8sConnection(ABC):
     def inferred_namespaces(self) -> set[str]:
         """Namespaces that objects live in without a Namespace object (offline input only)."""
         return set()
+
+    def api_server(self) -> dict[str, Any] | None:
+        """Live: what the API server shows of itself, ``{"host", "version", "anonymous"}``
+        (`anonymous` is how it answers a request without credentials); offline input: None."""
+        return None
 
     def source_of(self, obj: dict[str, Any]) -> dict[str, Any] | None:
         """The file and line an object was read from (offline input only), for reports."""

@@ -123,6 +123,24 @@ def workload(
     return obj(kind, name, namespace, spec={"selector": selector, "template": template})
 
 
+def apiserver_pod(
+    node: str = "control-plane", *flags: str, namespace: str = "kube-system"
+) -> dict[str, Any]:
+    """The mirror pod of a kube-apiserver static pod on `node`, run with `flags`
+    (``--name=value`` words), labelled as kubeadm labels it."""
+    spec = pod_spec(
+        container(
+            "kube-apiserver",
+            image="registry.k8s.io/kube-apiserver:v1.31.4",
+            security_context=None,
+            command=["kube-apiserver", *flags],
+        ),
+        hostNetwork=True,
+    )
+    labels = {"component": "kube-apiserver", "tier": "control-plane"}
+    return obj("Pod", f"kube-apiserver-{node}", namespace, labels=labels, spec=spec)
+
+
 def owned(obj: dict[str, Any], owner: dict[str, Any]) -> dict[str, Any]:
     """`obj` with `owner` as its controller, as the controller writes the ownerReference
     (with the owner's uid when it has one); returns `obj`."""

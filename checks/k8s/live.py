@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import urllib3
 import yaml
 from kubernetes import client, config  # type: ignore[import-untyped]
 from kubernetes.client.exceptions import ApiException  # type: ignore[import-untyped]
@@ -21,12 +22,24 @@ from kubernetes.config.kube_config import (  # type: ignore[import-untyped]
     KubeConfigMerger,
 )
 
-from assay.checks.k8s.connection import K8sConnection, ListDenied
+from assay.checks.k8s.connection import EKS_ARN, K8sConnection, ListDenied
 from assay.checks.k8s.kinds import Kind
 from assay.checks.k8s.redact import scrub
 
 IN_CLUSTER = "in-cluster"
 _CONNECT_TIMEOUT = 10.0
+# Asked without credentials: a server that refuses anonymous requests answers 401; one
+# that accepts them answers as `system:anonymous` (200 under the default RBAC, else 403).
+ANONYMOUS_PATH = "/version"
+_ROUTE = (
+    "host",
+    "ssl_ca_cert",
+    "verify_ssl",
+    "assert_hostname",
+    "tls_server_name",
+    "proxy",
+    "proxy_headers",  # the proxy's own credentials, not the user's
+)
 
 
 class LiveCluster(K8sConnection):
@@ -69,6 +82,42 @@ class LiveCluster(K8sConnection):
             "user": self.user,
             "server_version": version,
         }
+
+    def api_server(self) -> dict[str, Any]:
+        """The host, the version (with the target's credentials) and the status the same
+        request gets without any credentials: two requests."""
+        facts: dict[str, Any] = {"host": self.api.configuration.host}
+        try:
+            resp = client.VersionApi(self.api).get_code(
+                _preload_content=False, _request_timeout=self.timeout
+            )
+            facts["version"] = json.loads(resp.data).get("gitVersion")
+        except ApiException as exc:
+            facts["version"] = None
+            facts["version_error"] = f"GET /version: {_api_error(exc)}"
+        facts["anonymous"] = self._anonymous_request()
+        return facts
+
+    def _anonymous_request(self) -> dict[str, Any]:
+        """``{"path", "status"}``, or ``{"path", "error"}`` when no HTTP answer came."""
+        ours = self.api.configuration
+        bare = _settings()
+        # The server's address, how to trust it and the way there; no token, client
+        # certificate or exec plugin, so the server sees no credentials at all.
+        for name in _ROUTE:
+            setattr(bare, name, getattr(ours, name))
+        out: dict[str, Any] = {"path": ANONYMOUS_PATH}
+        with client.ApiClient(configuration=bare) as anonymous:
+            try:
+                client.VersionApi(anonymous).get_code(
+                    _preload_content=False, _request_timeout=self.timeout
+                )
+                out["status"] = 200
+            except ApiException as exc:
+                out["status"] = exc.status
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                out["error"] = f"{type(exc).__name__}: {exc}"
+        return out
 
     def _list(self, kind: Kind) -> list[dict[str, Any]]:
         call = getattr(getattr(client, kind.api)(self.api), kind.method)
@@ -146,7 +195,11 @@ def connect_kubeconfig(
     except (ConfigException, OSError) as exc:
         raise LookupError(f"context {context!r} of {path or 'the kubeconfig'}: {exc}") from None
     user = str((chosen.get("context") or {}).get("user") or "unknown")
-    return LiveCluster(api, context, user=user, page_size=page_size, timeout=timeout, label=label)
+    live = LiveCluster(api, context, user=user, page_size=page_size, timeout=timeout, label=label)
+    # `aws eks update-kubeconfig` names the cluster entry after the EKS cluster's ARN.
+    cluster = str((chosen.get("context") or {}).get("cluster") or "")
+    live.eks_cluster = cluster if EKS_ARN.match(cluster) else None
+    return live
 
 
 def connect_in_cluster(*, page_size: int, timeout: float, label: str | None = None) -> LiveCluster:

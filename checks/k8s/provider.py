@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from assay.checks.k8s import offline
-from assay.checks.k8s.connection import K8sConnection
+from assay.checks.k8s.connection import EKS_ARN, K8sConnection
 from assay.checks.registry import provider
 
 DEFAULT_PAGE_SIZE = 500
@@ -52,6 +52,13 @@ class K8sTarget(BaseModel):
         default=None,
         description="Offline input: namespace of objects that name none (default `default`).",
     )
+    eks_cluster: str | None = Field(
+        default=None,
+        description="The ARN of the EKS cluster this is: its audit logging and secrets "
+        "encryption are then left to the AWS controls on that aws.eks.cluster. Default: the "
+        "kubeconfig's cluster name when it is an EKS ARN (as `aws eks update-kubeconfig` "
+        "writes it).",
+    )
     page_size: int | None = Field(
         default=None,
         ge=1,
@@ -79,6 +86,16 @@ class K8sTarget(BaseModel):
         if value is not None and not _LABEL.match(value):
             raise ValueError(
                 f"expected letters, digits and _.:@- (no `/`: it separates id parts); got {value!r}"
+            )
+        return value
+
+    @field_validator("eks_cluster")
+    @classmethod
+    def _eks_arn(cls, value: str | None) -> str | None:
+        if value is not None and not EKS_ARN.match(value):
+            raise ValueError(
+                "expected an EKS cluster ARN (arn:aws:eks:REGION:ACCOUNT:cluster/NAME); "
+                f"got {value!r}"
             )
         return value
 
@@ -123,6 +140,13 @@ def identity(conn: K8sConnection) -> dict[str, Any]:
 @provider("k8s", options=K8sTarget, identity=identity)
 def connect(options: K8sTarget, timeout: float) -> K8sConnection:
     """A live client (no request made yet), or the offline input read and checked in full."""
+    conn = _connect(options, timeout)
+    if options.eks_cluster is not None:
+        conn.eks_cluster = options.eks_cluster
+    return conn
+
+
+def _connect(options: K8sTarget, timeout: float) -> K8sConnection:
     file = options.manifests or options.dump
     if file is not None:
         path = Path(file).expanduser()

@@ -77,6 +77,21 @@ def snapshot(
     return out
 
 
+def subject(s: dict[str, Any], namespace: str | None) -> str:
+    """A binding's subject as ``User:alice``, ``Group:ops``, ``ServiceAccount:ns/name`` (a
+    ServiceAccount subject without a namespace is the binding's own namespace's)."""
+    kind = s.get("kind", "")
+    if kind == "ServiceAccount":
+        return f"ServiceAccount:{s.get('namespace') or namespace or ''}/{s.get('name', '')}"
+    return f"{kind}:{s.get('name', '')}"
+
+
+def input_of(conn: K8sConnection) -> str:
+    """What the target reads: ``cluster`` (live), ``dump``, ``manifests``, or ``objects``
+    (handed over in memory). Manifests show what is deployed, not what the cluster holds."""
+    return str(conn.identity().get("source", "objects")) if conn.offline else "cluster"
+
+
 def unlisted(conn: K8sConnection, rtype: str, denied: ListDenied) -> dict[str, Any]:
     """The placeholder standing for every object of a kind the API would not list."""
     kind = denied.kind.kind

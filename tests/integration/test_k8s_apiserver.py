@@ -59,13 +59,25 @@ class ApiServer:
     missing: set[str] = field(default_factory=set)
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     url: str = ""
+    version: str = "v1.31.2-synthetic"
+    # How a request without credentials is answered: 401 (anonymous auth off), or as
+    # system:anonymous, 200 for /version under the default RBAC (403 under a stricter one).
+    anonymous: int = 401
+    anonymous_requests: list[str] = field(default_factory=list)
 
     def handle(self, path: str, query: dict[str, str], auth: str) -> tuple[int, dict[str, Any]]:
         self.requests.append((path, query))
+        version = {"major": "1", "minor": "31", "gitVersion": self.version}
+        if not auth:
+            self.anonymous_requests.append(path)
+            if self.anonymous == 200 and path.rstrip("/") == "/version":
+                return 200, version
+            if self.anonymous == 403 or self.anonymous == 200:
+                return 403, status(403, "Forbidden", f'User "system:anonymous" cannot get {path}')
         if auth != f"Bearer {self.token}":
             return 401, status(401, "Unauthorized", "Unauthorized")
         if path.rstrip("/") == "/version":  # the client asks for /version/
-            return 200, {"major": "1", "minor": "31", "gitVersion": "v1.31.2-synthetic"}
+            return 200, version
         kind = next((kd for kd in KINDS.values() if path_of(kd) == path), None)
         if kind is None or kind.kind in self.missing:
             return 404, status(404, "NotFound", "the server could not find the requested resource")
@@ -465,3 +477,174 @@ def test_pods_whose_replicasets_cannot_be_listed_are_judged_alone(
     assert run_check("k8s.pod.privileged", found["shop/*/ReplicaSet/*"]).status is Status.ERROR
     # the CronJob's chain does not pass through a ReplicaSet
     assert found["shop/shop/CronJob/report"]["attributes"]["pods"]["matching"] == 1
+
+
+# --- cluster-level controls ---------------------------------------------------------
+
+ARN = "arn:aws:eks:eu-west-1:123456789012:cluster/prod"
+
+
+def control_plane(*flags: str) -> dict[str, list[dict[str, Any]]]:
+    """A self-managed cluster: the kube-apiserver's mirror pod with `flags`, two tenants
+    (one enforcing a Pod Security Standard), a role bound to tenant-b's default account."""
+    objects = {
+        "Pod": [k.apiserver_pod("cp-1", *flags), k.workload("Pod", "web", "tenant-a")],
+        "Namespace": [
+            k.namespace("kube-system"),
+            k.namespace("tenant-a", {"pod-security.kubernetes.io/enforce": "restricted"}),
+            k.namespace("tenant-b"),
+        ],
+        "RoleBinding": [
+            k.binding(
+                "default-edit",
+                "edit",
+                [k.service_account_subject("default", "tenant-b")],
+                "tenant-b",
+            ),
+        ],
+        "ClusterRoleBinding": [
+            k.binding(
+                "system:public-info-viewer",
+                "system:public-info-viewer",
+                [k.group("system:authenticated"), k.group("system:unauthenticated")],
+            ),
+        ],
+    }
+    return {kind: [synthetic(o) for o in objs] for kind, objs in objects.items()}
+
+
+def cluster_resource(conn: Any) -> dict[str, Any]:
+    [resource] = registry.collectors()["k8s.cluster"].func(conn)
+    return resource
+
+
+def test_a_server_refusing_anonymous_requests_passes(start_server: Any, tmp_path: Path) -> None:
+    east = start_server(ApiServer("t", control_plane("--anonymous-auth=true"), anonymous=401))
+    conn = connect(K8sTarget(kubeconfig=str(kubeconfig(tmp_path / "c", {"east": east}))), 5.0)
+    resource = cluster_resource(conn)
+    attrs = resource["attributes"]
+    assert attrs["input"] == "cluster"
+    assert attrs["server"] == {"host": east.url, "version": "v1.31.2-synthetic"}
+    assert attrs["anonymous_request"] == {"path": "/version", "status": 401}
+    # asked once without any credentials; every other request carried the token
+    assert [p.rstrip("/") for p in east.anonymous_requests] == ["/version"]
+    result = run_check("k8s.cluster.anonymous_auth", resource)
+    # what the server answers wins over a flag that says otherwise
+    assert result.status is Status.PASS
+    assert "refused (401)" in result.reason
+
+
+@pytest.mark.parametrize("answer", [200, 403])
+def test_a_server_taking_requests_as_anonymous_fails(
+    answer: int, start_server: Any, tmp_path: Path
+) -> None:
+    east = start_server(ApiServer("t", control_plane("--anonymous-auth=false"), anonymous=answer))
+    conn = connect(K8sTarget(kubeconfig=str(kubeconfig(tmp_path / "c", {"east": east}))), 5.0)
+    resource = cluster_resource(conn)
+    result = run_check("k8s.cluster.anonymous_auth", resource)
+    assert result.status is Status.FAIL
+    assert f"taken as system:anonymous ({answer})" in result.reason
+    # only Kubernetes' own public-info grant reaches anonymous users: accepted when asked
+    lenient = run_check("k8s.cluster.anonymous_auth", resource, require_disabled=False)
+    assert lenient.status is Status.PASS
+
+
+def test_a_self_managed_control_plane_is_judged_from_its_api_server_pod(
+    start_server: Any, tmp_path: Path
+) -> None:
+    flags = ("--audit-policy-file=/etc/kubernetes/audit.yaml", "--audit-log-path=-")
+    east = start_server(ApiServer("t", control_plane(*flags)))
+    conn = connect(K8sTarget(kubeconfig=str(kubeconfig(tmp_path / "c", {"east": east}))), 5.0)
+    resource = cluster_resource(conn)
+    assert resource["attributes"]["managed"] is None
+    assert run_check("k8s.cluster.audit_logging", resource).status is Status.PASS
+    unencrypted = run_check("k8s.cluster.secrets_encryption", resource)
+    assert unencrypted.status is Status.FAIL
+    assert "kube-system/kube-apiserver-cp-1 runs without" in unencrypted.reason
+
+
+def test_an_eks_cluster_is_left_to_the_aws_controls(start_server: Any, tmp_path: Path) -> None:
+    objects = control_plane()
+    objects["Pod"] = objects["Pod"][1:]  # EKS shows no API server pod
+    east = start_server(ApiServer("t", objects, version="v1.30.4-eks-a737599", anonymous=403))
+    config = kubeconfig(tmp_path / "c", {"east": east})
+    conn = connect(K8sTarget(kubeconfig=str(config)), 5.0)
+    resource = cluster_resource(conn)
+    assert resource["attributes"]["managed"] == {
+        "provider": "eks",
+        "evidence": "server version v1.30.4-eks-a737599",
+    }
+    audit = run_check("k8s.cluster.audit_logging", resource)
+    assert audit.status is Status.NOT_APPLICABLE
+    assert "judged by aws-eks-control-plane-logging on the aws.eks.cluster resources" in (
+        audit.reason
+    )
+    # named as `aws eks update-kubeconfig` names it, the cluster entry is the ARN
+    doc = yaml.safe_load(config.read_text())
+    doc["clusters"][0]["name"] = doc["contexts"][0]["context"]["cluster"] = ARN
+    config.write_text(yaml.safe_dump(doc))
+    named = cluster_resource(connect(K8sTarget(kubeconfig=str(config)), 5.0))
+    assert named["attributes"]["eks_cluster"] == ARN
+    encryption = run_check("k8s.cluster.secrets_encryption", named)
+    assert encryption.status is Status.NOT_APPLICABLE
+    assert f"judged by aws-eks-secrets-encryption on aws.eks.cluster {ARN}" in encryption.reason
+    # anonymous requests are the server's to answer, EKS or not
+    assert run_check("k8s.cluster.anonymous_auth", named).status is Status.FAIL
+
+
+def test_a_server_without_an_api_server_pod_cannot_show_its_audit_log(
+    start_server: Any, tmp_path: Path
+) -> None:
+    objects = control_plane()
+    objects["Pod"] = objects["Pod"][1:]
+    east = start_server(ApiServer("t", objects))
+    conn = connect(K8sTarget(kubeconfig=str(kubeconfig(tmp_path / "c", {"east": east}))), 5.0)
+    result = run_check("k8s.cluster.audit_logging", cluster_resource(conn))
+    assert result.status is Status.ERROR
+    assert "no kube-apiserver pod in kube-system" in result.reason
+
+
+def test_a_live_run_judges_the_cluster_namespaces_and_default_accounts(
+    start_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flags = (
+        "--anonymous-auth=false",
+        "--audit-policy-file=/etc/kubernetes/audit.yaml",
+        "--audit-log-path=/var/log/audit.log",
+        "--encryption-provider-config=/etc/kubernetes/enc.yaml",
+    )
+    shop = start_server(ApiServer("t", control_plane(*flags)))
+    config = kubeconfig(tmp_path / "kubeconfig", {"shop": shop})
+    monkeypatch.chdir(tmp_path)
+    profile = tmp_path / "assay.yaml"
+    controls = [
+        "k8s-cluster-audit-logging",
+        "k8s-cluster-secrets-encryption",
+        "k8s-cluster-anonymous-auth",
+        "k8s-namespace-pod-security",
+        "k8s-rbac-default-service-account",
+    ]
+    profile.write_text(
+        yaml.safe_dump(
+            {
+                "controls": {"ids": controls},
+                "targets": [{"name": "shop", "provider": "k8s", "kubeconfig": str(config)}],
+            }
+        )
+    )
+    plan = make_plan(profile)
+    findings = evaluate(plan, collect(plan, workers=2, timeout=10))
+    assert sorted((f.control.control.id, f.resource["name"], f.status.value) for f in findings) == [
+        ("k8s-cluster-anonymous-auth", "Cluster/shop", "pass"),
+        ("k8s-cluster-audit-logging", "Cluster/shop", "pass"),
+        ("k8s-cluster-secrets-encryption", "Cluster/shop", "pass"),
+        ("k8s-namespace-pod-security", "Namespace/kube-system", "not_applicable"),
+        ("k8s-namespace-pod-security", "Namespace/tenant-a", "pass"),
+        ("k8s-namespace-pod-security", "Namespace/tenant-b", "fail"),
+        (
+            "k8s-rbac-default-service-account",
+            "ClusterRoleBinding/system:public-info-viewer",
+            "pass",
+        ),
+        ("k8s-rbac-default-service-account", "RoleBinding/tenant-b/default-edit", "fail"),
+    ]

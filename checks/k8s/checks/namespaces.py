@@ -1,4 +1,5 @@
-"""Tenant isolation checks over `k8s.namespace`: resource quotas and default-deny policies."""
+"""Checks over `k8s.namespace`: tenant isolation (resource quotas, default-deny policies)
+and the Pod Security Standard each namespace enforces."""
 
 from __future__ import annotations
 
@@ -126,3 +127,68 @@ def default_deny(resource: dict[str, Any], params: DefaultDenyParams) -> Result:
         )
     which = "; ".join(f"{d}: {', '.join(denying[d])}" for d in params.directions)
     return Result.passed(f"default-deny NetworkPolicies in place ({which})", **observed)
+
+
+PodSecurityLevel = Literal["baseline", "restricted"]
+# Pod Security Standards, least to most restrictive.
+LEVELS = ("privileged", "baseline", "restricted")
+ENFORCE = "pod-security.kubernetes.io/enforce"
+
+
+class PodSecurityParams(K8sParams):
+    minimum_level: PodSecurityLevel = Field(
+        default="baseline",
+        description="The least restrictive Pod Security Standard a namespace may enforce: "
+        "baseline or restricted.",
+    )
+
+
+@check(
+    "k8s.namespace.pod_security",
+    resource=RESOURCE,
+    permissions=permissions("Namespace"),
+    params=PodSecurityParams,
+)
+def pod_security(resource: dict[str, Any], params: PodSecurityParams) -> Result:
+    """Pass when a non-system namespace's `pod-security.kubernetes.io/enforce` label names
+    `minimum_level` or a more restrictive one, so Pod Security Admission rejects pods that
+    break it. A namespace only inferred from offline input has no labels to read: in
+    manifests it is created elsewhere (not_applicable), from a dump it was left out (error)."""
+    if (skip := applicable(resource, params)) is not None:
+        return skip
+    attrs = resource["attributes"]
+    name = attrs["namespace"]
+    if not attrs["declared"] and attrs["input"] == "manifests":
+        return Result.not_applicable(
+            f"the manifests deploy into namespace {name} without declaring it: its labels "
+            "are set where it is created"
+        )
+    if not attrs["declared"]:
+        return Result.error(
+            f"namespace {name} has no Namespace object in the input, so its labels are "
+            "unknown (dump namespaces too)"
+        )
+    labels = attrs["labels"]
+    level = labels.get(ENFORCE)
+    observed = {
+        "enforce": level,
+        "labels": {k: v for k, v in labels.items() if k.startswith("pod-security.kubernetes.io/")},
+        "minimum_level": params.minimum_level,
+    }
+    if level is None:
+        return Result.failed(
+            f"no {ENFORCE} label: pods are admitted at the cluster's default level "
+            "(privileged, unless the API server's admission configuration sets another, "
+            "which the API does not show)",
+            **observed,
+        )
+    if level not in LEVELS:
+        return Result.failed(
+            f"{ENFORCE}={level} is not a Pod Security level ({', '.join(LEVELS)})", **observed
+        )
+    if LEVELS.index(level) < LEVELS.index(params.minimum_level):
+        return Result.failed(
+            f"{ENFORCE}={level} admits pods below {params.minimum_level} (param minimum_level)",
+            **observed,
+        )
+    return Result.passed(f"Pod Security Admission enforces {level}", **observed)

@@ -1,4 +1,5 @@
-"""RBAC checks: cluster-admin and Secrets read access per binding, wildcards per role.
+"""RBAC checks: cluster-admin, Secrets read access and default ServiceAccounts per binding,
+wildcards per role.
 
 Every rule of a role counts, not just the first that matches: a role whose third rule
 is ``verbs: ["*"]`` fails, and the result names each offending rule.
@@ -198,3 +199,67 @@ def no_wildcards(resource: dict[str, Any], params: WildcardParams) -> Result:
     if found:
         return Result.failed(f"wildcards in rules: {', '.join(found)}", wildcards=found)
     return Result.passed("no rule uses a wildcard", fields=list(params.fields))
+
+
+DEFAULT_ACCOUNT = "default"
+# Groups that hold every ServiceAccount of the cluster, or of one namespace.
+_ALL_ACCOUNTS = "Group:system:serviceaccounts"
+
+
+class DefaultAccountParams(K8sParams):
+    allowed_roles: list[str] = Field(
+        default_factory=lambda: ["ClusterRole/system:service-account-issuer-discovery"],
+        description="Roles (globs over Kind/name) that may be bound to default "
+        "ServiceAccounts: by default Kubernetes' own grant of the token issuer's discovery "
+        "document to every ServiceAccount.",
+    )
+
+
+def default_accounts(subjects: list[str], system_namespaces: list[str]) -> list[str]:
+    """The subjects that include a non-system namespace's `default` ServiceAccount: the
+    account itself, or a group of every ServiceAccount (of the cluster, or of a namespace)."""
+    found = []
+    for s in subjects:
+        if s == _ALL_ACCOUNTS:
+            found.append(s)
+        elif s.startswith(_ALL_ACCOUNTS + ":"):
+            if not matches(s[len(_ALL_ACCOUNTS) + 1 :], system_namespaces):
+                found.append(s)
+        elif s.startswith("ServiceAccount:"):
+            namespace, _, name = s[len("ServiceAccount:") :].partition("/")
+            if name == DEFAULT_ACCOUNT and not matches(namespace, system_namespaces):
+                found.append(s)
+    return found
+
+
+@check(
+    "k8s.rbac.default_service_account",
+    resource=BINDING,
+    permissions=BINDING_PERMISSIONS,
+    params=DefaultAccountParams,
+)
+def default_service_account(resource: dict[str, Any], params: DefaultAccountParams) -> Result:
+    """Fail when a binding grants a role to a non-system namespace's `default`
+    ServiceAccount, which every pod naming no account of its own runs as, whether it names
+    the account or a group holding it. Judged by the account's namespace, wherever the
+    binding lives; what the role grants does not matter, the binding is the finding."""
+    # Only the placeholder of an unlisted kind is decided here: system_namespaces apply
+    # to the accounts, not to the namespace the binding is in.
+    if (skip := applicable(resource, K8sParams(system_namespaces=[]))) is not None:
+        return skip
+    attrs = resource["attributes"]
+    ref = attrs["role_ref"]
+    role = f"{ref['kind']}/{ref['name']}"
+    found = default_accounts(attrs["subjects"], params.system_namespaces)
+    observed = {"role": role, "default_accounts": found}
+    if not found:
+        return Result.passed("the binding names no default ServiceAccount", **observed)
+    if matches(role, params.allowed_roles):
+        return Result.passed(
+            f"{role} is allowed for default ServiceAccounts (param allowed_roles)", **observed
+        )
+    return Result.failed(
+        f"binds {role} {_reach(attrs)} to {', '.join(found)}: pods that name no "
+        "ServiceAccount of their own get it",
+        **observed,
+    )

@@ -6,6 +6,8 @@ check is a pure function of one resource. Attributes, besides the shared ones (w
 
 - `declared`: False for a namespace only inferred from objects in offline input
   (manifests that deploy into ``tenant-b`` without a Namespace manifest for it);
+- `input`: what the target reads (`resources.input_of`): an undeclared namespace in
+  manifests is one created elsewhere, in a dump one the dump left out;
 - `resource_quotas`: ``[{"name", "hard"}]``;
 - `network_policies`: ``[{"name", "spec"}]`` with the API's NetworkPolicySpec JSON.
 
@@ -19,7 +21,7 @@ from typing import Any
 
 from assay.checks.k8s.connection import K8sConnection, ListDenied
 from assay.checks.k8s.kinds import permissions
-from assay.checks.k8s.resources import snapshot, unlisted
+from assay.checks.k8s.resources import input_of, snapshot, unlisted
 from assay.checks.registry import collector
 
 RESOURCE = "k8s.namespace"
@@ -39,6 +41,7 @@ def collect_namespaces(conn: K8sConnection) -> Iterator[dict[str, Any]]:
         name: {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
         for name in conn.inferred_namespaces() - set(declared)
     }
+    source = input_of(conn)
     for name, obj in sorted({**declared, **inferred}.items()):
         resource = snapshot(
             conn,
@@ -46,6 +49,7 @@ def collect_namespaces(conn: K8sConnection) -> Iterator[dict[str, Any]]:
             obj,
             {
                 "declared": name in declared,
+                "input": source,
                 "resource_quotas": _for(quotas, name),
                 "network_policies": _for(policies, name),
             },

@@ -24,7 +24,7 @@ from typing import Any
 
 from assay.checks.k8s.connection import K8sConnection, ListDenied
 from assay.checks.k8s.kinds import permissions
-from assay.checks.k8s.resources import snapshot, unlisted
+from assay.checks.k8s.resources import snapshot, subject, unlisted
 from assay.checks.registry import collector
 
 ROLE = "k8s.role"
@@ -93,15 +93,6 @@ def collect_bindings(conn: K8sConnection) -> Iterator[dict[str, Any]]:
                     "role": _resolve(conn, roles, role_ref, namespace),
                 },
             )
-
-
-def subject(s: dict[str, Any], namespace: str | None) -> str:
-    """``User:alice``, ``Group:ops``, ``ServiceAccount:ns/name`` (a ServiceAccount subject
-    without a namespace is the binding's own namespace's)."""
-    kind = s.get("kind", "")
-    if kind == "ServiceAccount":
-        return f"ServiceAccount:{s.get('namespace') or namespace or ''}/{s.get('name', '')}"
-    return f"{kind}:{s.get('name', '')}"
 
 
 Roles = dict[tuple[str, str | None, str], list[dict[str, Any]]]

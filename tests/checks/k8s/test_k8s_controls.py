@@ -21,6 +21,7 @@ GLOBEX_WEB = "Deployment/tenant-globex/web"
 GLOBEX_DB = "StatefulSet/tenant-globex/db"
 GLOBEX_MIGRATE = "Job/tenant-globex/migrate"
 KUBE_PROXY = "DaemonSet/kube-system/kube-proxy"
+KUBE_APISERVER = "Pod/kube-system/kube-apiserver-control-plane"
 
 
 def workloads() -> dict[str, Status]:
@@ -32,6 +33,21 @@ def workloads() -> dict[str, Status]:
         GLOBEX_DB: P,
         GLOBEX_MIGRATE: P,
         KUBE_PROXY: N,
+        KUBE_APISERVER: N,
+    }
+
+
+GLOBEX_DEFAULT_VIEWER = "RoleBinding/tenant-globex/default-namespace-viewer"
+
+
+def bindings() -> dict[str, Status]:
+    """Every example binding passing: the cases override it."""
+    return {
+        "ClusterRoleBinding/cluster-admin": P,
+        "ClusterRoleBinding/oncall-admin": P,
+        "RoleBinding/tenant-acme/api-config-reader": P,
+        "RoleBinding/tenant-globex/web-app-operator": P,
+        GLOBEX_DEFAULT_VIEWER: P,
     }
 
 
@@ -48,18 +64,18 @@ EXPECTED: dict[str, dict[str, Status]] = {
     "k8s-pod-service-account-token": {**workloads(), GLOBEX_WEB: F},
     "k8s-tenant-resource-quota": TENANTS,
     "k8s-tenant-default-deny": TENANTS,
-    "k8s-rbac-cluster-admin": {
-        "ClusterRoleBinding/cluster-admin": P,
-        "ClusterRoleBinding/oncall-admin": F,
-        "RoleBinding/tenant-acme/api-config-reader": P,
-        "RoleBinding/tenant-globex/web-app-operator": P,
-    },
+    "k8s-rbac-cluster-admin": {**bindings(), "ClusterRoleBinding/oncall-admin": F},
     "k8s-rbac-secrets-read": {
-        "ClusterRoleBinding/cluster-admin": P,
+        **bindings(),
         "ClusterRoleBinding/oncall-admin": F,
-        "RoleBinding/tenant-acme/api-config-reader": P,
         "RoleBinding/tenant-globex/web-app-operator": F,
     },
+    "k8s-rbac-default-service-account": {**bindings(), GLOBEX_DEFAULT_VIEWER: F},
+    "k8s-namespace-pod-security": {**TENANTS, "Namespace/tenant-acme": P},
+    # The example control plane: an audit log, no encryption, no anonymous requests.
+    "k8s-cluster-audit-logging": {"Cluster/demo": P},
+    "k8s-cluster-secrets-encryption": {"Cluster/demo": F},
+    "k8s-cluster-anonymous-auth": {"Cluster/demo": P},
     "k8s-rbac-no-wildcards": {
         "ClusterRole/app-operator": F,
         "ClusterRole/namespace-viewer": P,
@@ -88,7 +104,7 @@ def test_control_binds_to_a_registered_check(control_id: str) -> None:
     assert spec.resource == control.resource
     assert spec.func.__module__.startswith("assay.checks.k8s.")
     spec.params.model_validate(control.params)
-    assert set(control.references) <= {"kube_bench", "kubescape"}
+    assert set(control.references) <= {"kube_bench", "kubescape", "prowler", "cis_kubernetes"}
 
 
 @pytest.fixture(scope="module")

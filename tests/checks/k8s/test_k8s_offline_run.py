@@ -117,4 +117,14 @@ def test_the_demo_target_runs_every_k8s_control(workspace: Path) -> None:
     }
     statuses = {r["status"] for r in doc["results"]}
     assert {"pass", "fail", "not_applicable"} <= statuses
-    assert "error" not in statuses
+    # The demo's manifests hold its API server; the dump of tenant-c does not, so what
+    # only the API server shows cannot be decided for it, and says so.
+    errors = {(r["control"], r["resource"]["id"]) for r in doc["results"] if r["status"] == "error"}
+    assert errors == {
+        (control, "prod/-/Cluster/prod")
+        for control in (
+            "k8s-cluster-anonymous-auth",
+            "k8s-cluster-audit-logging",
+            "k8s-cluster-secrets-encryption",
+        )
+    }
