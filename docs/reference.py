@@ -1,11 +1,12 @@
-"""The generated parts of docs/cli.md and docs/controls.md, rendered by cog.
+"""The generated parts of docs/cli.md, docs/controls.md and docs/frameworks.md, rendered
+by cog.
 
-Regenerate both files, from the repository root, after changing a command, an option, a
-help text or a control:
+Regenerate them, from the repository root, after changing a command, an option, a help
+text, a control or a framework file:
 
-    cog -r -I docs docs/cli.md docs/controls.md
+    cog -r -I docs docs/cli.md docs/controls.md docs/frameworks.md
 
-tests/docs/test_reference.py fails while either file differs from what this renders.
+tests/docs/test_reference.py fails while any of them differs from what this renders.
 """
 
 from __future__ import annotations
@@ -86,3 +87,14 @@ def controls_reference() -> str:
             )
         parts.append(f"## {provider} ({len(ids)})\n\n" + "\n".join(rows) + "\n")
     return "\n" + "\n".join(parts) + "\n"
+
+
+def frameworks_reference() -> str:
+    """The frameworks (criteria listed and mapped, sources), then each control's criteria
+    in every framework: its own and those derived from its references."""
+    from assay.engine.catalog import load_catalog
+    from assay.engine.frameworks import mapping_tables
+
+    catalog = load_catalog()
+    controls = [c.control for c in catalog.controls.values()]
+    return "\n" + mapping_tables(catalog.frameworks, controls) + "\n"

@@ -1,4 +1,5 @@
-"""docs/cli.md and docs/controls.md are generated (cog over docs/reference.py): never stale."""
+"""docs/cli.md, docs/controls.md and docs/frameworks.md are generated (cog over
+docs/reference.py): never stale."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-GENERATED = ["docs/cli.md", "docs/controls.md"]
+GENERATED = ["docs/cli.md", "docs/controls.md", "docs/frameworks.md"]
 REGENERATE = "cog -r -I docs " + " ".join(GENERATED)
 
 
@@ -51,5 +52,7 @@ def test_every_command_and_control_is_in_the_references() -> None:
     for path, _ in leaf_commands(cli):
         assert f"\n## assay {path}\n" in cli_md, path
     controls_md = (ROOT / "docs/controls.md").read_text(encoding="utf-8")
+    frameworks_md = (ROOT / "docs/frameworks.md").read_text(encoding="utf-8")
     for cid in load_catalog().controls:
         assert f"| `{cid}` |" in controls_md, cid
+        assert f"| `{cid}` |" in frameworks_md, cid

@@ -13,6 +13,8 @@ from assay.checks import Status
 from assay.engine.catalog import load_catalog
 from assay.engine.collect import Snapshot
 from assay.engine.evaluate import evaluate, summarise
+from assay.engine.frameworks import mapping_tables
+from assay.engine.models import Control
 from assay.engine.planner import Filters, make_plan
 from assay.errors import ConfigError, ConfigErrors
 from assay.testing import make_resource
@@ -318,3 +320,30 @@ def test_controls_show_prints_the_derived_criteria_too(
     assert "frameworks: {soc2: [CC6.1, CC6.6]}" in res.output  # the file, as written
     assert "\n# cis_aws_v3: 1.5\n" in res.output  # derived from references.prowler
     assert "\n# soc2: CC6.1, CC6.6\n" in res.output
+
+
+def test_the_table_has_a_row_per_control_and_a_column_per_framework() -> None:
+    catalog = load_catalog()
+    control = Control.model_validate(
+        {
+            "id": "x-new-control",
+            "title": "A control added after the docs were generated",
+            "severity": "low",
+            "resource": "x.thing",
+            "check": "x.thing.ok",
+            "remediation": "Fix it.",
+            "frameworks": {"soc2": ["CC6.1"], "nist_800_53_r5": ["AC-6", "SC-8"]},
+        }
+    )
+    table = mapping_tables(catalog.frameworks, [control])
+    header = "| control | " + " | ".join(f"`{fw}`" for fw in catalog.frameworks) + " |"
+    assert header in table
+    row = next(line for line in table.splitlines() if line.startswith("| `x-new-control` |"))
+    cells = [c.strip() for c in row.strip("|").split("|")][1:]
+    by_framework = dict(zip(catalog.frameworks, cells, strict=True))
+    assert by_framework["soc2"] == "CC6.1"
+    assert by_framework["nist_800_53_r5"] == "AC-6, SC-8"
+    assert by_framework["cis_aws_v3"] == "—"
+    # the framework rows count the criteria listed and those some control maps to
+    soc2 = next(line for line in table.splitlines() if line.startswith("| `soc2` |"))
+    assert f"| {len(catalog.frameworks['soc2'].criteria)} | 1 |" in soc2
