@@ -50,6 +50,7 @@ EXAMPLES: dict[str, str] = {
     "--identity email=jane@example.com --dry-run",
     "dsr rectify": "assay dsr rectify --request DSR-20261206-a1b2c3 "
     "--identity email=jane@example.com --set customers.phone='+44 7700 900999'",
+    "dsr due": "assay dsr due --within 14 --erase-expired --datamap datamap.yaml --format json",
     "dsr unpack": "assay dsr unpack jane.zip --out jane/ --passphrase-env EXPORT_PASS",
     "demo": "assay demo --workdir /tmp/assay-demo",
 }
