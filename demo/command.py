@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from assay.engine.cli.options import handle_errors
 from assay.errors import AssayError
+
+if TYPE_CHECKING:
+    from assay.serve.console import Console
 
 
 @click.command()
@@ -46,21 +50,26 @@ def demo(workdir: Path, serve: bool, port: int) -> None:
 
 
 def serve_demo(workdir: Path, port: int) -> None:
-    """The console over the demo's ledger, profile and keys, until interrupted."""
-    from assay.demo.state import DemoState
-
+    """The console over the demo's ledger, profile, keys and shop, until interrupted."""
     try:
-        from assay.serve.launch import console_from_options, run_console
+        from assay.serve.launch import run_console
     except ImportError as exc:
         raise AssayError(
             f"the console needs its web server, which is not installed ({exc.name})",
             remediation="pip install 'assay[serve]'",
         ) from None
+    run_console(demo_console(workdir), "127.0.0.1", port, login_link=True, any_port_if_taken=True)
+
+
+def demo_console(workdir: Path) -> Console:
+    """The console `assay demo --serve` serves: the demo's ledger, profile and keys, and
+    the example shop's DSR queue with its actions enabled."""
     from assay.demo.shop import shop_datamap
+    from assay.demo.state import DemoState
     from assay.serve.dsr import DsrDesk
+    from assay.serve.launch import console_from_options
 
     state = DemoState.at(workdir)
-    # The example shop the demo's requests were opened on, with the actions enabled.
     shop = DsrDesk(
         shop_datamap(),
         state.ledger_url,
@@ -69,7 +78,7 @@ def serve_demo(workdir: Path, port: int) -> None:
         signer=state.signer,
         actions=True,
     )
-    console = console_from_options(
+    return console_from_options(
         ledger=state.ledger_url,
         profile=state.root / "demo-profile.yaml",
         keys=(),
@@ -77,4 +86,3 @@ def serve_demo(workdir: Path, port: int) -> None:
         tokens_path=state.root / "console-tokens.json",
         dsr=shop,
     )
-    run_console(console, "127.0.0.1", port, login_link=True, any_port_if_taken=True)

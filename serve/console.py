@@ -19,7 +19,7 @@ from assay.engine.models import Waiver
 from assay.errors import AssayError
 from assay.evidence import LedgerReport, SigningKey, VerifierKey, open_ledger, verify_ledger
 from assay.evidence.backends.dbapi import SqlLedger
-from assay.serve.data import ControlText
+from assay.serve.data import ControlText, FindingsCache, Titles
 from assay.serve.proxy import ProxyIdentity
 from assay.serve.sessions import Sessions
 from assay.serve.tokens import TokenStore
@@ -33,8 +33,7 @@ class Catalog:
     """Titles and remediations by control id, criterion titles, and the profile's waivers."""
 
     controls: dict[str, ControlText] = field(default_factory=dict)
-    criteria: dict[tuple[str, str], str] = field(default_factory=dict)
-    frameworks: dict[str, str] = field(default_factory=dict)
+    titles: Titles = field(default_factory=Titles)
     waivers: list[Waiver] = field(default_factory=list)
     profile: Path | None = None
 
@@ -52,12 +51,14 @@ def load_catalog_texts(profile: Path | None) -> Catalog:
             cid: ControlText(c.control.title, c.control.remediation)
             for cid, c in catalog.controls.items()
         },
-        criteria={
-            (fw.id, crit.id): crit.title
-            for fw in catalog.frameworks.values()
-            for crit in fw.criteria
-        },
-        frameworks={fw.id: fw.title for fw in catalog.frameworks.values()},
+        titles=Titles(
+            frameworks={fw.id: fw.title for fw in catalog.frameworks.values()},
+            criteria={
+                (fw.id, crit.id): crit.title
+                for fw in catalog.frameworks.values()
+                for crit in fw.criteria
+            },
+        ),
         waivers=waivers,
         profile=profile,
     )
@@ -89,6 +90,7 @@ class Console:
     """The DSR queue, when the console serves it (a data map was given)."""
     secure_cookies: bool = False
     verification: Verification = field(default_factory=Verification)
+    findings: FindingsCache = field(default_factory=FindingsCache)
     _verify_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def verify_in_background(self, now: str) -> bool:

@@ -9,9 +9,11 @@ with orjson for display; verification is the evidence module's (`prove`, `verify
 from __future__ import annotations
 
 import bisect
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import orjson
@@ -33,6 +35,14 @@ TREND_RUNS = 12
 
 class NotFound(LookupError):
     """No run, record or finding answers to what was asked."""
+
+
+@dataclass(frozen=True)
+class Titles:
+    """Titles of frameworks and criteria, by id, from the catalog (records carry ids)."""
+
+    frameworks: dict[str, str] = field(default_factory=dict)
+    criteria: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -68,7 +78,7 @@ class RunRow:
         return int(self.by_status.get("fail", 0)) - self.waived
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class FindingRow:
     """One result record of a run, as the findings table shows it."""
 
@@ -203,15 +213,6 @@ def _bodies(ledger: SqlLedger[Any], run: str) -> Iterable[tuple[int, str, dict[s
         yield stored.seq, stored.hash, orjson.loads(stored.body)
 
 
-def _statuses(ledger: SqlLedger[Any], run: str) -> dict[str, str]:
-    """Fingerprint -> status of a run's results."""
-    return {
-        str(rec["fingerprint"]): str(rec["status"])
-        for _, _, rec in _bodies(ledger, run)
-        if rec.get("kind") == "result"
-    }
-
-
 def baseline_of(ledger: SqlLedger[Any], entry: RunEntry) -> RunEntry | None:
     """The last finished run over the same targets that ended before `entry` began."""
     for other in ledger.runs(targets=entry.targets, finished=True):
@@ -268,32 +269,82 @@ def framework_scores(
     return [tallies[fw] for fw in sorted(tallies)]
 
 
-def run_view(
-    ledger: SqlLedger[Any],
-    run: str,
-    criterion_titles: dict[tuple[str, str], str],
-    framework_titles: dict[str, str],
-) -> RunView:
-    """Everything the run page shows; NotFound for an unknown run."""
-    entry = find_run(ledger, run)
-    row = run_row(entry, Checkpoints(ledger.checkpoints()))
-    base = baseline_of(ledger, entry)
-    before = _statuses(ledger, base.run) if base is not None else None
+@cache
+def _change(previous: str | None, current: str) -> str:
+    return classify(previous, current).value
+
+
+class FindingsCache:
+    """The findings of the runs opened last, compared with their baselines: a run's
+    records never change once written, so its id, last seq and record count (and its
+    baseline's) name them exactly, and paging, filtering or sorting a run reads nothing."""
+
+    def __init__(self, keep: int = 4) -> None:
+        self.keep = keep
+        self._kept: OrderedDict[tuple[Any, ...], tuple[list[FindingRow], int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def of(
+        self, ledger: SqlLedger[Any], entry: RunEntry, base: RunEntry | None
+    ) -> tuple[list[FindingRow], int]:
+        """The findings of `entry` with their change since `base`, and how many of the
+        baseline's results it no longer has."""
+        key = (ledger.url, _version(entry), None if base is None else _version(base))
+        with self._lock:
+            if key in self._kept:
+                self._kept.move_to_end(key)
+                return self._kept[key]
+        found = compared(ledger, entry, base)
+        with self._lock:
+            self._kept[key] = found
+            while len(self._kept) > self.keep:
+                self._kept.popitem(last=False)
+        return found
+
+
+def _version(entry: RunEntry) -> tuple[str, int, int]:
+    return entry.run, entry.last_seq, entry.records
+
+
+def compared(
+    ledger: SqlLedger[Any], entry: RunEntry, base: RunEntry | None
+) -> tuple[list[FindingRow], int]:
+    """`FindingsCache.of`, read from the ledger."""
+    before: dict[str, str] | None = None
+    if base is not None:
+        before = {
+            str(rec.get("fingerprint")): str(rec.get("status"))
+            for _, _, rec in _bodies(ledger, base.run)
+            if rec.get("kind") == "result"
+        }
     findings = []
     for seq, digest, rec in _bodies(ledger, entry.run):
         if rec.get("kind") != "result":
             continue
         change = None
         if before is not None:
-            fp = str(rec.get("fingerprint"))
-            change = classify(before.pop(fp, None), str(rec.get("status"))).value
+            change = _change(before.pop(str(rec.get("fingerprint")), None), str(rec.get("status")))
         findings.append(finding_row(seq, digest, rec, change))
+    return findings, len(before or {})
+
+
+def run_view(
+    ledger: SqlLedger[Any],
+    run: str,
+    titles: Titles,
+    cache: FindingsCache,
+) -> RunView:
+    """Everything the run page shows; NotFound for an unknown run."""
+    entry = find_run(ledger, run)
+    row = run_row(entry, Checkpoints(ledger.checkpoints()))
+    base = baseline_of(ledger, entry)
+    findings, gone = cache.of(ledger, entry, base)
     counts = run_counts(entry.counts) if entry.counts else {}
     scores = [
         CriterionScore(
             framework=str(c["framework"]),
             criterion=str(c["criterion"]),
-            title=criterion_titles.get((str(c["framework"]), str(c["criterion"])), ""),
+            title=titles.criteria.get((str(c["framework"]), str(c["criterion"])), ""),
             controls=[],
             passed=int(c.get("passed", 0)),
             failed=int(c.get("failed", 0)),
@@ -304,12 +355,12 @@ def run_view(
     ]
     return RunView(
         row=row,
-        frameworks=framework_scores(findings, framework_titles),
+        frameworks=framework_scores(findings, titles.frameworks),
         scores=scores,
         trend=trend_of(ledger, entry),
         findings=findings,
         baseline=None if base is None else base.run,
-        gone=len(before or {}),
+        gone=gone,
         changes=Counter(f.change for f in findings if f.change),
     )
 

@@ -101,4 +101,8 @@ def run_console(
                 err=True,
             )
 
-    serve(console, sock, ready=ready)
+    try:
+        serve(console, sock, ready=ready)
+    except KeyboardInterrupt:
+        # uvicorn shuts down on Ctrl-C, then raises it again: stopping is not a failure.
+        click.echo("assay console stopped", err=True)

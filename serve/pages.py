@@ -55,7 +55,7 @@ def run(
     page_no: Annotated[int, Query(alias="page", ge=1)] = 1,
 ) -> Response:
     console = console_of(request)
-    view = data.run_view(console.ledger, run, console.catalog.criteria, console.catalog.frameworks)
+    view = data.run_view(console.ledger, run, console.catalog.titles, console.findings)
     query = data.FindingQuery(status, severity, change, q, sort, page_no)
     picked = query.apply(view.findings)
     pages = max(1, math.ceil(len(picked) / query.per_page))

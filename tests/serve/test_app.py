@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from conftest import Evidence, open_request
 from starlette.testclient import TestClient
 
+from assay.serve.api import Finding
 from assay.serve.app import create_app
 from assay.serve.console import Console
 from assay.serve.dsr import DsrDesk
-from assay.serve.sessions import Identity
+from assay.serve.proxy import ProxyIdentity
+from assay.serve.sessions import Identity, Sessions
 from assay.serve.tokens import Role
 
 PAGES = ("/runs", "/diff", "/waivers", "/evidence")
@@ -151,6 +154,7 @@ def test_the_api_serves_runs_findings_and_proofs(
         f"/api/v1/runs/{evidence.runs[1]}/findings?status=fail&sort=resource", headers=auth
     ).json()
     assert failing["total"] == 3
+    assert set(failing["findings"][0]) == set(Finding.model_fields)  # as documented
     names = [f["resource_name"] for f in failing["findings"]]
     assert names[1:] == ["w1", "w4"] and names[0].startswith("hmac-sha256:")
     seq = failing["findings"][1]["seq"]
@@ -194,3 +198,25 @@ def test_the_dsr_queue_is_the_privacy_roles_alone(
     sign_in(client, tokens[Role.AUDITOR])
     refused = client.post(f"/dsr/{request_id}/reject", data={"reason": "x", "csrf": "x"})
     assert refused.status_code == 403
+
+
+def test_a_proxy_signs_people_in_by_their_group_from_its_own_address(console: Console) -> None:
+    proxied = replace(
+        console,
+        proxy=ProxyIdentity.parse(["10.0.0.5"], ["auditor=audit", "privacy=dpo"]),
+        sessions=Sessions(),
+    )
+    kim = {"X-Forwarded-Email": "kim@example.com", "X-Forwarded-Groups": "staff,audit"}
+    app = create_app(proxied)
+    with TestClient(app, base_url="http://127.0.0.1", client=("10.0.0.5", 4000)) as client:
+        page = client.get("/runs", headers=kim)
+        assert page.status_code == 200 and "kim@example.com · auditor" in page.text
+        # The session it opened carries the CSRF token its forms need.
+        csrf = csrf_of(client, "/evidence")
+        assert client.post("/evidence/verify", data={"csrf": csrf}).status_code == 200
+        assert client.get("/dsr", headers=kim).status_code == 403
+        nobody = {**kim, "X-Forwarded-Groups": "staff"}
+        client.cookies.clear()
+        assert client.get("/runs", headers=nobody, follow_redirects=False).status_code == 303
+    with TestClient(app, base_url="http://127.0.0.1", client=("10.0.0.9", 4000)) as client:
+        assert client.get("/runs", headers=kim, follow_redirects=False).status_code == 303

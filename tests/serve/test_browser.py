@@ -63,7 +63,9 @@ def test_an_auditor_walks_from_the_runs_to_a_verified_proof(
     expect(page.locator("svg.trend circle")).to_have_count(2)
     expect(page.locator("#findings tbody tr")).to_have_count(6)
 
-    # Filters apply as soon as a choice changes; search narrows further.
+    # Filters apply as soon as a choice changes (once the page's script is loaded);
+    # search narrows further.
+    page.wait_for_load_state("load")
     page.select_option("select[name=change]", "new_failure")
     expect(page.locator("#findings tbody tr")).to_have_count(2)
     page.fill("#q", "w4")
