@@ -1,0 +1,332 @@
+"""An AWS Organization of 8 member accounts x 2 regions on one moto server, audited by 4
+shard processes into one PostgreSQL ledger, against one unsharded process.
+
+moto serves several accounts: keys it did not issue act in the management account
+(123456789012), which creates the organisation; assuming a role in a member's account
+gives keys that act in that account. The server runs in its own process (the shards
+are processes of their own too), its log drained so it never blocks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from assay.engine.changes import run_index
+from assay.engine.sharded import UNIT_FINISHED
+from assay.evidence import open_ledger
+
+pytestmark = pytest.mark.integration
+
+REGIONS = ("us-east-1", "eu-west-1")
+MEMBERS = 8
+ROLE = "assay-auditor"
+EXTERNAL_ID = "assay-nightly-7f3c"
+CONTROLS = (
+    "aws-s3-default-encryption",  # the bucket list: the account's unit
+    "aws-iam-password-policy",  # global
+    "aws-cloudtrail-multi-region",  # built from every region: the account's unit
+    "aws-ebs-volume-encrypted",  # one unit per region
+    "aws-ebs-default-encryption",
+    "aws-ec2-no-public-admin-ports",
+)
+MANAGEMENT = "123456789012"  # moto's account for keys it did not issue
+KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    env = {k: v for k, v in os.environ.items() if k != "MOTO_ACCOUNT_ID"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    assert server.stdout is not None
+    port = None
+    for line in server.stdout:
+        if m := re.search(r"Running on http://127\.0\.0\.1:(\d+)", line):
+            port = m.group(1)
+            break
+    assert port, "moto server did not start"
+    threading.Thread(target=server.stdout.read, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def client(url: str, service: str, region: str = "us-east-1", **creds: str) -> Any:
+    keys = creds or {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    return boto3.client(service, region_name=region, endpoint_url=url, **keys)
+
+
+@pytest.fixture(scope="module")
+def organization(moto_url: str) -> dict[str, Any]:
+    """The organisation, its members seeded: per account and region an encrypted and an
+    unencrypted volume and bucket; in odd accounts, SSH open to the world in eu-west-1
+    and a password policy; default EBS encryption on in us-east-1 of the first four."""
+    org = client(moto_url, "organizations")
+    org.create_organization(FeatureSet="ALL")
+    for n in range(MEMBERS):
+        org.create_account(AccountName=f"member-{n}", Email=f"member-{n}@example.com")
+    accounts = sorted(a["Id"] for a in org.list_accounts()["Accounts"] if a["Id"] != MANAGEMENT)
+    assert len(accounts) == MEMBERS
+    sts = client(moto_url, "sts")
+    for n, account in enumerate(accounts):
+        creds = sts.assume_role(
+            RoleArn=f"arn:aws:iam::{account}:role/{ROLE}", RoleSessionName="seed"
+        )["Credentials"]
+        keys = {
+            "aws_access_key_id": creds["AccessKeyId"],
+            "aws_secret_access_key": creds["SecretAccessKey"],
+            "aws_session_token": creds["SessionToken"],
+        }
+        if n % 2:
+            client(moto_url, "iam", **keys).update_account_password_policy(
+                MinimumPasswordLength=16,
+                RequireSymbols=True,
+                RequireNumbers=True,
+                RequireUppercaseCharacters=True,
+                RequireLowercaseCharacters=True,
+                MaxPasswordAge=90,
+                PasswordReusePrevention=24,
+            )
+        for region in REGIONS:
+            ec2 = client(moto_url, "ec2", region, **keys)
+            ec2.create_volume(AvailabilityZone=f"{region}a", Size=8, Encrypted=True)
+            ec2.create_volume(AvailabilityZone=f"{region}a", Size=8, Encrypted=False)
+            if n < 4 and region == "us-east-1":
+                ec2.enable_ebs_encryption_by_default()
+            if n % 2 and region == "eu-west-1":
+                group = ec2.create_security_group(GroupName="ssh", Description="ssh")["GroupId"]
+                ec2.authorize_security_group_ingress(
+                    GroupId=group,
+                    IpPermissions=[
+                        {
+                            "IpProtocol": "tcp",
+                            "FromPort": 22,
+                            "ToPort": 22,
+                            "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+                        }
+                    ],
+                )
+            s3 = client(moto_url, "s3", region, **keys)
+            where = (
+                {}
+                if region == "us-east-1"
+                else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+            )
+            for kind in ("plain", "sealed"):
+                name = f"{kind}-{account}-{region}"
+                s3.create_bucket(Bucket=name, **where)
+                if kind == "sealed":
+                    s3.put_bucket_encryption(
+                        Bucket=name,
+                        ServerSideEncryptionConfiguration={
+                            "Rules": [
+                                {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}
+                            ]
+                        },
+                    )
+    return {"url": moto_url, "accounts": accounts}
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, organization: dict[str, Any]) -> Path:
+    profile = {
+        "controls": {"ids": list(CONTROLS)},
+        "targets": [
+            {
+                "name": "org",
+                "provider": "aws",
+                "organization": True,
+                "role_name": ROLE,
+                "external_id": EXTERNAL_ID,
+                "regions": list(REGIONS),
+                "endpoint_url": organization["url"],
+                # The management account is in the organisation too; it holds nothing here.
+                "accounts": {"exclude": [MANAGEMENT]},
+            }
+        ],
+    }
+    (tmp_path / "assay.yaml").write_text(json.dumps(profile))
+    return tmp_path
+
+
+def environment(ledger: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "ASSAY_", "MOTO_")) and k != "JOB_COMPLETION_INDEX"
+    }
+    return {**env, **KEYS, "AWS_DEFAULT_REGION": "us-east-1", "ASSAY_LEDGER": ledger}
+
+
+def assay(ws: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "assay", *args],
+        cwd=ws,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 300) -> tuple[int, str, str]:
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
+
+
+def verdicts(doc: dict[str, Any]) -> Counter[tuple[str, str, str]]:
+    return Counter((r["control"], r["resource"]["id"], r["status"]) for r in doc["results"])
+
+
+def shard_env(env: dict[str, str], index: int) -> dict[str, str]:
+    return {**env, "JOB_COMPLETION_INDEX": str(index)}
+
+
+def unit_records(dsn: str, run: str) -> list[dict[str, Any]]:
+    with open_ledger(dsn) as ledger:
+        return [
+            s.record
+            for s in run_index(ledger).run_records(run)
+            if s.record.get("kind") == UNIT_FINISHED
+        ]
+
+
+def test_four_shards_over_an_organisation_match_one_process_and_survive_a_killed_shard(
+    workspace: Path, organization: dict[str, Any], pg_dsn: str
+) -> None:
+    env = environment(pg_dsn)
+    env["ASSAY_PSEUDONYM_KEY"] = secrets.token_hex(32)
+
+    # One process, its own ledger: the verdicts to match.
+    code, out, err = finish(
+        assay(workspace, {**env, "ASSAY_LEDGER": "sqlite:///whole.db"}, "run", "-f", "json")
+    )
+    whole = json.loads(out)
+    expected = verdicts(whole)
+    assert code == 1, err  # unencrypted volumes and buckets fail
+    assert max(expected.values()) == 1
+    accounts = {r["resource"]["scope"].get("account") for r in whole["results"]}
+    assert accounts == set(organization["accounts"])
+    assert {(r[0], r[2]) for r in expected} >= {
+        ("aws-ebs-volume-encrypted", "fail"),
+        ("aws-ebs-volume-encrypted", "pass"),
+        ("aws-ec2-no-public-admin-ports", "fail"),
+        ("aws-ebs-default-encryption", "pass"),
+        ("aws-ebs-default-encryption", "fail"),
+        ("aws-s3-default-encryption", "pass"),
+        ("aws-iam-password-policy", "pass"),
+    }
+    # 8 accounts x (2 regions x 2 volumes) volumes, each judged once.
+    assert sum(1 for c, _, _ in expected if c == "aws-ebs-volume-encrypted") == MEMBERS * 4
+
+    # Four shard processes at once, one run id, one PostgreSQL ledger.
+    started = time.monotonic()
+    shards = [
+        assay(workspace, shard_env(env, i), "run", "--shards", "4", "--run-id", "night-1")
+        for i in range(4)
+    ]
+    for proc in shards:
+        code, _, err = finish(proc)
+        assert code == 0, err
+    sharded_seconds = time.monotonic() - started
+    code, out, err = finish(
+        assay(workspace, env, "runs", "complete", "night-1", "--shards", "4", "-f", "json")
+    )
+    assert code == 1, err
+    assert verdicts(json.loads(out)) == expected
+    units = unit_records(pg_dsn, "night-1")
+    # Each account: its own unit and one per region; each recorded once.
+    assert Counter(u["unit"] for u in units) == Counter(
+        {f"org-{a}/{r}": 1 for a in organization["accounts"] for r in ("*", *REGIONS)}
+    )
+    # An account's units all come from one shard; every shard had work.
+    by_account = {(u["group"], u["shard"]) for u in units}
+    assert len(by_account) == MEMBERS and {s for _, s in by_account} == {0, 1, 2, 3}
+    verify = subprocess.run(
+        [sys.executable, "-m", "assay", "evidence", "verify"],
+        cwd=workspace,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+    # The next night: shard 3 is killed once it has recorded a unit.
+    procs = {
+        i: assay(workspace, shard_env(env, i), "run", "--shards", "4", "--run-id", "night-2")
+        for i in range(4)
+    }
+    deadline = time.monotonic() + 120
+    while not any(u["shard"] == 3 for u in unit_records(pg_dsn, "night-2")):
+        assert procs[3].poll() is None, "shard 3 finished before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    procs[3].send_signal(signal.SIGKILL)
+    procs[3].wait()
+    for i in range(3):
+        code, _, err = finish(procs[i])
+        assert code == 0, err
+    done_before = {u["unit"] for u in unit_records(pg_dsn, "night-2") if u["shard"] == 3}
+    assert done_before
+    code, _, err = finish(assay(workspace, env, "runs", "complete", "night-2", "--shards", "4"))
+    assert code == 3
+    assert "3 of 4 shards finished; shard 3 started but not finished" in err
+    with open_ledger(pg_dsn) as ledger:
+        assert [e.run for e in run_index(ledger).runs(finished=True)] == ["night-1"]
+
+    # Run shard 3 again: it skips what it had recorded and completes the run.
+    code, _, err = finish(
+        assay(workspace, shard_env(env, 3), "run", "--shards", "4", "--run-id", "night-2")
+    )
+    assert code == 0, err
+    assert f"({len(done_before)} already were)" in err
+    code, out, err = finish(
+        assay(workspace, env, "runs", "complete", "night-2", "--shards", "4", "-f", "json")
+    )
+    assert code == 1, err
+    second = json.loads(out)
+    assert verdicts(second) == expected
+    assert second["summary"]["changes"] == {
+        "unchanged": sum(1 for _, _, s in expected if s != "fail")
+    } | {"still_failing": sum(1 for _, _, s in expected if s == "fail")}
+    units = unit_records(pg_dsn, "night-2")
+    assert len(units) == len({u["unit"] for u in units}) == MEMBERS * 3
+    with open_ledger(pg_dsn) as ledger:
+        results = [
+            s.record
+            for s in run_index(ledger).run_records("night-2")
+            if s.record.get("kind") == "result"
+        ]
+        assert len(results) == sum(expected.values())  # no unit recorded twice
+        assert [e.run for e in run_index(ledger).runs(finished=True)] == ["night-2", "night-1"]
+    verify = subprocess.run(
+        [sys.executable, "-m", "assay", "evidence", "verify"],
+        cwd=workspace,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    print(f"4 shards over {MEMBERS} accounts: {sharded_seconds:.1f}s")
