@@ -174,7 +174,8 @@ selection_options = option_group(
     click.option(
         "--framework",
         multiple=True,
-        help="Only controls of this framework or criterion (soc2, soc2:CC6.1).",
+        help="Only controls of this framework or criterion (soc2, soc2:CC6.1, cis_aws_v3, "
+        "iso27001_2022:A.8.24, nist_800_53_r5:SC-28; `assay controls list` shows them).",
     ),
     click.option("--control", multiple=True, help="Only this control id (repeatable)."),
     click.option("--severity", type=click.Choice(SEVERITIES), help="Only controls at or above."),
