@@ -20,11 +20,13 @@ from botocore.credentials import (
     CredentialResolver,
     DeferredRefreshableCredentials,
 )
+from botocore.exceptions import ClientError
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from assay.checks.aws.organization import OrganizationOptions
 from assay.checks.aws.reading import listing
 from assay.checks.registry import provider
+from assay.errors import AssayError
 
 DEFAULT_REGION = "us-east-1"
 SESSION_NAME = "assay"
@@ -42,6 +44,10 @@ _local = threading.local()
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+class RoleNotAssumed(AssayError):
+    """The target's role could not be assumed (refused, missing, or untrusting)."""
 
 
 class AwsTarget(OrganizationOptions):
@@ -343,12 +349,18 @@ def connect(options: AwsTarget, timeout: float) -> AwsConnection:
     if options.external_id is not None:
         extra["ExternalId"] = options.external_id
     fetcher = AssumeRoleCredentialFetcher(sts_client, source, options.role_arn, extra_args=extra)
+
+    def assume() -> dict[str, Any]:
+        try:
+            return fetcher.fetch_credentials()
+        except ClientError as exc:
+            # The role is what to fix; not every endpoint names it in its message.
+            raise RoleNotAssumed(f"cannot assume {options.role_arn}: {exc}") from exc
+
     role = botocore.session.Session(profile=options.profile)
     role.register_component(
         "credential_provider",
-        CredentialResolver(
-            [_Fixed(DeferredRefreshableCredentials(fetcher.fetch_credentials, "assume-role"))]
-        ),
+        CredentialResolver([_Fixed(DeferredRefreshableCredentials(assume, "assume-role"))]),
     )
     return AwsConnection(
         boto3.Session(botocore_session=role, region_name=home), regions, **settings
