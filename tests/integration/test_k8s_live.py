@@ -13,6 +13,7 @@ import yaml
 
 from assay.checks import MissingEvidence, Result, registry
 from assay.checks.k8s import K8sTarget, connect, identity
+from assay.checks.k8s.collect.cluster import FLAGS
 from assay.controls import catalog_root
 
 KUBECONFIG = os.environ.get("ASSAY_LIVE_KUBECONFIG")
@@ -20,7 +21,7 @@ pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(not KUBECONFIG, reason="set ASSAY_LIVE_KUBECONFIG to run against a cluster"),
 ]
-TYPES = ("k8s.workload", "k8s.namespace", "k8s.role", "k8s.rbac_binding")
+TYPES = ("k8s.workload", "k8s.namespace", "k8s.role", "k8s.rbac_binding", "k8s.cluster")
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +89,19 @@ def test_pods_of_an_untouched_deployment_fold_into_it(
     for r in collected["k8s.workload"]:
         template = r["attributes"].get("template")
         assert template is None or template["differences"], r["id"]
+
+
+def test_the_api_server_answers_a_request_without_credentials(
+    collected: dict[str, list[dict[str, Any]]],
+) -> None:
+    """401 (anonymous authentication off), or 200/403 (taken as system:anonymous): any
+    other answer would mean the request did not reach the API server as sent."""
+    [cluster] = collected["k8s.cluster"]
+    attrs = cluster["attributes"]
+    assert attrs["server"]["version"]
+    assert attrs["anonymous_request"]["status"] in (200, 401, 403), attrs["anonymous_request"]
+    # kubeadm, kind and minikube run the API server as a static pod; kubeadm sets none of
+    # the judged flags by default, so only the kept ones may appear
+    for pod in attrs["apiserver"]:
+        assert pod["pod"].startswith("kube-system/"), pod
+        assert set(pod["flags"]) <= set(FLAGS), pod

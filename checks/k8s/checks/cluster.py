@@ -125,10 +125,14 @@ class AnonymousParams(BaseModel):
         "turn them off).",
     )
     allowed_roles: list[str] = Field(
-        default_factory=lambda: ["ClusterRole/system:public-info-viewer"],
+        default_factory=lambda: [
+            "ClusterRole/system:public-info-viewer",
+            "ClusterRole/system:discovery",
+        ],
         description="Roles (globs over Kind/name) that bindings may grant to "
         "User:system:anonymous or Group:system:unauthenticated: by default Kubernetes' own "
-        "grant of /version and the health endpoints.",
+        "discovery grants (/version, the health endpoints, the API's discovery documents, "
+        "which clusters created before 1.14 still grant anonymous users).",
     )
 
 

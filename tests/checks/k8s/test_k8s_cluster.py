@@ -257,6 +257,18 @@ def test_a_binding_granting_anonymous_users_more_fails_even_with_anonymous_auth_
     assert allowed.status is P
 
 
+def test_the_discovery_grants_of_clusters_older_than_1_14_are_the_only_others_allowed() -> None:
+    hardened = k.apiserver_pod("cp", *HARDENED)
+    discovery = anonymous_binding("system:discovery", "system:discovery")
+    assert run_check("k8s.cluster.anonymous_auth", cluster(hardened, discovery)).status is P
+    basic_user = anonymous_binding("system:basic-user", "system:basic-user")
+    result = run_check("k8s.cluster.anonymous_auth", cluster(hardened, discovery, basic_user))
+    assert result.status is F
+    assert "ClusterRoleBinding/system:basic-user grants ClusterRole/system:basic-user" in (
+        result.reason
+    )
+
+
 def test_anonymous_auth_that_cannot_be_observed() -> None:
     # set in an AuthenticationConfiguration file the API does not show
     configured = cluster(k.apiserver_pod("cp", "--authentication-config=/etc/authn.yaml"))
