@@ -19,7 +19,8 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -330,3 +331,88 @@ def test_four_shards_over_an_organisation_match_one_process_and_survive_a_killed
     )
     assert verify.returncode == 0, verify.stdout + verify.stderr
     print(f"4 shards over {MEMBERS} accounts: {sharded_seconds:.1f}s")
+
+
+def test_an_account_whose_role_cannot_be_assumed_fails_alone_naming_the_role(
+    workspace: Path,
+    organization: dict[str, Any],
+    iam_enforced: Callable[[str], AbstractContextManager[None]],
+) -> None:
+    url, accounts = organization["url"], organization["accounts"]
+    refused = accounts[2]
+    role = f"arn:aws:iam::{refused}:role/{ROLE}"
+    # The runner may do anything but assume the role in one account; each account's
+    # role exists and may read (moto checks an assumed role's own policies).
+    allow_all = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+    iam = client(url, "iam")
+    iam.create_user(UserName="runner")
+    iam.put_user_policy(
+        UserName="runner",
+        PolicyName="runner",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    allow_all,
+                    {"Effect": "Deny", "Action": "sts:AssumeRole", "Resource": role},
+                ],
+            }
+        ),
+    )
+    key = iam.create_access_key(UserName="runner")["AccessKey"]
+    sts = client(url, "sts")
+    for account in accounts:
+        c = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/{ROLE}", RoleSessionName="seed")[
+            "Credentials"
+        ]
+        member_iam = client(
+            url,
+            "iam",
+            aws_access_key_id=c["AccessKeyId"],
+            aws_secret_access_key=c["SecretAccessKey"],
+            aws_session_token=c["SessionToken"],
+        )
+        trust = {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}
+        member_iam.create_role(
+            RoleName=ROLE,
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]}),
+        )
+        member_iam.put_role_policy(
+            RoleName=ROLE,
+            PolicyName="read",
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [allow_all]}),
+        )
+    env = {
+        **environment("sqlite:///roles.db"),
+        "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+        "ASSAY_PSEUDONYM_KEY": secrets.token_hex(32),
+    }
+    with iam_enforced(url):
+        code, out, err = finish(assay(workspace, env, "run", "-f", "json"))
+        for i in range(2):
+            assert (
+                finish(
+                    assay(workspace, shard_env(env, i), "run", "--shards", "2", "--run-id", "r")
+                )[0]
+                == 0
+            )
+        sharded = finish(
+            assay(workspace, env, "runs", "complete", "r", "--shards", "2", "-f", "json")
+        )
+    assert code == sharded[0] == 1, err  # failures gate before errors
+    doc = json.loads(out)
+    assert verdicts(json.loads(sharded[1])) == verdicts(doc)
+    by_account: dict[str, set[str]] = {}
+    for r in doc["results"]:
+        by_account.setdefault(r["resource"]["scope"]["target"], set()).add(r["status"])
+    assert by_account[f"org-{refused}"] == {"error"}
+    refused_results = [
+        r for r in doc["results"] if r["resource"]["scope"]["target"] == f"org-{refused}"
+    ]
+    assert {r["control"] for r in refused_results} == set(CONTROLS)
+    assert all(role in r["reason"] for r in refused_results), refused_results[0]["reason"]
+    # Every other account was judged.
+    for account in accounts:
+        if account != refused:
+            assert {"pass", "fail"} <= by_account[f"org-{account}"], account
