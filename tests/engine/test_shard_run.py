@@ -12,7 +12,9 @@ from click.testing import CliRunner, Result
 
 from assay.engine.changes import run_index
 from assay.engine.cli.main import cli
+from assay.engine.complete import RunIncomplete, complete_run
 from assay.engine.planner import make_plan
+from assay.engine.severity import Severity
 from assay.engine.shard import Shard
 from assay.engine.sharded import UNIT_FINISHED, run_shard
 from assay.evidence import open_ledger
@@ -164,3 +166,50 @@ def test_the_indexed_job_completion_index_completes_the_run(
     with open_ledger(LEDGER) as ledger:
         [entry] = run_index(ledger).runs(finished=True)
     assert doc["run"]["id"] == entry.run and len(doc["results"]) == entry.results
+
+
+def test_waiting_completes_once_the_last_shard_finishes(workspace: Path) -> None:
+    plan = make_plan(workspace / "assay.yaml")
+    shard(0, 2)
+    polls: list[float] = []
+
+    def late_shard(seconds: float) -> None:
+        # While the completion waits, the missing shard runs and finishes.
+        polls.append(seconds)
+        if len(polls) == 2:
+            shard(1, 2)
+
+    report = complete_run(
+        plan,
+        "nightly-1",
+        2,
+        ledger_url=LEDGER,
+        fail_on=Severity.LOW,
+        profile="assay.yaml",
+        wait=60,
+        poll=0.5,
+        sleep=late_shard,
+    )
+    assert polls == [0.5, 0.5] and report.ledger is not None
+    with pytest.raises(RunIncomplete, match="shards 0, 1 never started"):
+        complete_run(
+            plan, "nightly-2", 2, ledger_url=LEDGER, fail_on=Severity.LOW, profile="x", wait=0
+        )
+
+
+def test_the_rebuilt_index_counts_a_sharded_run_as_the_appends_did(workspace: Path) -> None:
+    shard(0, 2)
+    with open_ledger(LEDGER) as ledger:
+        ledger.rebuild_run_index()
+        [entry] = run_index(ledger).runs()
+        assert not entry.finished and entry.starts == 1
+    shard(1, 2)
+    invoke("runs", "complete", "nightly-1", "--shards", "2", "--ledger", LEDGER)
+    with open_ledger(LEDGER) as ledger:
+        appended = run_index(ledger).runs()
+        ledger.rebuild_run_index()
+        assert run_index(ledger).runs() == appended
+        [entry] = appended
+        assert entry.finished and (entry.starts, entry.finishes) == (1, 1)
+        assert len(entry.counts) == 1  # the closing record's, for the whole run
+        assert sum(entry.counts[0]["by_status"].values()) == entry.results
