@@ -13,6 +13,7 @@ from assay.checks.result import ERROR_KEY, Result, attribute, describe_error
     "aws.cloudtrail.multi_region_validated",
     resource=ACCOUNT,
     permissions=["cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus"],
+    reads=["trails"],
 )
 def multi_region_validated(resource: dict[str, Any], params: Any) -> Result:
     """Pass when some trail is multi-region, logging, and validates its log files."""

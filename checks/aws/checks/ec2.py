@@ -27,6 +27,7 @@ class IngressParams(BaseModel):
     resource=SECURITY_GROUP,
     params=IngressParams,
     permissions=["ec2:DescribeSecurityGroups"],
+    reads=["ingress"],
 )
 def no_public_admin_ingress(resource: dict[str, Any], params: IngressParams) -> Result:
     """Fail when a rule lets 0.0.0.0/0 or ::/0 reach all ports, or a TCP port in

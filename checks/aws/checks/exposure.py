@@ -27,6 +27,7 @@ def _judge(resource: dict[str, Any], what: str) -> Result:
     "aws.ecr.not_public",
     resource=REPOSITORY,
     permissions=["ecr:DescribeRepositories", "ecr:GetRepositoryPolicy"],
+    reads=["policy"],
 )
 def ecr_not_public(resource: dict[str, Any], params: Any) -> Result:
     """Fail when the repository policy allows anyone (Principal "*") without a
@@ -35,7 +36,10 @@ def ecr_not_public(resource: dict[str, Any], params: Any) -> Result:
 
 
 @check(
-    "aws.sns.not_public", resource=TOPIC, permissions=["sns:ListTopics", "sns:GetTopicAttributes"]
+    "aws.sns.not_public",
+    resource=TOPIC,
+    permissions=["sns:ListTopics", "sns:GetTopicAttributes"],
+    reads=["policy"],
 )
 def sns_not_public(resource: dict[str, Any], params: Any) -> Result:
     """Fail when the topic's access policy allows anyone without a restricting condition."""
@@ -43,7 +47,10 @@ def sns_not_public(resource: dict[str, Any], params: Any) -> Result:
 
 
 @check(
-    "aws.sqs.not_public", resource=QUEUE, permissions=["sqs:ListQueues", "sqs:GetQueueAttributes"]
+    "aws.sqs.not_public",
+    resource=QUEUE,
+    permissions=["sqs:ListQueues", "sqs:GetQueueAttributes"],
+    reads=["policy"],
 )
 def sqs_not_public(resource: dict[str, Any], params: Any) -> Result:
     """Fail when the queue's access policy allows anyone without a restricting condition."""
@@ -54,6 +61,7 @@ def sqs_not_public(resource: dict[str, Any], params: Any) -> Result:
     "aws.lambda.not_public",
     resource=FUNCTION,
     permissions=["lambda:ListFunctions", "lambda:GetPolicy", "lambda:GetFunctionUrlConfig"],
+    reads=["policy", "url_auth_type"],
 )
 def lambda_not_public(resource: dict[str, Any], params: Any) -> Result:
     """Fail when the function's resource policy lets anyone invoke it, or its function URL

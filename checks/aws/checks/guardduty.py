@@ -13,6 +13,7 @@ from assay.checks.result import Result, attribute
     "aws.guardduty.enabled",
     resource=REGION,
     permissions=["guardduty:ListDetectors", "guardduty:GetDetector"],
+    reads=["detector_id", "status"],
 )
 def enabled(resource: dict[str, Any], params: Any) -> Result:
     """Pass when the region has a GuardDuty detector whose status is ENABLED."""

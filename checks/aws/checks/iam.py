@@ -44,6 +44,14 @@ _CHARACTER_CLASSES = (
     resource=PASSWORD_POLICY,
     params=PasswordPolicyParams,
     permissions=["iam:GetAccountPasswordPolicy"],
+    reads=[
+        "present",
+        "minimum_password_length",
+        "expire_passwords",
+        "max_password_age",
+        "password_reuse_prevention",
+        *(name for _, name, _ in _CHARACTER_CLASSES),
+    ],
 )
 def password_policy(resource: dict[str, Any], params: PasswordPolicyParams) -> Result:
     """Pass when the policy meets every requirement in `params`; a failure lists each unmet
@@ -100,6 +108,7 @@ def _summary(resource: dict[str, Any]) -> dict[str, Any]:
     "aws.iam.no_admin_policies",
     resource=POLICY,
     permissions=["iam:GetAccountAuthorizationDetails"],
+    reads=["document", "kind", "principal", "principal_type", "attachment_count"],
 )
 def no_admin_policies(resource: dict[str, Any], params: Any) -> Result:
     """Fail when a statement of the policy allows Action "*" on Resource "*".

@@ -28,7 +28,12 @@ def age_days(resource: Mapping[str, Any], stamp: str) -> int:
     return (datetime.fromisoformat(collected) - datetime.fromisoformat(stamp)).days
 
 
-@check("aws.iam.user_console_mfa", resource=USER, permissions=REPORT_PERMISSIONS)
+@check(
+    "aws.iam.user_console_mfa",
+    resource=USER,
+    permissions=REPORT_PERMISSIONS,
+    reads=["password_enabled", "mfa_active"],
+)
 def user_console_mfa(resource: dict[str, Any], params: Any) -> Result:
     """Pass when a user with a console password has an MFA device; users without a
     password are not_applicable."""
@@ -54,6 +59,7 @@ class KeyRotationParams(BaseModel):
     resource=USER,
     params=KeyRotationParams,
     permissions=REPORT_PERMISSIONS,
+    reads=["access_keys"],
 )
 def access_key_rotation(resource: dict[str, Any], params: KeyRotationParams) -> Result:
     """Pass when every active access key was created (rotated) within `max_age_days`
@@ -88,6 +94,13 @@ class UnusedCredentialsParams(BaseModel):
     resource=USER,
     params=UnusedCredentialsParams,
     permissions=REPORT_PERMISSIONS,
+    reads=[
+        "password_enabled",
+        "password_last_used",
+        "password_last_changed",
+        "created",
+        "access_keys",
+    ],
 )
 def unused_credentials(resource: dict[str, Any], params: UnusedCredentialsParams) -> Result:
     """Fail when an enabled password or active access key has gone unused for more than
@@ -154,6 +167,7 @@ class AdminPrivilegesParams(BaseModel):
     resource=USER,
     params=AdminPrivilegesParams,
     permissions=[*REPORT_PERMISSIONS, *POLICY_PERMISSIONS],
+    reads=["policies"],
 )
 def user_no_admin_privileges(resource: dict[str, Any], params: AdminPrivilegesParams) -> Result:
     """Fail when a policy that applies to the user (inline, attached, or through a group)

@@ -14,6 +14,7 @@ from assay.checks.result import Result, attribute
     "aws.kms.key_rotation",
     resource=KEY,
     permissions=["kms:ListKeys", "kms:DescribeKey", "kms:GetKeyRotationStatus"],
+    reads=[*METADATA, "rotation_enabled"],
 )
 def key_rotation(resource: dict[str, Any], params: Any) -> Result:
     """Pass when a customer-managed symmetric key has automatic rotation on; AWS-managed,

@@ -67,6 +67,7 @@ class EksVersionParams(BaseModel):
     resource=CLUSTER,
     params=EksVersionParams,
     permissions=["eks:ListClusters", "eks:DescribeCluster"],
+    reads=["version"],
 )
 def supported_version(resource: dict[str, Any], params: EksVersionParams) -> Result:
     """Pass when the cluster's Kubernetes version is still in EKS standard support on the
@@ -111,6 +112,7 @@ class RuntimeParams(BaseModel):
     resource=FUNCTION,
     params=RuntimeParams,
     permissions=["lambda:ListFunctions"],
+    reads=["runtime"],
 )
 def supported_runtime(resource: dict[str, Any], params: RuntimeParams) -> Result:
     """Pass when the function's runtime is not yet deprecated on the day it was collected;

@@ -33,6 +33,7 @@ class RetentionParams(BaseModel):
     resource=LOG_GROUP,
     params=RetentionParams,
     permissions=["logs:DescribeLogGroups", "logs:ListTagsForResource"],
+    reads=["tags", "retention_days"],
 )
 def retention(resource: dict[str, Any], params: RetentionParams) -> Result:
     """Pass when the group keeps events at least `min_days`, or `audit_min_days` for an

@@ -36,6 +36,7 @@ class TlsParams(BaseModel):
     resource=LOAD_BALANCER,
     params=TlsParams,
     permissions=[*_PERMISSIONS, "elasticloadbalancing:DescribeSSLPolicies"],
+    reads=["listeners"],
 )
 def tls_listeners(resource: dict[str, Any], params: TlsParams) -> Result:
     """Pass when every HTTPS/TLS listener's security policy allows only
@@ -74,7 +75,12 @@ def tls_listeners(resource: dict[str, Any], params: TlsParams) -> Result:
     )
 
 
-@check("aws.elbv2.http_redirects", resource=LOAD_BALANCER, permissions=_PERMISSIONS)
+@check(
+    "aws.elbv2.http_redirects",
+    resource=LOAD_BALANCER,
+    permissions=_PERMISSIONS,
+    reads=["listeners"],
+)
 def http_redirects(resource: dict[str, Any], params: Any) -> Result:
     """Pass when every plain-HTTP listener redirects to HTTPS; a load balancer with no HTTP
     listener is not_applicable (network load balancers speak TCP/TLS)."""

@@ -25,6 +25,7 @@ class BackupParams(BaseModel):
     resource=INSTANCE,
     params=BackupParams,
     permissions=["rds:DescribeDBInstances"],
+    reads=["backup_retention_days"],
 )
 def backup_retention(resource: dict[str, Any], params: BackupParams) -> Result:
     """Pass when automated backups are kept at least `min_days` (0 means no backups)."""
@@ -47,6 +48,7 @@ def backup_retention(resource: dict[str, Any], params: BackupParams) -> Result:
     "aws.rds.force_ssl",
     resource=INSTANCE,
     permissions=["rds:DescribeDBInstances", DESCRIBE_PARAMETERS],
+    reads=["engine", "tls_parameter", "parameter_group"],
 )
 def force_ssl(resource: dict[str, Any], params: Any) -> Result:
     """Pass when the instance's parameter group makes the engine refuse connections without

@@ -38,6 +38,7 @@ class ReplicationParams(BaseModel):
         "s3:GetBucketTagging",
         "s3:GetReplicationConfiguration",
     ],
+    reads=["tags", "region", "replication"],
 )
 def dr_replication(resource: dict[str, Any], params: ReplicationParams) -> Result:
     """Pass when a DR-tagged bucket has an Enabled replication rule whose destination is in
@@ -78,6 +79,11 @@ def dr_replication(resource: dict[str, Any], params: ReplicationParams) -> Resul
     "aws.rds.performance_insights_kms",
     resource=INSTANCE,
     permissions=["rds:DescribeDBInstances", "kms:DescribeKey"],
+    reads=[
+        "performance_insights",
+        "performance_insights_kms_key_id",
+        "performance_insights_key_manager",
+    ],
 )
 def performance_insights_kms(resource: dict[str, Any], params: Any) -> Result:
     """Pass when Performance Insights data is encrypted with a customer-managed KMS key;
@@ -120,6 +126,7 @@ class BackupCoverageParams(BaseModel):
         "backup:ListBackupSelections",
         "backup:GetBackupSelection",
     ],
+    reads=["plans"],
 )
 def tagged_resources_covered(resource: dict[str, Any], params: BackupCoverageParams) -> Result:
     """Pass when, for every tag in `params.tags`, some backup plan of the region selects
@@ -168,6 +175,7 @@ class ExpiryParams(BaseModel):
     resource=CERTIFICATE,
     params=ExpiryParams,
     permissions=["acm:ListCertificates"],
+    reads=["status", "not_after", "in_use"],
 )
 def expiry(resource: dict[str, Any], params: ExpiryParams) -> Result:
     """Fail when an issued certificate expires within `min_days_left` days of collection

@@ -35,6 +35,7 @@ class DefaultEncryptionParams(BaseModel):
     resource=BUCKET,
     params=DefaultEncryptionParams,
     permissions=[_LIST, "s3:GetBucketLocation", "s3:GetEncryptionConfiguration"],
+    reads=["encryption"],
 )
 def default_encryption(resource: dict[str, Any], params: DefaultEncryptionParams) -> Result:
     """Pass when a default-encryption rule of the bucket uses one of `params.algorithms`."""
@@ -73,6 +74,7 @@ class VersioningParams(BaseModel):
     resource=BUCKET,
     params=VersioningParams,
     permissions=[_LIST, "s3:GetBucketVersioning", "s3:GetBucketTagging"],
+    reads=["tags", "versioning"],
 )
 def versioning(resource: dict[str, Any], params: VersioningParams) -> Result:
     """Pass when a bucket holding records has versioning Enabled; other buckets are
@@ -103,6 +105,7 @@ def versioning(resource: dict[str, Any], params: VersioningParams) -> Result:
         "s3:GetBucketPublicAccessBlock",
         "s3:GetAccountPublicAccessBlock",
     ],
+    reads=["acl_public_grants", "policy", "public_access_block", "account_public_access_block"],
 )
 def bucket_not_public(resource: dict[str, Any], params: Any) -> Result:
     """Fail when the bucket ACL grants AllUsers/AuthenticatedUsers, or the bucket policy
@@ -139,6 +142,7 @@ def _effective_blocks(resource: dict[str, Any]) -> dict[str, bool]:
     "aws.s3.secure_transport",
     resource=BUCKET,
     permissions=[_LIST, "s3:GetBucketPolicy"],
+    reads=["policy"],
 )
 def secure_transport(resource: dict[str, Any], params: Any) -> Result:
     """Pass when the bucket policy denies everyone all S3 actions (or object reads and
@@ -163,6 +167,7 @@ def secure_transport(resource: dict[str, Any], params: Any) -> Result:
     "aws.s3.access_logging",
     resource=BUCKET,
     permissions=[_LIST, "s3:GetBucketLogging"],
+    reads=["logging"],
 )
 def access_logging(resource: dict[str, Any], params: Any) -> Result:
     """Pass when server access logging delivers the bucket's access log somewhere."""
@@ -179,6 +184,7 @@ def access_logging(resource: dict[str, Any], params: Any) -> Result:
     "aws.s3.bucket_public_access_block",
     resource=BUCKET,
     permissions=[_LIST, "s3:GetBucketPublicAccessBlock", "s3:GetAccountPublicAccessBlock"],
+    reads=["public_access_block", "account_public_access_block"],
 )
 def bucket_public_access_block(resource: dict[str, Any], params: Any) -> Result:
     """Pass when each of the four Block Public Access settings is in effect for the bucket,
@@ -216,6 +222,7 @@ def bucket_public_access_block(resource: dict[str, Any], params: Any) -> Result:
     "aws.s3.account_public_access_block",
     resource=ACCOUNT,
     permissions=["s3:GetAccountPublicAccessBlock"],
+    reads=["public_access_block"],
 )
 def account_public_access_block(resource: dict[str, Any], params: Any) -> Result:
     """Pass when all four account-level Block Public Access settings are on."""

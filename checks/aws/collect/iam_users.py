@@ -23,7 +23,7 @@ from assay.checks.aws.collect.iam import (
 )
 from assay.checks.aws.provider import GLOBAL_REGION, AwsConnection
 from assay.checks.aws.reading import error_code, listing, read_attribute, timestamp
-from assay.checks.registry import collector
+from assay.checks.registry import collector, not_collected
 from assay.checks.result import ERROR_KEY
 
 if TYPE_CHECKING:
@@ -43,8 +43,10 @@ _NO_DATE = frozenset({"N/A", "no_information", "not_supported", ""})
 _ROOT_ROW = "<root_account>"
 
 
-@collector(USER, permissions=[*REPORT_PERMISSIONS, *POLICY_PERMISSIONS])
-def collect_users(conn: AwsConnection) -> Iterator[dict[str, Any]]:
+@collector(USER, permissions=REPORT_PERMISSIONS, attributes={"policies": POLICY_PERMISSIONS})
+def collect_users(
+    conn: AwsConnection, wanted: frozenset[str] | None = None
+) -> Iterator[dict[str, Any]]:
     """Every IAM user of the account (the root user is `aws.iam.root_user`).
 
     Attributes: `created`, `password_enabled`, `password_last_used` (None when never
@@ -55,11 +57,15 @@ def collect_users(conn: AwsConnection) -> Iterator[dict[str, Any]]:
     `policies`: every policy that applies to the user, ``{"policy", "arn", "via",
     "document"}``, where `via` is ``inline``, ``attached`` or ``group <name>`` and `arn`
     is None for inline policies; a document that could not be read is a collection-error
-    marker in its place.
+    marker in its place. Read only when wanted (None: always).
     """
     iam: IAMClient = conn.client("iam")
     report = _credential_report(iam)
-    policies = _effective_policies(conn)
+    policies = (
+        _effective_policies(conn)
+        if wanted is None or "policies" in wanted
+        else not_collected("policies")
+    )
     scope = conn.scope(GLOBAL_REGION)
     for row in csv.DictReader(io.StringIO(report)):
         if row["user"] == _ROOT_ROW:

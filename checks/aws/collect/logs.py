@@ -8,23 +8,28 @@ from typing import Any
 
 from assay.checks.aws.provider import DESCRIBE_REGIONS, AwsConnection
 from assay.checks.aws.reading import listing, read_attribute
-from assay.checks.registry import collector
+from assay.checks.registry import collector, not_collected
 
 LOG_GROUP = "aws.logs.log_group"
 
 
 @collector(
     LOG_GROUP,
-    permissions=["logs:DescribeLogGroups", "logs:ListTagsForResource", DESCRIBE_REGIONS],
+    permissions=["logs:DescribeLogGroups", DESCRIBE_REGIONS],
+    attributes={"tags": ("logs:ListTagsForResource",)},
 )
-def collect_log_groups(conn: AwsConnection) -> Iterator[dict[str, Any]]:
+def collect_log_groups(
+    conn: AwsConnection, wanted: frozenset[str] | None = None
+) -> Iterator[dict[str, Any]]:
     """Every log group in each target region.
 
-    Attributes: `retention_days` (None when events never expire), `kms_key_id` and `tags`.
+    Attributes: `retention_days` (None when events never expire), `kms_key_id` and `tags`
+    (a call per group, made only when wanted; None: always).
     """
     listed = conn.parallel(partial(_list_region, conn), conn.regions)
     groups = [(region, group) for region, found in listed for group in found]
-    yield from conn.parallel(partial(_log_group, conn), groups)
+    read_tags = wanted is None or "tags" in wanted
+    yield from conn.parallel(partial(_log_group, conn, read_tags), groups)
 
 
 def _list_region(conn: AwsConnection, region: str) -> tuple[str, list[dict[str, Any]]]:
@@ -34,16 +39,22 @@ def _list_region(conn: AwsConnection, region: str) -> tuple[str, list[dict[str, 
         return region, [g for page in pages for g in page["logGroups"]]
 
 
-def _log_group(conn: AwsConnection, item: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+def _log_group(
+    conn: AwsConnection, read_tags: bool, item: tuple[str, dict[str, Any]]
+) -> dict[str, Any]:
     region, group = item
     # `arn` ends in ":*" (the group's streams); tagging wants the group's own ARN.
     arn = group.get("logGroupArn") or str(group["arn"]).removesuffix(":*")
-    tags = read_attribute(
-        partial(conn.client("logs", region).list_tags_for_resource, resourceArn=arn),
-        lambda response: dict(response.get("tags", {})),
-        permission="logs:ListTagsForResource",
-        absent={"ResourceNotFoundException"},
-        default={},
+    tags = (
+        read_attribute(
+            partial(conn.client("logs", region).list_tags_for_resource, resourceArn=arn),
+            lambda response: dict(response.get("tags", {})),
+            permission="logs:ListTagsForResource",
+            absent={"ResourceNotFoundException"},
+            default={},
+        )
+        if read_tags
+        else not_collected("tags")
     )
     retention = group.get("retentionInDays")
     return {

@@ -8,7 +8,7 @@ from typing import Any
 
 from assay.checks.aws.provider import DESCRIBE_REGIONS, AwsConnection
 from assay.checks.aws.reading import listing, read_attribute, tag_dict
-from assay.checks.registry import collector
+from assay.checks.registry import collector, not_collected
 
 INSTANCE = "aws.rds.instance"
 DESCRIBE_PARAMETERS = "rds:DescribeDBParameters"
@@ -28,9 +28,15 @@ DESCRIBE_KEY = "kms:DescribeKey"
 
 @collector(
     INSTANCE,
-    permissions=["rds:DescribeDBInstances", DESCRIBE_PARAMETERS, DESCRIBE_KEY, DESCRIBE_REGIONS],
+    permissions=["rds:DescribeDBInstances", DESCRIBE_REGIONS],
+    attributes={
+        "tls_parameter": (DESCRIBE_PARAMETERS,),
+        "performance_insights_key_manager": (DESCRIBE_KEY,),
+    },
 )
-def collect_instances(conn: AwsConnection) -> Iterator[dict[str, Any]]:
+def collect_instances(
+    conn: AwsConnection, wanted: frozenset[str] | None = None
+) -> Iterator[dict[str, Any]]:
     """Every RDS DB instance in each target region.
 
     Attributes: `engine`, `engine_version`, `storage_encrypted`, `kms_key_id`,
@@ -46,31 +52,47 @@ def collect_instances(conn: AwsConnection) -> Iterator[dict[str, Any]]:
     is off or KMS knows no such key), `log_exports` (the log types exported to
     CloudWatch Logs) and `backup_replications` (ARNs of the automated backups replicated to
     other regions), all from the same DescribeDBInstances listing.
+
+    `tls_parameter` and `performance_insights_key_manager` need calls of their own and are
+    read only when wanted (None: always).
     """
     listed = conn.parallel(partial(_list_region, conn), conn.regions)
-    wanted = sorted(
+    read_tls = wanted is None or "tls_parameter" in wanted
+    read_keys = wanted is None or "performance_insights_key_manager" in wanted
+    groups = sorted(
         {
             (region, group, name)
             for region, instances in listed
             for i in instances
-            if (group := _group(i)) and (name := tls_parameter_name(i.get("Engine", "")))
+            if read_tls
+            and (group := _group(i))
+            and (name := tls_parameter_name(i.get("Engine", "")))
         }
     )
-    values = dict(zip(wanted, conn.parallel(partial(_parameter, conn), wanted), strict=True))
+    values = dict(zip(groups, conn.parallel(partial(_parameter, conn), groups), strict=True))
     keys = sorted(
         {
             (region, key)
             for region, instances in listed
             for i in instances
-            if i.get("PerformanceInsightsEnabled") and (key := i.get("PerformanceInsightsKMSKeyId"))
+            if read_keys
+            and i.get("PerformanceInsightsEnabled")
+            and (key := i.get("PerformanceInsightsKMSKeyId"))
         }
     )
     managers = dict(zip(keys, conn.parallel(partial(_key_manager, conn), keys), strict=True))
     for region, instances in listed:
         for instance in instances:
             found = _instance(conn, region, instance, values)
-            key = found["attributes"]["performance_insights_kms_key_id"]
-            found["attributes"]["performance_insights_key_manager"] = managers.get((region, key))
+            attributes = found["attributes"]
+            key = attributes["performance_insights_kms_key_id"]
+            attributes["performance_insights_key_manager"] = (
+                managers.get((region, key))
+                if read_keys
+                else not_collected("performance_insights_key_manager")
+            )
+            if not read_tls:
+                attributes["tls_parameter"] = not_collected("tls_parameter")
             yield found
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from assay.checks.aws.policy import parse
 from assay.checks.aws.provider import DEFAULT_REGION, GLOBAL_REGION, AwsConnection
 from assay.checks.aws.reading import listing, read_attribute, tag_dict
-from assay.checks.registry import collector
+from assay.checks.registry import collector, not_collected
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -38,23 +38,28 @@ _PAGE = 10000
 _ACCOUNT_PAB = "s3:GetAccountPublicAccessBlock"
 
 
+# Each attribute read by a call of its own, and that call's permission.
+BUCKET_ATTRIBUTES = {
+    "encryption": ("s3:GetEncryptionConfiguration",),
+    "versioning": ("s3:GetBucketVersioning",),
+    "tags": ("s3:GetBucketTagging",),
+    "policy": ("s3:GetBucketPolicy",),
+    "acl_public_grants": ("s3:GetBucketAcl",),
+    "public_access_block": ("s3:GetBucketPublicAccessBlock",),
+    "account_public_access_block": (_ACCOUNT_PAB,),
+    "logging": ("s3:GetBucketLogging",),
+    "replication": ("s3:GetReplicationConfiguration",),
+}
+
+
 @collector(
     BUCKET,
-    permissions=[
-        "s3:ListAllMyBuckets",
-        "s3:GetBucketLocation",
-        "s3:GetEncryptionConfiguration",
-        "s3:GetBucketVersioning",
-        "s3:GetBucketTagging",
-        "s3:GetBucketPolicy",
-        "s3:GetBucketAcl",
-        "s3:GetBucketPublicAccessBlock",
-        "s3:GetBucketLogging",
-        "s3:GetReplicationConfiguration",
-        _ACCOUNT_PAB,
-    ],
+    permissions=["s3:ListAllMyBuckets", "s3:GetBucketLocation"],
+    attributes=BUCKET_ATTRIBUTES,
 )
-def collect_buckets(conn: AwsConnection) -> Iterator[dict[str, Any]]:
+def collect_buckets(
+    conn: AwsConnection, wanted: frozenset[str] | None = None
+) -> Iterator[dict[str, Any]]:
     """Every bucket of the account, whatever the target's regions (the bucket list is global).
 
     Attributes: `region`; `encryption` (``{"rules": [{"algorithm", "kms_key_id",
@@ -67,19 +72,28 @@ def collect_buckets(conn: AwsConnection) -> Iterator[dict[str, Any]]:
     `replication` (``[{"status", "destination_bucket", "destination_region"}]`` per
     replication rule, or None when the bucket replicates nowhere; the destination's region
     is read with GetBucketLocation, a marker when that bucket cannot be read).
+
+    Only the `wanted` attributes are read (None: all); the others hold a `not_collected`
+    marker.
     """
     s3: S3Client = conn.client("s3")
     listed: list[BucketTypeDef] = []
     with listing("s3:ListAllMyBuckets"):
         for page in s3.get_paginator("list_buckets").paginate(PaginationConfig={"PageSize": _PAGE}):
             listed += page.get("Buckets", [])
-    account_pab = conn.shared("s3.account_public_access_block", partial(_account_pab, conn))
-    for bucket in conn.parallel(partial(_bucket, conn), listed):
+    account_pab = (
+        conn.shared("s3.account_public_access_block", partial(_account_pab, conn))
+        if wanted is None or "account_public_access_block" in wanted
+        else not_collected("account_public_access_block")
+    )
+    for bucket in conn.parallel(partial(_bucket, conn, wanted), listed):
         bucket["attributes"]["account_public_access_block"] = account_pab
         yield bucket
 
 
-def _bucket(conn: AwsConnection, listed: BucketTypeDef) -> dict[str, Any]:
+def _bucket(
+    conn: AwsConnection, wanted: frozenset[str] | None, listed: BucketTypeDef
+) -> dict[str, Any]:
     name = listed["Name"]
     region: Any = listed.get("BucketRegion") or read_attribute(
         partial(conn.client("s3").get_bucket_location, Bucket=name),
@@ -90,21 +104,33 @@ def _bucket(conn: AwsConnection, listed: BucketTypeDef) -> dict[str, Any]:
     # when the home region is the wrong one.
     where = region if isinstance(region, str) else conn.home_region
     s3 = conn.client("s3", where)
-    replication = read_attribute(
-        partial(s3.get_bucket_replication, Bucket=name),
-        lambda found: found["ReplicationConfiguration"].get("Rules", []),
-        permission="s3:GetReplicationConfiguration",
-        absent={"ReplicationConfigurationNotFoundError"},
-    )
-    if isinstance(replication, list):
-        replication = [_replication_rule(conn, rule) for rule in replication]
+    reads: dict[str, Callable[[], Any]] = {
+        **_details(s3, name),
+        "replication": partial(_replication, conn, s3, name),
+    }
+    attributes = {
+        key: read() if wanted is None or key in wanted else not_collected(key)
+        for key, read in reads.items()
+    }
     return {
         "type": BUCKET,
         "id": f"arn:{conn.partition}:s3:::{name}",
         "name": name,
         "scope": conn.scope(where),
-        "attributes": {"region": region, **_details(s3, name), "replication": replication},
+        "attributes": {"region": region, **attributes},
     }
+
+
+def _replication(conn: AwsConnection, s3: S3Client, name: str) -> Any:
+    rules = read_attribute(
+        partial(s3.get_bucket_replication, Bucket=name),
+        lambda found: found["ReplicationConfiguration"].get("Rules", []),
+        permission="s3:GetReplicationConfiguration",
+        absent={"ReplicationConfigurationNotFoundError"},
+    )
+    if isinstance(rules, list):
+        return [_replication_rule(conn, rule) for rule in rules]
+    return rules
 
 
 def _replication_rule(conn: AwsConnection, rule: dict[str, Any]) -> dict[str, Any]:
@@ -120,44 +146,52 @@ def _replication_rule(conn: AwsConnection, rule: dict[str, Any]) -> dict[str, An
     }
 
 
-def _details(s3: S3Client, name: str) -> dict[str, Any]:
+def _details(s3: S3Client, name: str) -> dict[str, Callable[[], Any]]:
+    """Each attribute's read, to be made only when the attribute is wanted."""
     return {
-        "encryption": read_attribute(
+        "encryption": partial(
+            read_attribute,
             partial(s3.get_bucket_encryption, Bucket=name),
             _encryption,
             permission="s3:GetEncryptionConfiguration",
             absent={"ServerSideEncryptionConfigurationNotFoundError"},
         ),
-        "versioning": read_attribute(
+        "versioning": partial(
+            read_attribute,
             partial(s3.get_bucket_versioning, Bucket=name),
             _versioning,
             permission="s3:GetBucketVersioning",
         ),
-        "tags": read_attribute(
+        "tags": partial(
+            read_attribute,
             partial(s3.get_bucket_tagging, Bucket=name),
             _tags,
             permission="s3:GetBucketTagging",
             absent={"NoSuchTagSet"},
             default={},
         ),
-        "policy": read_attribute(
+        "policy": partial(
+            read_attribute,
             partial(s3.get_bucket_policy, Bucket=name),
             _policy,
             permission="s3:GetBucketPolicy",
             absent={"NoSuchBucketPolicy"},
         ),
-        "acl_public_grants": read_attribute(
+        "acl_public_grants": partial(
+            read_attribute,
             partial(s3.get_bucket_acl, Bucket=name),
             _public_grants,
             permission="s3:GetBucketAcl",
         ),
-        "public_access_block": read_attribute(
+        "public_access_block": partial(
+            read_attribute,
             partial(s3.get_public_access_block, Bucket=name),
             _flags,
             permission="s3:GetBucketPublicAccessBlock",
             absent={"NoSuchPublicAccessBlockConfiguration"},
         ),
-        "logging": read_attribute(
+        "logging": partial(
+            read_attribute,
             partial(s3.get_bucket_logging, Bucket=name),
             _logging,
             permission="s3:GetBucketLogging",
