@@ -27,6 +27,7 @@ from typing import Any
 import boto3
 import pytest
 
+from assay.checks.aws.provider import AwsTarget
 from assay.engine.changes import run_index
 from assay.engine.sharded import UNIT_FINISHED
 from assay.evidence import open_ledger
@@ -416,3 +417,54 @@ def test_an_account_whose_role_cannot_be_assumed_fails_alone_naming_the_role(
     for account in accounts:
         if account != refused:
             assert {"pass", "fail"} <= by_account[f"org-{account}"], account
+
+
+def test_accounts_are_chosen_by_id_and_by_organisational_unit_at_any_depth(
+    organization: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, accounts = organization["url"], organization["accounts"]
+    for name, value in KEYS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    org = client(url, "organizations")
+    root = org.list_roots()["Roots"][0]["Id"]
+    top = org.create_organizational_unit(ParentId=root, Name="workloads")["OrganizationalUnit"]
+    nested = org.create_organizational_unit(ParentId=top["Id"], Name="prod")["OrganizationalUnit"]
+    for account, parent in ((accounts[0], top["Id"]), (accounts[1], nested["Id"])):
+        org.move_account(AccountId=account, SourceParentId=root, DestinationParentId=parent)
+
+    def chosen(**accounts_filter: list[str]) -> list[str]:
+        target = AwsTarget.model_validate(
+            {
+                "organization": True,
+                "role_name": ROLE,
+                "endpoint_url": url,
+                "regions": ["us-east-1"],
+                "accounts": accounts_filter,
+            }
+        )
+        members = target.members(10.0)
+        assert members is not None
+        return [account for account, _ in members]
+
+    assert chosen() == sorted([*accounts, MANAGEMENT])
+    assert chosen(ous=[top["Id"]]) == sorted(accounts[:2])
+    assert chosen(ous=[nested["Id"]]) == [accounts[1]]
+    assert chosen(ous=[top["Id"]], exclude=[accounts[1]]) == [accounts[0]]
+    assert chosen(include=[accounts[3], accounts[5]], exclude=[accounts[5]]) == [accounts[3]]
+    [(_, options)] = (
+        AwsTarget.model_validate(
+            {
+                "organization": True,
+                "role_name": "audit/assay",
+                "external_id": "x",
+                "endpoint_url": url,
+                "accounts": {"include": [accounts[4]]},
+            }
+        ).members(10.0)
+        or []
+    )
+    member = options.model_dump()
+    assert member["role_arn"] == f"arn:aws:iam::{accounts[4]}:role/audit/assay"
+    assert member["external_id"] == "x" and member["retry_mode"] == "adaptive"
+    assert not member["organization"]
