@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -98,7 +98,7 @@ class Console:
         with self._verify_lock:
             if self.verification.running:
                 return False
-            self.verification.running = True
+            self.verification = replace(self.verification, running=True)
 
         def work() -> None:
             began = time.monotonic()
@@ -110,10 +110,13 @@ class Console:
                     report = verify_ledger(ledger, self.keys, allow_unsigned_tail=True)
             except AssayError as exc:
                 error = exc.diagnostics()
-            with self._verify_lock:
-                self.verification = Verification(
-                    report, now, time.monotonic() - began, running=False, error=error
-                )
+            except Exception as exc:  # shown on the page; never left "running" for good
+                error = f"the verification stopped: {type(exc).__name__}: {exc}"
+            finally:
+                with self._verify_lock:
+                    self.verification = Verification(
+                        report, now, time.monotonic() - began, running=False, error=error
+                    )
 
         threading.Thread(target=work, name="assay-verify", daemon=True).start()
         return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import tempfile
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -30,6 +31,7 @@ from assay.serve import data
 from assay.serve.auth import Posted, Viewer, allowed, console_of, posted
 from assay.serve.render import page
 from assay.serve.tokens import Permission
+from assay.words import counted
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Viewer, Depends(allowed(Permission.RUNS))]
@@ -122,10 +124,25 @@ def diff(request: Request, viewer: Reader, a: str = "", b: str = "") -> Response
     console = console_of(request)
     choices = data.list_runs(console.ledger, limit=50)
     rows = data.diff(console.ledger, a, b) if a and b else None
-    counts: dict[str, int] = {}
-    for row in rows or []:
-        counts[row.change] = counts.get(row.change, 0) + 1
-    return page(request, "diff.html.j2", choices=choices, a=a, b=b, rows=rows, counts=counts)
+    counts = Counter(row.change for row in rows or [])
+    summary = ", ".join(change_words(change, n) for change, n in counts.items())
+    return page(request, "diff.html.j2", choices=choices, a=a, b=b, rows=rows, summary=summary)
+
+
+# How many of each change, in words that agree with the count.
+_CHANGE_NOUNS = {
+    "new_failure": ("new failure", None),
+    "fixed": ("fixed", "fixed"),
+    "still_failing": ("still failing", "still failing"),
+    "new_resource": ("new resource", None),
+    "resource_gone": ("resource gone", "resources gone"),
+    "unchanged": ("unchanged", "unchanged"),
+}
+
+
+def change_words(change: str, n: int) -> str:
+    noun, plural = _CHANGE_NOUNS.get(change, (change.replace("_", " "), None))
+    return counted(n, noun, plural)
 
 
 def waiver_state(expires: date, today: date) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from typing import Any
 from urllib.parse import urlencode
@@ -26,7 +27,9 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["counted"] = lambda n, noun: counted(int(n), noun)
+    env.filters["counted"] = lambda n, noun, plural=None: counted(int(n), noun, plural)
+    # As the record holds it, quotes and all: autoescaping makes it safe in the page.
+    env.filters["pretty"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False)
     env.filters["pct"] = _pct
     env.filters["words"] = lambda value: str(value or "").replace("_", " ")
     env.globals["Permission"] = Permission

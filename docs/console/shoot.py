@@ -4,14 +4,15 @@
 
 Runs `assay demo` in the work folder (a temporary one by default) until its ledger holds
 two runs, serves it as `assay demo --serve` does, signs in through the one-time link,
-and writes one PNG per page: the runs, a run, a finding with its verified proof, the
-diff of the two runs, the waivers, the evidence, the DSR queue and a request after its
-dry run. Needs the demo and serve extras and Debian's chromium.
+and writes one PNG per page: the runs, a run and its new failures, a finding with its
+verified proof, the diff of the two runs, the waivers, the evidence, the DSR queue and a
+request after its dry run. Needs the demo and serve extras and Debian's chromium.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import tempfile
 import threading
@@ -62,14 +63,17 @@ def pages(page: Page, url: str, out: Path) -> None:
     page.goto(f"{url}/runs")
     shoot(page, out, "runs")
     page.locator("#runs tbody tr a").first.click()
-    page.wait_for_selector("#findings")
+    page.wait_for_load_state("load")
     shoot(page, out, "run")
-    page.select_option("select[name=status]", "fail")
-    page.wait_for_url("**status=fail**")
+    page.select_option("select[name=change]", "new_failure")
+    page.wait_for_url("**change=new_failure**")
+    page.locator("#filters").scroll_into_view_if_needed()
+    shoot(page, out, "run-findings")
     page.locator("#findings tbody tr a").first.click()
     page.wait_for_selector("#browser-verdict[data-state=verified]")
-    page.locator("#proof").scroll_into_view_if_needed()
+    page.set_viewport_size({"width": WIDTH, "height": 1040})
     shoot(page, out, "finding")
+    page.set_viewport_size({"width": WIDTH, "height": HEIGHT})
     page.goto(f"{url}/diff")
     page.locator("#run-a option").nth(1).evaluate("o => o.selected = true")
     page.click("text=Compare")
@@ -99,11 +103,14 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, help="The demo's folder (default: a temp dir).")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent)
     args = parser.parse_args()
+    out = args.out.resolve()
     with tempfile.TemporaryDirectory() as tmp:
-        workdir = args.workdir or Path(tmp)
-        while runs_in(workdir) < 2:
-            run_demo(workdir, terminal())
-        console = demo_console(workdir)
+        # From inside the work folder, as a user runs the demo: the runs record the
+        # profile as .assay/demo-profile.yaml, one trend for both.
+        os.chdir(args.workdir or tmp)
+        while runs_in(Path(".")) < 2:
+            run_demo(Path("."), terminal())
+        console = demo_console(Path("."))
         server, url = serve(console)
         link = console.sessions.one_time_link(Identity("demo", Role.ADMIN, "one-time link"))
         chromium = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -113,7 +120,7 @@ def main() -> None:
             browser = p.chromium.launch(executable_path=chromium)
             page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
             page.goto(f"{url}/login/once/{link}")
-            pages(page, url, args.out)
+            pages(page, url, out)
             browser.close()
         server.should_exit = True
         console.close()

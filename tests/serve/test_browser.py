@@ -128,14 +128,16 @@ def test_diff_waivers_and_evidence_pages(
     page.select_option("#run-a", evidence.runs[0])
     page.select_option("#run-b", evidence.runs[1])
     page.click("text=Compare")
-    expect(page.locator("#diff-counts")).to_have_text("2 new failure, 1 fixed, 2 still failing")
+    expect(page.locator("#diff-counts")).to_have_text("2 new failures, 1 fixed, 2 still failing")
 
     page.click("text=Waivers")
     expect(page.locator("#waivers tbody tr")).to_have_count(1)
     expect(page.locator("#waivers")).to_contain_text("W-SCRATCH")
 
     page.click("text=Evidence")
-    expect(page.locator("#checkpoints tbody tr")).to_have_count(2)
+    with open_ledger(evidence.ledger_url, create=False) as ledger:
+        labels = [c.label for c in ledger.checkpoints()][::-1]  # the newest first
+    expect(page.locator("#checkpoints tbody tr td:first-child")).to_have_text(labels)
     page.click("text=Verify the ledger now")
     for _ in range(50):
         state = page.locator("#verification [data-state]").get_attribute("data-state")
