@@ -2,7 +2,7 @@
 takes from N shards appending at once. docs/scale.md turns these into shard counts.
 
     python bench/org.py [--accounts 8] [--regions 2] [--writers 1,2,4,8] [--seconds 8]
-                        [--batch 60] [--no-aws] [--no-pg]
+                        [--batch 60] [--memory 4,8,16] [--no-aws] [--no-pg]
 
 AWS (moto's server in its own process, one organisation of --accounts member accounts,
 each seeded per region with volumes, a security group and buckets): one shard runs
@@ -11,6 +11,10 @@ every AWS control over the whole organisation into a throwaway PostgreSQL ledger
 calls per account and per account-region, and ledger batches and records per account.
 moto answers in milliseconds where AWS takes tens to hundreds: the calls per account are
 what carries over to a real organisation, the seconds are not.
+
+Memory: with --memory, one `assay run --shard 0/1` process per organisation size (a
+fresh moto server each, one region): its peak resident set size, which should not grow
+with the number of accounts.
 
 PostgreSQL: --writers processes append batches of --batch result-sized records (a work
 unit's batch) to one ledger for --seconds each, unsigned and then signed (every batch with
@@ -187,6 +191,42 @@ def bench_aws(accounts: int, regions: tuple[str, ...], dsn: str) -> dict[str, fl
     return out
 
 
+def shard_memory(accounts: int) -> float:
+    """Peak RSS (MiB) of one shard process over an organisation of `accounts`."""
+    with moto_server() as url, tempfile.TemporaryDirectory() as tmp:
+        seed(url, accounts, REGIONS[:1])
+        target = {
+            "name": "org",
+            "provider": "aws",
+            "organization": True,
+            "role_name": "assay-auditor",
+            "regions": list(REGIONS[:1]),
+            "endpoint_url": url,
+        }
+        Path(tmp, "assay.yaml").write_text(
+            json.dumps({"controls": {"tags": ["aws"]}, "targets": [target]})
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ASSAY_"))}
+        env.update(
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+            AWS_DEFAULT_REGION="us-east-1",
+            ASSAY_PSEUDONYM_KEY=secrets.token_hex(32),
+            ASSAY_LEDGER="sqlite:///ledger.db",
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "assay", "run", "--shard", "0/1", "--run-id", "mem"],
+            cwd=tmp,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        if status != 0:
+            raise RuntimeError(f"shard failed: {proc.stderr.read() if proc.stderr else ''!r}")
+    return usage.ru_maxrss / 1024  # kilobytes on Linux
+
+
 def _record(writer: int, n: int) -> dict[str, Any]:
     # About the size of a result record.
     return {
@@ -265,6 +305,7 @@ def main() -> None:
     parser.add_argument("--writers", default="1,2,4,8")
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--batch", type=int, default=60)
+    parser.add_argument("--memory", default="", help="organisation sizes, e.g. 4,8,16")
     parser.add_argument("--no-aws", action="store_true")
     parser.add_argument("--no-pg", action="store_true")
     args = parser.parse_args()
@@ -280,6 +321,13 @@ def main() -> None:
 
         if not args.no_aws:
             bench_aws(args.accounts, REGIONS[: args.regions], dsn_for("org"))
+        sizes = [int(n) for n in args.memory.split(",") if n]
+        if sizes:
+            peaks = {n: shard_memory(n) for n in sizes}
+            print(
+                "peak RSS of one shard: "
+                + ", ".join(f"{peak:.0f} MiB at {n} accounts" for n, peak in peaks.items())
+            )
         if not args.no_pg:
             writers = [int(n) for n in args.writers.split(",")]
             bench_writers(dsn_for, writers, args.batch, args.seconds)
