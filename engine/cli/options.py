@@ -346,6 +346,10 @@ def shard_options(func: F) -> F:
         **kwargs: Any,
     ) -> Any:
         sharding = Sharding(shard, shards, run_id, completer, wait_timeout)
+        source = click.get_current_context().get_parameter_source("run_id")
+        if source is click.core.ParameterSource.COMMANDLINE and not sharding.active:
+            # From the environment it may be meant for the shards of another step.
+            raise click.UsageError("--run-id names the run of a sharded run: add --shard I/N")
         return func(*args, sharding=sharding, **kwargs)
 
     return _shard_option_list(wrapper)  # type: ignore[return-value]

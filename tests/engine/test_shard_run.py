@@ -213,3 +213,10 @@ def test_the_rebuilt_index_counts_a_sharded_run_as_the_appends_did(workspace: Pa
         assert entry.finished and (entry.starts, entry.finishes) == (1, 1)
         assert len(entry.counts) == 1  # the closing record's, for the whole run
         assert sum(entry.counts[0]["by_status"].values()) == entry.results
+
+
+def test_a_run_id_without_a_shard_is_a_usage_error(workspace: Path) -> None:
+    res = CliRunner().invoke(cli, ["run", "--ledger", LEDGER, "--run-id", "nightly-1"])
+    assert res.exit_code == 2 and "add --shard I/N" in res.output
+    with open_ledger(LEDGER) as ledger:
+        assert ledger.count() == 0

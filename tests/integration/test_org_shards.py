@@ -468,3 +468,42 @@ def test_accounts_are_chosen_by_id_and_by_organisational_unit_at_any_depth(
     assert member["role_arn"] == f"arn:aws:iam::{accounts[4]}:role/audit/assay"
     assert member["external_id"] == "x" and member["retry_mode"] == "adaptive"
     assert not member["organization"]
+
+
+def test_an_organisation_that_cannot_be_listed_fails_whole(
+    workspace: Path,
+    organization: dict[str, Any],
+    iam_enforced: Callable[[str], AbstractContextManager[None]],
+) -> None:
+    url = organization["url"]
+    iam = client(url, "iam")
+    iam.create_user(UserName="outsider")
+    statements = [
+        {"Effect": "Allow", "Action": "*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "organizations:*", "Resource": "*"},
+    ]
+    iam.put_user_policy(
+        UserName="outsider",
+        PolicyName="outsider",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
+    )
+    key = iam.create_access_key(UserName="outsider")["AccessKey"]
+    env = {
+        **environment("sqlite:///outsider.db"),
+        "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+        "ASSAY_PSEUDONYM_KEY": secrets.token_hex(32),
+    }
+    with iam_enforced(url):
+        code, out, err = finish(assay(workspace, env, "run", "-f", "json"))
+        shard = finish(assay(workspace, env, "run", "--shard", "0/1", "--run-id", "o"))
+        done = finish(assay(workspace, env, "runs", "complete", "o", "--shards", "1", "-f", "json"))
+    assert code == done[0] == 3, err  # nothing decided: every result is an error
+    assert shard[0] == 0, shard[2]
+    doc = json.loads(out)
+    assert verdicts(json.loads(done[1])) == verdicts(doc)
+    assert {r["control"] for r in doc["results"]} == set(CONTROLS)
+    for r in doc["results"]:
+        assert r["status"] == "error" and r["resource"]["scope"]["target"] == "org"
+        assert r["reason"].startswith("cannot list the members of target 'org': ")
+        assert "AccessDenied" in r["reason"]
