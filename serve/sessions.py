@@ -16,6 +16,7 @@ import hmac
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from assay.serve.tokens import Role
@@ -48,9 +49,16 @@ def _key(secret: str) -> str:
 class Sessions:
     """The open sessions and one-time links of one console process (thread-safe)."""
 
-    def __init__(self, *, idle: float = 30 * 60, lifetime: float = 8 * 3600) -> None:
+    def __init__(
+        self,
+        *,
+        idle: float = 30 * 60,
+        lifetime: float = 8 * 3600,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.idle = idle
         self.lifetime = lifetime
+        self.clock = clock
         self._open: dict[str, Session] = {}
         self._once: dict[str, tuple[Identity, float]] = {}
         self._lock = threading.Lock()
@@ -58,7 +66,7 @@ class Sessions:
     def start(self, identity: Identity) -> tuple[str, Session]:
         """A new session for `identity`: the cookie value, and the session."""
         sid = secrets.token_urlsafe(32)
-        now = time.monotonic()
+        now = self.clock()
         session = Session(identity, secrets.token_urlsafe(32), now, now)
         with self._lock:
             self._expire(now)
@@ -69,7 +77,7 @@ class Sessions:
         """The live session of cookie value `sid` (its idle clock restarted), or None."""
         if not sid:
             return None
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             self._expire(now)
             session = self._open.get(_key(sid))
@@ -100,14 +108,14 @@ class Sessions:
         """A secret that opens one session for `identity` once, within `valid_for` seconds."""
         secret = secrets.token_urlsafe(32)
         with self._lock:
-            self._once[_key(secret)] = (identity, time.monotonic() + valid_for)
+            self._once[_key(secret)] = (identity, self.clock() + valid_for)
         return secret
 
     def redeem(self, secret: str) -> Identity | None:
         """The identity of one-time link `secret`, which is then spent; None if unknown,
         spent or expired."""
         with self._lock:
-            self._expire(time.monotonic())
+            self._expire(self.clock())
             found = self._once.pop(_key(secret), None)
         return None if found is None else found[0]
 
