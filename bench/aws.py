@@ -1,6 +1,7 @@
 """AWS collection at scale: `assay run` over the whole AWS catalog against moto on loopback.
 
     python bench/aws.py [--sizes 10 100 500] [--rtt-ms 0] [--json results.json]
+                        [--select tags=encryption ...]
 
 For each N, an emulated account gets N S3 buckets, N IAM users, N EBS volumes, N RDS
 instances and N security groups (plus the account-level settings), then `assay run` runs
@@ -8,6 +9,13 @@ in a fresh process twice: with the default concurrency (8 collector threads, 16 
 workers per target) and with one of each. Each run reports wall time, AWS API calls
 (counted by a botocore `before-call` hook: one per operation, pages included), HTTP
 requests sent (retries included), calls per second and peak RSS.
+
+Then, for each selection (`--select`: a profile `controls:` filter such as
+``tags=encryption`` or ``ids=aws-s3-default-encryption``; the whole AWS catalog by
+default), the same collection runs twice more, collector by collector through the
+registry as a run collects: reading every attribute (what `assay run` does until the
+engine passes the plan) and reading only the attributes the selected controls need
+(`registry.plan_attributes`). Calls, wall time and peak memory print side by side.
 
 moto runs in its own process, so the peak memory is assay's alone, and the emulator's
 single Python process bounds the calls per second a run can reach. On loopback a call
@@ -156,6 +164,9 @@ def run_child(profile_path: Path, workers: int, workdir: Path, rtt_ms: int) -> d
     out = subprocess.run(
         [
             sys.executable,
+            # Not this folder on sys.path: a bench script here (org.py) would shadow a
+            # module of the same name that the standard library looks for.
+            "-P",
             __file__,
             "--child",
             str(profile_path),
@@ -228,6 +239,94 @@ def child(profile_path: str, workers: int, rtt_ms: int) -> None:
     )
 
 
+def collect_child(profile_path: str, planned: bool, rtt_ms: int) -> None:
+    """One measured collection of the profile's AWS resource types, in this fresh process,
+    with every attribute or only the planned ones; prints one JSON line."""
+    from botocore import handlers
+
+    calls: Counter[str] = Counter()
+
+    def count_call(model: Any, **_: Any) -> None:
+        calls[f"{model.service_model.service_name}:{model.name}"] += 1
+
+    def wait(**_: Any) -> None:
+        if rtt_ms:
+            time.sleep(rtt_ms / 1000)
+
+    handlers.BUILTIN_HANDLERS.append(("before-call", count_call))
+    handlers.BUILTIN_HANDLERS.append(("before-send", wait))
+
+    from assay.checks import registry
+    from assay.engine.planner import make_plan
+
+    plan = make_plan(Path(profile_path))
+    needs: dict[str, list[frozenset[str] | None]] = {}
+    for lc in plan.controls:
+        if lc.control.provider == "aws":
+            needs.setdefault(lc.control.resource, []).append(
+                registry.attributes_needed(lc.control.check, lc.control.rule)
+            )
+    [target] = plan.targets
+    provider = registry.providers()["aws"]
+    start = time.perf_counter()
+    conn = provider.connect(target.options, 60.0)
+    resources = 0
+    for rtype, wanted in needs.items():
+        attributes = registry.plan_attributes(wanted) if planned else None
+        resources += sum(1 for _ in registry.collectors()[rtype].run(conn, attributes))
+    elapsed = time.perf_counter() - start
+    print(
+        json.dumps(
+            {
+                "seconds": round(elapsed, 2),
+                "api_calls": sum(calls.values()),
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                "resources": resources,
+                "controls": len(plan.controls),
+                "top_calls": dict(calls.most_common(6)),
+            }
+        )
+    )
+
+
+def run_collect(profile_path: Path, planned: bool, workdir: Path, rtt_ms: int) -> dict[str, Any]:
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": KEY,
+        "AWS_SECRET_ACCESS_KEY": KEY,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+    env.pop("AWS_PROFILE", None)
+    command = [sys.executable, "-P", __file__, "--collect", str(profile_path)]
+    command += ["--rtt-ms", str(rtt_ms)]
+    out = subprocess.run(
+        [*command, *(["--planned"] if planned else [])],
+        env=env,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"the measured collection failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def selection_profile(workdir: Path, url: str, selection: str) -> Path:
+    """A profile for `selection` (``key=v1,v2`` of a profile's `controls:`, or ``all``)."""
+    key, _, values = selection.partition("=")
+    chosen = "{tags: [aws]}" if selection == "all" else f"{{{key}: [{values}]}}"
+    path = workdir / f"select-{abs(hash(selection))}.yaml"
+    path.write_text(
+        f"controls: {chosen}\n"
+        "targets:\n"
+        f"  - {{name: bench, provider: aws, endpoint_url: '{url}', regions: [{REGION}]}}\n"
+    )
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 500])
@@ -235,11 +334,23 @@ def main() -> None:
         "--rtt-ms", type=int, default=0, help="Simulated network round trip per request."
     )
     parser.add_argument("--json", type=Path, help="Also write the figures to this file.")
+    parser.add_argument(
+        "--select",
+        nargs="+",
+        default=["all"],
+        help="Control selections to compare planned and full collection on "
+        "(tags=encryption, ids=aws-s3-default-encryption, all).",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--collect", help=argparse.SUPPRESS)
+    parser.add_argument("--planned", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--workers", type=int, default=8, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.workers, args.rtt_ms)
+        return
+    if args.collect:
+        collect_child(args.collect, args.planned, args.rtt_ms)
         return
     moto, url = start_moto()
     figures = []
@@ -261,6 +372,7 @@ def main() -> None:
                     "seed_seconds": round(seeded, 1),
                     "pooled": pooled,
                     "single": single,
+                    "planning": {},
                 }
                 figures.append(row)
                 print(
@@ -273,6 +385,21 @@ def main() -> None:
                     f"{pooled['by_status']['error']}",
                     flush=True,
                 )
+                for selection in args.select:
+                    path = selection_profile(workdir, url, selection)
+                    full = run_collect(path, False, workdir, args.rtt_ms)
+                    planned = run_collect(path, True, workdir, args.rtt_ms)
+                    row["planning"][selection] = {"all_attributes": full, "planned": planned}
+                    print(
+                        f"        {selection} ({full['controls']} controls, "
+                        f"{full['resources']} resources): all attributes "
+                        f"{full['api_calls']:5d} calls {full['seconds']:6.2f}s "
+                        f"{full['peak_rss_mb']:4d} MB | planned {planned['api_calls']:5d} calls "
+                        f"{planned['seconds']:6.2f}s {planned['peak_rss_mb']:4d} MB "
+                        f"(calls x{planned['api_calls'] / max(full['api_calls'], 1):.2f}, "
+                        f"time x{planned['seconds'] / max(full['seconds'], 0.01):.2f})",
+                        flush=True,
+                    )
     finally:
         moto.terminate()
         moto.wait(10)

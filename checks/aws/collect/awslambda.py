@@ -9,7 +9,7 @@ from typing import Any
 from assay.checks.aws.policy import parse
 from assay.checks.aws.provider import DESCRIBE_REGIONS, AwsConnection
 from assay.checks.aws.reading import paginate, read_attribute
-from assay.checks.registry import collector
+from assay.checks.registry import collector, not_collected
 
 FUNCTION = "aws.lambda.function"
 _LIST = "lambda:ListFunctions"
@@ -17,22 +17,31 @@ _POLICY = "lambda:GetPolicy"
 _URL = "lambda:GetFunctionUrlConfig"
 
 
-@collector(FUNCTION, permissions=[_LIST, _POLICY, _URL, DESCRIBE_REGIONS])
-def collect_functions(conn: AwsConnection) -> Iterator[dict[str, Any]]:
+@collector(
+    FUNCTION,
+    permissions=[_LIST, DESCRIBE_REGIONS],
+    attributes={"policy": (_POLICY,), "url_auth_type": (_URL,)},
+)
+def collect_functions(
+    conn: AwsConnection, wanted: frozenset[str] | None = None
+) -> Iterator[dict[str, Any]]:
     """Every function in each target region.
 
     Attributes: `runtime` (None for container images), `package_type`, `policy` (the
     resource-based policy document, or None) and `url_auth_type` (the AuthType of the
-    function URL, ``NONE`` letting anyone invoke it, or None without a URL).
+    function URL, ``NONE`` letting anyone invoke it, or None without a URL); those two are
+    read only when wanted (None: always).
     """
     listed = conn.per_region(
         lambda region: paginate(conn.client("lambda", region), "list_functions", "Functions", _LIST)
     )
     items = [(region, f) for region, found in listed for f in found]
-    yield from conn.parallel(partial(_function, conn), items)
+    yield from conn.parallel(partial(_function, conn, wanted), items)
 
 
-def _function(conn: AwsConnection, item: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+def _function(
+    conn: AwsConnection, wanted: frozenset[str] | None, item: tuple[str, dict[str, Any]]
+) -> dict[str, Any]:
     region, function = item
     client = conn.client("lambda", region)
     name = function["FunctionName"]
@@ -49,12 +58,16 @@ def _function(conn: AwsConnection, item: tuple[str, dict[str, Any]]) -> dict[str
                 lambda found: parse(found["Policy"]),
                 permission=_POLICY,
                 absent={"ResourceNotFoundException"},
-            ),
+            )
+            if wanted is None or "policy" in wanted
+            else not_collected("policy"),
             "url_auth_type": read_attribute(
                 partial(client.get_function_url_config, FunctionName=name),
                 lambda found: found.get("AuthType"),
                 permission=_URL,
                 absent={"ResourceNotFoundException"},
-            ),
+            )
+            if wanted is None or "url_auth_type" in wanted
+            else not_collected("url_auth_type"),
         },
     }

@@ -8,15 +8,17 @@ from typing import Any
 
 from assay.checks.aws.provider import DEFAULT_REGION, GLOBAL_REGION, AwsConnection
 from assay.checks.aws.reading import listing, read_attribute
-from assay.checks.registry import collector
+from assay.checks.registry import collector, not_collected
 
 DISTRIBUTION = "aws.cloudfront.distribution"
 _LIST = "cloudfront:ListDistributions"
 _CONFIG = "cloudfront:GetDistributionConfig"
 
 
-@collector(DISTRIBUTION, permissions=[_LIST, _CONFIG])
-def collect_distributions(conn: AwsConnection) -> Iterator[dict[str, Any]]:
+@collector(DISTRIBUTION, permissions=[_LIST], attributes={"logging": (_CONFIG,)})
+def collect_distributions(
+    conn: AwsConnection, wanted: frozenset[str] | None = None
+) -> Iterator[dict[str, Any]]:
     """Every distribution of the account, whatever the target's regions.
 
     Attributes: `viewer_protocol_policies` (of the default and every other cache behaviour:
@@ -24,21 +26,28 @@ def collect_distributions(conn: AwsConnection) -> Iterator[dict[str, Any]]:
     the viewer certificate; CloudFront's default certificate allows TLSv1, reported as
     ``TLSv1``), `origins` (``[{"id", "domain", "protocol_policy", "ssl_protocols"}]``;
     `protocol_policy` is ``s3`` for an S3 origin), `logging` (bool, from the distribution's
-    configuration) and `web_acl_id` (None when no WAF web ACL is attached).
+    configuration, read only when wanted; None: always) and `web_acl_id` (None when no WAF
+    web ACL is attached).
     """
     client = conn.client("cloudfront", DEFAULT_REGION)
     with listing(_LIST):
         pages = client.get_paginator("list_distributions").paginate()
         listed = [d for page in pages for d in page.get("DistributionList", {}).get("Items", [])]
-    yield from conn.parallel(partial(_distribution, conn), listed)
+    yield from conn.parallel(partial(_distribution, conn, wanted), listed)
 
 
-def _distribution(conn: AwsConnection, summary: dict[str, Any]) -> dict[str, Any]:
+def _distribution(
+    conn: AwsConnection, wanted: frozenset[str] | None, summary: dict[str, Any]
+) -> dict[str, Any]:
     client = conn.client("cloudfront", DEFAULT_REGION)
-    logging = read_attribute(
-        partial(client.get_distribution_config, Id=summary["Id"]),
-        lambda found: bool(found["DistributionConfig"].get("Logging", {}).get("Enabled")),
-        permission=_CONFIG,
+    logging = (
+        read_attribute(
+            partial(client.get_distribution_config, Id=summary["Id"]),
+            lambda found: bool(found["DistributionConfig"].get("Logging", {}).get("Enabled")),
+            permission=_CONFIG,
+        )
+        if wanted is None or "logging" in wanted
+        else not_collected("logging")
     )
     behaviours = [summary.get("DefaultCacheBehavior", {})]
     behaviours += summary.get("CacheBehaviors", {}).get("Items", [])

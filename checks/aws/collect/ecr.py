@@ -9,7 +9,7 @@ from typing import Any
 from assay.checks.aws.policy import parse
 from assay.checks.aws.provider import DESCRIBE_REGIONS, AwsConnection
 from assay.checks.aws.reading import paginate, read_attribute
-from assay.checks.registry import collector
+from assay.checks.registry import collector, not_collected
 
 REPOSITORY = "aws.ecr.repository"
 _LIST = "ecr:DescribeRepositories"
@@ -17,13 +17,20 @@ _LIFECYCLE = "ecr:GetLifecyclePolicy"
 _POLICY = "ecr:GetRepositoryPolicy"
 
 
-@collector(REPOSITORY, permissions=[_LIST, _LIFECYCLE, _POLICY, DESCRIBE_REGIONS])
-def collect_repositories(conn: AwsConnection) -> Iterator[dict[str, Any]]:
+@collector(
+    REPOSITORY,
+    permissions=[_LIST, DESCRIBE_REGIONS],
+    attributes={"lifecycle_policy": (_LIFECYCLE,), "policy": (_POLICY,)},
+)
+def collect_repositories(
+    conn: AwsConnection, wanted: frozenset[str] | None = None
+) -> Iterator[dict[str, Any]]:
     """Every private repository in each target region.
 
     Attributes: `scan_on_push` (bool), `tag_mutability` (``MUTABLE``, ``IMMUTABLE``...),
     `encryption_type`, `lifecycle_policy` (the policy document, or None when the repository
-    has none) and `policy` (the repository policy document, or None).
+    has none) and `policy` (the repository policy document, or None); those two are read
+    only when wanted (None: always).
     """
     listed = conn.per_region(
         lambda region: paginate(
@@ -31,10 +38,12 @@ def collect_repositories(conn: AwsConnection) -> Iterator[dict[str, Any]]:
         )
     )
     items = [(region, repo) for region, found in listed for repo in found]
-    yield from conn.parallel(partial(_repository, conn), items)
+    yield from conn.parallel(partial(_repository, conn, wanted), items)
 
 
-def _repository(conn: AwsConnection, item: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+def _repository(
+    conn: AwsConnection, wanted: frozenset[str] | None, item: tuple[str, dict[str, Any]]
+) -> dict[str, Any]:
     region, repo = item
     ecr = conn.client("ecr", region)
     name = repo["repositoryName"]
@@ -54,12 +63,16 @@ def _repository(conn: AwsConnection, item: tuple[str, dict[str, Any]]) -> dict[s
                 lambda found: parse(found["lifecyclePolicyText"]),
                 permission=_LIFECYCLE,
                 absent={"LifecyclePolicyNotFoundException"},
-            ),
+            )
+            if wanted is None or "lifecycle_policy" in wanted
+            else not_collected("lifecycle_policy"),
             "policy": read_attribute(
                 partial(ecr.get_repository_policy, repositoryName=name),
                 lambda found: parse(found["policyText"]),
                 permission=_POLICY,
                 absent={"RepositoryPolicyNotFoundException"},
-            ),
+            )
+            if wanted is None or "policy" in wanted
+            else not_collected("policy"),
         },
     }

@@ -8,7 +8,7 @@ from typing import Any
 
 from assay.checks.aws.provider import DESCRIBE_REGIONS, AwsConnection
 from assay.checks.aws.reading import paginate, read_attribute
-from assay.checks.registry import collector
+from assay.checks.registry import collector, not_collected
 from assay.checks.result import ERROR_KEY
 
 LOAD_BALANCER = "aws.elbv2.load_balancer"
@@ -16,17 +16,29 @@ _LIST = "elasticloadbalancing:DescribeLoadBalancers"
 _LISTENERS = "elasticloadbalancing:DescribeListeners"
 _ATTRIBUTES = "elasticloadbalancing:DescribeLoadBalancerAttributes"
 _POLICIES = "elasticloadbalancing:DescribeSSLPolicies"
+_ATTRIBUTE_NAMES = frozenset({"listeners", "access_logs", "deletion_protection"})
 
 
-@collector(LOAD_BALANCER, permissions=[_LIST, _LISTENERS, _ATTRIBUTES, _POLICIES, DESCRIBE_REGIONS])
-def collect_load_balancers(conn: AwsConnection) -> Iterator[dict[str, Any]]:
+@collector(
+    LOAD_BALANCER,
+    permissions=[_LIST, DESCRIBE_REGIONS],
+    attributes={
+        "listeners": (_LISTENERS, _POLICIES),
+        "access_logs": (_ATTRIBUTES,),
+        "deletion_protection": (_ATTRIBUTES,),
+    },
+)
+def collect_load_balancers(
+    conn: AwsConnection, wanted: frozenset[str] | None = None
+) -> Iterator[dict[str, Any]]:
     """Every application and network load balancer in each target region.
 
     Attributes: `type` (``application``, ``network``, ``gateway``), `scheme`, `listeners`
     (``[{"port", "protocol", "ssl_policy", "ssl_protocols", "redirects_to_https"}]``;
     `ssl_protocols` are the TLS versions the listener's security policy allows, as
     ``describe_ssl_policies`` lists them, so a policy is judged by what it allows and not
-    by its name), `access_logs` and `deletion_protection` (bools).
+    by its name), `access_logs` and `deletion_protection` (bools). Listeners and the load
+    balancer's attributes are read only when wanted (None: always).
     """
     listed = conn.per_region(
         lambda region: paginate(
@@ -34,7 +46,7 @@ def collect_load_balancers(conn: AwsConnection) -> Iterator[dict[str, Any]]:
         )
     )
     items = [(region, lb) for region, found in listed for lb in found]
-    yield from conn.parallel(partial(_load_balancer, conn), items)
+    yield from conn.parallel(partial(_load_balancer, conn, wanted), items)
 
 
 def _ssl_protocols(conn: AwsConnection, region: str) -> Any:
@@ -49,27 +61,36 @@ def _ssl_protocols(conn: AwsConnection, region: str) -> Any:
     return conn.shared(f"elbv2.ssl_policies.{region}", read)
 
 
-def _load_balancer(conn: AwsConnection, item: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+def _load_balancer(
+    conn: AwsConnection, wanted: frozenset[str] | None, item: tuple[str, dict[str, Any]]
+) -> dict[str, Any]:
     region, lb = item
     client = conn.client("elbv2", region)
     arn = lb["LoadBalancerArn"]
-    listeners = read_attribute(
-        lambda: paginate(
-            client, "describe_listeners", "Listeners", _LISTENERS, LoadBalancerArn=arn
-        ),
-        lambda found: [_listener(conn, region, listener) for listener in found],
-        permission=_LISTENERS,
-    )
-    attributes = read_attribute(
-        partial(client.describe_load_balancer_attributes, LoadBalancerArn=arn),
-        lambda found: {a["Key"]: a.get("Value") for a in found.get("Attributes", [])},
-        permission=_ATTRIBUTES,
-    )
-    if ERROR_KEY in attributes:
-        logs = protection = attributes
+    want = _ATTRIBUTE_NAMES if wanted is None else wanted
+    if "listeners" not in want:
+        listeners: Any = not_collected("listeners")
     else:
-        logs = attributes.get("access_logs.s3.enabled") == "true"
-        protection = attributes.get("deletion_protection.enabled") == "true"
+        listeners = read_attribute(
+            lambda: paginate(
+                client, "describe_listeners", "Listeners", _LISTENERS, LoadBalancerArn=arn
+            ),
+            lambda found: [_listener(conn, region, listener) for listener in found],
+            permission=_LISTENERS,
+        )
+    logs: Any = not_collected("access_logs")
+    protection: Any = not_collected("deletion_protection")
+    if want & {"access_logs", "deletion_protection"}:
+        attributes = read_attribute(
+            partial(client.describe_load_balancer_attributes, LoadBalancerArn=arn),
+            lambda found: {a["Key"]: a.get("Value") for a in found.get("Attributes", [])},
+            permission=_ATTRIBUTES,
+        )
+        if ERROR_KEY in attributes:
+            logs = protection = attributes
+        else:
+            logs = attributes.get("access_logs.s3.enabled") == "true"
+            protection = attributes.get("deletion_protection.enabled") == "true"
     return {
         "type": LOAD_BALANCER,
         "id": arn,

@@ -8,7 +8,7 @@ from typing import Any
 
 from assay.checks.aws.provider import DESCRIBE_REGIONS, AwsConnection
 from assay.checks.aws.reading import paginate, read_attribute, tag_dict
-from assay.checks.registry import collector
+from assay.checks.registry import collector, not_collected
 from assay.checks.result import ERROR_KEY
 
 TABLE = "aws.dynamodb.table"
@@ -19,12 +19,19 @@ _BACKUPS = "dynamodb:DescribeContinuousBackups"
 _FILE_SYSTEMS = "elasticfilesystem:DescribeFileSystems"
 
 
-@collector(TABLE, permissions=[_TABLES, _DESCRIBE_TABLE, _BACKUPS, DESCRIBE_REGIONS])
-def collect_tables(conn: AwsConnection) -> Iterator[dict[str, Any]]:
+@collector(
+    TABLE,
+    permissions=[_TABLES, _DESCRIBE_TABLE, DESCRIBE_REGIONS],
+    attributes={"pitr": (_BACKUPS,)},
+)
+def collect_tables(
+    conn: AwsConnection, wanted: frozenset[str] | None = None
+) -> Iterator[dict[str, Any]]:
     """Every DynamoDB table in each target region.
 
     Attributes: `sse_type` (``KMS``; None means the AWS-owned key, DynamoDB's default),
-    `kms_key_arn` and `pitr` (``ENABLED`` or ``DISABLED``: point-in-time recovery).
+    `kms_key_arn` and `pitr` (``ENABLED`` or ``DISABLED``: point-in-time recovery; a call
+    of its own, made only when wanted, None: always).
     """
     listed = conn.per_region(
         lambda region: paginate(
@@ -32,10 +39,12 @@ def collect_tables(conn: AwsConnection) -> Iterator[dict[str, Any]]:
         )
     )
     items = [(region, name) for region, names in listed for name in names]
-    yield from conn.parallel(partial(_table, conn), items)
+    yield from conn.parallel(partial(_table, conn, wanted), items)
 
 
-def _table(conn: AwsConnection, item: tuple[str, str]) -> dict[str, Any]:
+def _table(
+    conn: AwsConnection, wanted: frozenset[str] | None, item: tuple[str, str]
+) -> dict[str, Any]:
     region, name = item
     client = conn.client("dynamodb", region)
     table = read_attribute(
@@ -43,14 +52,18 @@ def _table(conn: AwsConnection, item: tuple[str, str]) -> dict[str, Any]:
         lambda found: found["Table"],
         permission=_DESCRIBE_TABLE,
     )
-    pitr = read_attribute(
-        partial(client.describe_continuous_backups, TableName=name),
-        lambda found: (
-            found["ContinuousBackupsDescription"]
-            .get("PointInTimeRecoveryDescription", {})
-            .get("PointInTimeRecoveryStatus", "DISABLED")
-        ),
-        permission=_BACKUPS,
+    pitr = (
+        read_attribute(
+            partial(client.describe_continuous_backups, TableName=name),
+            lambda found: (
+                found["ContinuousBackupsDescription"]
+                .get("PointInTimeRecoveryDescription", {})
+                .get("PointInTimeRecoveryStatus", "DISABLED")
+            ),
+            permission=_BACKUPS,
+        )
+        if wanted is None or "pitr" in wanted
+        else not_collected("pitr")
     )
     if ERROR_KEY in table:
         sse_type = kms = table
