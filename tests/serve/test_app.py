@@ -9,6 +9,7 @@ import pytest
 from conftest import Evidence, open_request
 from starlette.testclient import TestClient
 
+from assay.evidence import open_ledger
 from assay.serve.api import Finding
 from assay.serve.app import create_app
 from assay.serve.console import Console
@@ -220,3 +221,61 @@ def test_a_proxy_signs_people_in_by_their_group_from_its_own_address(console: Co
         assert client.get("/runs", headers=nobody, follow_redirects=False).status_code == 303
     with TestClient(app, base_url="http://127.0.0.1", client=("10.0.0.9", 4000)) as client:
         assert client.get("/runs", headers=kim, follow_redirects=False).status_code == 303
+
+
+def test_the_privacy_role_extends_and_rejects_a_request(
+    client: TestClient, tokens: dict[Role, str], shop: DsrDesk, evidence: Evidence
+) -> None:
+    request_id = open_request(shop, "erasure", ("email", "sean.o'brien@example.com"))
+    sign_in(client, tokens[Role.PRIVACY])
+    csrf = csrf_of(client, f"/dsr/{request_id}")
+    before = shop.book().get(request_id)
+    extended = client.post(
+        f"/dsr/{request_id}/extend", data={"csrf": csrf, "months": "2", "reason": "complex"}
+    )
+    assert extended.status_code == 200
+    after = shop.book().get(request_id)
+    assert after.extended and after.due > before.due
+    again = client.post(
+        f"/dsr/{request_id}/extend", data={"csrf": csrf, "months": "1", "reason": "more"}
+    )
+    assert again.status_code == 409 and "already extended" in again.text
+    named = client.post(
+        f"/dsr/{request_id}/reject", data={"csrf": csrf, "reason": "asked by kim@example.com"}
+    )
+    assert named.status_code == 409 and "e-mail address" in named.text
+    client.post(f"/dsr/{request_id}/reject", data={"csrf": csrf, "reason": "a duplicate"})
+    assert shop.book().get(request_id).state.value == "rejected"
+    with open_ledger(evidence.ledger_url, create=False) as ledger:
+        actions = [
+            (rec["action"], rec["by"], rec["via"])
+            for rec in (stored.record for stored in ledger.records())
+            if rec.get("event") == "console_action" and rec["request"] == request_id
+        ]
+    via = actions[0][2]
+    assert via.startswith("token ")
+    assert actions == [("extend", "privacy tester", via), ("reject", "privacy tester", via)]
+
+
+def test_a_proxy_users_address_reaches_the_ledger_as_a_pseudonym(
+    console: Console, shop: DsrDesk, evidence: Evidence
+) -> None:
+    proxied = replace(
+        console, proxy=ProxyIdentity.parse(["10.0.0.5"], ["privacy=dpo"]), sessions=Sessions()
+    )
+    dpo = {"X-Forwarded-Email": "Dana.DPO@example.com", "X-Forwarded-Groups": "dpo"}
+    request_id = open_request(shop, "erasure", ("email", "Zoë@Example.com"))
+    app = create_app(proxied)
+    with TestClient(app, base_url="http://127.0.0.1", client=("10.0.0.5", 4000)) as client:
+        client.headers.update(dpo)
+        csrf = csrf_of(client, f"/dsr/{request_id}")
+        done = client.post(f"/dsr/{request_id}/verify", data={"csrf": csrf, "method": "call"})
+        assert done.status_code == 200 and "verified" in done.text
+    with open_ledger(evidence.ledger_url, create=False) as ledger:
+        [by] = [
+            rec["by"]
+            for rec in (stored.record for stored in ledger.records())
+            if rec.get("event") == "console_action" and rec["request"] == request_id
+        ]
+        assert by.startswith("hmac-sha256:") and "example.com" not in by
+        assert ledger.vault_get(by) == "Dana.DPO@example.com"
