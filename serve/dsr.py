@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -48,8 +49,11 @@ NEXT_STEP = {
 }
 
 
-def next_step(request: DsrRequest) -> str:
+def next_step(request: DsrRequest, today: date) -> str:
+    """What the privacy team does next with `request`, in words."""
     if not request.open:
+        if request.held_pointer is not None and request.expired_holds(today):
+            return "erase the held data whose hold ran out: assay dsr due --erase-expired"
         return "none: closed"
     if request.type != "erasure" and request.state is not State.RECEIVED:
         return f"run it with: assay dsr {request.type} --request {request.id}"
@@ -100,6 +104,16 @@ class DsrDesk:
                     ledger.vault_put(pseudonym, raw)
 
 
+def queue_of(book: RequestBook, today: date, *, closed: bool) -> list[DsrRequest]:
+    """The open requests, and the closed ones whose held data is due for erasure (all of
+    them with `closed`): overdue first, then by deadline."""
+    return [
+        r
+        for r in book.listing(include_closed=True)
+        if closed or r.open or (r.held_pointer is not None and r.expired_holds(today))
+    ]
+
+
 def desk_of(request: Request) -> DsrDesk:
     desk: DsrDesk | None = console_of(request).dsr
     if desk is None:
@@ -111,10 +125,9 @@ def desk_of(request: Request) -> DsrDesk:
 def queue(request: Request, viewer: Privacy, closed: bool = False) -> Response:
     book = desk_of(request).book()
     today = book.clock().date()
-    requests = book.listing(include_closed=closed)
-    return page(
-        request, "dsr.html.j2", requests=requests, today=today, closed=closed, next_step=next_step
-    )
+    requests = queue_of(book, today, closed=closed)
+    steps = {r.id: next_step(r, today) for r in requests}
+    return page(request, "dsr.html.j2", requests=requests, today=today, closed=closed, steps=steps)
 
 
 @router.get("/dsr/{request_id}")
@@ -127,7 +140,7 @@ def request_page(request: Request, viewer: Privacy, request_id: str) -> Response
         "dsr_request.html.j2",
         r=found,
         today=book.clock().date(),
-        next_step=next_step(found),
+        next_step=next_step(found, book.clock().date()),
         actions=desk.actions,
         outcome=None,
     )
@@ -148,7 +161,7 @@ async def act(request: Request, form: Acting, request_id: str, action: str) -> R
         "dsr_request.html.j2",
         r=found,
         today=book.clock().date(),
-        next_step=next_step(found),
+        next_step=next_step(found, book.clock().date()),
         actions=desk.actions,
         outcome=outcome,
     )
@@ -218,7 +231,7 @@ def api_queue(request: Request, viewer: Privacy, closed: bool = False) -> list[D
     return [
         DsrItem(
             **{k: v for k, v in r.as_dict(today).items() if k != "deferred"},
-            next_step=next_step(r),
+            next_step=next_step(r, today),
         )
-        for r in book.listing(include_closed=closed)
+        for r in queue_of(book, today, closed=closed)
     ]

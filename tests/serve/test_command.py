@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,9 @@ from click.testing import CliRunner
 
 from assay.engine.cli.main import cli
 from assay.errors import ConfigError
+from assay.gdpr.requests import Request as DsrRequest
+from assay.gdpr.requests import State
+from assay.serve.dsr import next_step
 from assay.serve.server import bind
 from assay.serve.sessions import Identity, Sessions
 from assay.serve.tokens import Role
@@ -93,3 +97,21 @@ def test_a_one_time_link_expires_unused() -> None:
     secret = sessions.one_time_link(Identity("demo", Role.ADMIN, "one-time link"), valid_for=60)
     clock.now += 61
     assert sessions.redeem(secret) is None
+
+
+def test_the_queue_says_what_comes_next() -> None:
+    today = date(2026, 12, 6)
+    request = DsrRequest(
+        "DSR-20261201-abcdef", "erasure", "hmac-sha256:x", ("hmac-sha256:x",), today, today
+    )
+    assert next_step(request, today) == "verify the subject's identity"
+    request.state = State.PLANNED
+    assert next_step(request, today) == "execute the erasure (typed confirmation)"
+    request.state = State.COMPLETED
+    assert next_step(request, today) == "none: closed"
+    request.deferred = [{"hold": "tax-records", "expires": "2026-12-01"}]
+    request.held_pointer = "sealed"
+    assert next_step(request, today).startswith("erase the held data whose hold ran out")
+    assert next_step(request, date(2026, 11, 30)) == "none: closed"
+    access = DsrRequest("DSR-2", "access", "s", ("s",), today, today, state=State.VERIFIED)
+    assert next_step(access, today) == "run it with: assay dsr access --request DSR-2"
