@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -104,6 +105,22 @@ def test_sign_in_needs_the_form_the_console_served(
     res = client.post("/login", data={"nonce": "x", "token": tokens[Role.AUDITOR]})
     assert res.status_code == 403
     assert "assay_session" not in client.cookies
+
+
+def test_sign_in_comes_back_to_the_page_asked_for(
+    client: TestClient, tokens: dict[Role, str], evidence: Evidence
+) -> None:
+    asked = f"/runs/{evidence.runs[1]}?status=fail&q=w"
+    login = client.get(asked, follow_redirects=False).headers["location"]
+    form = client.get(login)
+    nonce = form.text.split('name="nonce" value="', 1)[1].split('"', 1)[0]
+    target = form.text.split('name="next" value="', 1)[1].split('"', 1)[0]
+    res = client.post(
+        "/login",
+        data={"nonce": nonce, "token": tokens[Role.AUDITOR], "next": html.unescape(target)},
+        follow_redirects=False,
+    )
+    assert res.headers["location"] == asked
 
 
 def test_sign_in_goes_back_only_to_a_page_of_the_console(
