@@ -81,13 +81,15 @@ def widgets(levels: dict[str, int]) -> Snapshot:
     return Snapshot(now_rfc3339(), resources=resources)
 
 
-def record_runs(root: Path, *runs: dict[str, int]) -> Evidence:
+def record_runs(root: Path, *runs: dict[str, int], ledger_url: str | None = None) -> Evidence:
+    """`runs` (lock levels by widget) recorded and signed in a ledger (SQLite in `root`
+    unless `ledger_url` names another)."""
     (root / "controls").mkdir(parents=True)
     (root / "controls" / "test-widget-locked.yaml").write_text(CONTROL)
     profile = root / "assay.yaml"
     profile.write_text(PROFILE)
     key = create_signing_key(root / "signing.key", "example.com/evidence/console")
-    ledger_url = f"sqlite:///{root / 'ledger.db'}"
+    ledger_url = ledger_url or f"sqlite:///{root / 'ledger.db'}"
     plan = make_plan(profile, with_targets=False)
     ids = []
     for levels in runs:
