@@ -28,6 +28,7 @@ import boto3
 import pytest
 
 from assay.checks.aws.provider import AwsTarget
+from assay.demo.aws_account import seed
 from assay.engine.changes import run_index
 from assay.engine.sharded import UNIT_FINISHED
 from assay.evidence import open_ledger
@@ -507,3 +508,46 @@ def test_an_organisation_that_cannot_be_listed_fails_whole(
         assert r["status"] == "error" and r["resource"]["scope"]["target"] == "org"
         assert r["reason"].startswith("cannot list the members of target 'org': ")
         assert "AccessDenied" in r["reason"]
+
+
+def test_every_aws_control_gives_the_same_verdicts_split_by_region(
+    workspace: Path, organization: dict[str, Any]
+) -> None:
+    # The demo's whole stack in the management account: every AWS collector finds
+    # something, in both regions, so a collector that answers for another region or
+    # for the whole account inside a region's unit shows up as a difference.
+    url = organization["url"]
+    seed(url, REGIONS[0])
+    # And some of every kind of regional resource in the other region.
+    other = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    ec2 = client(url, "ec2", REGIONS[1], **other)
+    ec2.create_volume(AvailabilityZone=f"{REGIONS[1]}a", Size=8, Encrypted=False)
+    client(url, "kms", REGIONS[1], **other).create_key(Description="eu data")
+    client(url, "logs", REGIONS[1], **other).create_log_group(logGroupName="eu-app")
+    client(url, "sqs", REGIONS[1], **other).create_queue(QueueName="eu-jobs")
+    client(url, "sns", REGIONS[1], **other).create_topic(Name="eu-alerts")
+    profile = json.loads((workspace / "assay.yaml").read_text())
+    profile["controls"] = {"tags": ["aws"]}
+    profile["targets"][0]["accounts"] = {"include": [MANAGEMENT]}
+    (workspace / "assay.yaml").write_text(json.dumps(profile))
+    env = {**environment("sqlite:///split.db"), "ASSAY_PSEUDONYM_KEY": secrets.token_hex(32)}
+    code, out, err = finish(assay(workspace, env, "run", "-f", "json"))
+    whole = json.loads(out)
+    assert code in (1, 3), err
+    assert not whole["summary"]["collection_failures"], whole["summary"]["collection_failures"]
+    regions = {r["resource"]["scope"].get("region") for r in whole["results"]}
+    assert set(REGIONS) <= regions
+    for i in range(2):
+        assert (
+            finish(assay(workspace, shard_env(env, i), "run", "--shards", "2", "--run-id", "s"))[0]
+            == 0
+        )
+    code_s, out_s, err_s = finish(
+        assay(workspace, env, "runs", "complete", "s", "--shards", "2", "-f", "json")
+    )
+    sharded = json.loads(out_s)
+    assert not sharded["summary"]["collection_failures"], sharded["summary"]["collection_failures"]
+    assert verdicts(sharded) == verdicts(whole)
+    assert code_s == code, err_s
+    units = {u["unit"] for u in unit_records("sqlite:///" + str(workspace / "split.db"), "s")}
+    assert units == {f"org-{MANAGEMENT}/{r}" for r in ("*", *REGIONS)}
