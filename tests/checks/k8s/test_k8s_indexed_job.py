@@ -74,9 +74,10 @@ def test_the_job_has_one_completion_per_shard_and_one_that_completes() -> None:
     # The ledger and the keys come from Secrets, never from literals.
     for name in ("ASSAY_LEDGER", "ASSAY_PSEUDONYM_KEY", "ASSAY_SIGNING_KEY"):
         assert "secretKeyRef" in env[name]["valueFrom"], name
-    # The completion's gate is a result; only a shard that died is run again.
+    # The completion's gate is a result, a usage error recurs; only a shard that died
+    # is run again.
     [rule] = spec["podFailurePolicy"]["rules"]
-    assert rule["action"] == "FailIndex" and rule["onExitCodes"]["values"] == [1, 3]
+    assert rule["action"] == "FailIndex" and rule["onExitCodes"]["values"] == [1, 2, 3]
     assert spec["backoffLimitPerIndex"] >= 1
 
 
