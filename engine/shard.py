@@ -34,6 +34,7 @@ _SHARD = re.compile(r"^(\d+)/(\d+)$")
 # Run ids derived from a Job's uid live under this namespace: the same Job, the same run.
 _JOB_NAMESPACE = uuid.UUID("5d0f3c9e-7b1a-4e8e-9a51-1f0b6a2c4d7e")
 MAX_SHARDS = 10_000
+_LIGHTEST = 1e-3
 
 
 @dataclass(frozen=True, order=True)
@@ -129,13 +130,18 @@ def assign(groups: Sequence[str], weights: Mapping[str, float], count: int) -> d
     """
     known = [weights[g] for g in groups if g in weights]
     default = sum(known) / len(known) if known else 1.0
-    order = sorted(groups, key=lambda g: (-weights.get(g, default), g))
+
+    def weight(group: str) -> float:
+        # Nothing weighs nothing: groups that cost 0 ms would all land on shard 0.
+        return max(weights.get(group, default), _LIGHTEST)
+
+    order = sorted(groups, key=lambda g: (-weight(g), g))
     loads = [(0.0, i) for i in range(count)]  # a heap of (load, shard index)
     out: dict[str, int] = {}
     for group in order:
         load, index = heapq.heappop(loads)
         out[group] = index
-        heapq.heappush(loads, (load + weights.get(group, default), index))
+        heapq.heappush(loads, (load + weight(group), index))
     return out
 
 

@@ -113,9 +113,11 @@ def test_an_unknown_group_weighs_the_mean_of_the_known_ones() -> None:
     assert assign(["c", "a", "b"], {}, 2) == {"a": 0, "b": 1, "c": 0}
 
 
-def test_with_uniform_weights_no_shard_gets_two_more_than_another() -> None:
+@pytest.mark.parametrize("weight", [None, 0.0, 250.0])
+def test_with_equal_weights_no_shard_gets_two_more_than_another(weight: float | None) -> None:
+    weights = {} if weight is None else dict.fromkeys(GROUPS, weight)
     for count in (1, 2, 3, 4, 7):
-        got = assign(GROUPS, {}, count)
+        got = assign(GROUPS, weights, count)
         sizes = [list(got.values()).count(i) for i in range(count)]
         assert max(sizes) - min(sizes) <= 1, (count, sizes)
 

@@ -15,8 +15,8 @@ from assay.engine.cli.main import cli
 from assay.engine.complete import RunIncomplete, complete_run
 from assay.engine.planner import make_plan
 from assay.engine.severity import Severity
-from assay.engine.shard import Shard
-from assay.engine.sharded import UNIT_FINISHED, run_shard
+from assay.engine.shard import Shard, assign
+from assay.engine.sharded import UNIT_FINISHED, run_shard, work_plan
 from assay.evidence import open_ledger
 
 CLUSTER = Path(__file__).resolve().parents[2] / "examples" / "k8s" / "demo-cluster"
@@ -220,3 +220,23 @@ def test_a_run_id_without_a_shard_is_a_usage_error(workspace: Path) -> None:
     assert res.exit_code == 2 and "add --shard I/N" in res.output
     with open_ledger(LEDGER) as ledger:
         assert ledger.count() == 0
+
+
+def test_the_next_run_weighs_each_target_by_what_it_cost_in_the_last(workspace: Path) -> None:
+    plan = make_plan(workspace / "assay.yaml")
+    with open_ledger(LEDGER) as ledger:
+        first = work_plan(plan, run_index(ledger), 2, 10.0)
+    assert first.weights == {}  # nothing known yet: every target weighs the same
+    for i in range(2):
+        shard(i, 2)
+    invoke("runs", "complete", "nightly-1", "--shards", "2", "--ledger", LEDGER)
+    with open_ledger(LEDGER) as ledger:
+        index = run_index(ledger)
+        [entry] = index.runs(finished=True)
+        closing = ledger.record(entry.last_seq)
+        assert closing is not None
+        costs = closing.record["costs"]
+        second = work_plan(plan, index, 2, 10.0)
+    assert second.weights == {name: float(ms) for name, ms in costs.items()}
+    assert second.assignment == assign(second.target_names, second.weights, 2)
+    assert second.digest != first.digest
