@@ -180,6 +180,9 @@ def last_costs(ledger: SqlLedger[Any], names: list[str]) -> dict[str, float]:
 
 @dataclass
 class ShardOutcome:
+    """What one shard process did: its groups, the units it recorded and those the
+    ledger already held, its results and collection failures."""
+
     run_id: str
     shard: Shard
     groups: int = 0
