@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from assay.engine.cli.options import handle_errors
 from assay.errors import AssayError
-
-if TYPE_CHECKING:
-    from assay.serve.console import Console
 
 
 @click.command()
@@ -34,10 +31,11 @@ if TYPE_CHECKING:
     type=click.IntRange(0, 65535),
     default=8470,
     show_default=True,
-    help="The console's port with --serve (another one is picked if it is taken).",
+    help="The console's port, with --serve (0: any free port).",
 )
+@click.pass_context
 @handle_errors
-def demo(workdir: Path, serve: bool, port: int) -> None:
+def demo(ctx: click.Context, workdir: Path, serve: bool, port: int) -> None:
     """Run every built-in control on an emulated AWS account, example Kubernetes manifests and
     a throwaway PostgreSQL, then a data-subject request; no account or server needed."""
     from assay.demo.run import run_demo
@@ -45,44 +43,36 @@ def demo(workdir: Path, serve: bool, port: int) -> None:
 
     code = run_demo(workdir, console())
     if serve:
-        serve_demo(workdir, port)
+        serve_demo(ctx, workdir, port)
     sys.exit(code)
 
 
-def serve_demo(workdir: Path, port: int) -> None:
-    """The console over the demo's ledger, profile, keys and shop, until interrupted."""
-    try:
-        from assay.serve.launch import run_console
-    except ImportError as exc:
-        raise AssayError(
-            f"the console needs its web server, which is not installed ({exc.name})",
-            remediation="pip install 'assay[serve]'",
-        ) from None
-    run_console(demo_console(workdir), "127.0.0.1", port, login_link=True, any_port_if_taken=True)
-
-
-def demo_console(workdir: Path) -> Console:
-    """The console `assay demo --serve` serves: the demo's ledger, profile and keys, and
-    the example shop's DSR queue with its actions enabled."""
-    from assay.demo.shop import shop_datamap
+def serve_demo(ctx: click.Context, workdir: Path, port: int) -> None:
+    """`assay serve` over the demo's ledger, profile and keys, and the example shop's
+    requests with their actions enabled, signed in through a one-time link."""
     from assay.demo.state import DemoState
-    from assay.serve.dsr import DsrDesk
-    from assay.serve.launch import console_from_options
+    from assay.examples import examples_root
 
+    # Through the CLI, as a user would start it: the demo imports nothing of the console.
+    command = ctx.find_root().command
+    serve = command.get_command(ctx, "serve") if isinstance(command, click.Group) else None
+    if serve is None:
+        raise AssayError(
+            "the web console is not installed", remediation="pip install 'assay[serve]'"
+        )
     state = DemoState.at(workdir)
-    shop = DsrDesk(
-        shop_datamap(),
-        state.ledger_url,
-        state.pseudonym_key,
-        connections={"shop": str(state.root / "shop.db")},
-        signer=state.signer,
-        actions=True,
-    )
-    return console_from_options(
+    # The example map reaches the shop through $SHOP_DB, as `assay dsr` does.
+    os.environ["SHOP_DB"] = str(state.root / "shop.db")
+    ctx.invoke(
+        serve,
         ledger=state.ledger_url,
         profile=state.root / "demo-profile.yaml",
-        keys=(),
+        port=port,
         signing_key=state.signing_key,
+        checkpoint_log=str(state.root / "checkpoints"),
         tokens_path=state.root / "console-tokens.json",
-        dsr=shop,
+        datamap=Path(str(examples_root() / "shop" / "datamap.yaml")),
+        pseudonym_key=state.pseudonym_key,
+        dsr_actions=True,
+        one_time_link=True,
     )

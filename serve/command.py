@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from assay.engine.cli.options import handle_errors, ledger_option
+from assay.engine.cli.options import checkpoint_log_option, handle_errors, ledger_option
+from assay.errors import AssayError
 
 ROLES = ("auditor", "privacy", "admin")
 _TOKENS_HELP = "The console's token file (hashed tokens, 0600)."
@@ -94,10 +95,17 @@ tokens_option = click.option(
     help="Let the privacy role act on requests (verify, dry-run, erase, extend, reject); "
     "without it the queue is read-only.",
 )
+@checkpoint_log_option
 @click.option(
     "--secure-cookies",
     is_flag=True,
     help="Mark cookies Secure: the console is reached over HTTPS (through a proxy).",
+)
+@click.option(
+    "--one-time-link",
+    is_flag=True,
+    help="Print a link that signs its first visitor in as an administrator, once, within "
+    "the hour (a demo on this machine).",
 )
 @click.pass_context
 @handle_errors
@@ -117,7 +125,9 @@ def serve(
     datamap: Path | None,
     pseudonym_key: Path,
     dsr_actions: bool,
+    checkpoint_log: str | None,
     secure_cookies: bool,
+    one_time_link: bool,
 ) -> None:
     """A web console over the evidence ledger: runs, findings and their proofs, diffs,
     waivers, evidence export. Sign in with a token (`assay serve token create`) or
@@ -126,8 +136,20 @@ def serve(
         return
     if dsr_actions and datamap is None:
         raise click.UsageError("--dsr-actions needs --datamap")
-    from assay.serve.launch import console_from_options, dsr_desk, run_console
+    from assay.evidence.signing import Signer
 
+    try:
+        from assay.serve.launch import console_from_options, dsr_desk, run_console
+    except ImportError as exc:
+        raise AssayError(
+            f"the console needs its web server, which is not installed ({exc.name})",
+            remediation="pip install 'assay[serve]'",
+        ) from None
+    # DSR steps are signed as `assay dsr` signs them: this key, this checkpoint log.
+    signer = Signer(signing_key, checkpoint_log)
+    desk = None
+    if datamap is not None:
+        desk = dsr_desk(ledger, datamap, pseudonym_key, dsr_actions, signer)
     console = console_from_options(
         ledger=ledger,
         profile=profile,
@@ -135,10 +157,10 @@ def serve(
         signing_key=signing_key,
         tokens_path=tokens_path,
         proxy=(proxy_address, proxy_role, proxy_user_header, proxy_groups_header),
-        dsr=None if datamap is None else dsr_desk(ledger, datamap, pseudonym_key, dsr_actions),
+        dsr=desk,
         secure_cookies=secure_cookies,
     )
-    run_console(console, host, port, login_link=False)
+    run_console(console, host, port, login_link=one_time_link)
 
 
 @serve.group()

@@ -9,6 +9,7 @@ import click
 
 from assay.errors import ConfigError
 from assay.evidence import SigningKey, SigningKeyError, VerifierKey, resolve_signing_key
+from assay.evidence.signing import Signer
 from assay.serve.console import Console, open_console
 from assay.serve.dsr import DsrDesk
 from assay.serve.proxy import ProxyIdentity
@@ -65,34 +66,28 @@ def console_from_options(
     )
 
 
-def dsr_desk(ledger: str, datamap: Path, key_path: Path, actions: bool) -> DsrDesk:
-    """The DSR queue over `datamap`, its stores reached through the map's own settings."""
+def dsr_desk(ledger: str, datamap: Path, key_path: Path, actions: bool, signer: Signer) -> DsrDesk:
+    """The DSR queue over `datamap`, its stores reached through the map's own settings,
+    its steps signed by `signer`."""
     if not key_path.is_file():
         raise ConfigError(
             "no pseudonym key: the requests' subjects cannot be matched without it",
             file=key_path,
             field="--pseudonym-key",
         )
-    return DsrDesk(datamap, ledger, key_path, actions=actions)
+    return DsrDesk(datamap, ledger, key_path, signer=signer, actions=actions)
 
 
-def run_console(
-    console: Console, host: str, port: int, *, login_link: bool, any_port_if_taken: bool = False
-) -> None:
+def run_console(console: Console, host: str, port: int, *, login_link: bool) -> None:
     """Serve `console` until interrupted. With `login_link`, print a one-time link that
-    signs its first visitor in as an administrator (for a demo on this machine); with
-    `any_port_if_taken`, a port the kernel picks when `port` is taken."""
-    try:
-        sock = bind(host, port)
-    except ConfigError:
-        if not any_port_if_taken:
-            raise
-        sock = bind(host, 0)
+    signs its first visitor in as an administrator (for a demo on this machine)."""
+    sock = bind(host, port)
 
     def ready(url: str) -> None:
         click.echo(f"assay console on {url} (Ctrl-C to stop)")
         if login_link:
-            secret = console.sessions.one_time_link(Identity("demo", Role.ADMIN, "one-time link"))
+            admin = Identity("one-time link", Role.ADMIN, "one-time link")
+            secret = console.sessions.one_time_link(admin)
             click.echo(f"open, once, to sign in: {url}/login/once/{secret}")
         elif not console.tokens.entries() and console.proxy is None:
             click.echo(

@@ -22,14 +22,16 @@ from pathlib import Path
 import uvicorn
 from playwright.sync_api import Page, sync_playwright
 
-from assay.demo.command import demo_console
 from assay.demo.run import run_demo
+from assay.demo.shop import shop_datamap
 from assay.demo.state import DemoState
 from assay.engine.console import console as terminal
 from assay.evidence import open_ledger
 from assay.files import write_bytes
 from assay.serve.app import create_app
 from assay.serve.console import Console
+from assay.serve.dsr import DsrDesk
+from assay.serve.launch import console_from_options
 from assay.serve.server import bind
 from assay.serve.sessions import Identity
 from assay.serve.tokens import Role
@@ -43,6 +45,28 @@ def runs_in(workdir: Path) -> int:
         return 0
     with open_ledger(DemoState.at(workdir).ledger_url, create=False) as ledger:
         return len(ledger.runs())  # type: ignore[attr-defined]
+
+
+def demo_console(workdir: Path) -> Console:
+    """The console `assay demo --serve` serves: the demo's ledger, profile and keys, and
+    the example shop's requests with their actions enabled."""
+    state = DemoState.at(workdir)
+    shop = DsrDesk(
+        shop_datamap(),
+        state.ledger_url,
+        state.pseudonym_key,
+        connections={"shop": str(state.root / "shop.db")},
+        signer=state.signer,
+        actions=True,
+    )
+    return console_from_options(
+        ledger=state.ledger_url,
+        profile=state.root / "demo-profile.yaml",
+        keys=(),
+        signing_key=state.signing_key,
+        tokens_path=state.root / "console-tokens.json",
+        dsr=shop,
+    )
 
 
 def serve(console: Console) -> tuple[uvicorn.Server, str]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from assay.demo.shop import create_shop_sqlite, shop_datamap
 from assay.engine.collect import Snapshot, now_rfc3339
@@ -176,3 +177,20 @@ def chromium() -> str:
             pytest.fail("chromium is not installed; .ci/run installs it")
         pytest.skip("chromium is not installed")
     return path
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's chromium, headless, driven by Playwright (one driver per test session)."""
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=chromium())
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh browser context (no cookies) and its page."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    yield context.new_page()
+    context.close()

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import sqlite3
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ADDRESS, Evidence, chromium, open_request
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from conftest import ADDRESS, Evidence, open_request
+from playwright.sync_api import Page, expect
 
 from assay.evidence import open_ledger, verify_bundle
 from assay.serve.dsr import DsrDesk
@@ -21,21 +20,6 @@ from assay.serve.tokens import Role
 SUBJECT = ("email", "bob@example.com")
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=chromium())
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    yield context.new_page()
-    context.close()
 
 
 def sign_in(page: Page, url: str, token: str, lands: str = "/runs") -> None:

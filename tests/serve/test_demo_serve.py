@@ -13,8 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import chromium
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 LINK = re.compile(r"open, once, to sign in: (http://127\.0\.0\.1:\d+)(/login/once/\S+)")
@@ -49,34 +48,34 @@ def demo_link(tmp_path: Path) -> Iterator[tuple[str, str]]:
     assert process.wait(20) == 0
 
 
-def test_a_new_user_walks_the_demo_in_the_browser(demo_link: tuple[str, str]) -> None:
+def test_a_new_user_walks_the_demo_in_the_browser(
+    demo_link: tuple[str, str], page: Page, browser: Browser
+) -> None:
     url, link = demo_link
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium())
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(url + link)
-        expect(page).to_have_url(f"{url}/runs")
-        expect(page.locator("#who")).to_contain_text("demo · admin")
-        page.locator("#runs tbody tr a").first.click()
-        page.select_option("select[name=status]", "fail")
-        page.wait_for_url("**status=fail**")
-        page.locator("#findings tbody tr a").first.click()
-        expect(page.locator("#browser-verdict")).to_have_attribute("data-state", "verified")
+    page.goto(url + link)
+    expect(page).to_have_url(f"{url}/runs")
+    expect(page.locator("#who")).to_contain_text("one-time link · admin")
+    page.locator("#runs tbody tr a").first.click()
+    page.select_option("select[name=status]", "fail")
+    page.wait_for_url("**status=fail**")
+    page.locator("#findings tbody tr a").first.click()
+    expect(page.locator("#browser-verdict")).to_have_attribute("data-state", "verified")
 
-        page.click("text=DSR queue")
-        page.locator("#requests tr", has_text="erasure").first.locator("a").click()
-        expect(page.locator("#state")).to_have_text("planned")
-        identity = "email=alice.example@example.com"
-        page.fill("#dry-run input[name=identity]", identity)
-        page.click("#dry-run button")
-        expect(page.locator("#outcome h2")).to_contain_text("dry run")
-        request_id = page.locator("h1 code").inner_text()
-        page.fill("#erase input[name=identity]", identity)
-        page.fill("#erase input[name=confirm]", request_id)
-        page.click("#erase button")
-        expect(page.locator("#state")).to_have_text("completed")
-        # The link was spent: a second visit does not sign in.
-        other = browser.new_page()
-        other.goto(url + link)
-        expect(other).to_have_url(f"{url}/login?failed=1")
-        browser.close()
+    page.click("text=DSR queue")
+    page.locator("#requests tr", has_text="erasure").first.locator("a").click()
+    expect(page.locator("#state")).to_have_text("planned")
+    identity = "email=alice.example@example.com"
+    page.fill("#dry-run input[name=identity]", identity)
+    page.click("#dry-run button")
+    expect(page.locator("#outcome h2")).to_contain_text("dry run")
+    request_id = page.locator("h1 code").inner_text()
+    page.fill("#erase input[name=identity]", identity)
+    page.fill("#erase input[name=confirm]", request_id)
+    page.click("#erase button")
+    expect(page.locator("#state")).to_have_text("completed")
+    # The link was spent: a second visit, in a fresh context, does not sign in.
+    context = browser.new_context()
+    other = context.new_page()
+    other.goto(url + link)
+    expect(other).to_have_url(f"{url}/login?failed=1")
+    context.close()
