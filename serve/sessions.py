@@ -90,12 +90,6 @@ class Sessions:
             with self._lock:
                 self._open.pop(_key(sid), None)
 
-    def end_token(self, token_id: str) -> None:
-        """End every session signed in with token `token_id` (it was revoked)."""
-        with self._lock:
-            for key in [k for k, s in self._open.items() if s.identity.token_id == token_id]:
-                del self._open[key]
-
     def _expire(self, now: float) -> None:
         for key, s in list(self._open.items()):
             if now - s.seen > self.idle or now - s.started > self.lifetime:
