@@ -147,7 +147,7 @@ def collect(
                 {"name": pt.target.name, "provider": pt.target.provider, "identity": identity}
             )
             for rtype in pt.resource_types:
-                jobs[pool.submit(_run_collector, rtype, conn, pt.target.name)] = (pt, rtype)
+                jobs[pool.submit(_run_collector, pt, rtype, conn)] = (pt, rtype)
         done, pending = wait(jobs, timeout=timeout)
         for fut in pending:
             fut.cancel()
@@ -193,7 +193,7 @@ def collect_types(
     """Resources of `types` from one connected target, each type on `pool`, and what
     failed (scoped to `failing_as`, default the target's name). For a work unit of a
     target: the same collectors and failures as `collect`, for some of its types."""
-    jobs = {pool.submit(_run_collector, t, conn, pt.target.name): t for t in types}
+    jobs = {pool.submit(_run_collector, pt, t, conn): t for t in types}
     done, pending = wait(jobs, timeout=timeout)
     where = failing_as or pt.target.name
     failures = []
@@ -227,14 +227,14 @@ def connect(pt: PlannedTarget, timeout: float) -> tuple[Any, dict[str, Any]]:
     return conn, spec.identity(conn)
 
 
-def _run_collector(rtype: str, conn: Any, target: str) -> list[dict[str, Any]]:
+def _run_collector(pt: PlannedTarget, rtype: str, conn: Any) -> list[dict[str, Any]]:
     spec = registry.collectors().get(rtype)
     if spec is None:
         raise LookupError(f"no collector is registered for resource type {rtype!r}")
     stamp = now_rfc3339()
     out = []
-    for resource in spec.func(conn):
-        resource["scope"] = {**resource.get("scope", {}), "target": target}
+    for resource in spec.run(conn, pt.attributes.get(rtype)):
+        resource["scope"] = {**resource.get("scope", {}), "target": pt.target.name}
         resource["collected_at"] = stamp
         out.append(resource)
     return out

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,9 @@ class PlannedTarget:
     target: Target
     options: BaseModel
     resource_types: tuple[str, ...]
+    # Per resource type, the attributes its planned controls read (absent or None: all),
+    # so a collector makes only the calls those need.
+    attributes: Mapping[str, frozenset[str] | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -205,11 +208,22 @@ def framework_spec_problem(catalog: Catalog, spec: str) -> str | None:
     return None
 
 
+def attributes_read(controls: Sequence[LoadedControl]) -> dict[str, frozenset[str] | None]:
+    """Per resource type, the attributes `controls` read (None: all of them)."""
+    reads: dict[str, list[frozenset[str] | None]] = {}
+    for c in controls:
+        reads.setdefault(c.control.resource, []).append(
+            registry.attributes_needed(c.control.check, c.control.rule)
+        )
+    return {rtype: registry.plan_attributes(needs) for rtype, needs in reads.items()}
+
+
 def _plan_targets(
     profile: Profile, doc: YamlDocument, controls: list[LoadedControl], errors: list[ConfigError]
 ) -> list[PlannedTarget]:
     providers = registry.providers()
     planned: list[PlannedTarget] = []
+    attributes = attributes_read(controls)
     names: set[str] = set()
     for i, target in enumerate(profile.targets):
         if target.name in names:
@@ -235,5 +249,5 @@ def _plan_targets(
         types = tuple(
             sorted({c.control.resource for c in controls if c.control.provider == target.provider})
         )
-        planned.append(PlannedTarget(target, options, types))
+        planned.append(PlannedTarget(target, options, types, {t: attributes[t] for t in types}))
     return planned

@@ -108,18 +108,18 @@ def checks_permissions(
 
 
 def permissions(plan: Plan, provider: str) -> set[str]:
-    """What the plan's controls of `provider` need: collector and check permissions."""
+    """What the plan's controls of `provider` need: check permissions, and those of the
+    collector calls that read the attributes the controls use."""
     from assay.checks import registry
+    from assay.engine.planner import attributes_read
 
+    controls = [c for c in plan.controls if c.control.provider == provider]
+    needed = {p for c in controls for p in c.permissions}
     collectors = registry.collectors()
-    needed: set[str] = set()
-    for loaded in plan.controls:
-        if loaded.control.provider != provider:
-            continue
-        needed.update(loaded.permissions)
-        spec = collectors.get(loaded.control.resource)
+    for rtype, wanted in attributes_read(controls).items():
+        spec = collectors.get(rtype)
         if spec is not None:
-            needed.update(spec.permissions)
+            needed.update(spec.permissions_for(wanted))
     return needed
 
 

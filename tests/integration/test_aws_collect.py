@@ -458,3 +458,42 @@ def test_doctor_names_each_missing_permission(
     )
     assert "✗ emu: aws.ec2.volume: collecting aws.ec2.volume failed:" in res.output
     assert "ec2:DescribeVolumes" in res.output
+
+
+def test_a_run_reads_only_what_its_controls_need(
+    emulator: tuple[str, DemoAccount],
+    conn: AwsConnection,
+    aws_home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    iam_enforced: Callable[[str], AbstractContextManager[None]],
+) -> None:
+    """A principal granted exactly what `assay checks permissions` prints for one control
+    can collect for it: the attributes other controls read (a Performance Insights key's
+    kms:DescribeKey, beside the RDS TLS setting) are left uncollected, not denied."""
+    url = emulator[0]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "assay.yaml").write_text(
+        "controls: {ids: [aws-rds-force-ssl]}\n"
+        "targets:\n"
+        f"  - {{name: emu, provider: aws, profile: narrow, endpoint_url: '{url}',"
+        f" regions: [{REGION}]}}\n"
+    )
+    printed = CliRunner().invoke(cli, ["checks", "permissions", "--provider", "aws"])
+    assert printed.exit_code == 0, printed.output
+    policy = json.loads(printed.output)
+    assert "kms:DescribeKey" not in policy["Statement"][0]["Action"]
+    iam = conn.client("iam")
+    iam.create_user(UserName="narrow")
+    iam.put_user_policy(UserName="narrow", PolicyName="assay", PolicyDocument=printed.output)
+    key = iam.create_access_key(UserName="narrow")["AccessKey"]
+    with (aws_home / "credentials").open("a") as creds:
+        creds.write(
+            "[narrow]\n"
+            f"aws_access_key_id = {key['AccessKeyId']}\n"
+            f"aws_secret_access_key = {key['SecretAccessKey']}\n"
+        )
+    with iam_enforced(url):
+        res = CliRunner().invoke(cli, ["doctor", "--timeout", "20"])
+    assert res.exit_code == 0, res.output
+    assert "all targets reachable with the permissions the controls need" in res.output

@@ -60,11 +60,10 @@ def test_selecting_controls_narrows_the_policy() -> None:
 def test_a_profile_selects_the_controls(empty_dir: Path) -> None:
     profile = empty_dir / "rds.yaml"
     profile.write_text("controls: {ids: [aws-rds-force-ssl]}\n")
-    # The instance collector reads Performance Insights keys for another control; until
-    # collection is planned per attribute, its permissions come with the resource type.
+    # The instance collector reads Performance Insights keys (kms:DescribeKey) only for
+    # another control: collection is planned per attribute, so that grant is left out.
     assert actions(policy("--profile", str(profile))) == [
         "ec2:DescribeRegions",
-        "kms:DescribeKey",
         "rds:DescribeDBInstances",
         "rds:DescribeDBParameters",
     ]
