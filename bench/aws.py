@@ -164,9 +164,6 @@ def run_child(profile_path: Path, workers: int, workdir: Path, rtt_ms: int) -> d
     out = subprocess.run(
         [
             sys.executable,
-            # Not this folder on sys.path: a bench script here (org.py) would shadow a
-            # module of the same name that the standard library looks for.
-            "-P",
             __file__,
             "--child",
             str(profile_path),

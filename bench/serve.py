@@ -16,24 +16,13 @@ record once (what a page that scanned the ledger would pay at least) is printed,
 each page's share of it. Target: the runs list and the run page under 300 ms.
 """
 
-# ruff: noqa: E402
-# (the path is set before the imports: see below)
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# Run as a script, its folder comes first on the path, where bench/org.py shadows the
-# module `pickle` looks for (and fails to find); nothing here imports from it by name.
-_HERE = Path(__file__).parent.resolve()
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
 import argparse
 import http.client
 import importlib.util
 import socket
 import statistics
-import sys
 import tempfile
 import threading
 import time

@@ -1,7 +1,7 @@
 """A sharded organisation run: what one shard gets through, and what one PostgreSQL ledger
 takes from N shards appending at once. docs/scale.md turns these into shard counts.
 
-    python bench/org.py [--accounts 8] [--regions 2] [--writers 1,2,4,8] [--seconds 8]
+    python bench/organization.py [--accounts 8] [--regions 2] [--writers 1,2,4,8] [--seconds 8]
                         [--batch 60] [--memory 4,8,16] [--no-aws] [--no-pg]
 
 AWS (moto's server in its own process, one organisation of --accounts member accounts,
