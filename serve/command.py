@@ -41,7 +41,13 @@ tokens_option = click.option(
     help="The profile whose controls (titles, remediations) and waivers the pages show.",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8470, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8470,
+    show_default=True,
+    help="Port to listen on (0: any free port).",
+)
 @click.option(
     "--key",
     "keys",
@@ -71,10 +77,18 @@ tokens_option = click.option(
     help="Give ROLE (auditor, privacy, admin) to the proxy's users in GROUP. Repeatable.",
 )
 @click.option(
-    "--proxy-user-header", default="X-Forwarded-Email", show_default=True, metavar="HEADER"
+    "--proxy-user-header",
+    default="X-Forwarded-Email",
+    show_default=True,
+    metavar="HEADER",
+    help="The proxy's header naming the signed-in user (with --proxy-address).",
 )
 @click.option(
-    "--proxy-groups-header", default="X-Forwarded-Groups", show_default=True, metavar="HEADER"
+    "--proxy-groups-header",
+    default="X-Forwarded-Groups",
+    show_default=True,
+    metavar="HEADER",
+    help="The proxy's header listing the user's groups, for --proxy-role.",
 )
 @click.option(
     "--datamap",

@@ -130,6 +130,7 @@ def lint(datamap: Path, fmt: str) -> None:
     "kind",
     required=True,
     type=click.Choice(["access", "portability", "erasure", "rectification"]),
+    help="What the subject asks for (GDPR Art. 15, 20, 17, 16).",
 )
 @session_options
 @click.option(
@@ -174,7 +175,7 @@ def verify(request_id: str, ledger: str, key_path: Path, method: str) -> None:
 
 
 @_book_command("reject", "Reject a request, with the reason told to the subject.")
-@click.option("--reason", required=True)
+@click.option("--reason", required=True, help="Why: told to the subject.")
 def reject(request_id: str, ledger: str, key_path: Path, reason: str) -> None:
     from assay.gdpr.requests import State
 
@@ -184,7 +185,13 @@ def reject(request_id: str, ledger: str, key_path: Path, reason: str) -> None:
 
 
 @_book_command("extend", "Extend the deadline once, by one or two months (GDPR article 12(3)).")
-@click.option("--months", type=click.IntRange(1, 2), default=2, show_default=True)
+@click.option(
+    "--months",
+    type=click.IntRange(1, 2),
+    default=2,
+    show_default=True,
+    help="How many months to add to the deadline (Art. 12(3) allows two).",
+)
 @click.option("--reason", required=True, help="Why: told to the subject within the first month.")
 def extend(request_id: str, ledger: str, key_path: Path, months: int, reason: str) -> None:
     book = _book(ledger, key_path)
@@ -502,7 +509,13 @@ def rectify(
 
 @dsr.command("unpack")
 @click.argument("package", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to extract into (created, 0700, if missing).",
+)
 @click.option("--passphrase-env", metavar="VAR", help="Env variable holding the passphrase.")
 @handle_errors
 def unpack_command(package: Path, out: Path, passphrase_env: str | None) -> None:

@@ -171,7 +171,12 @@ def waivers() -> None:
 
 
 @waivers.command("list")
-@click.option("--profile", "-p", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--profile",
+    "-p",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Profile file whose waivers to list (default: ./assay.yaml).",
+)
 @format_option
 @handle_errors
 def waivers_list(profile: Path | None, fmt: str) -> None:

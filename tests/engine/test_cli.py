@@ -248,6 +248,17 @@ def test_controls_validate_reports_every_problem_of_a_file_in_one_pass(tmp_path:
     assert "4 errors" in res.output
 
 
+def test_every_option_of_every_command_says_what_it_is_for() -> None:
+    groups = [(name, c) for name, c in cli.commands.items() if isinstance(c, click.Group)]
+    silent = [
+        (path, param.opts)
+        for path, command in [*leaf_commands(cli), *groups, ("", cli)]
+        for param in command.params
+        if isinstance(param, click.Option) and not param.help and "--help" not in param.opts
+    ]
+    assert not silent, f"options without a description: {silent}"
+
+
 def test_every_command_shows_an_example_that_uses_only_its_own_options() -> None:
     for path, command in leaf_commands(cli):
         assert command.epilog and "Example:" in command.epilog, path
