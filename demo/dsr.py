@@ -57,14 +57,17 @@ def run_demo_dsr(workdir: Path, console: Console) -> None:
         planned = session.erase(ids, request_id=erasure.id, dry_run=True)
         console.print(f"\nErasure request {erasure.id}, due {erasure.due}:")
         render_plan(console, planned.plan, "Erasure plan (dry run: nothing was written)")
-    datamap = Path(str(examples_root() / "shop" / "datamap.yaml"))
+    datamap = shlex.quote(str(examples_root() / "shop" / "datamap.yaml"))
     who = shlex.quote("email=alice.example@example.com")
-    env = f"SHOP_DB={shlex.quote(str(db))}"
+    shown = evidence.shown
+    env = f"SHOP_DB={shown(db)}"
     console.print(
         "Every step above is a ledger record carrying a keyed pseudonym, never the address.\n"
         "Look further:\n"
-        f"  assay dsr status --ledger {ledger_url} --pseudonym-key {key_path}\n"
-        f"  {env} assay dsr erase --datamap {datamap} --request {erasure.id} --identity {who} "
-        f"--ledger {ledger_url} --pseudonym-key {key_path}\n"
-        f"  {env} assay dsr lint --datamap {datamap}"
+        + evidence.commands(
+            f"assay dsr status --ledger {shown(ledger_url)} --pseudonym-key {shown(key_path)}",
+            f"{env} assay dsr erase --datamap {datamap} --request {erasure.id} --identity {who} "
+            f"--ledger {shown(ledger_url)} --pseudonym-key {shown(key_path)}",
+            f"{env} assay dsr lint --datamap {datamap}",
+        )
     )

@@ -7,7 +7,7 @@ that each demo run extends what the last one timestamped and witnessed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,10 +39,11 @@ class Outside:
     tsa_ca: Path
     witness_key: Path
 
-    @property
-    def verify_options(self) -> str:
-        """The options of ``assay evidence verify`` that check them."""
-        return f"--tsa-ca {self.tsa_ca} --witness {self.witness_key.with_suffix('.pub')}"
+    def verify_options(self, shown: Callable[[Path], str]) -> str:
+        """The options of ``assay evidence verify`` that check them, paths as `shown`."""
+        return (
+            f"--tsa-ca {shown(self.tsa_ca)} --witness {shown(self.witness_key.with_suffix('.pub'))}"
+        )
 
 
 def _witness_key(state: DemoState) -> WitnessSigningKey:

@@ -150,17 +150,22 @@ def run_demo(workdir: Path, console: Console) -> int:
             soft_wrap=True,
         )
         _print_times(console, checked.times[-1:])
+        shown = evidence.shown
         console.print(
             "A nightly CI run would exit with code "
             f"{report.exit_code} ({ExitCode(report.exit_code).name.lower()}).\n"
             "Look further:\n"
-            f"  assay evidence verify --ledger {ledger_url} --key {public_key_path(key_path)} "
-            f"--checkpoint-log {evidence.checkpoint_log.location} {outside.verify_options}\n"
-            f"  assay evidence prove 1 --ledger {ledger_url}\n"
-            f"  assay evaluate {snapshot_path} --profile {profile_path} --ledger {ledger_url}"
-            " --format json\n"
-            "  assay controls list\n"
-            "  assay controls show aws-s3-default-encryption",
+            + evidence.commands(
+                f"assay evidence verify --ledger {shown(ledger_url)} "
+                f"--key {shown(public_key_path(key_path))} "
+                f"--checkpoint-log {shown(evidence.checkpoint_log.directory)} "
+                f"{outside.verify_options(shown)}",
+                f"assay evidence prove 1 --ledger {shown(ledger_url)}",
+                f"assay evaluate {shown(snapshot_path)} --profile {shown(profile_path)} "
+                f"--ledger {shown(ledger_url)} --format json",
+                "assay controls list",
+                "assay controls show aws-s3-default-encryption",
+            ),
             soft_wrap=True,
         )
         console.rule("Data-subject requests")
@@ -212,13 +217,17 @@ def export_run(
         soft_wrap=True,
     )
     _print_times(console, checked.times[-1:])
+    shown = evidence.shown
     console.print(
         "An auditor, given the bundle and the public key (apart from it), checks it and pins "
         "its checkpoint; the TSA's certificate and the witness's key say when its records "
         "existed:\n"
-        f"  assay evidence verify {out} --key {public_key_path(key_path)} "
-        f"{outside.verify_options}\n"
-        f"  unzip -p {out} {exported.latest_file} > pinned.checkpoint\n"
-        "and next quarter verifies the new bundle with --trusted-checkpoint pinned.checkpoint.",
+        + evidence.commands(
+            f"assay evidence verify {shown(out)} --key {shown(public_key_path(key_path))} "
+            f"{outside.verify_options(shown)}",
+            f"unzip -p {shown(out)} {exported.latest_file} > pinned.checkpoint",
+        )
+        + "\nand next quarter verifies the new bundle with --trusted-checkpoint "
+        "pinned.checkpoint.",
         soft_wrap=True,
     )

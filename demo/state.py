@@ -6,6 +6,8 @@ log, wherever the user stands, so the ledger never carries an unsigned tail.
 
 from __future__ import annotations
 
+import os
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +33,26 @@ class DemoState:
     @property
     def ledger_url(self) -> str:
         return f"sqlite:///{self.root / 'ledger.db'}"
+
+    @property
+    def workdir(self) -> Path:
+        return self.root.parent
+
+    def shown(self, path: Path | str) -> str:
+        """`path` as the commands printed for the user name it: from the workdir, where
+        they run (see `commands`), so the defaults (.assay/signing.key, .assay/pseudonym.key)
+        of the commands that take no such option are the demo's own."""
+        text = str(path)
+        if text.startswith("sqlite:///"):
+            return "sqlite:///" + self.shown(text.removeprefix("sqlite:///"))
+        return shlex.quote(os.path.relpath(text, self.workdir))
+
+    def commands(self, *lines: str) -> str:
+        """Commands for the user to try, one an indented line, after a `cd` to the workdir
+        when that is not where the user stands."""
+        here = self.workdir.resolve()
+        cd = [] if here == Path.cwd().resolve() else [f"cd {shlex.quote(str(here))}"]
+        return "\n".join(f"  {line}" for line in [*cd, *lines])
 
     @property
     def signing_key(self) -> Path:
