@@ -28,6 +28,7 @@ from assay.evidence.signing import DEFAULT_SIGNER, Signer
 from assay.gdpr.dates import add_months
 from assay.gdpr.errors import RequestError
 from assay.gdpr.identity import Identity
+from assay.words import counted
 
 TYPES = ("access", "portability", "erasure", "rectification")
 
@@ -114,6 +115,38 @@ class Request:
         }
 
 
+@dataclass(frozen=True)
+class Due:
+    """What the nightly run must see on `today`."""
+
+    today: date
+    soon: list[Request]
+    """Open requests due within the window asked for, or overdue; overdue first."""
+    expired: list[Request]
+    """Requests whose held data's hold has run out (for some rows) and is not erased yet."""
+
+    @property
+    def overdue(self) -> list[Request]:
+        return [r for r in self.soon if r.overdue(self.today)]
+
+    def needs_a_person(self) -> list[str]:
+        """Why the nightly gate fails, one line per reason; empty when nothing needs anyone:
+        a request past its deadline, or held data past its hold that is still there. A
+        request merely due soon is the queue's normal business, not a failure."""
+        reasons = []
+        if overdue := self.overdue:
+            reasons.append(
+                f"{counted(len(overdue), 'request')} past the deadline: "
+                + ", ".join(f"{r.id} (due {r.due})" for r in overdue)
+            )
+        if self.expired:
+            reasons.append(
+                f"held data past its hold, not erased, of {counted(len(self.expired), 'request')}: "
+                + ", ".join(r.id for r in self.expired)
+            )
+        return reasons
+
+
 def now_utc() -> datetime:
     return datetime.now().astimezone()
 
@@ -158,14 +191,15 @@ class RequestBook:
         found = [r for r in self.all().values() if include_closed or r.open]
         return sorted(found, key=lambda r: (not r.overdue(today), r.due, r.id))
 
-    def due(self, within_days: int) -> tuple[list[Request], list[Request]]:
+    def due(self, within_days: int) -> Due:
         """For the nightly run: open requests due within `within_days` days or overdue
         (overdue first), and requests whose held data's hold has run out."""
         today = self.clock().date()
         every = self.all().values()
         soon = [r for r in every if r.open and (r.due - today).days <= within_days]
         expired = [r for r in every if r.expired_holds(today) and r.held_pointer is not None]
-        return (
+        return Due(
+            today,
             sorted(soon, key=lambda r: (not r.overdue(today), r.due, r.id)),
             sorted(expired, key=lambda r: r.id),
         )

@@ -242,6 +242,11 @@ def status(ledger: str, key_path: Path, include_closed: bool, fmt: str) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Data map file (YAML), for --erase-expired; env ASSAY_DATAMAP.",
 )
+@click.option(
+    "--soft-fail",
+    is_flag=True,
+    help="Report, but exit 0 when something needs a person (errors still exit 2 or 3).",
+)
 @timeout_options
 @format_option
 @handle_errors
@@ -251,20 +256,25 @@ def due(
     within: int,
     erase_expired: bool,
     datamap: Path | None,
+    soft_fail: bool,
     statement_timeout: float,
     lock_timeout: float,
     fmt: str,
 ) -> None:
     """For the nightly run: requests near or past their deadline, and held data whose hold
-    has expired (erased with --erase-expired, so no one has to remember it in 2032)."""
+    has expired (erased with --erase-expired, so no one has to remember it in 2032).
+
+    Exits 1 when something needs a person: a request past its deadline, or held data
+    past its hold still there (what --erase-expired erased does not count; what it still
+    finds afterwards does). A request due soon is listed, and exits 0."""
     from assay.engine.console import console
     from assay.gdpr.report import render_due, render_plan
 
     book = _book(ledger, key_path)
-    soon, expired = book.due(within)
-    today = book.clock().date()
+    found = book.due(within)
     erased: list[dict[str, Any]] = []
-    if erase_expired and expired:
+    residual: list[str] = []
+    if erase_expired and found.expired:
         if datamap is None:
             raise AssayError(
                 "--erase-expired needs the data map: give --datamap or set ASSAY_DATAMAP"
@@ -272,14 +282,18 @@ def due(
         from assay.gdpr.dsr import open_session
 
         with open_session(datamap, ledger_url=ledger, key_path=key_path, create_key=False) as s:
-            for request in expired:
+            for request in found.expired:
                 outcome = s.erase_expired(
                     request, statement_timeout=statement_timeout, lock_timeout=lock_timeout
                 )
+                left = outcome.residual.total if outcome.residual else 0
+                if left:
+                    residual.append(f"{request.id}: {counted(left, 'row')} found after erasing")
                 erased.append(
                     {
                         "request": request.id,
                         "erased_rows": outcome.result.rows if outcome.result else 0,
+                        "residual_rows": left,
                         "note": outcome.note,
                         "plan": outcome.plan.summary(),
                         "still_held": outcome.request.deferred if outcome.request else [],
@@ -287,24 +301,37 @@ def due(
                 )
                 if fmt != "json":
                     render_plan(console(), outcome.plan, f"Held data of {request.id}", 0)
-        soon, expired = book.due(within)
+        found = book.due(within)
+    reasons = found.needs_a_person()
+    if residual:
+        reasons.append("held data still found after its erasure: " + "; ".join(residual))
+    code = ExitCode.FAILED if reasons else ExitCode.OK
+    today = found.today
     if fmt == "json":
         _emit(
             fmt,
             {
                 "today": today.isoformat(),
                 "within_days": within,
-                "requests": [r.as_dict(today) for r in soon],
+                "requests": [r.as_dict(today) for r in found.soon],
                 "expired_holds": [
-                    {"request": r.id, "holds": r.expired_holds(today)} for r in expired
+                    {"request": r.id, "holds": r.expired_holds(today)} for r in found.expired
                 ],
                 "erased": erased,
+                "needs_a_person": reasons,
+                "exit_code": 0 if soft_fail else int(code),
             },
         )
-        return
-    render_due(console(), soon, expired, today, within)
-    for e in erased:
-        click.echo(f"{e['request']}: erased {counted(e['erased_rows'], 'held row')}")
+    else:
+        render_due(console(), found.soon, found.expired, today, within)
+        for e in erased:
+            click.echo(f"{e['request']}: erased {counted(e['erased_rows'], 'held row')}")
+        for reason in reasons:
+            click.echo(f"needs a person: {reason}")
+        if code and soft_fail:
+            click.echo(f"exit code 0 (--soft-fail; the gate's code is {int(code)})")
+    if code and not soft_fail:
+        sys.exit(code)
 
 
 def _passphrase(env: str | None) -> str | None:

@@ -40,7 +40,7 @@ def test_held_data_is_erased_when_its_hold_ends_without_the_identity(store_shop:
     rid = erase_alice(store_shop)
     assert store_shop.rows("SELECT count(*) FROM orders WHERE customer_id = 1") == [(2,)]
     with store_shop.session(clock=lambda: LATER) as s:
-        expired = s.book.due(7)[1]
+        expired = s.book.due(7).expired
         assert [r.id for r in expired] == [rid]
         assert {d["table"] for d in expired[0].expired_holds(LATER.date())} == {
             "orders",
@@ -49,7 +49,7 @@ def test_held_data_is_erased_when_its_hold_ends_without_the_identity(store_shop:
         }
         outcome = s.erase_expired(expired[0])
         assert outcome.residual is not None and outcome.residual.total == 0
-        assert s.book.due(7)[1] == []  # nothing left to wait for
+        assert s.book.due(7).expired == []  # nothing left to wait for
         assert s.book.get(rid).deferred == []
     for table, column in (("orders", "customer_id"), ("logins", "customer_id")):
         assert store_shop.rows(f"SELECT count(*) FROM {table} WHERE {column} = 1") == [(0,)]
@@ -72,7 +72,7 @@ def test_a_hold_still_running_is_left_alone_and_listed_again(store_shop: Shop) -
     # five years from now, the recent one until almost seven
     soon = NOW + timedelta(days=6 * 366)
     with store_shop.session(clock=lambda: soon) as s:
-        request = s.book.due(7)[1][0]
+        request = s.book.due(7).expired[0]
         assert request.id == rid
         s.erase_expired(request)
         left = s.book.get(rid)
@@ -99,16 +99,16 @@ def run(*args: str) -> Result:
     return CliRunner().invoke(cli, ["dsr", *args], catch_exceptions=False)
 
 
-def test_dsr_due_lists_deadlines_and_erases_expired_holds(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Through the command line: the shop as it was eight years ago, erased then, so
-    today its holds have run out; and two requests, one overdue, one due in three days."""
+def erased_eight_years_ago(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The shop as it was eight years ago, Alice's erasure run then, so that today the
+    holds of what it kept have run out; the working directory holds the ledger and key."""
     then = NOW - timedelta(days=8 * 366)
     db = tmp_path / "shop.db"
     create_shop_sqlite(db, now=then.replace(tzinfo=None))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SHOP_DB", str(db))
+    monkeypatch.delenv("ASSAY_LEDGER", raising=False)
+    monkeypatch.delenv("ASSAY_PSEUDONYM_KEY", raising=False)
     from assay.demo.shop import shop_datamap
 
     with open_session(
@@ -122,32 +122,79 @@ def test_dsr_due_lists_deadlines_and_erases_expired_holds(
         old = s.book.open_request("erasure", ids, received=then.date())
         s.book.advance(old, State.VERIFIED, method="test")
         s.erase(ids, request_id=old.id)
+    return old.id
+
+
+def test_dsr_due_lists_deadlines_erases_expired_holds_and_gates_the_nightly_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the command line: the shop as it was eight years ago, erased then, so
+    today its holds have run out; and two requests, one overdue, one due in three days.
+    The gate exits 1 while a request is overdue or held data is past its hold; what
+    --erase-expired erased no longer counts, and a request merely due soon never does."""
+    old = erased_eight_years_ago(tmp_path, monkeypatch)
+    db = tmp_path / "shop.db"
+    opened = []
     for days in (40, 28):
         received = (NOW - timedelta(days=days)).date().isoformat()
         res = run("new", "--type", "access", "--identity", "customer_id=2", "--datamap",
                   str(shop_datamap_path()), "--received", received)  # fmt: skip
         assert res.exit_code == 0, res.output
+        opened.append(res.output.split()[0])
+    overdue, soon = opened
     res = run("due", "-f", "json")
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 1, res.output
     doc = json.loads(res.stdout)
-    assert [(r["overdue"], r["type"]) for r in doc["requests"]] == [
-        (True, "access"),
-        (False, "access"),
+    assert [(r["request"], r["overdue"], r["type"]) for r in doc["requests"]] == [
+        (overdue, True, "access"),
+        (soon, False, "access"),
     ]
     assert doc["requests"][1]["days_left"] <= 7
-    assert [h["request"] for h in doc["expired_holds"]] == [old.id]
+    assert [h["request"] for h in doc["expired_holds"]] == [old]
     assert doc["erased"] == []
+    assert len(doc["needs_a_person"]) == 2 and doc["exit_code"] == 1
+    assert overdue in doc["needs_a_person"][0] and soon not in doc["needs_a_person"][0]
+    assert doc["needs_a_person"][1].endswith(old)
+
+    soft = run("due", "--soft-fail")
+    assert soft.exit_code == 0, soft.output
+    assert f"needs a person: 1 request past the deadline: {overdue}" in soft.output
+    assert "exit code 0 (--soft-fail; the gate's code is 1)" in soft.output
 
     res = run("due", "--erase-expired", "--datamap", str(shop_datamap_path()), "-f", "json")
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 1, res.output  # the overdue request still needs a person
     doc = json.loads(res.stdout)
-    assert [e["request"] for e in doc["erased"]] == [old.id]
-    assert doc["erased"][0]["erased_rows"] > 0 and doc["expired_holds"] == []
+    assert [e["request"] for e in doc["erased"]] == [old]
+    assert doc["erased"][0]["erased_rows"] > 0 and doc["erased"][0]["residual_rows"] == 0
+    assert doc["expired_holds"] == []
+    assert [overdue in r for r in doc["needs_a_person"]] == [True]
     con = sqlite3.connect(db)
     assert con.execute("SELECT count(*) FROM orders WHERE customer_id = 1").fetchone() == (0,)
     con.close()
     status = json.loads(run("status", "--all", "-f", "json").stdout)
-    assert {r["request"]: r["deferred"] for r in status}[old.id] == []
+    assert {r["request"]: r["deferred"] for r in status}[old] == []
+
+    assert run("reject", overdue, "--reason", "sent by post instead").exit_code == 0
+    res = run("due")
+    assert res.exit_code == 0, res.output
+    assert soon in res.output and "needs a person" not in res.output
+
+
+def test_held_data_past_its_hold_fails_the_gate_until_it_is_erased(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No request is open, only held data past its hold (an erasure eight years ago):
+    exit 1 without --erase-expired, 0 once it erased everything, and 0 the next night."""
+    rid = erased_eight_years_ago(tmp_path, monkeypatch)
+    res = run("due")
+    assert res.exit_code == 1, res.output
+    assert f"needs a person: held data past its hold, not erased, of 1 request: {rid}" in (
+        res.output
+    )
+    erased = run("due", "--erase-expired", "--datamap", str(shop_datamap_path()))
+    assert erased.exit_code == 0, erased.output
+    assert f"{rid}: erased " in erased.output and "needs a person" not in erased.output
+    assert run("due").exit_code == 0
 
 
 def shop_datamap_path() -> Path:
