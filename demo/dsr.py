@@ -7,9 +7,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from assay.demo.shop import create_shop_sqlite, shop_datamap
+from assay.demo.shop import create_shop_sqlite, shop_datamap, shop_file
 from assay.demo.state import DemoState
-from assay.examples import examples_root
+from assay.files import write_text
 from assay.gdpr.dsr import open_session
 from assay.gdpr.report import render_access, render_plan
 from assay.gdpr.requests import State
@@ -57,7 +57,10 @@ def run_demo_dsr(workdir: Path, console: Console) -> None:
         planned = session.erase(ids, request_id=erasure.id, dry_run=True)
         console.print(f"\nErasure request {erasure.id}, due {erasure.due}:")
         render_plan(console, planned.plan, "Erasure plan (dry run: nothing was written)")
-    datamap = shlex.quote(str(examples_root() / "shop" / "datamap.yaml"))
+    # A copy beside the demo's evidence: the installed example's path goes away when the
+    # package is reinstalled (pip install -e after pip install .).
+    datamap = evidence.root / "shop-datamap.yaml"
+    write_text(datamap, shop_file("datamap.yaml"))
     who = shlex.quote("email=alice.example@example.com")
     shown = evidence.shown
     env = f"SHOP_DB={shown(db)}"
@@ -66,8 +69,9 @@ def run_demo_dsr(workdir: Path, console: Console) -> None:
         "Look further:\n"
         + evidence.commands(
             f"assay dsr status --ledger {shown(ledger_url)} --pseudonym-key {shown(key_path)}",
-            f"{env} assay dsr erase --datamap {datamap} --request {erasure.id} --identity {who} "
+            f"{env} assay dsr erase --datamap {shown(datamap)} --request {erasure.id} "
+            f"--identity {who} "
             f"--ledger {shown(ledger_url)} --pseudonym-key {shown(key_path)}",
-            f"{env} assay dsr lint --datamap {datamap}",
+            f"{env} assay dsr lint --datamap {shown(datamap)}",
         )
     )

@@ -29,12 +29,10 @@ def shop_file(name: str) -> str:
     return (examples_root() / "shop" / name).read_text(encoding="utf-8")
 
 
-def shop_datamap(kind: Literal["sqlite", "postgresql"] = "sqlite") -> LoadedMap:
-    """The example data map; for PostgreSQL the store kind is switched (the DSN env is SHOP_DB)."""
-    text = shop_file("datamap.yaml")
-    if kind == "postgresql":
-        text = text.replace("kind: sqlite", "kind: postgresql", 1)
-    return parse_datamap(text, "examples/shop/datamap.yaml")
+def shop_datamap() -> LoadedMap:
+    """The example data map: one map for SQLite and PostgreSQL, the store's kind following
+    from its connection string (the DSN env is SHOP_DB)."""
+    return parse_datamap(shop_file("datamap.yaml"), "examples/shop/datamap.yaml")
 
 
 def shop_rows(now: datetime) -> dict[str, list[dict[str, Any]]]:

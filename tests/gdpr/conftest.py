@@ -29,7 +29,7 @@ class Shop:
     datamap: LoadedMap = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.datamap = shop_datamap(self.kind)
+        self.datamap = shop_datamap()
 
     @property
     def connections(self) -> dict[str, str]:

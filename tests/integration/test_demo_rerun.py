@@ -58,3 +58,9 @@ def test_a_second_demo_says_nothing_changed(
     assert ran.returncode == 1, ran.stdout[-2000:] + ran.stderr[-2000:]
     assert "note:" not in ran.stderr, ran.stderr  # no "records ... are not signed"
     assert list(elsewhere.iterdir()) == []
+    # The DSR block's lint, on the copy of the example map the demo leaves in its folder.
+    [lint] = [line.strip() for line in lines if "assay dsr lint" in line]
+    ran = subprocess.run(
+        ["bash", "-c", f"{suggested[0]} && {lint}"], capture_output=True, text=True
+    )
+    assert ran.returncode == 0, ran.stdout[-2000:] + ran.stderr[-2000:]
