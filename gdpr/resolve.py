@@ -159,6 +159,18 @@ def _address(table: Table, relations: list[Relation], add: _Add) -> None:
                 "columns",
                 cname,
             )
+        spec = table.spec.columns.get(cname)
+        if spec is not None and spec.rectifiable:
+            # Not an error: the map stays usable, and a rectification refuses the column.
+            add(
+                "warning",
+                f"{table.name}.{cname}",
+                "rectifiable, but this table has no key: its rows cannot be told apart to "
+                f"correct one of them; declare `key:` for {table.name}",
+                *at,
+                "columns",
+                cname,
+            )
 
 
 def _relations(

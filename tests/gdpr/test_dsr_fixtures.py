@@ -2,13 +2,16 @@
 (`fixtures/*/expected.yaml`), run through the command line on SQLite and PostgreSQL:
 access finds the expected rows, a dry run changes nothing, an erasure deletes and changes
 exactly the expected rows and cells (every other cell stays), and an access afterwards
-finds only what stays (held and shared rows)."""
+finds only what stays (held and shared rows). Where a case writes down a rectification,
+it changes exactly the cells listed, and the corrections it must refuse are refused with
+nothing written."""
 
 from __future__ import annotations
 
 import json
 import re
 import sqlite3
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +21,15 @@ import yaml
 from click.testing import CliRunner, Result
 
 from assay.engine.cli.main import cli
+from assay.evidence import open_ledger
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "expected.yaml").is_file())
+RECTIFIED = [
+    c
+    for c in CASES
+    if "rectification" in yaml.safe_load((FIXTURES / c / "expected.yaml").read_text())
+]
 
 
 class Database:
@@ -159,3 +168,65 @@ def test_a_schema_gives_exactly_the_results_written_down_for_it(
 
     again = expected["reaccess"]
     assert access_rows(again["subject"], tmp_path / "after.zip") == again["rows"]
+
+
+@pytest.mark.parametrize("case", RECTIFIED)
+def test_a_rectification_changes_exactly_the_cells_written_down(
+    case: str, engine: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = FIXTURES / case
+    spec = yaml.safe_load((folder / "expected.yaml").read_text())["rectification"]
+    engine.load((folder / "schema.sql").read_text())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FIXTURE_DB", engine.dsn)
+    monkeypatch.setenv("ASSAY_DATAMAP", str(folder / "datamap.yaml"))
+    subject = spec["subject"]
+    changes = [*(("--set", a) for a in spec.get("set", [])),
+               *(("--clear", c) for c in spec.get("clear", []))]  # fmt: skip
+    args = ["--identity", subject, *(word for pair in changes for word in pair)]
+    # What the command says per table: the columns it sets, and how many rows.
+    columns: dict[str, list[str]] = {}
+    for _, target in changes:
+        table, column = target.partition("=")[0].split(".")
+        columns.setdefault(table, []).append(column)
+    rows = Counter(c["table"] for c in spec["change"])
+
+    def said(verb: str) -> set[str]:
+        return {
+            f"{t}: {', '.join(cols)}: {rows[t]} row{'s' if rows[t] != 1 else ''} {verb}"
+            for t, cols in columns.items()
+        }
+
+    before = engine.dump()
+    rid = request("rectification", subject)
+    dry = run("rectify", "--request", rid, *args, "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert set(dry.stdout.splitlines()) == said("would change")
+    assert engine.dump() == before
+
+    done = run("rectify", "--request", rid, *args)
+    assert done.exit_code == 0, done.output
+    assert set(done.stdout.splitlines()) == said("updated")
+    after = engine.dump()
+    expected = expected_after(before, {"delete": [], "change": spec["change"]})
+    assert comparable(after) == comparable(expected)
+    with open_ledger("sqlite:///.assay/ledger.db") as ledger:
+        steps = [s.record for s in ledger.records() if s.record.get("request") == rid]
+        bodies = b"".join(s.body for s in ledger.records())
+    assert [s["event"] for s in steps][-3:] == ["planned", "executed", "completed"]
+    for _, target in changes:
+        value = target.partition("=")[2]
+        assert not value or value.encode() not in bodies  # digests only, never the values
+
+    warned = {f["where"]: f["message"] for f in json.loads(run("lint", "-f", "json").stdout)}
+    for refusal in spec.get("refused", []):
+        # lint warns of the column beforehand, and the command refuses it, naming why
+        column = refusal["set"].partition("=")[0]
+        assert "rectifiable, but this table has no key" in warned[column]
+        other = request("rectification", subject)
+        res = run("rectify", "--request", other, "--identity", subject, "--set", refusal["set"])
+        assert res.exit_code == 2, res.output
+        assert refusal["message"] in res.stderr
+        assert engine.dump() == after
+        status = json.loads(run("status", "-f", "json").stdout)
+        assert {r["request"]: r["state"] for r in status}[other] == "verified"
