@@ -301,6 +301,9 @@ def isolated() -> Iterator[None]:
     For tests that register checks or install plugins: nothing leaks into other tests.
     """
     global _checks, _collectors, _providers, _loaded
+    # The built-ins first, into the registry kept: their modules register when imported,
+    # which happens once per process, so a first import inside the block would be lost.
+    load()
     saved = (_checks, _collectors, _providers, _loaded)
     _checks, _collectors, _providers = dict(_checks), dict(_collectors), dict(_providers)
     _loaded = False
