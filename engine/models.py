@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from assay.engine.severity import Severity
+
+if TYPE_CHECKING:
+    from assay.evidence.attest import Attestation
 
 CONTROL_ID = r"^[a-z0-9]+(-[a-z0-9]+)+$"
 RESOURCE_TYPE = r"^[a-z0-9]+(\.[a-z0-9_]+)+$"
@@ -157,6 +161,77 @@ def _glob(pattern: str) -> re.Pattern[str]:
     return re.compile(".*".join(re.escape(part) for part in pattern.split("*")))
 
 
+class TimestampSettings(BaseModel):
+    """An RFC 3161 timestamp authority every signed checkpoint is sent to."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(pattern=r"^https?://", description="The TSA's URL (HTTP POST).")
+    ca_file: str | None = Field(
+        default=None,
+        description="PEM certificates the TSA's tokens must chain to (relative to the "
+        "profile); without it, tokens are kept unchecked.",
+    )
+    timeout: float = Field(default=10.0, gt=0, le=300, description="Seconds to wait.")
+
+
+class WitnessSettings(BaseModel):
+    """A C2SP tlog-witness every signed checkpoint is sent to for a cosignature."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(pattern=r"^https?://", description="The witness's submission prefix.")
+    key: str = Field(description="The witness's public key (vkey, type 0x04).")
+
+    @field_validator("key")
+    @classmethod
+    def _vkey(cls, value: str) -> str:
+        from assay.evidence.cosignature import WitnessKey
+        from assay.evidence.keys import SigningKeyError
+
+        try:
+            WitnessKey.parse(value)
+        except SigningKeyError as exc:
+            raise ValueError(exc.message) from None
+        return value
+
+
+class EvidenceSettings(BaseModel):
+    """What outside parties are asked to say about each signed checkpoint."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timestamp: TimestampSettings | None = None
+    witnesses: list[WitnessSettings] = Field(default_factory=list)
+    quorum: int | None = Field(
+        default=None, ge=1, description="Cosignatures wanted (default: every witness)."
+    )
+
+    @model_validator(mode="after")
+    def _quorum(self) -> EvidenceSettings:
+        if self.quorum is not None and self.quorum > len(self.witnesses):
+            raise ValueError(
+                f"quorum {self.quorum} is more than the {len(self.witnesses)} witnesses named"
+            )
+        return self
+
+    def attestation(self, profile_path: Path | None) -> Attestation | None:
+        """The writer's settings (`assay.evidence.attest`), paths relative to the profile;
+        None when nothing is configured."""
+        from assay.evidence.attest import Attestation, Witness
+        from assay.evidence.cosignature import WitnessKey
+        from assay.evidence.timestamp import TimestampAuthority
+
+        base = profile_path.parent if profile_path is not None else Path()
+        tsa = None
+        if self.timestamp is not None:
+            ca = base / self.timestamp.ca_file if self.timestamp.ca_file else None
+            tsa = TimestampAuthority(self.timestamp.url, ca, self.timestamp.timeout)
+        witnesses = tuple(Witness(w.url, WitnessKey.parse(w.key)) for w in self.witnesses)
+        settings = Attestation(tsa, witnesses, self.quorum or len(witnesses) or 1)
+        return settings if settings else None
+
+
 class Profile(BaseModel):
     """`assay.yaml`: which controls, with which params, on which targets, with which waivers."""
 
@@ -171,6 +246,7 @@ class Profile(BaseModel):
     )
     targets: list[Target] = Field(default_factory=list)
     waivers: list[Waiver] = Field(default_factory=list)
+    evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)
     max_snapshot_age_hours: int = Field(
         default=24, gt=0, description="Evidence older than this makes results `error`."
     )
