@@ -305,9 +305,10 @@ class Session:
         if request.unconfirmed_plan is None:
             return request, 0
         planned = {t["table"] for t in request.unconfirmed_plan.get("changes", [])}
-        done = {
-            c.table.name: n for c in changes if c.table.name in planned if (n := _already_set(c))
-        }
+        done: dict[str, int] = {}
+        for c in changes:
+            if c.table.name in planned and (n := _already_set(c)):
+                done[c.table.name] = done.get(c.table.name, 0) + n
         return self._record_recovered(
             request, done, "rows holding the planned values on a fresh read"
         )

@@ -20,6 +20,7 @@ from assay.gdpr.datamap import split_ref
 from assay.gdpr.errors import ConflictError, GdprError
 from assay.gdpr.keycheck import check_found_keys
 from assay.gdpr.model import Column, Resolved, Table
+from assay.gdpr.parties import shared_rows
 from assay.gdpr.sqltext import Sql, chunks, fmt, join, name, param
 from assay.gdpr.stores import Store
 from assay.gdpr.traverse import CHUNK, Snapshot
@@ -36,9 +37,14 @@ class Assignment:
 
 @dataclass
 class TableChange:
+    """Assignments to the same rows of one table. A table whose found rows name someone
+    else too may take several: each column changes only in the rows where it is the
+    subject's."""
+
     table: Table
     assignments: list[Assignment]
     observed: dict[Any, tuple[Any, ...]] = field(default_factory=dict)  # key -> current values
+    left: int = 0  # the subject's rows left as they are: the columns are another person's
 
     @property
     def columns(self) -> list[str]:
@@ -123,16 +129,31 @@ def plan_rectification(
         if a.column in change.columns:
             raise GdprError(f"{a.table}.{a.column} is set twice")
         change.assignments.append(a)
+    shared = shared_rows(resolved, snap)
     out = []
-    for tname, change in by_table.items():
+    for tname, asked in by_table.items():
         found = snap.found.get(tname)
         if found is None or not found.rows:
             raise GdprError(f"the subject has no rows in {tname}: nothing to rectify")
-        store = stores[change.table.store]
-        change.observed = _current(store, change, list(found.rows), lock=False)
-        for a in change.assignments:
-            _check_unique(store, change.table, a, list(found.rows))
-        out.append(change)
+        mixed = shared.get(tname, {})
+        groups: dict[tuple[Any, ...], list[Assignment]] = {}
+        for a in asked.assignments:
+            # In a row that names someone else too, only the subject's columns are theirs
+            # to correct (as only they are erased): the others' belong to the others.
+            keys = tuple(k for k in found.rows if k not in mixed or a.column in mixed[k].mine)
+            if not keys:
+                raise GdprError(
+                    f"{tname}.{a.column}: in each of the subject's rows of {tname} it is "
+                    "another person's column (the rows name someone else): nothing to rectify"
+                )
+            groups.setdefault(keys, []).append(a)
+        store = stores[asked.table.store]
+        for keys, assignments in groups.items():
+            change = TableChange(asked.table, assignments, left=len(found.rows) - len(keys))
+            change.observed = _current(store, change, list(keys), lock=False)
+            for a in assignments:
+                _check_unique(store, change.table, a, list(keys))
+            out.append(change)
     return out
 
 
@@ -174,7 +195,8 @@ def apply_rectification(
     statement_timeout: float = 30.0,
     lock_timeout: float = 5.0,
 ) -> dict[str, int]:
-    """Apply planned changes, one transaction per store; rows updated per table."""
+    """Apply planned changes, one transaction per store; rows updated per table (the sum
+    of its changes)."""
     done: dict[str, int] = {}
     for store_name in dict.fromkeys(c.table.store for c in changes):
         store = stores[store_name]
@@ -192,7 +214,7 @@ def apply_rectification(
                     (fmt("{} = {}", name(a.column), param(a.value)) for a in change.assignments),
                     ", ",
                 )
-                n = 0
+                n = done.get(change.table.name, 0)
                 for part in chunks(keys, CHUNK):
                     n += store.execute(_update(store, change.table, sets, part))
                 done[change.table.name] = n

@@ -525,12 +525,11 @@ def rectify(
             lock_timeout=lock_timeout,
         )
     for change in outcome.changes:
-        n = outcome.applied.get(change.table.name)
-        what = (
-            f"{counted(n, 'row')} updated"
-            if n is not None
-            else f"{counted(len(change.observed), 'row')} would change"
-        )
+        # Applied, every row planned was updated (else nothing was, and this is not reached).
+        rows = counted(len(change.observed), "row")
+        what = f"{rows} updated" if change.table.name in outcome.applied else f"{rows} would change"
+        if change.left:
+            what += f"; {counted(change.left, 'row')} left: the column is another person's there"
         click.echo(f"{change.table.name}: {', '.join(change.columns)}: {what}")
 
 
