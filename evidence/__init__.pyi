@@ -1,5 +1,6 @@
 """Exports of assay.evidence, imported on first use (see __init__.py)."""
 
+from .attest import AttachmentStore as AttachmentStore
 from .attest import Attestation as Attestation
 from .attest import Attested as Attested
 from .attest import AttestingLog as AttestingLog

@@ -17,12 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-import psycopg
-from psycopg.conninfo import conninfo_to_dict
-
 from assay.evidence.attest import AttestingLog
-from assay.evidence.backends.postgres import PostgresLedger
-from assay.evidence.backends.sqlite import SQLiteLedger
 from assay.evidence.checkpoint import Checkpoint
 from assay.evidence.checkpoint_log import CheckpointLog
 from assay.evidence.keys import SigningKey
@@ -162,6 +157,9 @@ def is_conninfo(url: str) -> bool:
     """Whether `url` is a libpq key=value connection string (``host=... dbname=...``)."""
     if "://" in url or "=" not in url:
         return False
+    import psycopg  # only a PostgreSQL ledger needs it: a bundle's verifier never does
+    from psycopg.conninfo import conninfo_to_dict
+
     try:
         return bool(conninfo_to_dict(url))
     except psycopg.Error:
@@ -199,6 +197,10 @@ def open_ledger(
 
 
 def _open(url: str, create: bool, checkpoint_log: CheckpointLog | None) -> Ledger:
+    # Each backend is imported when a ledger of its kind is opened.
+    from assay.evidence.backends.postgres import PostgresLedger
+    from assay.evidence.backends.sqlite import SQLiteLedger
+
     if "://" not in url:
         if not url.strip():
             raise LedgerError(f"empty ledger URL; expected one of: {', '.join(SUPPORTED_URLS)}")

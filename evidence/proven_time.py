@@ -23,16 +23,18 @@ import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-from cryptography import x509
+from typing import TYPE_CHECKING, Any
 
 from assay.evidence.checkpoint import Checkpoint
 from assay.evidence.checkpoint_log import TOKEN, cosignature_kind
 from assay.evidence.cosignature import Cosignature, WitnessKey
 from assay.evidence.note import NoteError, parse_note
-from assay.evidence.timestamp import TimestampError, Token, check_token
 from assay.evidence.verify import LogVerificationError
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from assay.evidence.timestamp import Token
 
 DEFAULT_SKEW = timedelta(minutes=5)
 LATE_SHOWN = 20
@@ -105,6 +107,9 @@ def check_checkpoint(
     token = None
     data = attachments.get(TOKEN)
     if data is not None and policy.tsa_roots:
+        # Imported here: rfc3161-client is needed only when tokens are checked.
+        from assay.evidence.timestamp import TimestampError, check_token
+
         try:
             token = check_token(data, text, list(policy.tsa_roots))
         except TimestampError as exc:

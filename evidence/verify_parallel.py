@@ -17,7 +17,6 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.context import BaseContext
 from typing import TYPE_CHECKING
 
-from assay.evidence.ledger import open_ledger
 from assay.evidence.merkle import Frontier, node_hash
 from assay.evidence.record import GENESIS_PREV, record_hash
 from assay.evidence.verify import LogVerificationError, TreeLevel, VerificationError, Walk, walk
@@ -40,6 +39,9 @@ def chunk_size(size: int, workers: int) -> int:
 def _walk_chunk(
     url: str, start: int, stop: int, sizes: list[int], bounds: TimeBounds | None
 ) -> Walk:
+    # Imported here: bundles are verified with this module too, and need no database.
+    from assay.evidence.ledger import open_ledger
+
     with open_ledger(url, create=False) as ledger:
         prev = GENESIS_PREV
         if start > 0:

@@ -13,7 +13,6 @@ against the previous chunk's last hash when stitching.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import zipfile
 import zlib
@@ -21,13 +20,13 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import pairwise
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, NamedTuple
 
 import orjson
 
 from assay.evidence.bundle.format import MANIFEST, RECORDS, Manifest
 from assay.evidence.merkle import Frontier
-from assay.evidence.record import GENESIS_PREV, StoredRecord
+from assay.evidence.record import GENESIS_PREV
 from assay.evidence.verify import LogVerificationError, VerificationError, Walk, walk
 from assay.evidence.verify_parallel import MIN_CHUNK, stitch
 
@@ -35,7 +34,7 @@ if TYPE_CHECKING:
     from assay.evidence.proven_time import TimeBounds
 
 READ = 1 << 20
-CHUNK_BYTES = 16 << 20
+CHUNK_BYTES = 4 << 20
 """About how much of records.jsonl one chunk holds in memory."""
 CHUNK_BYTES_MAX = 4 * CHUNK_BYTES
 """More than this in one chunk is refused: records skewed to defeat the estimate."""
@@ -129,6 +128,15 @@ class _Lines:
             self.extra = bool(rest)
 
 
+class _Line(NamedTuple):
+    """A line as the walk reads a record (`verify.Stored`), made cheaply: no stored
+    hash, the bytes as read."""
+
+    seq: int
+    hash: str
+    body: bytes
+
+
 def walk_lines(
     data: bytes,
     start: int,
@@ -156,26 +164,18 @@ def walk_lines(
             value = None
         first_prev = value.get("prev") if isinstance(value, dict) else None
         first_prev = first_prev if isinstance(first_prev, str) else None
-    records = (StoredRecord(start + i, "", line) for i, line in enumerate(lines))
+    records = (_Line(start + i, "", line) for i, line in enumerate(lines))
     tree = Frontier(start, left) if left is not None else None
-    # Parsed records hold no cycles, so reference counting frees them all; the cyclic
-    # collector would only rescan them, about a tenth of the time spent here.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        found = walk(
-            records,
-            sizes,
-            start=start,
-            prev=first_prev or "",
-            stop=stop,
-            frontier=tree,
-            hashed=False,
-            bounds=bounds,
-        )
-    finally:
-        if collecting:
-            gc.enable()
+    found = walk(
+        records,
+        sizes,
+        start=start,
+        prev=first_prev or "",
+        stop=stop,
+        frontier=tree,
+        hashed=False,
+        bounds=bounds,
+    )
     if found.error is not None:
         # Its traceback, and the one of the error it was raised in handling, would keep
         # this chunk's lines alive as long as the result is: a chunk for every failure.
