@@ -19,10 +19,14 @@ from enum import StrEnum
 from typing import Any
 
 from assay.evidence import (
+    Ledger,
+    LedgerError,
     Pseudonymizer,
     open_ledger,
+    redact_url,
     to_record_value,
 )
+from assay.evidence.backends.dbapi import SqlLedger
 from assay.evidence.pseudonym import contains_email
 from assay.evidence.signing import DEFAULT_SIGNER, Signer
 from assay.gdpr.dates import add_months
@@ -167,17 +171,16 @@ class RequestBook:
         self.signer = signer
 
     def all(self) -> dict[str, Request]:
-        """Every request, folded from the ledger's ``dsr`` records in order."""
-        requests: dict[str, Request] = {}
+        """Every request, folded from the ledger's ``dsr`` records in order: read through
+        the ledger's request index, so no other record is read."""
         with open_ledger(self.ledger_url) as ledger:
-            for stored in ledger.records():
-                record = stored.record
-                if record.get("kind") == "dsr":
-                    _fold(requests, record)
-        return requests
+            return fold(s.record for s in _indexed(ledger).request_records())
 
     def get(self, request_id: str) -> Request:
-        request = self.all().get(request_id)
+        """The request `request_id`, folded from its own records alone."""
+        with open_ledger(self.ledger_url) as ledger:
+            steps = _indexed(ledger).request_records(request_id)
+            request = fold(s.record for s in steps).get(request_id)
         if request is None:
             raise RequestError(
                 f"no request {request_id!r} in the ledger {self.ledger_url}",
@@ -301,6 +304,23 @@ def _refuse_addresses(fields: Mapping[str, Any]) -> None:
                 remediation="describe it without the address (the request id names the "
                 "subject), e.g. 'reply from the account address'",
             )
+
+
+def _indexed(ledger: Ledger) -> SqlLedger[Any]:
+    """`ledger` as the keeper of a request index (every SQL ledger is one)."""
+    if not isinstance(ledger, SqlLedger):
+        raise LedgerError(f"ledger {redact_url(ledger.url)} keeps no request index")
+    return ledger
+
+
+def fold(records: Iterable[Mapping[str, Any]]) -> dict[str, Request]:
+    """The requests that `records` (in seq order) make, by id; records of another kind
+    are passed over."""
+    requests: dict[str, Request] = {}
+    for record in records:
+        if record.get("kind") == "dsr":
+            _fold(requests, record)
+    return requests
 
 
 def _fold(requests: dict[str, Request], record: Mapping[str, Any]) -> None:

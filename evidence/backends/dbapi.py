@@ -1,9 +1,10 @@
 """What every SQL ledger backend does the same way, written once over DB-API connections.
 
 `SqlLedger` holds the `assay.evidence.ledger.Ledger` methods: sealing a batch under the
-write lock, paged reads, tree nodes, checkpoints and the pseudonym vault; and the run
-index (`run_index`), kept in each append's transaction and read by `runs`,
-`runs_with_prefix` and `run_records`. A backend
+write lock, paged reads, tree nodes, checkpoints and the pseudonym vault; and two
+derived indexes kept in each append's transaction: the run index (`run_index`), read by
+`runs`, `runs_with_prefix` and `run_records`, and the request index (`request_index`),
+read by `request_records`. A backend
 (`sqlite`, `postgres`) gives it its statements as data (`Dialect`: parameter marker,
 page size, the few expressions that differ) and fills in the hooks that really differ:
 opening and migrating, the append transaction and how it serialises writers, bulk
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
+from assay.evidence.backends.request_index import RequestSql, index_requests, request_sql
 from assay.evidence.backends.run_index import (
     RunEntry,
     RunSql,
@@ -91,6 +93,7 @@ class Dialect:
     vault_get: str
     vault_erase: str
     runs: RunSql
+    requests: RequestSql
 
     @classmethod
     def of(
@@ -120,6 +123,7 @@ class Dialect:
             vault_get=f"SELECT value FROM pii_vault WHERE pseudonym = {m}",
             vault_erase=f"DELETE FROM pii_vault WHERE pseudonym = {m}",
             runs=run_sql(m),
+            requests=request_sql(m),
         )
 
 
@@ -220,6 +224,11 @@ class SqlLedger(ABC, Generic[_Db]):
         the open append transaction (`run_index.rebuild`)."""
 
     @abstractmethod
+    def _create_request_index(self) -> None:
+        """Create the request index's table if missing and fill it from the records, in
+        the open append transaction (`request_index.rebuild`)."""
+
+    @abstractmethod
     def _select_nodes(self, keys: Sequence[NodeKey]) -> list[tuple[Any, ...]]:
         """``(level, idx, hash)`` rows of the stored nodes among `keys` (caller locks)."""
 
@@ -311,9 +320,11 @@ class SqlLedger(ABC, Generic[_Db]):
             ],
         )
         self._insert_many("tree_nodes", nodes)
-        # The run index moves with the records: in this transaction, all or nothing.
+        # The indexes move with the records: in this transaction, all or nothing.
         seqs = (record.seq for record in sealed)
         index_records(self._fetch_all, self.dialect.runs.mark, zip(seqs, entries, strict=True))
+        seqs = (record.seq for record in sealed)
+        index_requests(self._fetch_all, self.dialect.requests.mark, zip(seqs, entries, strict=True))
         checkpoint = None
         if key is not None:
             checkpoint = sign_tree(key, first_seq + len(sealed), root)
@@ -460,6 +471,35 @@ class SqlLedger(ABC, Generic[_Db]):
                     self._create_run_index()
             except self.driver_error as exc:
                 raise self._error("cannot rebuild the run index", exc) from None
+
+    # -- the request index ---------------------------------------------------------------
+
+    def request_records(self, request: str | None = None) -> Iterator[StoredRecord]:
+        """The data-subject request records (kind ``dsr``; of request `request` only, when
+        given) in seq order, read through the request index a page at a time: no other
+        record is read. Nothing for a request the index does not know."""
+        page = self.dialect.page
+        sql = self.dialect.requests
+        bound = _MIN_SEQ
+        while True:
+            if request is None:
+                rows = self._rows(sql.steps_from, (bound, page))
+            else:
+                rows = self._rows(sql.request_steps_from, (request, bound, page))
+            yield from map(_row_record, rows)
+            if len(rows) < page:
+                return
+            bound = rows[-1][0] + 1
+
+    def rebuild_request_index(self) -> None:
+        """Make the request index anew from the stored records (creating its table if
+        missing), under the append lock, in one transaction."""
+        with self._lock:
+            try:
+                with self._appending():
+                    self._create_request_index()
+            except self.driver_error as exc:
+                raise self._error("cannot rebuild the request index", exc) from None
 
     def _fetch_nodes(self, keys: Sequence[NodeKey]) -> list[bytes]:
         if not keys:

@@ -19,14 +19,16 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from assay.evidence.backends import run_index
+from assay.evidence.backends import request_index, run_index
 from assay.evidence.backends.dbapi import Dialect, SqlLedger
 from assay.evidence.backends.postgres_schema import (
     MIGRATION_LOCK,
     MIGRATIONS,
+    REQUEST_INDEX,
     RUN_INDEX,
     TABLES,
     WRITER_PRIVILEGES,
+    fill_request_index,
     fill_run_index,
 )
 from assay.evidence.checkpoint_log import CheckpointLog
@@ -123,14 +125,18 @@ class PostgresLedger(SqlLedger[psycopg.Connection[Any]]):
                 )
             self._upgrade()
         self._check_tables(self._missing(TABLES))
-        if self._missing(run_index.TABLES):
-            # Derived from the records: a dropped index is rebuilt, not damage. A role
-            # that may only read cannot, and needs not: verification never reads it.
-            try:
-                with self._appending():
-                    self._create_run_index()
-            except psycopg.errors.InsufficientPrivilege:
-                pass
+        # Derived from the records: a dropped index is rebuilt, not damage. A role that
+        # may only read cannot, and needs not: verification never reads them.
+        for tables, fill in (
+            (run_index.TABLES, self._create_run_index),
+            (request_index.TABLES, self._create_request_index),
+        ):
+            if self._missing(tables):
+                try:
+                    with self._appending():
+                        fill()
+                except psycopg.errors.InsufficientPrivilege:
+                    pass
 
     def _missing(self, tables: Sequence[str]) -> list[str]:
         found = self._db.execute(
@@ -197,6 +203,11 @@ class PostgresLedger(SqlLedger[psycopg.Connection[Any]]):
         for statement in RUN_INDEX:
             self._db.execute(statement.encode())
         fill_run_index(self._fetch_all)
+
+    def _create_request_index(self) -> None:
+        for statement in REQUEST_INDEX:
+            self._db.execute(statement.encode())
+        fill_request_index(self._fetch_all)
 
     def _select_nodes(self, keys: Sequence[NodeKey]) -> list[tuple[Any, ...]]:
         with self._db.cursor(binary=True) as cursor:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from assay.evidence.backends import request_index
 from assay.evidence.backends.run_index import Execute, rebuild
 
 MIGRATION_LOCK = 0x617373_6179_6576  # "assay" "ev": serialises migrating processes
@@ -115,10 +116,24 @@ _CHECKPOINT_ATTACHMENTS = [
     *_append_only("checkpoint_attachments", "checkpoint attachments"),
 ]
 
+REQUEST_INDEX = (
+    "CREATE TABLE IF NOT EXISTS dsr_records (seq BIGINT PRIMARY KEY, request TEXT NOT NULL)",
+    # One request's steps: a range of this index.
+    "CREATE INDEX IF NOT EXISTS dsr_records_by_request ON dsr_records (request, seq)",
+)
+"""The request index's table (`request_index`), created if missing."""
+
+
+def fill_request_index(execute: Execute) -> None:
+    """Fill the request index from the records already stored, 5,000 at a time."""
+    request_index.rebuild(execute, "%s", 5000)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _V1,
     [*RUN_INDEX, fill_run_index],
     _CHECKPOINT_ATTACHMENTS,
+    [*REQUEST_INDEX, fill_request_index],
 )
 
 TABLES = (
@@ -144,6 +159,8 @@ WRITER_PRIVILEGES: tuple[tuple[str, str], ...] = (
     # The run index is derived and kept up to date by each append.
     ("SELECT, INSERT, UPDATE", "runs"),
     ("SELECT, INSERT, UPDATE", "run_segments"),
+    # The request index likewise: one row per request step appended.
+    ("SELECT, INSERT", "dsr_records"),
     # Raw personal values: kept, replaced and erased by the writer.
     ("SELECT, INSERT, UPDATE, DELETE", "pii_vault"),
 )

@@ -17,9 +17,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from assay.evidence.backends import run_index
+from assay.evidence.backends import request_index, run_index
 from assay.evidence.backends.dbapi import Dialect, SqlLedger
-from assay.evidence.backends.sqlite_schema import MIGRATIONS, TABLES, create_run_index
+from assay.evidence.backends.sqlite_schema import (
+    MIGRATIONS,
+    TABLES,
+    create_request_index,
+    create_run_index,
+)
 from assay.evidence.checkpoint_log import CheckpointLog
 from assay.evidence.merkle import NodeKey
 from assay.evidence.record import LedgerDamagedError, LedgerError
@@ -121,10 +126,13 @@ class SQLiteLedger(SqlLedger[sqlite3.Connection]):
             for (name,) in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         }
         self._check_tables([table for table in TABLES if table not in present])
+        # Derived from the records: a dropped index is rebuilt, not damage.
         if not present.issuperset(run_index.TABLES):
-            # Derived from the records: a dropped index is rebuilt, not damage.
             with self._appending():
                 self._create_run_index()
+        if not present.issuperset(request_index.TABLES):
+            with self._appending():
+                self._create_request_index()
 
     def _switch_to_wal(self) -> str:
         # Processes racing to open a fresh file all try to switch it to WAL; SQLite
@@ -192,6 +200,9 @@ class SQLiteLedger(SqlLedger[sqlite3.Connection]):
 
     def _create_run_index(self) -> None:
         create_run_index(self._db)
+
+    def _create_request_index(self) -> None:
+        create_request_index(self._db)
 
     def _select_nodes(self, keys: Sequence[NodeKey]) -> list[tuple[Any, ...]]:
         # Point lookups on the primary key; one statement however many keys.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
+from assay.evidence.backends import request_index
 from assay.evidence.backends.run_index import rebuild
 from assay.evidence.merkle import Frontier, leaf_hash
 
@@ -160,6 +161,22 @@ def _create_checkpoint_attachments(db: sqlite3.Connection) -> None:
     _append_only(db, "checkpoint_attachments")
 
 
+REQUEST_INDEX = (
+    "CREATE TABLE IF NOT EXISTS dsr_records (seq INTEGER PRIMARY KEY, request TEXT NOT NULL)",
+    # One request's steps: a range of this index.
+    "CREATE INDEX IF NOT EXISTS dsr_records_by_request ON dsr_records (request, seq)",
+)
+"""The request index's table (`request_index`), created if missing."""
+
+
+def create_request_index(db: sqlite3.Connection) -> None:
+    """The request index (`request_index`), filled from the records already stored, a
+    page at a time. Derived and outside the chain: also how a dropped index is rebuilt."""
+    for statement in REQUEST_INDEX:
+        db.execute(statement)
+    request_index.rebuild(lambda query, params: db.execute(query, params).fetchall(), "?", _PAGE)
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _create_records,
     _create_tree_nodes,
@@ -168,6 +185,7 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _drop_unique_prev,
     create_run_index,
     _create_checkpoint_attachments,
+    create_request_index,
 )
 
 TABLES = ("meta", "records", "tree_nodes", "checkpoints", "pii_vault", "checkpoint_attachments")

@@ -32,6 +32,7 @@ from assay.evidence import (
     verify_ledger,
 )
 from assay.evidence.attest import Attestation, AttestingLog, fill_gaps
+from assay.evidence.backends import sqlite_schema
 from assay.evidence.checkpoint_log import TOKEN
 from assay.evidence.proven_time import TimePolicy
 from assay.evidence.timestamp import (
@@ -285,12 +286,10 @@ def test_a_ledger_from_before_attachments_gains_the_table_and_keeps_its_records(
     with open_ledger(f"sqlite:///{path}") as ledger:
         checkpoint = ledger.append(_entries(2), key=log_key).checkpoint
     assert checkpoint is not None
-    with sqlite3.connect(path) as raw:  # as the previous schema version left it
-        (version,) = raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    with sqlite3.connect(path) as raw:  # as the schema version before attachments left it
+        version = sqlite_schema.MIGRATIONS.index(sqlite_schema._create_checkpoint_attachments)
         raw.execute("DROP TABLE checkpoint_attachments")
-        raw.execute(
-            "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(int(version) - 1),)
-        )
+        raw.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),))
     with open_ledger(f"sqlite:///{path}") as ledger:
         assert ledger.attach(checkpoint, TOKEN, b"token")
         assert ledger.attachments(checkpoint) == {TOKEN: b"token"}

@@ -151,7 +151,7 @@ def test_threads_sharing_one_ledger_never_fork_it(ledger: SQLiteLedger) -> None:
 def test_the_file_is_in_wal_mode_with_full_sync(ledger: SQLiteLedger, db_path: Path) -> None:
     raw = sqlite3.connect(db_path)
     assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-    assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("7",)
+    assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("8",)
     raw.close()
     # synchronous is a per-connection setting, so ask the ledger's own connection.
     assert ledger._db.execute("PRAGMA synchronous").fetchone() == (2,)  # 2 = FULL
@@ -173,7 +173,7 @@ def test_a_ledger_from_a_newer_assay_is_refused(db_path: Path) -> None:
     with raw:
         raw.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     raw.close()
-    with pytest.raises(LedgerError, match=r"schema version 99.*up to 7: upgrade assay"):
+    with pytest.raises(LedgerError, match=r"schema version 99.*up to 8: upgrade assay"):
         SQLiteLedger(db_path)
 
 

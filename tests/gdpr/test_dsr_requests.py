@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -115,3 +116,29 @@ def test_unknown_requests_and_types_are_named(book: RequestBook) -> None:
         book.open_request("deletion", ALICE)
     with pytest.raises(RequestError, match="in the future"):
         book.open_request("access", ALICE, received=date(2030, 1, 1))
+
+
+def test_requests_are_read_through_the_ledgers_index_alone(
+    book: RequestBook, tmp_path: Path
+) -> None:
+    """The queue folds the request steps the ledger's index points at, and nothing else:
+    a run record made unreadable behind the ledger's back does not trouble it (a full
+    scan would stop there), while a step the index no longer lists drops out of it."""
+    bob = [Identity("email", "bob@example.com")]
+    first = book.open_request("access", ALICE)
+    with open_ledger(book.ledger_url) as ledger:
+        ledger.append([{"kind": "result", "run": "r-1", "status": "pass"}])
+    second = book.open_request("erasure", bob)
+    book.advance(first, State.VERIFIED, method="reply")
+    raw = sqlite3.connect(tmp_path / "ledger.db", isolation_level=None)
+    for (trigger,) in raw.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"):
+        raw.execute(f"DROP TRIGGER {trigger}")
+    raw.execute("UPDATE records SET body = ? WHERE seq = 1", (b"not a record",))
+    assert {r.id: r.state for r in book.listing()} == {
+        first.id: State.VERIFIED,
+        second.id: State.RECEIVED,
+    }
+    assert book.get(first.id).history[-1][0] == "verified"
+    raw.execute("DELETE FROM dsr_records WHERE seq = (SELECT max(seq) FROM dsr_records)")
+    raw.close()
+    assert book.get(first.id).state == State.RECEIVED

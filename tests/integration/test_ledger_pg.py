@@ -66,14 +66,15 @@ def test_the_schema_is_sqlites_with_a_lock_row_and_a_version(
             "runs",
             "run_segments",
             "checkpoint_attachments",
+            "dsr_records",
         }
-        assert con.execute("SELECT value FROM meta").fetchall() == [("3",)]
+        assert con.execute("SELECT value FROM meta").fetchall() == [("4",)]
         assert con.execute("SELECT id FROM append_lock").fetchall() == [(1,)]
     open_ledger(pg_dsn).close()  # reopening migrates nothing
     with raw(pg_dsn) as con:
         con.execute("UPDATE meta SET value = '9' WHERE key = 'schema_version'")
     with pytest.raises(
-        LedgerError, match=r"schema version 9, but this assay knows versions up to 3"
+        LedgerError, match=r"schema version 9, but this assay knows versions up to 4"
     ):
         open_ledger(pg_dsn)
 
