@@ -9,10 +9,10 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader
 
+from assay.engine.formats.html import _env as report_environment
 from assay.serve.tokens import Permission
-from assay.words import counted
 
 
 def _pct(score: float | None) -> str:
@@ -21,13 +21,8 @@ def _pct(score: float | None) -> str:
 
 @cache
 def environment() -> Environment:
-    env = Environment(
-        loader=PackageLoader("assay.serve", "templates"),
-        autoescape=select_autoescape(["html", "j2"], default=True),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["counted"] = lambda n, noun, plural=None: counted(int(n), noun, plural)
+    # The HTML report's settings and filters (autoescaping, `counted`), over our templates.
+    env = report_environment().overlay(loader=PackageLoader("assay.serve", "templates"))
     # As the record holds it, quotes and all: autoescaping makes it safe in the page.
     env.filters["pretty"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False)
     env.filters["pct"] = _pct
