@@ -132,18 +132,7 @@ def queue(request: Request, viewer: Privacy, closed: bool = False) -> Response:
 
 @router.get("/dsr/{request_id}")
 def request_page(request: Request, viewer: Privacy, request_id: str) -> Response:
-    desk = desk_of(request)
-    book = desk.book()
-    found = book.get(request_id)
-    return page(
-        request,
-        "dsr_request.html.j2",
-        r=found,
-        today=book.clock().date(),
-        next_step=next_step(found, book.clock().date()),
-        actions=desk.actions,
-        outcome=None,
-    )
+    return _request_page(request, desk_of(request), request_id, None)
 
 
 @router.post("/dsr/{request_id}/{action}")
@@ -154,14 +143,22 @@ async def act(request: Request, form: Acting, request_id: str, action: str) -> R
     outcome = await run_in_threadpool(_run_action, desk, form, request_id, action)
     if outcome is None:
         return RedirectResponse(f"/dsr/{request_id}", status_code=303)
+    return _request_page(request, desk, request_id, outcome)
+
+
+def _request_page(
+    request: Request, desk: DsrDesk, request_id: str, outcome: ErasureOutcome | None
+) -> Response:
+    """A request's page, with the erasure's outcome when an action just ran one."""
     book = desk.book()
     found = book.get(request_id)
+    today = book.clock().date()
     return page(
         request,
         "dsr_request.html.j2",
         r=found,
-        today=book.clock().date(),
-        next_step=next_step(found, book.clock().date()),
+        today=today,
+        next_step=next_step(found, today),
         actions=desk.actions,
         outcome=outcome,
     )
