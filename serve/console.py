@@ -19,7 +19,7 @@ from assay.engine.models import Waiver
 from assay.errors import AssayError
 from assay.evidence import LedgerReport, SigningKey, VerifierKey, open_ledger, verify_ledger
 from assay.evidence.backends.dbapi import SqlLedger
-from assay.serve.data import ControlText, FindingsCache, Titles
+from assay.serve.data import ControlText, FindingsCache, RunView, Titles, run_view
 from assay.serve.proxy import ProxyIdentity
 from assay.serve.sessions import Sessions
 from assay.serve.tokens import TokenStore
@@ -120,6 +120,10 @@ class Console:
 
         threading.Thread(target=work, name="assay-verify", daemon=True).start()
         return True
+
+    def run_view(self, run: str) -> RunView:
+        """Everything a run's page (and the API) shows of `run`; NotFound for an unknown run."""
+        return run_view(self.ledger, run, self.catalog.titles, self.findings)
 
     def close(self) -> None:
         self.ledger.close()

@@ -54,8 +54,8 @@ class ControlText:
 
 
 @dataclass(frozen=True)
-class RunRow:
-    """One run in the runs list."""
+class Run:
+    """One run in the runs list (and the API's answer for a run)."""
 
     run: str
     profile: str | None
@@ -67,6 +67,7 @@ class RunRow:
     by_status: dict[str, int]
     waived: int
     score: float | None
+    """passed / (passed + unwaived failures); None for an incomplete run."""
     first_seq: int
     last_seq: int
     checkpoint: str | None
@@ -79,8 +80,8 @@ class RunRow:
 
 
 @dataclass(slots=True)
-class FindingRow:
-    """One result record of a run, as the findings table shows it."""
+class Finding:
+    """One result record of a run, as the findings table (and the API) shows it."""
 
     seq: int
     hash: str
@@ -115,7 +116,7 @@ class FindingQuery:
     page: int = 1
     per_page: int = 100
 
-    def apply(self, rows: Sequence[FindingRow]) -> list[FindingRow]:
+    def apply(self, rows: Sequence[Finding]) -> list[Finding]:
         picked = [
             r
             for r in rows
@@ -145,13 +146,13 @@ _SORT_KEYS = {
 class RunView:
     """A run's page: its row, its scores per criterion, its trend, its findings."""
 
-    row: RunRow
+    row: Run
     frameworks: list[FrameworkScore]
     """Each finding counted once per framework its control maps to."""
     scores: list[CriterionScore]
     trend: list[tuple[str, float | None]]
     """(label, overall score) of the finished runs of its profile up to it, oldest first."""
-    findings: list[FindingRow]
+    findings: list[Finding]
     baseline: str | None
     """The finished run over the same targets before it, changes are relative to."""
     gone: int = 0
@@ -172,12 +173,12 @@ class Checkpoints:
         return self.all[at] if at < len(self.all) else None
 
 
-def run_row(entry: RunEntry, checkpoints: Checkpoints) -> RunRow:
+def run_row(entry: RunEntry, checkpoints: Checkpoints) -> Run:
     counts = run_counts(entry.counts) if entry.counts else {}
     by_status = {str(k): int(v) for k, v in counts.get("by_status", {}).items()}
     waived = int(counts.get("waived", 0))
     covering = checkpoints.covering(entry.last_seq)
-    return RunRow(
+    return Run(
         run=entry.run,
         profile=entry.profile,
         targets=entry.targets,
@@ -194,7 +195,7 @@ def run_row(entry: RunEntry, checkpoints: Checkpoints) -> RunRow:
     )
 
 
-def list_runs(ledger: SqlLedger[Any], *, limit: int = 200) -> list[RunRow]:
+def list_runs(ledger: SqlLedger[Any], *, limit: int = 200) -> list[Run]:
     """The last `limit` runs, newest first, from the index alone."""
     checkpoints = Checkpoints(ledger.checkpoints())
     return [run_row(e, checkpoints) for e in ledger.runs(limit=limit)]
@@ -208,9 +209,12 @@ def find_run(ledger: SqlLedger[Any], run: str) -> RunEntry:
     return matches[0]
 
 
-def _bodies(ledger: SqlLedger[Any], run: str) -> Iterable[tuple[int, str, dict[str, Any]]]:
+def _results(ledger: SqlLedger[Any], run: str) -> Iterable[tuple[int, str, dict[str, Any]]]:
+    """The ``result`` records of `run`, parsed: ``(seq, hash, record)`` in seq order."""
     for stored in ledger.run_records(run):
-        yield stored.seq, stored.hash, orjson.loads(stored.body)
+        rec = orjson.loads(stored.body)
+        if rec.get("kind") == "result":
+            yield stored.seq, stored.hash, rec
 
 
 def baseline_of(ledger: SqlLedger[Any], entry: RunEntry) -> RunEntry | None:
@@ -221,12 +225,12 @@ def baseline_of(ledger: SqlLedger[Any], entry: RunEntry) -> RunEntry | None:
     return None
 
 
-def finding_row(seq: int, digest: str, rec: dict[str, Any], change: str | None) -> FindingRow:
+def finding_row(seq: int, digest: str, rec: dict[str, Any], change: str | None) -> Finding:
     control = rec.get("control") or {}
     resource = rec.get("resource") or {}
     waiver = rec.get("waiver")
     status = str(rec.get("status"))
-    return FindingRow(
+    return Finding(
         seq=seq,
         hash=digest,
         control=str(control.get("id")),
@@ -243,9 +247,7 @@ def finding_row(seq: int, digest: str, rec: dict[str, Any], change: str | None) 
     )
 
 
-def framework_scores(
-    findings: Iterable[FindingRow], titles: dict[str, str]
-) -> list[FrameworkScore]:
+def framework_scores(findings: Iterable[Finding], titles: dict[str, str]) -> list[FrameworkScore]:
     """Per framework, its findings' statuses, each finding once however many of the
     framework's criteria its control maps to."""
     tallies: dict[str, FrameworkScore] = {}
@@ -281,12 +283,12 @@ class FindingsCache:
 
     def __init__(self, keep: int = 4) -> None:
         self.keep = keep
-        self._kept: OrderedDict[tuple[Any, ...], tuple[list[FindingRow], int]] = OrderedDict()
+        self._kept: OrderedDict[tuple[Any, ...], tuple[list[Finding], int]] = OrderedDict()
         self._lock = threading.Lock()
 
     def of(
         self, ledger: SqlLedger[Any], entry: RunEntry, base: RunEntry | None
-    ) -> tuple[list[FindingRow], int]:
+    ) -> tuple[list[Finding], int]:
         """The findings of `entry` with their change since `base`, and how many of the
         baseline's results it no longer has."""
         key = (ledger.url, _version(entry), None if base is None else _version(base))
@@ -308,19 +310,16 @@ def _version(entry: RunEntry) -> tuple[str, int, int]:
 
 def compared(
     ledger: SqlLedger[Any], entry: RunEntry, base: RunEntry | None
-) -> tuple[list[FindingRow], int]:
+) -> tuple[list[Finding], int]:
     """`FindingsCache.of`, read from the ledger."""
     before: dict[str, str] | None = None
     if base is not None:
         before = {
             str(rec.get("fingerprint")): str(rec.get("status"))
-            for _, _, rec in _bodies(ledger, base.run)
-            if rec.get("kind") == "result"
+            for _, _, rec in _results(ledger, base.run)
         }
     findings = []
-    for seq, digest, rec in _bodies(ledger, entry.run):
-        if rec.get("kind") != "result":
-            continue
+    for seq, digest, rec in _results(ledger, entry.run):
         change = None
         if before is not None:
             change = _change(before.pop(str(rec.get("fingerprint")), None), str(rec.get("status")))
@@ -380,15 +379,15 @@ def trend_of(ledger: SqlLedger[Any], entry: RunEntry) -> list[tuple[str, float |
 
 
 @dataclass(frozen=True)
-class Finding:
-    """One result record, whole, with the run it belongs to."""
+class Record:
+    """One result record, whole, with its finding."""
 
-    row: FindingRow
+    row: Finding
     record: dict[str, Any]
     body: bytes
 
 
-def finding(ledger: SqlLedger[Any], seq: int) -> Finding:
+def finding(ledger: SqlLedger[Any], seq: int) -> Record:
     """The result record at `seq`; NotFound if there is none or it is not a result."""
     stored = ledger.record(seq)
     if stored is None:
@@ -396,7 +395,7 @@ def finding(ledger: SqlLedger[Any], seq: int) -> Finding:
     rec = orjson.loads(stored.body)
     if not isinstance(rec, dict) or rec.get("kind") != "result":
         raise NotFound(f"record {seq} is not a result")
-    return Finding(finding_row(seq, stored.hash, rec, None), rec, stored.body)
+    return Record(finding_row(seq, stored.hash, rec, None), rec, stored.body)
 
 
 @dataclass(frozen=True)
@@ -412,14 +411,10 @@ def diff(ledger: SqlLedger[Any], run_a: str, run_b: str) -> list[DiffRow]:
     """What changed from run A to run B (unchanged results left out), by change kind."""
     a, b = find_run(ledger, run_a), find_run(ledger, run_b)
     before: dict[str, dict[str, Any]] = {
-        str(rec["fingerprint"]): rec
-        for _, _, rec in _bodies(ledger, a.run)
-        if rec.get("kind") == "result"
+        str(rec["fingerprint"]): rec for _, _, rec in _results(ledger, a.run)
     }
     rows = []
-    for _, _, rec in _bodies(ledger, b.run):
-        if rec.get("kind") != "result":
-            continue
+    for _, _, rec in _results(ledger, b.run):
         prev = before.pop(str(rec["fingerprint"]), None)
         change = classify(None if prev is None else str(prev["status"]), str(rec["status"]))
         if change is not Change.UNCHANGED:

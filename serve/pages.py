@@ -6,6 +6,7 @@ import json
 import math
 import tempfile
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -44,21 +45,29 @@ def runs(request: Request, viewer: Reader) -> Response:
     return page(request, "runs.html.j2", rows=rows)
 
 
+def finding_query(
+    status: str = "",
+    severity: str = "",
+    change: str = "",
+    q: Annotated[str, Query(description="Text in the control, resource or reason")] = "",
+    sort: Annotated[str, Query(description=f"One of {', '.join(data.SORTS)}")] = "severity",
+) -> data.FindingQuery:
+    """The findings' filter, search and sort from the query string, on a run's page and in
+    the API alike."""
+    return data.FindingQuery(status, severity, change, q, sort)
+
+
 @router.get("/runs/{run}")
 def run(
     request: Request,
     viewer: Reader,
     run: str,
-    status: str = "",
-    severity: str = "",
-    change: str = "",
-    q: str = "",
-    sort: str = "severity",
+    asked: Annotated[data.FindingQuery, Depends(finding_query)],
     page_no: Annotated[int, Query(alias="page", ge=1)] = 1,
 ) -> Response:
     console = console_of(request)
-    view = data.run_view(console.ledger, run, console.catalog.titles, console.findings)
-    query = data.FindingQuery(status, severity, change, q, sort, page_no)
+    view = console.run_view(run)
+    query = replace(asked, page=page_no)
     picked = query.apply(view.findings)
     pages = max(1, math.ceil(len(picked) / query.per_page))
     start = (min(page_no, pages) - 1) * query.per_page
