@@ -167,6 +167,12 @@ def not_collected(name: str) -> dict[str, Any]:
     }
 
 
+def read_if_wanted(wanted: frozenset[str] | None, name: str, read: Callable[[], Any]) -> Any:
+    """`read()` when the run's plan wants attribute `name` (`wanted` None: it wants every
+    one), else the `not_collected` marker, without reading."""
+    return read() if wanted is None or name in wanted else not_collected(name)
+
+
 def attributes_needed(
     check_name: str | None = None, rule: Mapping[str, Any] | None = None
 ) -> frozenset[str] | None:

@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from assay.checks.aws.organization import OrganizationOptions
-from assay.checks.aws.reading import listing
+from assay.checks.aws.reading import listing, paginate
 from assay.checks.registry import provider
 from assay.errors import AssayError
 
@@ -190,6 +190,37 @@ class AwsConnection:
     def per_region(self, func: Callable[[str], R]) -> list[tuple[str, R]]:
         """`(region, func(region))` for every collected region, read on the bounded pool."""
         return list(zip(self.regions, self.parallel(func, self.regions), strict=True))
+
+    def listed_per_region(
+        self, service: str, operation: str, key: str, permission: str, **kwargs: Any
+    ) -> list[tuple[str, Any]]:
+        """`(region, item)` for every item under `key` of a paginated list call, made in
+        every collected region on the bounded pool (`paginate`: a refused list fails)."""
+        return [
+            (region, item)
+            for region, items in self.per_region(
+                lambda region: paginate(
+                    self.client(service, region), operation, key, permission, **kwargs
+                )
+            )
+            for item in items
+        ]
+
+    def region_snapshots(
+        self, resource_type: str, service: str, read: Callable[[str], dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """One `resource_type` snapshot per collected region (a resource standing for the
+        account's settings of `service` there), its attributes `read(region)` on the pool."""
+        return [
+            {
+                "type": resource_type,
+                "id": f"arn:{self.partition}:{service}:{region}:{self.account}:region",
+                "name": region,
+                "scope": self.scope(region),
+                "attributes": attributes,
+            }
+            for region, attributes in self.per_region(read)
+        ]
 
     def shared(self, key: str, read: Callable[[], T]) -> T:
         """`read()` once per connection, whichever collector asks first; the rest wait for it.

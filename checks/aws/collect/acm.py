@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from assay.checks.aws.provider import DESCRIBE_REGIONS, AwsConnection
-from assay.checks.aws.reading import paginate, timestamp
+from assay.checks.aws.reading import timestamp
 from assay.checks.registry import collector
 
 CERTIFICATE = "aws.acm.certificate"
@@ -30,27 +30,20 @@ def collect_certificates(conn: AwsConnection) -> Iterator[dict[str, Any]]:
     Attributes: `domain`, `status`, `type` (``AMAZON_ISSUED``, ``IMPORTED``...),
     `not_after` (RFC 3339, or None before issue), `in_use` (bool) and `renewal_eligibility`.
     """
-    for region, certificates in conn.per_region(
-        lambda region: paginate(
-            conn.client("acm", region),
-            "list_certificates",
-            "CertificateSummaryList",
-            _LIST,
-            CertificateStatuses=_STATUSES,
-        )
+    for region, cert in conn.listed_per_region(
+        "acm", "list_certificates", "CertificateSummaryList", _LIST, CertificateStatuses=_STATUSES
     ):
-        for cert in certificates:
-            yield {
-                "type": CERTIFICATE,
-                "id": cert["CertificateArn"],
-                "name": cert.get("DomainName") or cert["CertificateArn"].rsplit("/", 1)[-1],
-                "scope": conn.scope(region),
-                "attributes": {
-                    "domain": cert.get("DomainName"),
-                    "status": cert.get("Status"),
-                    "type": cert.get("Type"),
-                    "not_after": timestamp(cert.get("NotAfter")),
-                    "in_use": bool(cert.get("InUse", False)),
-                    "renewal_eligibility": cert.get("RenewalEligibility"),
-                },
-            }
+        yield {
+            "type": CERTIFICATE,
+            "id": cert["CertificateArn"],
+            "name": cert.get("DomainName") or cert["CertificateArn"].rsplit("/", 1)[-1],
+            "scope": conn.scope(region),
+            "attributes": {
+                "domain": cert.get("DomainName"),
+                "status": cert.get("Status"),
+                "type": cert.get("Type"),
+                "not_after": timestamp(cert.get("NotAfter")),
+                "in_use": bool(cert.get("InUse", False)),
+                "renewal_eligibility": cert.get("RenewalEligibility"),
+            },
+        }

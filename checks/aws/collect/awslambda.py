@@ -8,8 +8,8 @@ from typing import Any
 
 from assay.checks.aws.policy import parse
 from assay.checks.aws.provider import DESCRIBE_REGIONS, AwsConnection
-from assay.checks.aws.reading import paginate, read_attribute
-from assay.checks.registry import collector, not_collected
+from assay.checks.aws.reading import read_attribute
+from assay.checks.registry import collector, read_if_wanted
 
 FUNCTION = "aws.lambda.function"
 _LIST = "lambda:ListFunctions"
@@ -32,10 +32,7 @@ def collect_functions(
     function URL, ``NONE`` letting anyone invoke it, or None without a URL); those two are
     read only when wanted (None: always).
     """
-    listed = conn.per_region(
-        lambda region: paginate(conn.client("lambda", region), "list_functions", "Functions", _LIST)
-    )
-    items = [(region, f) for region, found in listed for f in found]
+    items = conn.listed_per_region("lambda", "list_functions", "Functions", _LIST)
     yield from conn.parallel(partial(_function, conn, wanted), items)
 
 
@@ -53,21 +50,25 @@ def _function(
         "attributes": {
             "runtime": function.get("Runtime"),
             "package_type": function.get("PackageType", "Zip"),
-            "policy": read_attribute(
-                partial(client.get_policy, FunctionName=name),
-                lambda found: parse(found["Policy"]),
-                permission=_POLICY,
-                absent={"ResourceNotFoundException"},
-            )
-            if wanted is None or "policy" in wanted
-            else not_collected("policy"),
-            "url_auth_type": read_attribute(
-                partial(client.get_function_url_config, FunctionName=name),
-                lambda found: found.get("AuthType"),
-                permission=_URL,
-                absent={"ResourceNotFoundException"},
-            )
-            if wanted is None or "url_auth_type" in wanted
-            else not_collected("url_auth_type"),
+            "policy": read_if_wanted(
+                wanted,
+                "policy",
+                lambda: read_attribute(
+                    partial(client.get_policy, FunctionName=name),
+                    lambda found: parse(found["Policy"]),
+                    permission=_POLICY,
+                    absent={"ResourceNotFoundException"},
+                ),
+            ),
+            "url_auth_type": read_if_wanted(
+                wanted,
+                "url_auth_type",
+                lambda: read_attribute(
+                    partial(client.get_function_url_config, FunctionName=name),
+                    lambda found: found.get("AuthType"),
+                    permission=_URL,
+                    absent={"ResourceNotFoundException"},
+                ),
+            ),
         },
     }

@@ -55,14 +55,9 @@ def collect_regions(conn: AwsConnection) -> Iterator[dict[str, Any]]:
     resources by (from ``ListOfTags`` and ``Conditions.StringEquals``) and `resources`
     its resource ARN patterns.
     """
-    for region, plans in conn.per_region(partial(_plans, conn)):
-        yield {
-            "type": REGION,
-            "id": f"arn:{conn.partition}:backup:{region}:{conn.account}:region",
-            "name": region,
-            "scope": conn.scope(region),
-            "attributes": {"plans": plans},
-        }
+    yield from conn.region_snapshots(
+        REGION, "backup", lambda region: {"plans": _plans(conn, region)}
+    )
 
 
 def _plans(conn: AwsConnection, region: str) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 
 from assay.checks.aws.provider import DEFAULT_REGION, GLOBAL_REGION, AwsConnection
 from assay.checks.aws.reading import listing, read_attribute
-from assay.checks.registry import collector, not_collected
+from assay.checks.registry import collector, read_if_wanted
 
 DISTRIBUTION = "aws.cloudfront.distribution"
 _LIST = "cloudfront:ListDistributions"
@@ -40,14 +40,14 @@ def _distribution(
     conn: AwsConnection, wanted: frozenset[str] | None, summary: dict[str, Any]
 ) -> dict[str, Any]:
     client = conn.client("cloudfront", DEFAULT_REGION)
-    logging = (
-        read_attribute(
+    logging = read_if_wanted(
+        wanted,
+        "logging",
+        lambda: read_attribute(
             partial(client.get_distribution_config, Id=summary["Id"]),
             lambda found: bool(found["DistributionConfig"].get("Logging", {}).get("Enabled")),
             permission=_CONFIG,
-        )
-        if wanted is None or "logging" in wanted
-        else not_collected("logging")
+        ),
     )
     behaviours = [summary.get("DefaultCacheBehavior", {})]
     behaviours += summary.get("CacheBehaviors", {}).get("Items", [])

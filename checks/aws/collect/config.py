@@ -22,14 +22,9 @@ def collect_regions(conn: AwsConnection) -> Iterator[dict[str, Any]]:
     Attribute `recorders`: ``[{"name", "recording", "all_supported",
     "include_global_resources", "last_status"}]``, empty when the region has none.
     """
-    for region, recorders in conn.per_region(lambda region: _recorders(conn, region)):
-        yield {
-            "type": REGION,
-            "id": f"arn:{conn.partition}:config:{region}:{conn.account}:region",
-            "name": region,
-            "scope": conn.scope(region),
-            "attributes": {"recorders": recorders},
-        }
+    yield from conn.region_snapshots(
+        REGION, "config", lambda region: {"recorders": _recorders(conn, region)}
+    )
 
 
 def _recorders(conn: AwsConnection, region: str) -> Any:

@@ -73,15 +73,9 @@ def collect_regions(conn: AwsConnection) -> Iterator[dict[str, Any]]:
     Attribute `ebs_encryption_by_default` (bool): whether new EBS volumes are encrypted
     without being asked to.
     """
-    found = conn.parallel(partial(_ebs_default, conn), conn.regions)
-    for region, ebs_default in zip(conn.regions, found, strict=True):
-        yield {
-            "type": REGION,
-            "id": f"arn:{conn.partition}:ec2:{region}:{conn.account}:region",
-            "name": region,
-            "scope": conn.scope(region),
-            "attributes": {"ebs_encryption_by_default": ebs_default},
-        }
+    yield from conn.region_snapshots(
+        REGION, "ec2", lambda region: {"ebs_encryption_by_default": _ebs_default(conn, region)}
+    )
 
 
 def _ebs_default(conn: AwsConnection, region: str) -> Any:

@@ -8,8 +8,8 @@ from typing import Any
 
 from assay.checks.aws.policy import parse
 from assay.checks.aws.provider import DESCRIBE_REGIONS, AwsConnection
-from assay.checks.aws.reading import paginate, read_attribute
-from assay.checks.registry import collector, not_collected
+from assay.checks.aws.reading import read_attribute
+from assay.checks.registry import collector, read_if_wanted
 
 REPOSITORY = "aws.ecr.repository"
 _LIST = "ecr:DescribeRepositories"
@@ -32,12 +32,7 @@ def collect_repositories(
     has none) and `policy` (the repository policy document, or None); those two are read
     only when wanted (None: always).
     """
-    listed = conn.per_region(
-        lambda region: paginate(
-            conn.client("ecr", region), "describe_repositories", "repositories", _LIST
-        )
-    )
-    items = [(region, repo) for region, found in listed for repo in found]
+    items = conn.listed_per_region("ecr", "describe_repositories", "repositories", _LIST)
     yield from conn.parallel(partial(_repository, conn, wanted), items)
 
 
@@ -58,21 +53,25 @@ def _repository(
             ),
             "tag_mutability": repo.get("imageTagMutability", "MUTABLE"),
             "encryption_type": repo.get("encryptionConfiguration", {}).get("encryptionType"),
-            "lifecycle_policy": read_attribute(
-                partial(ecr.get_lifecycle_policy, repositoryName=name),
-                lambda found: parse(found["lifecyclePolicyText"]),
-                permission=_LIFECYCLE,
-                absent={"LifecyclePolicyNotFoundException"},
-            )
-            if wanted is None or "lifecycle_policy" in wanted
-            else not_collected("lifecycle_policy"),
-            "policy": read_attribute(
-                partial(ecr.get_repository_policy, repositoryName=name),
-                lambda found: parse(found["policyText"]),
-                permission=_POLICY,
-                absent={"RepositoryPolicyNotFoundException"},
-            )
-            if wanted is None or "policy" in wanted
-            else not_collected("policy"),
+            "lifecycle_policy": read_if_wanted(
+                wanted,
+                "lifecycle_policy",
+                lambda: read_attribute(
+                    partial(ecr.get_lifecycle_policy, repositoryName=name),
+                    lambda found: parse(found["lifecyclePolicyText"]),
+                    permission=_LIFECYCLE,
+                    absent={"LifecyclePolicyNotFoundException"},
+                ),
+            ),
+            "policy": read_if_wanted(
+                wanted,
+                "policy",
+                lambda: read_attribute(
+                    partial(ecr.get_repository_policy, repositoryName=name),
+                    lambda found: parse(found["policyText"]),
+                    permission=_POLICY,
+                    absent={"RepositoryPolicyNotFoundException"},
+                ),
+            ),
         },
     }

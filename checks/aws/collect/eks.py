@@ -7,7 +7,7 @@ from functools import partial
 from typing import Any
 
 from assay.checks.aws.provider import DESCRIBE_REGIONS, AwsConnection
-from assay.checks.aws.reading import paginate, read_attribute
+from assay.checks.aws.reading import read_attribute
 from assay.checks.registry import collector
 
 CLUSTER = "aws.eks.cluster"
@@ -28,10 +28,7 @@ def collect_clusters(conn: AwsConnection) -> Iterator[dict[str, Any]]:
     `public_access_cidrs`. Absent endpoint fields read as EKS's defaults: public, not
     private, open to 0.0.0.0/0.
     """
-    listed = conn.per_region(
-        lambda region: paginate(conn.client("eks", region), "list_clusters", "clusters", _LIST)
-    )
-    items = [(region, name) for region, names in listed for name in names]
+    items = conn.listed_per_region("eks", "list_clusters", "clusters", _LIST)
     yield from conn.parallel(partial(_cluster, conn), items)
 
 

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from assay.checks.aws.provider import DESCRIBE_REGIONS, AwsConnection
-from assay.checks.aws.reading import paginate
 from assay.checks.registry import collector
 
 REPLICATION_GROUP = "aws.elasticache.replication_group"
@@ -22,31 +21,25 @@ def collect_replication_groups(conn: AwsConnection) -> Iterator[dict[str, Any]]:
     `automatic_failover` (``enabled``, ``disabled``, ``enabling``...), `multi_az`,
     `snapshot_retention_days` (0: no automatic backups) and `kms_key_id`.
     """
-    for region, groups in conn.per_region(
-        lambda region: paginate(
-            conn.client("elasticache", region),
-            "describe_replication_groups",
-            "ReplicationGroups",
-            _LIST,
-        )
+    for region, group in conn.listed_per_region(
+        "elasticache", "describe_replication_groups", "ReplicationGroups", _LIST
     ):
-        for group in groups:
-            yield {
-                "type": REPLICATION_GROUP,
-                "id": group.get("ARN")
-                or f"arn:{conn.partition}:elasticache:{region}:{conn.account}:"
-                f"replicationgroup:{group['ReplicationGroupId']}",
-                "name": group["ReplicationGroupId"],
-                "scope": conn.scope(region),
-                "attributes": {
-                    "engine": group.get("Engine", "redis"),
-                    "at_rest_encryption": bool(group.get("AtRestEncryptionEnabled", False)),
-                    "transit_encryption": bool(group.get("TransitEncryptionEnabled", False)),
-                    "auth_token_enabled": bool(group.get("AuthTokenEnabled", False)),
-                    "user_group_ids": list(group.get("UserGroupIds", [])),
-                    "automatic_failover": group.get("AutomaticFailover", "disabled"),
-                    "multi_az": group.get("MultiAZ", "disabled") == "enabled",
-                    "snapshot_retention_days": int(group.get("SnapshotRetentionLimit", 0)),
-                    "kms_key_id": group.get("KmsKeyId"),
-                },
-            }
+        yield {
+            "type": REPLICATION_GROUP,
+            "id": group.get("ARN")
+            or f"arn:{conn.partition}:elasticache:{region}:{conn.account}:"
+            f"replicationgroup:{group['ReplicationGroupId']}",
+            "name": group["ReplicationGroupId"],
+            "scope": conn.scope(region),
+            "attributes": {
+                "engine": group.get("Engine", "redis"),
+                "at_rest_encryption": bool(group.get("AtRestEncryptionEnabled", False)),
+                "transit_encryption": bool(group.get("TransitEncryptionEnabled", False)),
+                "auth_token_enabled": bool(group.get("AuthTokenEnabled", False)),
+                "user_group_ids": list(group.get("UserGroupIds", [])),
+                "automatic_failover": group.get("AutomaticFailover", "disabled"),
+                "multi_az": group.get("MultiAZ", "disabled") == "enabled",
+                "snapshot_retention_days": int(group.get("SnapshotRetentionLimit", 0)),
+                "kms_key_id": group.get("KmsKeyId"),
+            },
+        }

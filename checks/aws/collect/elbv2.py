@@ -40,12 +40,7 @@ def collect_load_balancers(
     by its name), `access_logs` and `deletion_protection` (bools). Listeners and the load
     balancer's attributes are read only when wanted (None: always).
     """
-    listed = conn.per_region(
-        lambda region: paginate(
-            conn.client("elbv2", region), "describe_load_balancers", "LoadBalancers", _LIST
-        )
-    )
-    items = [(region, lb) for region, found in listed for lb in found]
+    items = conn.listed_per_region("elbv2", "describe_load_balancers", "LoadBalancers", _LIST)
     yield from conn.parallel(partial(_load_balancer, conn, wanted), items)
 
 

@@ -23,16 +23,7 @@ def collect_regions(conn: AwsConnection) -> Iterator[dict[str, Any]]:
     Attributes: `detector_id` (None when GuardDuty was never enabled there) and `status`
     (``ENABLED``, ``DISABLED``, or None without a detector).
     """
-    for region, attributes in zip(
-        conn.regions, conn.parallel(partial(_detector, conn), conn.regions), strict=True
-    ):
-        yield {
-            "type": REGION,
-            "id": f"arn:{conn.partition}:guardduty:{region}:{conn.account}:region",
-            "name": region,
-            "scope": conn.scope(region),
-            "attributes": attributes,
-        }
+    yield from conn.region_snapshots(REGION, "guardduty", partial(_detector, conn))
 
 
 def _detector(conn: AwsConnection, region: str) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from assay.checks.aws.collect.iam import (
 )
 from assay.checks.aws.provider import GLOBAL_REGION, AwsConnection
 from assay.checks.aws.reading import error_code, listing, read_attribute, timestamp
-from assay.checks.registry import collector, not_collected
+from assay.checks.registry import collector, read_if_wanted
 from assay.checks.result import ERROR_KEY
 
 if TYPE_CHECKING:
@@ -61,11 +61,7 @@ def collect_users(
     """
     iam: IAMClient = conn.client("iam")
     report = _credential_report(iam)
-    policies = (
-        _effective_policies(conn)
-        if wanted is None or "policies" in wanted
-        else not_collected("policies")
-    )
+    policies = read_if_wanted(wanted, "policies", partial(_effective_policies, conn))
     scope = conn.scope(GLOBAL_REGION)
     for row in csv.DictReader(io.StringIO(report)):
         if row["user"] == _ROOT_ROW:

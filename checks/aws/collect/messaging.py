@@ -8,7 +8,7 @@ from typing import Any
 
 from assay.checks.aws.policy import parse
 from assay.checks.aws.provider import DESCRIBE_REGIONS, AwsConnection
-from assay.checks.aws.reading import paginate, read_attribute
+from assay.checks.aws.reading import read_attribute
 from assay.checks.registry import collector
 from assay.checks.result import ERROR_KEY
 
@@ -27,10 +27,8 @@ def collect_topics(conn: AwsConnection) -> Iterator[dict[str, Any]]:
     Attributes: `kms_key_id` (None: the topic is not encrypted at rest; SNS has no default
     encryption) and `policy` (the access policy document, or None).
     """
-    listed = conn.per_region(
-        lambda region: paginate(conn.client("sns", region), "list_topics", "Topics", _TOPICS)
-    )
-    items = [(region, t["TopicArn"]) for region, found in listed for t in found]
+    listed = conn.listed_per_region("sns", "list_topics", "Topics", _TOPICS)
+    items = [(region, topic["TopicArn"]) for region, topic in listed]
     yield from conn.parallel(partial(_topic, conn), items)
 
 
@@ -57,10 +55,7 @@ def collect_queues(conn: AwsConnection) -> Iterator[dict[str, Any]]:
     Attributes: `kms_key_id` (SSE-KMS key, or None), `sqs_managed_sse` (bool: SSE-SQS,
     on by default for new queues) and `policy` (the access policy document, or None).
     """
-    listed = conn.per_region(
-        lambda region: paginate(conn.client("sqs", region), "list_queues", "QueueUrls", _QUEUES)
-    )
-    items = [(region, url) for region, found in listed for url in found]
+    items = conn.listed_per_region("sqs", "list_queues", "QueueUrls", _QUEUES)
     yield from conn.parallel(partial(_queue, conn), items)
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from assay.checks.aws.policy import parse
 from assay.checks.aws.provider import DEFAULT_REGION, GLOBAL_REGION, AwsConnection
 from assay.checks.aws.reading import listing, read_attribute, tag_dict
-from assay.checks.registry import collector, not_collected
+from assay.checks.registry import collector, read_if_wanted
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -81,10 +81,10 @@ def collect_buckets(
     with listing("s3:ListAllMyBuckets"):
         for page in s3.get_paginator("list_buckets").paginate(PaginationConfig={"PageSize": _PAGE}):
             listed += page.get("Buckets", [])
-    account_pab = (
-        conn.shared("s3.account_public_access_block", partial(_account_pab, conn))
-        if wanted is None or "account_public_access_block" in wanted
-        else not_collected("account_public_access_block")
+    account_pab = read_if_wanted(
+        wanted,
+        "account_public_access_block",
+        partial(conn.shared, "s3.account_public_access_block", partial(_account_pab, conn)),
     )
     for bucket in conn.parallel(partial(_bucket, conn, wanted), listed):
         bucket["attributes"]["account_public_access_block"] = account_pab
@@ -108,10 +108,7 @@ def _bucket(
         **_details(s3, name),
         "replication": partial(_replication, conn, s3, name),
     }
-    attributes = {
-        key: read() if wanted is None or key in wanted else not_collected(key)
-        for key, read in reads.items()
-    }
+    attributes = {key: read_if_wanted(wanted, key, read) for key, read in reads.items()}
     return {
         "type": BUCKET,
         "id": f"arn:{conn.partition}:s3:::{name}",

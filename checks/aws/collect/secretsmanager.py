@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from assay.checks.aws.provider import DESCRIBE_REGIONS, AwsConnection
-from assay.checks.aws.reading import paginate, tag_dict, timestamp
+from assay.checks.aws.reading import tag_dict, timestamp
 from assay.checks.registry import collector
 
 SECRET = "aws.secretsmanager.secret"
@@ -22,23 +22,20 @@ def collect_secrets(conn: AwsConnection) -> Iterator[dict[str, Any]]:
     `rotation_days` (the schedule's interval, or None), `last_rotated` (RFC 3339, or None),
     `kms_key_id` and `tags`.
     """
-    for region, secrets in conn.per_region(
-        lambda region: paginate(
-            conn.client("secretsmanager", region), "list_secrets", "SecretList", _LIST
-        )
+    for region, secret in conn.listed_per_region(
+        "secretsmanager", "list_secrets", "SecretList", _LIST
     ):
-        for secret in secrets:
-            rules = secret.get("RotationRules", {})
-            yield {
-                "type": SECRET,
-                "id": secret["ARN"],
-                "name": secret["Name"],
-                "scope": conn.scope(region),
-                "attributes": {
-                    "rotation_enabled": bool(secret.get("RotationEnabled", False)),
-                    "rotation_days": rules.get("AutomaticallyAfterDays"),
-                    "last_rotated": timestamp(secret.get("LastRotatedDate")),
-                    "kms_key_id": secret.get("KmsKeyId"),
-                    "tags": tag_dict(secret.get("Tags", [])),
-                },
-            }
+        rules = secret.get("RotationRules", {})
+        yield {
+            "type": SECRET,
+            "id": secret["ARN"],
+            "name": secret["Name"],
+            "scope": conn.scope(region),
+            "attributes": {
+                "rotation_enabled": bool(secret.get("RotationEnabled", False)),
+                "rotation_days": rules.get("AutomaticallyAfterDays"),
+                "last_rotated": timestamp(secret.get("LastRotatedDate")),
+                "kms_key_id": secret.get("KmsKeyId"),
+                "tags": tag_dict(secret.get("Tags", [])),
+            },
+        }

@@ -7,8 +7,8 @@ from functools import partial
 from typing import Any
 
 from assay.checks.aws.provider import DESCRIBE_REGIONS, AwsConnection
-from assay.checks.aws.reading import paginate, read_attribute, tag_dict
-from assay.checks.registry import collector, not_collected
+from assay.checks.aws.reading import read_attribute, tag_dict
+from assay.checks.registry import collector, read_if_wanted
 from assay.checks.result import ERROR_KEY
 
 TABLE = "aws.dynamodb.table"
@@ -33,12 +33,7 @@ def collect_tables(
     `kms_key_arn` and `pitr` (``ENABLED`` or ``DISABLED``: point-in-time recovery; a call
     of its own, made only when wanted, None: always).
     """
-    listed = conn.per_region(
-        lambda region: paginate(
-            conn.client("dynamodb", region), "list_tables", "TableNames", _TABLES
-        )
-    )
-    items = [(region, name) for region, names in listed for name in names]
+    items = conn.listed_per_region("dynamodb", "list_tables", "TableNames", _TABLES)
     yield from conn.parallel(partial(_table, conn, wanted), items)
 
 
@@ -52,8 +47,10 @@ def _table(
         lambda found: found["Table"],
         permission=_DESCRIBE_TABLE,
     )
-    pitr = (
-        read_attribute(
+    pitr = read_if_wanted(
+        wanted,
+        "pitr",
+        lambda: read_attribute(
             partial(client.describe_continuous_backups, TableName=name),
             lambda found: (
                 found["ContinuousBackupsDescription"]
@@ -61,9 +58,7 @@ def _table(
                 .get("PointInTimeRecoveryStatus", "DISABLED")
             ),
             permission=_BACKUPS,
-        )
-        if wanted is None or "pitr" in wanted
-        else not_collected("pitr")
+        ),
     )
     if ERROR_KEY in table:
         sse_type = kms = table
@@ -86,23 +81,20 @@ def collect_file_systems(conn: AwsConnection) -> Iterator[dict[str, Any]]:
 
     Attributes: `encrypted` (bool), `kms_key_id` and `tags`.
     """
-    for region, found in conn.per_region(
-        lambda region: paginate(
-            conn.client("efs", region), "describe_file_systems", "FileSystems", _FILE_SYSTEMS
-        )
+    for region, fs in conn.listed_per_region(
+        "efs", "describe_file_systems", "FileSystems", _FILE_SYSTEMS
     ):
-        for fs in found:
-            tags = tag_dict(fs.get("Tags", []))
-            yield {
-                "type": FILE_SYSTEM,
-                "id": fs.get("FileSystemArn")
-                or f"arn:{conn.partition}:elasticfilesystem:{region}:{conn.account}:"
-                f"file-system/{fs['FileSystemId']}",
-                "name": fs.get("Name") or tags.get("Name") or fs["FileSystemId"],
-                "scope": conn.scope(region),
-                "attributes": {
-                    "encrypted": bool(fs.get("Encrypted", False)),
-                    "kms_key_id": fs.get("KmsKeyId"),
-                    "tags": tags,
-                },
-            }
+        tags = tag_dict(fs.get("Tags", []))
+        yield {
+            "type": FILE_SYSTEM,
+            "id": fs.get("FileSystemArn")
+            or f"arn:{conn.partition}:elasticfilesystem:{region}:{conn.account}:"
+            f"file-system/{fs['FileSystemId']}",
+            "name": fs.get("Name") or tags.get("Name") or fs["FileSystemId"],
+            "scope": conn.scope(region),
+            "attributes": {
+                "encrypted": bool(fs.get("Encrypted", False)),
+                "kms_key_id": fs.get("KmsKeyId"),
+                "tags": tags,
+            },
+        }
