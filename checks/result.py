@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -88,6 +89,15 @@ def collection_errors(value: Any, path: str = "") -> Iterator[tuple[str, dict[st
     elif isinstance(value, list):
         for i, item in enumerate(value):
             yield from collection_errors(item, f"{path}[{i}]")
+
+
+def collected_at(resource: Mapping[str, Any], purpose: str) -> datetime:
+    """When `resource` was collected: checks date things by it, not by when they run, so a
+    replayed snapshot keeps its verdict. MissingEvidence (naming `purpose`) without it."""
+    stamp = resource.get("collected_at")
+    if not isinstance(stamp, str):
+        raise MissingEvidence(f"the snapshot has no collected_at timestamp to {purpose}")
+    return datetime.fromisoformat(stamp)
 
 
 def attribute(resource: dict[str, Any], name: str) -> Any:

@@ -12,7 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from assay.checks.aws.collect.iam_users import POLICY_PERMISSIONS, REPORT_PERMISSIONS, USER
 from assay.checks.aws.policy import administrative_grants
 from assay.checks.registry import check
-from assay.checks.result import ERROR_KEY, MissingEvidence, Result, attribute, describe_error
+from assay.checks.result import (
+    ERROR_KEY,
+    Result,
+    attribute,
+    collected_at,
+    describe_error,
+)
 from assay.words import counted
 
 
@@ -22,10 +28,8 @@ def age_days(resource: Mapping[str, Any], stamp: str) -> int:
     Ages are measured at collection, not at evaluation, so a verdict replayed from a
     stored snapshot is the verdict the run recorded.
     """
-    collected = resource.get("collected_at")
-    if not isinstance(collected, str):
-        raise MissingEvidence("the snapshot has no collected_at timestamp to measure ages against")
-    return (datetime.fromisoformat(collected) - datetime.fromisoformat(stamp)).days
+    collected = collected_at(resource, "measure ages against")
+    return (collected - datetime.fromisoformat(stamp)).days
 
 
 @check(

@@ -6,7 +6,7 @@ replayed snapshot keeps its verdict; a profile overrides them as AWS publishes n
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,14 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from assay.checks.aws.collect.awslambda import FUNCTION
 from assay.checks.aws.collect.eks import CLUSTER
 from assay.checks.registry import check
-from assay.checks.result import MissingEvidence, Result, attribute
-
-
-def _collected(resource: dict[str, Any]) -> date:
-    stamp = resource.get("collected_at")
-    if not isinstance(stamp, str):
-        raise MissingEvidence("the snapshot has no collected_at timestamp to date versions by")
-    return datetime.fromisoformat(stamp).date()
+from assay.checks.result import Result, attribute, collected_at
 
 
 def _judge(resource: dict[str, Any], what: str, value: str, ends: dict[str, date]) -> Result:
@@ -30,7 +23,7 @@ def _judge(resource: dict[str, Any], what: str, value: str, ends: dict[str, date
             f"{what} {value} is not in the control's table of end dates; add it to the params",
             version=value,
         )
-    end, today = ends[value], _collected(resource)
+    end, today = ends[value], collected_at(resource, "date versions by").date()
     if today >= end:
         return Result.failed(
             f"{what} {value} left support on {end.isoformat()}",

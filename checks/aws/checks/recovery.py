@@ -13,7 +13,7 @@ from assay.checks.aws.collect.backup import REGION as BACKUP_REGION
 from assay.checks.aws.collect.rds import INSTANCE
 from assay.checks.aws.collect.s3 import BUCKET
 from assay.checks.registry import check
-from assay.checks.result import ERROR_KEY, MissingEvidence, Result, attribute, describe_error
+from assay.checks.result import ERROR_KEY, Result, attribute, collected_at, describe_error
 from assay.words import counted
 
 
@@ -185,10 +185,8 @@ def expiry(resource: dict[str, Any], params: ExpiryParams) -> Result:
     not_after = attribute(resource, "not_after")
     if status not in ("ISSUED", "EXPIRED") or not not_after:
         return Result.not_applicable(f"the certificate is {status}, not issued", status=status)
-    stamp = resource.get("collected_at")
-    if not isinstance(stamp, str):
-        raise MissingEvidence("the snapshot has no collected_at timestamp to measure expiry from")
-    left = (datetime.fromisoformat(not_after) - datetime.fromisoformat(stamp)).days
+    stamp = collected_at(resource, "measure expiry from")
+    left = (datetime.fromisoformat(not_after) - stamp).days
     if left < params.min_days_left:
         when = (
             f"expired {counted(-left, 'day')} ago ({not_after})"
