@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +13,7 @@ import psycopg
 import pytest
 from psycopg import sql
 from pydantic import BaseModel, ConfigDict
+from widgets import WIDGET_CONTROL
 
 from assay.checks import Result, attribute, check
 from assay.demo.local_postgres import LocalPostgres, local_postgres
@@ -38,24 +41,23 @@ def widget_explodes(resource: dict[str, Any], params: Any) -> Result:
     raise RuntimeError("boom")
 
 
-WIDGET_CONTROL = """\
-id: test-widget-locked
-title: Widgets are locked
-severity: high
-frameworks: {soc2: [CC6.1]}
-resource: test.widget
-check: test.widget.locked
-params: {min_level: 2}
-remediation: Lock the widget.
-"""
-
-
 @pytest.fixture
 def controls_dir(tmp_path: Path) -> Path:
     d = tmp_path / "controls"
     d.mkdir()
     (d / "test-widget-locked.yaml").write_text(WIDGET_CONTROL)
     return d
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The path of Debian's chromium; the test is skipped without it (failed in CI)."""
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; .ci/run installs it")
+        pytest.skip("chromium is not installed")
+    return path
 
 
 @pytest.fixture(scope="session")

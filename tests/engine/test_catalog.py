@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from widgets import WIDGET_CONTROL
 
 from assay.controls import catalog_root
 from assay.engine.catalog import control_schema, load_catalog
@@ -21,15 +22,7 @@ def errors_for(tmp_path: Path, text: str, name: str = "test-widget-locked") -> l
     return info.value.errors
 
 
-BASE = """\
-id: test-widget-locked
-title: Widgets are locked
-severity: high
-frameworks: {soc2: [CC6.1]}
-resource: test.widget
-check: test.widget.locked
-remediation: Lock the widget.
-"""
+BASE = WIDGET_CONTROL.replace("params: {min_level: 2}\n", "")  # the tests add their own
 
 
 def test_valid_control_loads_with_its_params(controls_dir: Path) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import click
 import pytest
 from click.testing import CliRunner
+from widgets import widget_snapshot
 
 from assay.engine.cli.main import cli
 from assay.engine.collect import Snapshot, now_rfc3339, write_snapshot
@@ -37,19 +38,8 @@ def ws(tmp_path: Path, controls_dir: Path, monkeypatch: pytest.MonkeyPatch) -> P
 
 
 def snap(ws: Path, **levels: int) -> str:
-    resources = []
-    for name, level in levels.items():
-        r = make_resource(
-            "test.widget",
-            {"lock_level": level},
-            id=f"widget:{name}",
-            name=name,
-            scope={"target": "t"},
-        )
-        r["collected_at"] = now_rfc3339()
-        resources.append(r)
     path = ws / "snap.jsonl"
-    write_snapshot(Snapshot(now_rfc3339(), resources=resources), path)
+    write_snapshot(widget_snapshot(levels, "t"), path)
     return str(path)
 
 

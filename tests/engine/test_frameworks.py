@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from widgets import WIDGET_CONTROL
 
 from assay.checks import Status
 from assay.engine.catalog import load_catalog
@@ -37,17 +38,7 @@ criteria:
   - {id: W.2, title: Widgets are painted, references: {prowler: [widget_painted]}}
   - {id: W.3, title: Widgets are labelled}
 """
-LOCKED = """\
-id: test-widget-locked
-title: Widgets are locked
-severity: high
-frameworks: {soc2: [CC6.1]}
-resource: test.widget
-check: test.widget.locked
-params: {min_level: 2}
-remediation: Lock the widget.
-references: {prowler: [widget_locked, s3_bucket_public_access]}
-"""
+LOCKED = WIDGET_CONTROL + "references: {prowler: [widget_locked, s3_bucket_public_access]}\n"
 LABELLED = """\
 id: test-widget-labelled
 title: Widgets carry an owner label

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import html
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from widgets import widget_snapshot
 
 from assay.engine.cli.main import cli
 from assay.engine.collect import Snapshot, now_rfc3339, write_snapshot
@@ -30,42 +29,21 @@ CHROMIUM_FLAGS = [
 ]
 
 
-def chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed; .ci/run installs it")
-        pytest.skip("chromium is not installed")
-    return path
-
-
 def test_html_report_renders_with_score_failures_and_trend(
-    tmp_path: Path, controls_dir: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, controls_dir: Path, monkeypatch: pytest.MonkeyPatch, chromium: str
 ) -> None:
-    browser = chromium()
     monkeypatch.chdir(tmp_path)
     (tmp_path / "assay.yaml").write_text(
         f"controls_dirs: [{controls_dir.name}]\ncontrols: {{ids: [test-widget-locked]}}\n"
     )
     for levels in ((5, 5, 1), (5, 1, 1)):  # two runs, so the trend has two points
         snap = tmp_path / "snap.jsonl"
-        resources = []
-        for i, level in enumerate(levels):
-            r = make_resource(
-                "test.widget",
-                {"lock_level": level},
-                id=f"widget:w{i}",
-                name=f"w{i}",
-                scope={"target": "t"},
-            )
-            r["collected_at"] = now_rfc3339()
-            resources.append(r)
-        write_snapshot(Snapshot(now_rfc3339(), resources=resources), snap)
+        write_snapshot(widget_snapshot({f"w{i}": lv for i, lv in enumerate(levels)}, "t"), snap)
         res = CliRunner().invoke(cli, ["evaluate", str(snap), "-f", "html=report.html"])
         assert res.exit_code == 1, res.output
     page = (tmp_path / "report.html").resolve()
     shot = tmp_path / "report.png"
-    common = [browser, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
+    common = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
     subprocess.run(
         [*common, "--window-size=1280,1400", f"--screenshot={shot}", page.as_uri()],
         check=True,
@@ -100,9 +78,8 @@ MEASURE = """<!doctype html><html><body>
 
 
 def test_the_control_column_fits_an_id_and_title_without_a_tall_wrap(
-    tmp_path: Path, controls_dir: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, controls_dir: Path, monkeypatch: pytest.MonkeyPatch, chromium: str
 ) -> None:
-    browser = chromium()
     monkeypatch.chdir(tmp_path)
     long_id = "test-widget-locked-by-the-tenant-isolation-controller"
     (controls_dir / f"{long_id}.yaml").write_text(
@@ -122,7 +99,7 @@ def test_the_control_column_fits_an_id_and_title_without_a_tall_wrap(
     (tmp_path / "measure.html").write_text(MEASURE)
     dom = subprocess.run(
         [
-            browser,
+            chromium,
             *CHROMIUM_FLAGS,
             "--allow-file-access-from-files",
             "--virtual-time-budget=5000",

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import threading
 import time
@@ -15,9 +13,10 @@ from pathlib import Path
 import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
+from widgets import WIDGET_CONTROL, widget_snapshot
 
 from assay.demo.shop import create_shop_sqlite, shop_datamap
-from assay.engine.collect import Snapshot, now_rfc3339
+from assay.engine.collect import now_rfc3339
 from assay.engine.planner import make_plan
 from assay.engine.run import execute
 from assay.engine.severity import Severity
@@ -27,20 +26,9 @@ from assay.serve.app import create_app
 from assay.serve.console import Console, open_console
 from assay.serve.dsr import DsrDesk
 from assay.serve.tokens import Role, TokenStore
-from assay.testing import make_resource
 
 # Whose name must never reach an auditor: it is a resource id in the runs.
 ADDRESS = "alice.admin@example.com"
-CONTROL = """\
-id: test-widget-locked
-title: Widgets are locked
-severity: high
-frameworks: {soc2: [CC6.1]}
-resource: test.widget
-check: test.widget.locked
-params: {min_level: 2}
-remediation: Lock the widget.
-"""
 PROFILE = """\
 controls_dirs: [controls]
 controls: {ids: [test-widget-locked]}
@@ -67,26 +55,11 @@ class Evidence:
     runs: list[str]  # oldest first
 
 
-def widgets(levels: dict[str, int]) -> Snapshot:
-    resources = []
-    for name, level in levels.items():
-        r = make_resource(
-            "test.widget",
-            {"lock_level": level},
-            id=f"widget:{name}",
-            name=name,
-            scope={"target": "t1"},
-        )
-        r["collected_at"] = now_rfc3339()
-        resources.append(r)
-    return Snapshot(now_rfc3339(), resources=resources)
-
-
 def record_runs(root: Path, *runs: dict[str, int], ledger_url: str | None = None) -> Evidence:
     """`runs` (lock levels by widget) recorded and signed in a ledger (SQLite in `root`
     unless `ledger_url` names another)."""
     (root / "controls").mkdir(parents=True)
-    (root / "controls" / "test-widget-locked.yaml").write_text(CONTROL)
+    (root / "controls" / "test-widget-locked.yaml").write_text(WIDGET_CONTROL)
     profile = root / "assay.yaml"
     profile.write_text(PROFILE)
     key = create_signing_key(root / "signing.key", "example.com/evidence/console")
@@ -96,7 +69,7 @@ def record_runs(root: Path, *runs: dict[str, int], ledger_url: str | None = None
     for levels in runs:
         report = execute(
             plan,
-            widgets(levels),
+            widget_snapshot(levels, "t1"),
             ledger_url=ledger_url,
             fail_on=Severity.LOW,
             profile=str(profile),
@@ -170,20 +143,11 @@ def console_url(console: Console) -> Iterator[str]:
     sock.close()
 
 
-def chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed; .ci/run installs it")
-        pytest.skip("chromium is not installed")
-    return path
-
-
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
+def browser(chromium: str) -> Iterator[Browser]:
     """Debian's chromium, headless, driven by Playwright (one driver per test session)."""
     with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=chromium())
+        launched = p.chromium.launch(executable_path=chromium)
         yield launched
         launched.close()
 
