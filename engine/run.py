@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from assay import __version__
 from assay.engine.changes import (
@@ -91,9 +91,8 @@ def execute(
     if ledger_url is not None:
         # The profile's evidence settings: a TSA and witnesses asked for each checkpoint.
         signer = signer.with_attestation(plan.profile.evidence.attestation(plan.profile_path))
-        report.ledger = record_run(
-            ledger_url, list(run_records(report, plan, snap, fail_on)), key, signer
-        )
+        records = run_records(report, plan, snap, fail_on)
+        report.ledger = record_run(ledger_url, records, key, signer)
     return report
 
 
@@ -166,7 +165,7 @@ def build_report(
 
 def record_run(
     ledger_url: str,
-    records: list[dict[str, Any]],
+    records: Sequence[dict[str, Any]],
     pseudonymizer: Pseudonymizer,
     signer: Signer = DEFAULT_SIGNER,
 ) -> dict[str, Any]:
@@ -184,21 +183,24 @@ def record_run(
 
 def append_records(
     ledger: Ledger,
-    records: list[dict[str, Any]],
+    records: Sequence[dict[str, Any]],
     pseudonymizer: Pseudonymizer,
     key: SigningKey | None,
 ) -> dict[str, Any]:
     """Append `records` to an open ledger in one batch, signed in the same transaction
     with `key` (checked first: a key that cannot sign writes nothing); returns the
-    batch's `report.ledger`."""
+    batch's `report.ledger`. `records` may build each record when it is read
+    (`Records`)."""
     # Records never carry an address in the clear: a keyed pseudonym goes in the hashed
     # log, the address into the vault, whose rows can be erased without breaking the log.
     vault: dict[str, str] = {}
-    records = [pseudonymise_emails(r, pseudonymizer, vault) for r in records]
     if key is not None:
         check_signing_key(ledger, key)
     # With a key, the checkpoint is stored in the append's own transaction.
-    stored = ledger.append(records, key=key)
+    stored = ledger.append(
+        Records(len(records), lambda i: pseudonymise_emails(records[i], pseudonymizer, vault)),
+        key=key,
+    )
     checkpoint = stored.checkpoint
     # After the records, so a refused append leaves no address behind in the vault.
     for pseudonym, raw in vault.items():
@@ -212,31 +214,58 @@ def append_records(
     }
 
 
-def run_records(
-    report: RunReport, plan: Plan, snap: Snapshot, fail_on: Severity
-) -> Iterator[dict[str, Any]]:
-    run = report.run_id
-    yield {
+class Records(Sequence[dict[str, Any]]):
+    """`size` ledger records, the i-th built by `build(i)` whenever it is read and kept
+    nowhere: the ledger seals and stores them as it reads them, so a batch of any size
+    never holds all its records at once."""
+
+    def __init__(self, size: int, build: Callable[[int], dict[str, Any]]) -> None:
+        self.size, self.build = size, build
+
+    def __len__(self) -> int:
+        return self.size
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [self.build(i) for i in range(*index.indices(self.size))]
+        if not -self.size <= index < self.size:
+            raise IndexError(f"record {index} of a batch of {self.size}")
+        return self.build(index % self.size)
+
+
+def run_records(report: RunReport, plan: Plan, snap: Snapshot, fail_on: Severity) -> Records:
+    """A run's records: ``run_started``, a ``result`` per finding, ``run_finished``."""
+    started = {
         "kind": "run_started",
         "at": report.started_at,
-        "run": run,
+        "run": report.run_id,
         "assay_version": __version__,
         "profile": report.profile,
         "snapshot_created_at": snap.created_at,
         "targets": to_record_value(snap.targets),
         "controls": [c.control.id for c in plan.controls],
     }
-    for f in report.findings:
-        yield result_record(report, f)
-    yield {
+    finished = {
         "kind": "run_finished",
         "at": report.finished_at,
-        "run": run,
+        "run": report.run_id,
         "fail_on": fail_on.value,
         "exit_code": report.exit_code,
         "counts": summary_counts(report.summary),
         "collection_failures": to_record_value([vars(f) for f in snap.failures]),
     }
+    last = len(report.findings) + 1
+
+    def build(i: int) -> dict[str, Any]:
+        if i == 0:
+            return started
+        return finished if i == last else result_record(report, report.findings[i - 1])
+
+    return Records(last + 1, build)
 
 
 def result_record(report: RunReport, f: Finding) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from assay.evidence.backends.run_index import (
     run_sql,
     runs_query,
 )
+from assay.evidence.canonical import CanonicalError
 from assay.evidence.checkpoint import Checkpoint
 from assay.evidence.checkpoint_log import CheckpointLog, attachment_name
 from assay.evidence.keys import SigningKey
@@ -44,7 +45,7 @@ from assay.evidence.record import (
     StoredRecord,
     grow_tree,
     record_hash,
-    seal_batch,
+    seal,
 )
 from assay.evidence.signed_append import check_writer, sign_tree
 
@@ -53,6 +54,8 @@ from assay.evidence.signed_append import check_writer, sign_tree
 _MIN_SEQ = -(2**63)
 _HEAD = "SELECT seq, hash, body FROM records ORDER BY seq DESC LIMIT 1"
 _LAST_BODY = "SELECT seq, body FROM records ORDER BY seq DESC LIMIT 1"
+_APPEND_CHUNK = 256
+"""Entries an append seals and inserts at a time (all in its one transaction)."""
 _CHECKPOINTS = "SELECT origin, tree_size, root, note FROM checkpoints"
 
 
@@ -278,6 +281,9 @@ class SqlLedger(ABC, Generic[_Db]):
         refuses: an unsigned tail unless `adopt` names it exactly, or a log the key
         cannot continue. Raises CanonicalError or LedgerError (naming the entry's index)
         and writes nothing if any entry cannot be sealed.
+
+        Entries are read once each, in order, a chunk (`_APPEND_CHUNK`) at a time, so a
+        sequence that builds each entry when it is read is never held whole.
         """
         appended = Appended()
         if not entries:
@@ -308,28 +314,44 @@ class SqlLedger(ABC, Generic[_Db]):
             first_seq, prev = head[0] + 1, record_hash(_blob(head[1]))
         if key is not None:
             self._check_writer(key, first_seq, adopt)
-        sealed = seal_batch(entries, first_seq, prev)
-        frontier = self._fetch_nodes(frontier_keys(first_seq))
-        nodes, root = grow_tree(sealed, frontier)
-        links = [prev, *(record.hash for record in sealed[:-1])]
-        self._insert_many(
-            "records",
-            [
-                (record.seq, bytes.fromhex(link), bytes.fromhex(record.hash), record.body)
-                for record, link in zip(sealed, links, strict=True)
-            ],
-        )
-        self._insert_many("tree_nodes", nodes)
-        # The indexes move with the records: in this transaction, all or nothing.
-        seqs = (record.seq for record in sealed)
-        index_records(self._fetch_all, self.dialect.runs.mark, zip(seqs, entries, strict=True))
-        seqs = (record.seq for record in sealed)
-        index_requests(self._fetch_all, self.dialect.requests.mark, zip(seqs, entries, strict=True))
+        stored: list[StoredRecord] = []
+        root = b""
+        # A chunk at a time, each entry read once: entries built as they are read (a
+        # run's records) are held a chunk at a time, never the whole batch.
+        for start in range(0, len(entries), _APPEND_CHUNK):
+            chunk = entries[start : start + _APPEND_CHUNK]
+            sealed: list[StoredRecord] = []
+            rows = []
+            for index, entry in enumerate(chunk, start):
+                try:
+                    record = seal(entry, first_seq + index, prev)
+                except (LedgerError, CanonicalError) as exc:
+                    raise type(exc)(f"entry {index} of the batch: {exc}") from None
+                rows.append(
+                    (record.seq, bytes.fromhex(prev), bytes.fromhex(record.hash), record.body)
+                )
+                sealed.append(record)
+                prev = record.hash
+            # The frontier holds the nodes stored for earlier chunks, in this transaction.
+            frontier = self._fetch_nodes(frontier_keys(sealed[0].seq))
+            nodes, root = grow_tree(sealed, frontier)
+            self._insert_many("records", rows)
+            self._insert_many("tree_nodes", nodes)
+            # The indexes move with the records: in this transaction, all or nothing.
+            seqs = (record.seq for record in sealed)
+            index_records(self._fetch_all, self.dialect.runs.mark, zip(seqs, chunk, strict=True))
+            seqs = (record.seq for record in sealed)
+            index_requests(
+                self._fetch_all, self.dialect.requests.mark, zip(seqs, chunk, strict=True)
+            )
+            # The encoder may hand back a buffer several times the body's length: what
+            # the batch keeps for the caller is the body alone.
+            stored += (StoredRecord(r.seq, r.hash, bytes(memoryview(r.body))) for r in sealed)
         checkpoint = None
         if key is not None:
-            checkpoint = sign_tree(key, first_seq + len(sealed), root)
+            checkpoint = sign_tree(key, first_seq + len(stored), root)
             self._insert_checkpoint(checkpoint)
-        return sealed, checkpoint
+        return stored, checkpoint
 
     def _check_writer(self, key: SigningKey, size: int, adopt: tuple[int, int] | None) -> None:
         try:
