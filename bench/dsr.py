@@ -2,6 +2,8 @@
 
     python bench/dsr.py [--customers 1000000] [--tables 20] [--rows 10000] [--wide 200]
                         [--store postgresql|sqlite] [--keys composite|single]
+    python bench/dsr.py --status [--status-records 1000000] [--requests 200]
+                        [--status-pg-records 200000]
 
 Measures, against the targets of the GDPR issues:
 - erasure of one subject owning --rows rows across --tables tables (one subject table and
@@ -13,12 +15,23 @@ Measures, against the targets of the GDPR issues:
   milliseconds;
 - planning over a --wide-table data map: <= 200 ms;
 - memory of access and erasure as the subject's data grows fourfold: bounded by the batch.
+
+With --status, only the request queue: a SQLite ledger of about --status-records run
+records (the runs of bench/runs_index.py) holding --requests requests of five steps each,
+half written before the runs and half after; `assay dsr status` lists them. Printed
+side by side: folding the requests from one streamed pass over every record (what every
+`assay dsr` command did before the request index), from the index (what they do now),
+the whole `assay dsr status --all` process, and one request by id. The same on a
+throwaway PostgreSQL ledger of --status-pg-records records (0 to skip).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
 import tracemalloc
@@ -28,10 +41,15 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from runs_index import build as build_runs  # a sibling script: bench/ is on the path
+from runs_index import timed
 
-from assay.demo.local_postgres import local_postgres
+from assay.demo.local_postgres import find_bindir, local_postgres
+from assay.evidence import Pseudonymizer, load_key, open_ledger
 from assay.gdpr import State, open_session, parse_datamap
+from assay.gdpr.identity import Identity
 from assay.gdpr.plan import plan_erasure
+from assay.gdpr.requests import RequestBook, fold
 from assay.gdpr.sqltext import fmt
 from assay.gdpr.traverse import find_subject, reading
 
@@ -275,8 +293,81 @@ def run_wide(dsn: str, wide: int, work: Path) -> dict[str, float]:
     return out
 
 
+def request_steps(book: RequestBook, n: int, offset: int) -> None:
+    """`n` access requests, each received, verified, planned, executed and completed."""
+    for i in range(offset, offset + n):
+        request = book.open_request("access", [Identity("customer_id", i)])
+        request = book.advance(request, State.VERIFIED, method="bench")
+        request = book.advance(request, State.PLANNED, rows={"customers": 1})
+        request = book.advance(request, State.EXECUTED, rows=1)
+        book.advance(request, State.COMPLETED, on_time=True)
+
+
+def status_ledger(url: str, records: int, requests: int, key: Path) -> RequestBook:
+    """A ledger of about `records` run records with `requests` requests among them."""
+    book = RequestBook(url, Pseudonymizer(load_key(key, create=True)))
+    request_steps(book, requests // 2, 0)
+    build_runs(url, records, 5000, 5000)
+    request_steps(book, requests - requests // 2, requests // 2)
+    return book
+
+
+def run_status(label: str, url: str, records: int, requests: int, work: Path) -> None:
+    key = work / f"{label}.key"
+    started = time.perf_counter()
+    book = status_ledger(url, records, requests, key)
+    built = time.perf_counter() - started
+
+    def streamed() -> int:
+        with open_ledger(url, create=False) as ledger:
+            return len(fold(s.record for s in ledger.records()))
+
+    def indexed() -> int:
+        return len(book.listing(include_closed=True))
+
+    with open_ledger(url, create=False) as ledger:
+        stored = ledger.count()
+    before, found = timed(streamed)
+    after, listed = timed(indexed, 5)
+    assert found == listed == requests, (found, listed)
+    some = book.listing(include_closed=True)[requests // 2].id
+    one, _ = timed(lambda: book.get(some), 5)
+    command = [sys.executable, "-m", "assay", "dsr", "status", "--all", "-f", "json",
+               "--ledger", url, "--pseudonym-key", str(key)]  # fmt: skip
+    whole, out = timed(lambda: subprocess.run(command, check=True, capture_output=True), 3)
+    assert len(json.loads(out.stdout)) == requests
+    print(
+        f"\n[status] {label} ledger of {stored:,} records (built in {built:.0f} s), "
+        f"{requests} requests of 5 steps"
+    )
+    print(f"  fold every record (before the index):  {before * 1e3:10.1f} ms")
+    print(
+        f"  fold the indexed steps (now):          {after * 1e3:10.1f} ms   {before / after:,.0f}x"
+    )
+    print(f"  assay dsr status --all, whole process: {whole * 1e3:10.1f} ms")
+    print(f"  one request by id:                     {one * 1e3:10.2f} ms")
+
+
+def status_main(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        url = f"sqlite:///{work / 'ledger.db'}"
+        run_status("SQLite", url, args.status_records, args.requests, work)
+        if not args.status_pg_records:
+            return
+        if find_bindir() is None:
+            print("PostgreSQL: server binaries not found (set PG_BIN); skipped")
+            return
+        with local_postgres() as server:
+            run_status("PostgreSQL", server.dsn, args.status_pg_records, args.requests, work)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--status", action="store_true", help="only the request queue's figures")
+    ap.add_argument("--status-records", type=int, default=1_000_000)
+    ap.add_argument("--status-pg-records", type=int, default=200_000)
+    ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--store", choices=["postgresql", "sqlite"], default="postgresql")
     ap.add_argument("--customers", type=int, default=1_000_000)
     ap.add_argument("--tables", type=int, default=20)
@@ -293,6 +384,9 @@ def main() -> None:
         help="owned tables keyed by (customer_id, n) or by one id column",
     )
     args = ap.parse_args()
+    if args.status:
+        status_main(args)
+        return
     kind = args.store
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

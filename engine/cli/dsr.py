@@ -207,16 +207,16 @@ def extend(request_id: str, ledger: str, key_path: Path, months: int, reason: st
 @handle_errors
 def status(ledger: str, key_path: Path, include_closed: bool, fmt: str) -> None:
     """List requests: overdue first, then by due date."""
-    from assay.engine.console import console
-    from assay.gdpr.report import render_requests
-
     book = _book(ledger, key_path)
     requests = book.listing(include_closed=include_closed)
     today = book.clock().date()
-    if fmt == "json":
+    if fmt == "json":  # for scripts: without the console's imports, a second sooner
         _emit(fmt, [r.as_dict(today) for r in requests])
-    else:
-        render_requests(console(), requests, today)
+        return
+    from assay.engine.console import console
+    from assay.gdpr.report import render_requests
+
+    render_requests(console(), requests, today)
 
 
 @dsr.command("due")
