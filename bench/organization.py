@@ -29,21 +29,19 @@ import argparse
 import json
 import multiprocessing
 import os
-import re
 import secrets
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import boto3
 import botocore.client
 
+from assay.demo.aws_emulator import emulator_process
 from assay.demo.local_postgres import find_bindir, local_postgres
 from assay.engine.planner import make_plan
 from assay.engine.shard import Shard
@@ -52,32 +50,6 @@ from assay.evidence import open_ledger
 from assay.evidence.keys import SigningKey
 
 REGIONS = ("us-east-1", "eu-west-1", "us-west-2", "ap-southeast-2")
-
-
-@contextmanager
-def moto_server() -> Iterator[str]:
-    env = {k: v for k, v in os.environ.items() if k != "MOTO_ACCOUNT_ID"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    assert server.stdout is not None
-    port = None
-    for line in server.stdout:
-        if m := re.search(r"Running on http://127\.0\.0\.1:(\d+)", line):
-            port = m.group(1)
-            break
-    if port is None:
-        raise RuntimeError("moto server did not start")
-    threading.Thread(target=server.stdout.read, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 def seed(url: str, accounts: int, regions: tuple[str, ...]) -> list[str]:
@@ -137,7 +109,7 @@ class CallCounter:
 
 
 def bench_aws(accounts: int, regions: tuple[str, ...], dsn: str) -> dict[str, float]:
-    with moto_server() as url, tempfile.TemporaryDirectory() as tmp:
+    with emulator_process() as url, tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         ids = seed(url, accounts, regions)
         print(
@@ -193,7 +165,7 @@ def bench_aws(accounts: int, regions: tuple[str, ...], dsn: str) -> dict[str, fl
 
 def shard_memory(accounts: int) -> float:
     """Peak RSS (MiB) of one shard process over an organisation of `accounts`."""
-    with moto_server() as url, tempfile.TemporaryDirectory() as tmp:
+    with emulator_process() as url, tempfile.TemporaryDirectory() as tmp:
         seed(url, accounts, REGIONS[:1])
         target = {
             "name": "org",

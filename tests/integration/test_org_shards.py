@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -29,6 +27,7 @@ import pytest
 
 from assay.checks.aws.provider import AwsTarget
 from assay.demo.aws_account import seed
+from assay.demo.aws_emulator import emulator_process
 from assay.engine.changes import run_index
 from assay.engine.sharded import UNIT_FINISHED
 from assay.evidence import open_ledger
@@ -53,27 +52,8 @@ KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
-    env = {k: v for k, v in os.environ.items() if k != "MOTO_ACCOUNT_ID"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    assert server.stdout is not None
-    port = None
-    for line in server.stdout:
-        if m := re.search(r"Running on http://127\.0\.0\.1:(\d+)", line):
-            port = m.group(1)
-            break
-    assert port, "moto server did not start"
-    threading.Thread(target=server.stdout.read, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(10)
+    with emulator_process() as url:
+        yield url
 
 
 def client(url: str, service: str, region: str = "us-east-1", **creds: str) -> Any:
@@ -267,14 +247,8 @@ def test_four_shards_over_an_organisation_match_one_process_and_survive_a_killed
     # An account's units all come from one shard; every shard had work.
     by_account = {(u["group"], u["shard"]) for u in units}
     assert len(by_account) == MEMBERS and {s for _, s in by_account} == {0, 1, 2, 3}
-    verify = subprocess.run(
-        [sys.executable, "-m", "assay", "evidence", "verify"],
-        cwd=workspace,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert verify.returncode == 0, verify.stdout + verify.stderr
+    code, out, err = finish(assay(workspace, env, "evidence", "verify"))
+    assert code == 0, out + err
 
     # The next night: shard 3 is killed once it has recorded a unit.
     procs = {
@@ -324,14 +298,8 @@ def test_four_shards_over_an_organisation_match_one_process_and_survive_a_killed
         ]
         assert len(results) == sum(expected.values())  # no unit recorded twice
         assert [e.run for e in run_index(ledger).runs(finished=True)] == ["night-2", "night-1"]
-    verify = subprocess.run(
-        [sys.executable, "-m", "assay", "evidence", "verify"],
-        cwd=workspace,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert verify.returncode == 0, verify.stdout + verify.stderr
+    code, out, err = finish(assay(workspace, env, "evidence", "verify"))
+    assert code == 0, out + err
     print(f"4 shards over {MEMBERS} accounts: {sharded_seconds:.1f}s")
 
 
