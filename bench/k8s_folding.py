@@ -14,26 +14,13 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from assay.checks.k8s import factories as k
-from assay.engine.collect import collect
-from assay.engine.evaluate import evaluate
-from assay.engine.planner import make_plan
+from k8s import run_pod_controls  # a sibling script: bench/ is on the path
 
-POD_CONTROLS = [
-    "k8s-pod-privileged",
-    "k8s-pod-host-namespaces",
-    "k8s-pod-run-as-non-root",
-    "k8s-pod-no-privilege-escalation",
-    "k8s-pod-image-provenance",
-    "k8s-pod-secret-env-literals",
-    "k8s-pod-service-account-token",
-]
+from assay.checks.k8s import factories as k
 
 
 def served(pod: dict[str, Any], i: int) -> dict[str, Any]:
@@ -88,21 +75,8 @@ def cluster(pods: int, replicas: int) -> tuple[list[dict[str, Any]], list[dict[s
 
 def measure(root: Path, name: str, objects: list[dict[str, Any]]) -> tuple[float, float, int, int]:
     """(collect seconds, evaluate seconds, workload resources, results)."""
-    dump = root / f"{name}.json"
-    dump.write_text(json.dumps(k.object_list(objects)))
-    profile = root / f"{name}.yaml"
-    profile.write_text(
-        f"controls: {{ids: [{', '.join(POD_CONTROLS)}]}}\n"
-        f"targets:\n  - {{name: {name}, provider: k8s, dump: {dump}}}\n"
-    )
-    plan = make_plan(profile)
-    t0 = time.perf_counter()
-    snap = collect(plan, workers=1, timeout=600)
-    t1 = time.perf_counter()
-    findings = evaluate(plan, snap)
-    t2 = time.perf_counter()
-    assert not snap.failures, snap.failures
-    return t1 - t0, t2 - t1, len(snap.resources), len(findings)
+    snap, findings, collecting, evaluating = run_pod_controls(root, name, objects)
+    return collecting, evaluating, len(snap.resources), len(findings)
 
 
 def main() -> None:

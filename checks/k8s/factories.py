@@ -23,6 +23,16 @@ REGISTRY = "registry.example.com"
 DIGEST = "sha256:" + "5f0c" * 16
 IMAGE = f"{REGISTRY}/shop/api@{DIGEST}"
 SAFE_CONTAINER = {"allowPrivilegeEscalation": False, "runAsNonRoot": True, "runAsUser": 10001}
+POD_CONTROLS = (
+    "k8s-pod-privileged",
+    "k8s-pod-host-namespaces",
+    "k8s-pod-run-as-non-root",
+    "k8s-pod-no-privilege-escalation",
+    "k8s-pod-image-provenance",
+    "k8s-pod-secret-env-literals",
+    "k8s-pod-service-account-token",
+)
+"""The built-in controls that judge a workload's pod spec."""
 
 _API_VERSIONS = {
     "Pod": "v1",

@@ -20,15 +20,6 @@ from assay.testing import run_check
 
 DUMP = Path(__file__).parent / "dump_pods_folding_into_controllers.yaml"
 RESOURCE = "k8s.workload"
-POD_CONTROLS = (
-    "k8s-pod-privileged",
-    "k8s-pod-host-namespaces",
-    "k8s-pod-run-as-non-root",
-    "k8s-pod-no-privilege-escalation",
-    "k8s-pod-image-provenance",
-    "k8s-pod-secret-env-literals",
-    "k8s-pod-service-account-token",
-)
 SECRET = "folding-synthetic-password-83k"
 
 
@@ -116,7 +107,7 @@ def test_a_run_over_the_dump_gives_one_result_per_control_for_three_replicas(
     (tmp_path / "assay.yaml").write_text(
         yaml.safe_dump(
             {
-                "controls": {"ids": list(POD_CONTROLS)},
+                "controls": {"ids": list(k.POD_CONTROLS)},
                 "targets": [{"name": "shop", "provider": "k8s", "dump": str(DUMP)}],
             }
         )
@@ -129,8 +120,8 @@ def test_a_run_over_the_dump_gives_one_result_per_control_for_three_replicas(
     for r in api:
         by_resource.setdefault(r["resource"]["name"], []).append(r["control"])
     assert {name: sorted(c) for name, c in by_resource.items()} == {
-        "Deployment/shop/api": sorted(POD_CONTROLS),
-        "Pod/shop/api-7d9f8b6c5d-q9t5v": sorted(POD_CONTROLS),
+        "Deployment/shop/api": sorted(k.POD_CONTROLS),
+        "Pod/shop/api-7d9f8b6c5d-q9t5v": sorted(k.POD_CONTROLS),
     }
     assert all(
         r["observed"]["pods"] == 3 for r in api if r["resource"]["name"] == "Deployment/shop/api"
