@@ -41,7 +41,15 @@ from assay.gdpr.rectify import (
     change_digests,
     plan_rectification,
 )
-from assay.gdpr.requests import HELD_ERASED, STORE_ERASED, Request, RequestBook, State, now_utc
+from assay.gdpr.requests import (
+    HELD_ERASED,
+    RESIDUAL,
+    STORE_ERASED,
+    Request,
+    RequestBook,
+    State,
+    now_utc,
+)
 from assay.gdpr.resolve import resolve
 from assay.gdpr.stores import Store, open_stores
 from assay.gdpr.traverse import Snapshot, find_subject, reading
@@ -399,11 +407,26 @@ class Session:
             on_commit=committed,
         )
 
-    def _held(self, plan: ErasurePlan, request_id: str) -> dict[str, Any]:
+    def _held(
+        self, plan: ErasurePlan, request_id: str, residual: Residual | None = None
+    ) -> dict[str, Any]:
         """For the record that closes a request: the held data left and a sealed pointer to
-        its rows, for `erase_expired`."""
+        its rows, for `erase_expired`. Rows a fresh read found again after erasing them
+        (`residual`, `plan` being its plan) are listed too, due at once, and sealed with
+        the held ones, so the next night's run erases them or says they came back."""
         deferred = _deferred(plan)
-        pointer = seal_pointer(self.pointer_key, plan, request_id) if deferred else None
+        if residual is not None:
+            today = self.clock().date().isoformat()
+            deferred += [
+                {"table": table, "hold": RESIDUAL, "basis": "found again after its erasure",
+                 "rows": rows, "expires": today, "first_expires": today}
+                for table, rows in residual.counts.items() if rows
+            ]  # fmt: skip
+        pointer = (
+            seal_pointer(self.pointer_key, plan, request_id, erasable=residual is not None)
+            if deferred
+            else None
+        )
         return {"deferred": deferred, "held_pointer": pointer}
 
     # -- held data whose hold ran out ------------------------------------------------------
@@ -424,15 +447,14 @@ class Session:
             return ErasureOutcome(plan, request, note="nothing erasable yet: the holds still run")
         result = self._run_plan(plan, request, statement_timeout, lock_timeout)
         residual = verify_erasure(self.resolved, self.stores, plan, [], self.clock())
-        if residual.total:
-            plan = residual.plan  # still there (written back?): recorded, and listed again
+        left = residual if residual.total else None  # written back? listed again, due now
         self.book.annotate(
             request,
             HELD_ERASED,
             rows=result.rows,
             statements=[_statement_record(s) for s in result.statements],
             residual=residual.counts,
-            **self._held(plan, request.id),
+            **self._held(residual.plan if left else plan, request.id, left),
         )
         return ErasureOutcome(plan, self.book.get(request.id), result, residual)
 

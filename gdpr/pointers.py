@@ -31,9 +31,12 @@ def pointer_key(pseudonym_key: bytes) -> bytes:
     return hmac.new(pseudonym_key, b"assay-gdpr held-row pointer", hashlib.sha256).digest()
 
 
-def seal_pointer(key: bytes, plan: ErasurePlan, request_id: str) -> str | None:
-    """The keys of every row `plan` leaves in place, encrypted; None if it leaves none."""
-    deleted = {tp.table.name: set(tp.delete) for tp in plan.tables}
+def seal_pointer(
+    key: bytes, plan: ErasurePlan, request_id: str, *, erasable: bool = False
+) -> str | None:
+    """The keys of every row `plan` leaves in place (with `erasable`, of every row it
+    found: rows to erase again later), encrypted; None if there are none."""
+    deleted = {} if erasable else {tp.table.name: set(tp.delete) for tp in plan.tables}
     kept = {
         tname: [k for k in found.rows if k not in deleted.get(tname, set())]
         for tname, found in plan.snapshot.found.items()

@@ -16,7 +16,7 @@ from assay.gdpr.access import AccessResult
 from assay.gdpr.model import Finding
 from assay.gdpr.package import sealed_header
 from assay.gdpr.plan import ErasurePlan
-from assay.gdpr.requests import Request
+from assay.gdpr.requests import RESIDUAL, Request
 from assay.words import counted
 
 
@@ -163,9 +163,14 @@ def render_due(
     for r in expired:
         for d in r.expired_holds(today):
             rows = counted(d["rows"], "row")
+            what = (
+                f"{d['basis']} on {d['expires']}"
+                if d["hold"] == RESIDUAL
+                else f"hold expired: under {d['hold']} since {d['expires']}"
+            )
             console.print(
-                f"hold expired: {r.id}: {rows} of {d['table']} under {d['hold']} since "
-                f"{d['expires']}: erase with `assay dsr due --erase-expired`"
+                f"{r.id}: {rows} of {d['table']}: {what}: erase with "
+                "`assay dsr due --erase-expired`"
             )
 
 

@@ -50,6 +50,8 @@ STATES = frozenset(s.value for s in State)
 # Annotations (events that leave the state as it is).
 STORE_ERASED = "store_erased"  # one store's part of an erasure committed
 HELD_ERASED = "held_erased"  # held data erased after its hold ran out
+# The `hold` of listed data that an erasure found again right after erasing it.
+RESIDUAL = "found-again"
 # A re-plan after a failed or residual execution goes back to planned; erasing what the
 # verification found is a second execution.
 NEXT: dict[State, set[State]] = {
@@ -143,12 +145,21 @@ class Due:
                 f"{counted(len(overdue), 'request')} past the deadline: "
                 + ", ".join(f"{r.id} (due {r.due})" for r in overdue)
             )
-        if self.expired:
-            reasons.append(
-                f"held data past its hold, not erased, of {counted(len(self.expired), 'request')}: "
-                + ", ".join(r.id for r in self.expired)
-            )
+        for what, found in (
+            ("held data past its hold, not erased", self._expired(residual=False)),
+            ("data found again after its erasure (written back?)", self._expired(residual=True)),
+        ):
+            if found:
+                ids = ", ".join(r.id for r in found)
+                reasons.append(f"{what}, of {counted(len(found), 'request')}: {ids}")
         return reasons
+
+    def _expired(self, *, residual: bool) -> list[Request]:
+        return [
+            r
+            for r in self.expired
+            if any((d.get("hold") == RESIDUAL) == residual for d in r.expired_holds(self.today))
+        ]
 
 
 def now_utc() -> datetime:

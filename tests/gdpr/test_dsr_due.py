@@ -191,10 +191,55 @@ def test_held_data_past_its_hold_fails_the_gate_until_it_is_erased(
     assert f"needs a person: held data past its hold, not erased, of 1 request: {rid}" in (
         res.output
     )
+    assert f"{rid}: 2 rows of orders: hold expired: under " in res.output
     erased = run("due", "--erase-expired", "--datamap", str(shop_datamap_path()))
     assert erased.exit_code == 0, erased.output
     assert f"{rid}: erased " in erased.output and "needs a person" not in erased.output
     assert run("due").exit_code == 0
+
+
+def test_held_data_an_application_writes_back_still_fails_the_gate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An application (here a trigger) puts the customer row back as soon as the expired
+    hold's erasure deletes it: the erasure commits, the fresh read after it finds the row,
+    and the gate exits 1 naming the request and the rows, though it erased the rest; the
+    row stays listed, due at once, until a later run erases it for good."""
+    rid = erased_eight_years_ago(tmp_path, monkeypatch)
+    con = sqlite3.connect(tmp_path / "shop.db")
+    con.execute(
+        "CREATE TRIGGER write_back AFTER DELETE ON customers BEGIN"
+        " INSERT INTO customers (id, email, full_name, password_hash, created_at)"
+        " VALUES (OLD.id, OLD.email, OLD.full_name, OLD.password_hash, OLD.created_at); END"
+    )
+    con.commit()
+    con.close()
+    res = run("due", "--erase-expired", "--datamap", str(shop_datamap_path()), "-f", "json")
+    assert res.exit_code == 1, res.output
+    doc = json.loads(res.stdout)
+    [erased] = doc["erased"]
+    assert erased["erased_rows"] > 0 and erased["residual_rows"] == 1
+    assert doc["needs_a_person"] == [
+        f"data found again after its erasure (written back?), of 1 request: {rid}"
+    ]
+    # The next night the row is listed again, due at once, and erased if it stays gone.
+    con = sqlite3.connect(tmp_path / "shop.db")
+    con.execute("DROP TRIGGER write_back")
+    con.commit()
+    con.close()
+    listed = run("due", "-f", "json")
+    assert listed.exit_code == 1, listed.output
+    [held] = json.loads(listed.stdout)["expired_holds"]
+    assert held["request"] == rid
+    assert [(h["table"], h["hold"], h["rows"]) for h in held["holds"]] == [
+        ("customers", "found-again", 1)
+    ]
+    again = run("due", "--erase-expired", "--datamap", str(shop_datamap_path()), "-f", "json")
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["erased"][0]["erased_rows"] == 1
+    assert sqlite3.connect(tmp_path / "shop.db").execute(
+        "SELECT count(*) FROM customers WHERE id = 1"
+    ).fetchone() == (0,)
 
 
 def shop_datamap_path() -> Path:
