@@ -114,38 +114,24 @@ More text.
 """
 
 
+def markdown_lint(*pages: Path) -> subprocess.CompletedProcess[str]:
+    """pymarkdown over `pages` with the repository's configuration."""
+    config = str(ROOT / ".pymarkdown.json")
+    return subprocess.run(
+        [sys.executable, "-m", "pymarkdown", "--config", config, "scan", *map(str, pages)],
+        capture_output=True,
+        text=True,
+    )
+
+
 def test_a_leftover_note_fails_lint_and_the_render_check(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
     page.write_text(LEFTOVER_NOTE, encoding="utf-8")
     assert stray_comment_text(page)
-    lint = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pymarkdown",
-            "--config",
-            str(ROOT / ".pymarkdown.json"),
-            "scan",
-            str(page),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    lint = markdown_lint(page)
     assert lint.returncode != 0 and "MD022" in lint.stdout, lint.stdout + lint.stderr
 
 
 def test_the_docs_pass_lint() -> None:
-    lint = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pymarkdown",
-            "--config",
-            str(ROOT / ".pymarkdown.json"),
-            "scan",
-            *map(str, DOCS),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    lint = markdown_lint(*DOCS)
     assert lint.returncode == 0, lint.stdout + lint.stderr
