@@ -268,9 +268,6 @@ def due(
     past its hold still there (what --erase-expired erased does not count; what it finds
     again right after erasing does, and is listed until erased). A request due soon is
     listed, and exits 0."""
-    from assay.engine.console import console
-    from assay.gdpr.report import render_due, render_plan
-
     book = _book(ledger, key_path)
     found = book.due(within)
     erased: list[dict[str, Any]] = []
@@ -297,6 +294,9 @@ def due(
                     }
                 )
                 if fmt != "json":
+                    from assay.engine.console import console
+                    from assay.gdpr.report import render_plan
+
                     render_plan(console(), outcome.plan, f"Held data of {request.id}", 0)
         found = book.due(within)
     reasons = found.needs_a_person()
@@ -318,6 +318,9 @@ def due(
             },
         )
     else:
+        from assay.engine.console import console
+        from assay.gdpr.report import render_due
+
         render_due(console(), found.soon, found.expired, today, within)
         for e in erased:
             click.echo(f"{e['request']}: erased {counted(e['erased_rows'], 'held row')}")
