@@ -150,7 +150,8 @@ def beside(count: int, seconds: float, floor: tuple[int, float]) -> str:
     """`rate`, then the streamed SHA-256's rate over the same bytes and the ratio."""
     plain = floor[0] / floor[1]
     return (
-        f"{rate(count, seconds)}; streamed SHA-256 {plain:,.0f}/s ({plain * seconds / count:.1f}x)"
+        f"{rate(count, seconds)}; a streamed SHA-256 of the same bytes {plain:,.0f}/s, "
+        f"{plain * seconds / count:.1f}x this rate"
     )
 
 
