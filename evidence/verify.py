@@ -275,6 +275,10 @@ class Walk:
     def roots(self) -> dict[int, bytes]:
         return {size: fold(stack) for size, stack in self.stacks.items()}
 
+    def root_at(self, size: int) -> bytes:
+        """The root at one of the sizes asked for (`roots[size]`, without folding them all)."""
+        return fold(self.stacks[size])
+
 
 def walk(
     records: Iterable[Stored],

@@ -121,7 +121,7 @@ def _check_checkpoint(checkpoint: Checkpoint, found: Walk) -> None:
             f"covers {checkpoint.size} records, but the ledger has {found.records}: "
             "records were removed from the tail",
         )
-    recomputed = found.roots[checkpoint.size]
+    recomputed = found.root_at(checkpoint.size)
     if recomputed != checkpoint.root:
         raise LogVerificationError(
             label,
@@ -144,7 +144,7 @@ def _check_trusted(
             f"covers {trusted.size} records, but the ledger has {found.records}: the ledger "
             "was rolled back or truncated",
         )
-    recomputed = found.roots[trusted.size]
+    recomputed = found.root_at(trusted.size)
     if recomputed != trusted.root:
         raise LogVerificationError(
             where,
