@@ -5,6 +5,7 @@ from __future__ import annotations
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -28,6 +29,27 @@ def _enforced(url: str) -> Iterator[None]:
         yield
     finally:
         _set_auth(url, "inf")
+
+
+@pytest.fixture(scope="module")
+def aws_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The standard credential chain, pointed away from the developer's own AWS setup: its
+    files in this folder, the emulator's keys, no profile, region or endpoint inherited."""
+    home = tmp_path_factory.mktemp("aws")
+    with pytest.MonkeyPatch.context() as mp:
+        for name in (
+            "AWS_PROFILE",
+            "AWS_SESSION_TOKEN",
+            "AWS_DEFAULT_REGION",
+            "AWS_REGION",
+            "AWS_ENDPOINT_URL",
+        ):
+            mp.delenv(name, raising=False)
+        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
+        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        mp.setenv("AWS_CONFIG_FILE", str(home / "config"))
+        mp.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "credentials"))
+        yield home
 
 
 @pytest.fixture

@@ -67,18 +67,13 @@ class Account:
 
 
 @pytest.fixture(scope="module")
-def account(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Account]:
+def account(aws_home: Path) -> Iterator[Account]:
     """Both accounts seeded, plus two users for the denial runs: `nobody` (no permission)
     and `lister` (LIST_ONLY), with profiles in a private shared-credentials file."""
-    home = tmp_path_factory.mktemp("aws")
+    home = aws_home
     with pytest.MonkeyPatch.context() as mp, start_emulator() as url:
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION", "ASSAY_LEDGER"):
-            mp.delenv(name, raising=False)
-        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
-        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        mp.delenv("ASSAY_LEDGER", raising=False)
         mp.setenv("AWS_DEFAULT_REGION", REGION)
-        mp.setenv("AWS_CONFIG_FILE", str(home / "config"))
-        mp.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "credentials"))
         main, peer = seed(url, REGION), seed_peer(url, REGION)
         expected = {
             (control, rid): status

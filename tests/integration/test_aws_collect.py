@@ -30,26 +30,6 @@ REGION = "us-east-1"
 TYPES = sorted(t for t, spec in registry.collectors().items() if spec.provider == "aws")
 
 
-@pytest.fixture(scope="module")
-def aws_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The standard credential chain, pointed away from the developer's own AWS setup."""
-    home = tmp_path_factory.mktemp("aws")
-    with pytest.MonkeyPatch.context() as mp:
-        for name in (
-            "AWS_PROFILE",
-            "AWS_SESSION_TOKEN",
-            "AWS_DEFAULT_REGION",
-            "AWS_REGION",
-            "AWS_ENDPOINT_URL",
-        ):
-            mp.delenv(name, raising=False)
-        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
-        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        mp.setenv("AWS_CONFIG_FILE", str(home / "config"))
-        mp.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "credentials"))
-        yield home
-
-
 # Module scope rather than session: moto's state is per process, so the emulator must be
 # gone before another test module starts its own.
 @pytest.fixture(scope="module")
@@ -352,18 +332,33 @@ AUDITOR_POLICY = {
 @pytest.fixture(scope="module")
 def auditor_profile(emulator: tuple[str, DemoAccount], conn: AwsConnection, aws_home: Path) -> str:
     """A profile in the shared credentials file for an IAM user with AUDITOR_POLICY."""
+    return iam_user_profile(conn, aws_home, "auditor", json.dumps(AUDITOR_POLICY))
+
+
+def iam_user_profile(conn: AwsConnection, aws_home: Path, user: str, policy: str) -> str:
+    """A profile named `user` in the shared credentials file, for a new IAM user of that
+    name whose one inline policy is the document `policy`."""
     iam = conn.client("iam")
-    iam.create_user(UserName="auditor")
-    iam.put_user_policy(
-        UserName="auditor", PolicyName="audit", PolicyDocument=json.dumps(AUDITOR_POLICY)
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="assay", PolicyDocument=policy)
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    with (aws_home / "credentials").open("a") as creds:
+        creds.write(
+            f"[{user}]\n"
+            f"aws_access_key_id = {key['AccessKeyId']}\n"
+            f"aws_secret_access_key = {key['SecretAccessKey']}\n"
+        )
+    return user
+
+
+def emulator_profile(folder: Path, url: str, profile: str, controls: str = "") -> None:
+    """An assay.yaml in `folder` whose one target is the emulator, reached as the
+    credentials `profile`; `controls` is its controls line, if any."""
+    (folder / "assay.yaml").write_text(
+        controls + "targets:\n"
+        f"  - {{name: emu, provider: aws, profile: {profile}, endpoint_url: '{url}',"
+        f" regions: [{REGION}]}}\n"
     )
-    key = iam.create_access_key(UserName="auditor")["AccessKey"]
-    (aws_home / "credentials").write_text(
-        "[auditor]\n"
-        f"aws_access_key_id = {key['AccessKeyId']}\n"
-        f"aws_secret_access_key = {key['SecretAccessKey']}\n"
-    )
-    return "auditor"
 
 
 def test_denied_detail_reads_become_error_markers(
@@ -443,11 +438,7 @@ def test_doctor_names_each_missing_permission(
 ) -> None:
     url = emulator[0]
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "assay.yaml").write_text(
-        "targets:\n"
-        f"  - {{name: emu, provider: aws, profile: {auditor_profile}, endpoint_url: '{url}',"
-        f" regions: [{REGION}]}}\n"
-    )
+    emulator_profile(tmp_path, url, auditor_profile)
     with iam_enforced(url):
         res = CliRunner().invoke(cli, ["doctor", "--timeout", "20"])
     assert res.exit_code == 3, res.output
@@ -473,26 +464,12 @@ def test_a_run_reads_only_what_its_controls_need(
     kms:DescribeKey, beside the RDS TLS setting) are left uncollected, not denied."""
     url = emulator[0]
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "assay.yaml").write_text(
-        "controls: {ids: [aws-rds-force-ssl]}\n"
-        "targets:\n"
-        f"  - {{name: emu, provider: aws, profile: narrow, endpoint_url: '{url}',"
-        f" regions: [{REGION}]}}\n"
-    )
+    emulator_profile(tmp_path, url, "narrow", "controls: {ids: [aws-rds-force-ssl]}\n")
     printed = CliRunner().invoke(cli, ["checks", "permissions", "--provider", "aws"])
     assert printed.exit_code == 0, printed.output
     policy = json.loads(printed.output)
     assert "kms:DescribeKey" not in policy["Statement"][0]["Action"]
-    iam = conn.client("iam")
-    iam.create_user(UserName="narrow")
-    iam.put_user_policy(UserName="narrow", PolicyName="assay", PolicyDocument=printed.output)
-    key = iam.create_access_key(UserName="narrow")["AccessKey"]
-    with (aws_home / "credentials").open("a") as creds:
-        creds.write(
-            "[narrow]\n"
-            f"aws_access_key_id = {key['AccessKeyId']}\n"
-            f"aws_secret_access_key = {key['SecretAccessKey']}\n"
-        )
+    iam_user_profile(conn, aws_home, "narrow", printed.output)
     with iam_enforced(url):
         res = CliRunner().invoke(cli, ["doctor", "--timeout", "20"])
     assert res.exit_code == 0, res.output

@@ -31,15 +31,8 @@ def _count(model: Any, **_: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def conn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsConnection]:
-    home = tmp_path_factory.mktemp("aws")
+def conn(aws_home: Path) -> Iterator[AwsConnection]:
     with pytest.MonkeyPatch.context() as mp, start_emulator() as url:
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_ENDPOINT_URL"):
-            mp.delenv(name, raising=False)
-        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
-        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        mp.setenv("AWS_CONFIG_FILE", str(Path(home) / "config"))
-        mp.setenv("AWS_SHARED_CREDENTIALS_FILE", str(Path(home) / "credentials"))
         seed(url, REGION)
         # Sessions made from here on count their calls.
         mp.setattr(
