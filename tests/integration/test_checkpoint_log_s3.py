@@ -103,3 +103,21 @@ def test_an_s3_checkpoint_is_never_replaced(s3: Any) -> None:
     found = log.newest([ORIGIN])
     assert found is not None and found[0] == first
     assert log.newest(["someone.else"]) is None
+
+
+def test_tokens_and_cosignatures_are_kept_beside_the_checkpoint_once(s3: Any) -> None:
+    key = SigningKey.generate(ORIGIN)
+    log = resolve_checkpoint_log(f"s3://{BUCKET}/logs")
+    checkpoint = sign_tree(key, 0, bytes.fromhex("e3b0c442" * 8))
+    log.publish(checkpoint)
+    assert log.attach(checkpoint, "tsr", b"token")
+    assert log.attach(checkpoint, "cosig-0a0b0c0d", b"\xe2\x80\x94 w a\n")
+    assert not log.attach(checkpoint, "tsr", b"another token")  # the first one stays
+    assert log.attachments(checkpoint) == {
+        "cosig-0a0b0c0d": b"\xe2\x80\x94 w a\n",
+        "tsr": b"token",
+    }
+    stem = file_name(ORIGIN, 0).removesuffix("checkpoint")
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="logs/")["Contents"]}
+    assert f"logs/{stem}tsr" in keys
+    assert log.newest([ORIGIN]) is not None  # attachments do not confuse the pin
