@@ -13,15 +13,10 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
 from assay.checks.aws.provider import AwsConnection
+from assay.demo.certificates import self_signed
 
 if TYPE_CHECKING:
     from assay.demo.aws_account import _Book
@@ -71,40 +66,13 @@ def _region_arn(conn: AwsConnection, book: _Book, service: str) -> str:
     return f"arn:aws:{service}:{conn.home_region}:{book.account}:region"
 
 
-def _certificate(days: int) -> tuple[bytes, bytes]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "demo.assay.example")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=days))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("demo.assay.example")]), critical=False
-        )
-        .sign(key, hashes.SHA256())
-    )
-    return (
-        cert.public_bytes(serialization.Encoding.PEM),
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        ),
-    )
-
-
 def _seed_acm(conn: AwsConnection, book: _Book) -> str:
     """A certificate valid for a year (returned: the load balancer and CDN use it) and one
     that expires in ten days."""
     acm = conn.client("acm")
     arns = []
     for days, status in ((365, PASS), (10, FAIL)):
-        cert, key = _certificate(days)
+        cert, key = self_signed("demo.assay.example", days)
         arn = acm.import_certificate(Certificate=cert, PrivateKey=key)["CertificateArn"]
         arns.append(book.add("aws.acm.certificate", arn, {"aws-acm-certificate-expiry": status}))
     return arns[0]

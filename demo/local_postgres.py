@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,6 +40,28 @@ class LocalPostgres:
     def dsn_for(self, user: str, password: str | None = None, dbname: str = "postgres") -> str:
         auth = f"{user}:{password}" if password else user
         return f"postgresql://{auth}@127.0.0.1:{self.port}/{dbname}"
+
+    def alter_system(self, name: str, value: str, *, dsn: str | None = None) -> None:
+        """ALTER SYSTEM SET `name` = `value` and reload; returns once a new session sees it
+        (LocalPostgresError after 10 s: the setting needs a restart). `dsn`: connect there
+        rather than to `self.dsn` (over TLS, say)."""
+        import psycopg
+        from psycopg import sql
+
+        dsn = dsn or self.dsn
+        with psycopg.connect(dsn, autocommit=True) as con:
+            con.execute(
+                sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value))
+            )
+            con.execute("SELECT pg_reload_conf()")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with psycopg.connect(dsn) as con:
+                row = con.execute("SELECT current_setting(%s)", (name,)).fetchone()
+                if row and row[0] == value:
+                    return
+            time.sleep(0.05)
+        raise LocalPostgresError(f"{name} did not become {value!r} after a reload")
 
 
 def find_bindir() -> Path | None:

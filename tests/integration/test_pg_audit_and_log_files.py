@@ -8,14 +8,12 @@ so each test turns the server from failing to passing (or back) with ALTER SYSTE
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from assay.checks import Status
 from assay.checks.postgres import PostgresTarget, connect
@@ -59,23 +57,6 @@ def collect(server: LocalPostgres) -> dict[str, Any]:
     return resource
 
 
-def alter_system(server: LocalPostgres, name: str, value: str) -> None:
-    """ALTER SYSTEM SET name = value, reloaded; returns once a new session sees it."""
-    with psycopg.connect(server.dsn, autocommit=True) as con:
-        con.execute(
-            sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value))
-        )
-        con.execute("SELECT pg_reload_conf()")
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with psycopg.connect(server.dsn) as con:
-            row = con.execute("SELECT current_setting(%s)", (name,)).fetchone()
-            if row and row[0] == value:
-                return
-        time.sleep(0.05)
-    pytest.fail(f"{name} did not become {value!r} after a reload")
-
-
 def test_log_retention_fails_for_a_day_of_hourly_names_and_passes_for_a_week(
     logging_server: LocalPostgres,
 ) -> None:
@@ -87,7 +68,7 @@ def test_log_retention_fails_for_a_day_of_hourly_names_and_passes_for_a_week(
     assert daily.reason.startswith("log files are overwritten after 1 day")
     assert daily.observed["log_filename"] == "postgresql-%H.log"
 
-    alter_system(logging_server, "log_filename", "postgresql-%a.log")
+    logging_server.alter_system("log_filename", "postgresql-%a.log")
     try:
         weekly = run_check("postgres.server.log_retention", collect(logging_server))
         assert weekly.status is Status.PASS, weekly.reason
@@ -95,7 +76,7 @@ def test_log_retention_fails_for_a_day_of_hourly_names_and_passes_for_a_week(
         month = run_check("postgres.server.log_retention", collect(logging_server), min_days=30)
         assert month.status is Status.FAIL
     finally:
-        alter_system(logging_server, "log_filename", "postgresql-%H.log")
+        logging_server.alter_system("log_filename", "postgresql-%H.log")
 
 
 @requires_pgaudit
@@ -108,12 +89,12 @@ def test_pgaudit_fails_until_it_audits_writes_and_roles(logging_server: LocalPos
     assert ddl_only.status is Status.FAIL
     assert ddl_only.observed == {"pgaudit_log": "ddl", "missing": ["write", "role"]}
 
-    alter_system(logging_server, "pgaudit.log", "ddl, write, role")
+    logging_server.alter_system("pgaudit.log", "ddl, write, role")
     try:
         result = run_check("postgres.server.pgaudit", collect(logging_server))
         assert result.status is Status.PASS, result.reason
     finally:
-        alter_system(logging_server, "pgaudit.log", "ddl")
+        logging_server.alter_system("pgaudit.log", "ddl")
 
 
 def test_pgaudit_does_not_apply_where_it_is_not_installed(pg_dsn: str) -> None:

@@ -7,23 +7,18 @@ ssl and archive_mode need a restart to change, so this module starts its own ser
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from assay.checks import Status
 from assay.checks.postgres import PostgresTarget, connect
 from assay.checks.postgres.collect.server import collect_server
+from assay.demo.certificates import self_signed
 from assay.demo.local_postgres import LocalPostgres, local_postgres
 from assay.testing import run_check
 
@@ -34,38 +29,9 @@ pytestmark = pytest.mark.integration
 HBA = ["hostnossl all all 0.0.0.0/0 reject", "hostssl all all 10.0.0.0/8 scram-sha-256"]
 
 
-def self_signed() -> tuple[bytes, bytes]:
-    """A certificate for localhost / 127.0.0.1 and its key, PEM-encoded."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return cert.public_bytes(serialization.Encoding.PEM), key_pem
-
-
 @pytest.fixture(scope="module")
 def hardened() -> Iterator[LocalPostgres]:
-    cert, key = self_signed()
+    cert, key = self_signed("localhost", 1, addresses=("127.0.0.1",))
     settings = {
         "ssl": "on",
         "ssl_cert_file": "'server.crt'",
@@ -117,31 +83,11 @@ def test_the_hardened_server_passes_the_server_controls(hardened: LocalPostgres)
     assert strict.observed == {"ssl": "on", "ssl_min_protocol_version": "TLSv1.3"}
 
 
-def reload_until(dsn: str, statement: str, name: str, value: str) -> None:
-    """Run `statement` (an ALTER SYSTEM), reload, and wait until a new session sees `value`."""
-    with psycopg.connect(dsn, autocommit=True) as con:
-        con.execute(statement)
-        con.execute("SELECT pg_reload_conf()")
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with psycopg.connect(dsn) as con:
-            row = con.execute("SELECT current_setting(%s)", (name,)).fetchone()
-            if row and row[0] == value:
-                return
-        time.sleep(0.05)
-    pytest.fail(f"{name} did not become {value!r} after a reload")
-
-
 def test_tls_1_3_where_configured_fails_a_server_that_still_accepts_1_2(
     hardened: LocalPostgres,
 ) -> None:
     dsn = tls_dsn(hardened)
-    reload_until(
-        dsn,
-        "ALTER SYSTEM SET ssl_min_protocol_version = 'TLSv1.2'",
-        "ssl_min_protocol_version",
-        "TLSv1.2",
-    )
+    hardened.alter_system("ssl_min_protocol_version", "TLSv1.2", dsn=dsn)
     try:
         server = collect(hardened)
         assert run_check("postgres.server.ssl", server).status is Status.PASS  # 1.2 minimum
@@ -149,12 +95,7 @@ def test_tls_1_3_where_configured_fails_a_server_that_still_accepts_1_2(
         assert strict.status is Status.FAIL
         assert strict.reason == "ssl_min_protocol_version is TLSv1.2; expected TLSv1.3 or newer"
     finally:
-        reload_until(
-            dsn,
-            "ALTER SYSTEM SET ssl_min_protocol_version = 'TLSv1.3'",
-            "ssl_min_protocol_version",
-            "TLSv1.3",
-        )
+        hardened.alter_system("ssl_min_protocol_version", "TLSv1.3", dsn=dsn)
 
 
 @pytest.fixture
