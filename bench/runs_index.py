@@ -32,7 +32,7 @@ from typing import Any
 
 from assay.demo.local_postgres import find_bindir, local_postgres
 from assay.engine.changes import ledger_baseline, ledger_history, run_index
-from assay.evidence import open_ledger
+from assay.evidence import SigningKey, open_ledger
 
 AT = "2024-05-01T02:00:00Z"
 TARGET_SETS = (["prod-aws", "prod-k8s"], ["staging-aws"])
@@ -102,9 +102,11 @@ def run_entries(run: str, targets: list[str], results: int, offset: int) -> list
     return entries
 
 
-def build(url: str, records: int, run_size: int, open_run: int) -> tuple[int, str]:
-    """Append runs until about `records` records, the last of `open_run` results;
-    returns (records appended, the last run's id)."""
+def build(
+    url: str, records: int, run_size: int, open_run: int, key: SigningKey | None = None
+) -> tuple[int, str]:
+    """Append runs until about `records` records, the last of `open_run` results, each
+    batch signed with `key` if given; returns (records appended, the last run's id)."""
     appended, number, run = 0, 0, ""
     with open_ledger(url) as ledger:
         while appended < records:
@@ -112,7 +114,7 @@ def build(url: str, records: int, run_size: int, open_run: int) -> tuple[int, st
             run = str(uuid.uuid4())
             entries = run_entries(run, TARGET_SETS[number % 2], size, number)
             for start in range(0, len(entries), BATCH):
-                ledger.append(entries[start : start + BATCH])
+                ledger.append(entries[start : start + BATCH], key=key)
             appended += len(entries)
             number += 1
     return appended, run

@@ -20,55 +20,25 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import importlib.util
 import socket
 import statistics
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import uvicorn
+from runs_index import build  # a sibling script: bench/ is on the path
 
 from assay.engine.collect import now_rfc3339
-from assay.evidence import SigningKey, open_ledger
+from assay.evidence import SigningKey
 from assay.serve.app import create_app
 from assay.serve.console import Console, open_console
 from assay.serve.data import FindingsCache
 from assay.serve.tokens import Role, TokenStore
 
 TARGET_MS = 300
-
-
-def _runs_index() -> Any:
-    """bench/runs_index.py, whose ledger shape this bench shares, loaded by path: the
-    scripts in bench/ are not modules, and one named like a module must not shadow it."""
-    path = Path(__file__).with_name("runs_index.py")
-    spec = importlib.util.spec_from_file_location("bench_runs_index", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-runs_index = _runs_index()
-
-
-def build(url: str, records: int, run_size: int, open_run: int, key: SigningKey) -> str:
-    """Append signed runs until about `records` records; the id of the last one."""
-    appended, number, run = 0, 0, ""
-    with open_ledger(url) as ledger:
-        while appended < records:
-            size = open_run if appended + run_size + 2 >= records else run_size
-            run = str(uuid.uuid4())
-            entries = runs_index.run_entries(run, runs_index.TARGET_SETS[number % 2], size, number)
-            for start in range(0, len(entries), runs_index.BATCH):
-                ledger.append(entries[start : start + runs_index.BATCH], key=key)
-            appended += len(entries)
-            number += 1
-    return run
 
 
 def serve(app: Any) -> tuple[uvicorn.Server, int]:
@@ -117,7 +87,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         url = f"sqlite:///{Path(tmp) / 'ledger.db'}"
         started = time.perf_counter()
-        last = build(url, args.records, args.run_size, args.open_run, key)
+        _, last = build(url, args.records, args.run_size, args.open_run, key)
         store = TokenStore(Path(tmp) / "tokens.json")
         token, _ = store.create("bench", Role.AUDITOR, now_rfc3339())
         console = open_console(url, keys=[key.verifier], tokens=store)
