@@ -24,7 +24,6 @@ from assay.engine.cli.options import (
     collect_options,
     handle_errors,
     output_options,
-    resolve_outputs,
     run_options,
     selection_options,
     shard_options,
@@ -148,15 +147,13 @@ def run(
     workers: int,
     timeout: float,
     sharding: Sharding,
-    formats: tuple[Output, ...],
-    output: Path | None,
+    outputs: list[Output],
 ) -> None:
     """Collect from the profile's targets, evaluate, record evidence and report.
 
     With --shard I/N (or --shards N in an Indexed Job), collect only this shard's share
     and append it to the shared ledger; the run is reported once complete.
     """
-    outputs = resolve_outputs(formats, output)
     plan, path = make_run_plan(profile, framework, control, severity)
     if sharding.active:
         _sharded(plan, path, settings, sharding, workers, timeout, outputs)
@@ -215,13 +212,11 @@ def evaluate(
     control: tuple[str, ...],
     severity: str | None,
     settings: RunSettings,
-    formats: tuple[Output, ...],
-    output: Path | None,
+    outputs: list[Output],
 ) -> None:
     """Evaluate a snapshot written by `assay collect`, record evidence and report."""
     from assay.engine.collect import read_snapshot
 
-    outputs = resolve_outputs(formats, output)
     plan, path = make_run_plan(profile, framework, control, severity, with_targets=False)
     snap = read_snapshot(snapshot)
     _report(plan, path, snap, settings, outputs)

@@ -145,7 +145,7 @@ def resolve_outputs(specs: tuple[Output, ...], output: Path | None) -> list[Outp
     return outputs
 
 
-output_options = option_group(
+_output_option_list = option_group(
     click.option(
         "--format",
         "-f",
@@ -163,6 +163,18 @@ output_options = option_group(
         help="Write the one format given without =PATH to this file.",
     ),
 )
+
+
+def output_options(func: F) -> F:
+    """`--format` (repeatable) and `--output`, handed to the command as the resolved
+    `outputs` (`resolve_outputs`: a usage error when they do not fit together)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, formats: tuple[Output, ...], output: Path | None, **kwargs: Any) -> Any:
+        return func(*args, outputs=resolve_outputs(formats, output), **kwargs)
+
+    return _output_option_list(wrapper)  # type: ignore[return-value]
+
 
 selection_options = option_group(
     click.option(

@@ -17,7 +17,6 @@ from assay.engine.cli.options import (
     handle_errors,
     ledger_option,
     output_options,
-    resolve_outputs,
     run_options,
     selection_options,
     wait_timeout_option,
@@ -114,8 +113,7 @@ def runs_complete(
     control: tuple[str, ...],
     severity: str | None,
     settings: RunSettings,
-    formats: tuple[Output, ...],
-    output: Path | None,
+    outputs: list[Output],
 ) -> None:
     """Complete sharded run RUN (an id or unique prefix): check every shard finished,
     write the closing record and its signed checkpoint, and report the whole run.
@@ -123,7 +121,6 @@ def runs_complete(
     An incomplete run names the shards it lacks (exit 3); run them again with the same
     run id, then complete it. Give the profile and filters the shards ran with.
     """
-    outputs = resolve_outputs(formats, output)
     plan, path = make_run_plan(profile, framework, control, severity, with_targets=False)
     complete(plan, path, settings, run, shards, wait_timeout if wait else None, outputs)
 
