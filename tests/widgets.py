@@ -7,6 +7,7 @@ is at least the control's `min_level` (2 here).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from assay.engine.collect import Snapshot, now_rfc3339
 from assay.testing import make_resource
@@ -23,17 +24,29 @@ remediation: Lock the widget.
 """
 
 
+def widget(
+    name: str,
+    lock_level: object,
+    *,
+    scope: dict[str, Any] | None = None,
+    stamp: str | None = None,
+    **attributes: object,
+) -> dict[str, Any]:
+    """The snapshot of widget `name` (id ``widget:<name>``) at `lock_level`, with any other
+    `attributes`, in `scope` (default: target t1 of provider test), collected at `stamp`
+    (default: now)."""
+    r = make_resource(
+        "test.widget",
+        {"lock_level": lock_level, **attributes},
+        id=f"widget:{name}",
+        name=name,
+        scope=scope or {"provider": "test", "target": "t1"},
+    )
+    r["collected_at"] = stamp or now_rfc3339()
+    return r
+
+
 def widget_snapshot(levels: Mapping[str, int], target: str) -> Snapshot:
     """A snapshot, collected now, of one widget of `target` per name, at its lock level."""
-    resources = []
-    for name, level in levels.items():
-        r = make_resource(
-            "test.widget",
-            {"lock_level": level},
-            id=f"widget:{name}",
-            name=name,
-            scope={"target": target},
-        )
-        r["collected_at"] = now_rfc3339()
-        resources.append(r)
+    resources = [widget(name, level, scope={"target": target}) for name, level in levels.items()]
     return Snapshot(now_rfc3339(), resources=resources)

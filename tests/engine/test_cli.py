@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
+from widgets import widget
 
 from assay.engine.cli.examples import leaf_commands
 from assay.engine.cli.main import cli
@@ -18,18 +19,6 @@ from assay.engine.collect import Snapshot, now_rfc3339, write_snapshot
 from assay.testing import make_resource
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-
-
-def widget(name: str, lock_level: int) -> dict[str, object]:
-    r = make_resource(
-        "test.widget",
-        {"lock_level": lock_level},
-        id=f"widget:{name}",
-        name=name,
-        scope={"provider": "test", "target": "t1"},
-    )
-    r["collected_at"] = now_rfc3339()
-    return r
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import pytest
 from junitparser import Error, Failure, JUnitXml, Skipped
 from py_ocsf_models.events.findings.compliance_finding import ComplianceFinding
 from trestle.oscal.assessment_results import AssessmentResults
+from widgets import widget
 
 from assay.engine.collect import Snapshot, now_rfc3339
 from assay.engine.formats import FORMATS
@@ -21,7 +22,6 @@ from assay.engine.planner import make_plan
 from assay.engine.report import RunReport
 from assay.engine.run import execute
 from assay.engine.severity import Severity
-from assay.testing import make_resource
 
 PROFILE = """\
 controls_dirs: [controls]
@@ -43,18 +43,6 @@ resource: test.widget
 check: test.widget.explodes
 remediation: None needed.
 """
-
-
-def widget(name: str, level: object) -> dict[str, object]:
-    r = make_resource(
-        "test.widget",
-        {"lock_level": level},
-        id=f"widget:{name}",
-        name=name,
-        scope={"provider": "test", "target": "t1"},
-    )
-    r["collected_at"] = now_rfc3339()
-    return r
 
 
 @pytest.fixture

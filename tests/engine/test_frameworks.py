@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from widgets import WIDGET_CONTROL
+from widgets import WIDGET_CONTROL, widget
 
 from assay.checks import Status
 from assay.engine.catalog import load_catalog
@@ -18,7 +18,6 @@ from assay.engine.frameworks import mapping_tables
 from assay.engine.models import Control
 from assay.engine.planner import Filters, make_plan
 from assay.errors import ConfigError, ConfigErrors
-from assay.testing import make_resource
 
 STAMP = "2026-11-26T11:00:00Z"
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -216,19 +215,13 @@ def test_unknown_criterion_in_the_profile_names_its_line(tmp_path: Path, control
     assert "unknown widgets criterion 'W.7'" in err.message
 
 
-def widget(name: str, level: int, owner: str | None) -> dict[str, object]:
-    r = make_resource(
-        "test.widget",
-        {"lock_level": level, "labels": {"owner": owner} if owner else {}},
-        id=f"widget:{name}",
-        name=name,
-        scope={"provider": "test", "target": "t1"},
-    )
-    r["collected_at"] = STAMP
-    return r
-
-
-SNAPSHOT = Snapshot(STAMP, resources=[widget("a", 3, "ops"), widget("b", 1, None)])
+SNAPSHOT = Snapshot(
+    STAMP,
+    resources=[
+        widget("a", 3, labels={"owner": "ops"}, stamp=STAMP),
+        widget("b", 1, labels={}, stamp=STAMP),
+    ],
+)
 
 
 def test_scores_per_framework_count_each_result_once(tmp_path: Path, controls: Path) -> None:
