@@ -1,14 +1,16 @@
 """AWS collection at scale: `assay run` over the whole AWS catalog against moto on loopback.
 
     python bench/aws.py [--sizes 10 100 500] [--rtt-ms 0] [--json results.json]
-                        [--select tags=encryption ...]
+                        [--select tags=encryption ...] [--custodian PATH]
+                        [--baseline bench/aws-baseline.json] [--save-baseline]
 
 For each N, an emulated account gets N S3 buckets, N IAM users, N EBS volumes, N RDS
 instances and N security groups (plus the account-level settings), then `assay run` runs
 in a fresh process twice: with the default concurrency (8 collector threads, 16 detail
 workers per target) and with one of each. Each run reports wall time, AWS API calls
 (counted by a botocore `before-call` hook: one per operation, pages included), HTTP
-requests sent (retries included), calls per second and peak RSS.
+requests sent (retries included), calls per second and peak RSS (taken when the run
+returns, its JSON report written to a file as a real run writes it).
 
 Then, for each selection (`--select`: a profile `controls:` filter such as
 ``tags=encryption`` or ``ids=aws-s3-default-encryption``; the whole AWS catalog by
@@ -16,6 +18,17 @@ default), the same collection runs twice more, collector by collector through th
 registry as a run collects: reading every attribute (what `assay run` does until the
 engine passes the plan) and reading only the attributes the selected controls need
 (`registry.plan_attributes`). Calls, wall time and peak memory print side by side.
+
+With `--custodian PATH` (the `custodian` of a virtualenv holding Cloud Custodian, which is
+no dependency of assay), each selection whose AWS controls have equivalent Custodian
+policies in `bench/custodian/` (a file whose policy names are exactly those control ids)
+also runs as `assay run` and as `custodian run` against the same moto server, each in a
+fresh process with its API calls counted by the same hook; the bench prints both, the
+ratios, and whether the two found the same failing resources per control.
+
+Every figure prints beside the one stored in `--baseline` (the figures of the previous
+release, with the commit they were measured at) for the same N; `--save-baseline` stores
+this run's figures there, with the current commit.
 
 moto runs in its own process, so the peak memory is assay's alone, and the emulator's
 single Python process bounds the calls per second a run can reach. On loopback a call
@@ -40,9 +53,13 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 REGION = "us-east-1"
 KEY = "bench"
+HERE = Path(__file__).resolve().parent
+POLICIES = HERE / "custodian"
+BASELINE = HERE / "aws-baseline.json"
 
 
 def free_port() -> int:
@@ -151,7 +168,8 @@ def profile(workdir: Path, url: str, workers: int) -> Path:
     return path
 
 
-def run_child(profile_path: Path, workers: int, workdir: Path, rtt_ms: int) -> dict[str, Any]:
+def aws_env(**extra: str) -> dict[str, str]:
+    """The environment of a measured process: the bench's credentials, no user config."""
     env = {
         **os.environ,
         "AWS_ACCESS_KEY_ID": KEY,
@@ -159,8 +177,19 @@ def run_child(profile_path: Path, workers: int, workdir: Path, rtt_ms: int) -> d
         "AWS_DEFAULT_REGION": REGION,
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        **extra,
     }
     env.pop("AWS_PROFILE", None)
+    return env
+
+
+def last_json_line(out: subprocess.CompletedProcess[str], what: str) -> dict[str, Any]:
+    if out.returncode != 0:
+        raise RuntimeError(f"the measured {what} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def run_child(profile_path: Path, workers: int, workdir: Path, rtt_ms: int) -> dict[str, Any]:
     out = subprocess.run(
         [
             sys.executable,
@@ -172,15 +201,13 @@ def run_child(profile_path: Path, workers: int, workdir: Path, rtt_ms: int) -> d
             "--rtt-ms",
             str(rtt_ms),
         ],
-        env=env,
+        env=aws_env(),
         cwd=workdir,
         capture_output=True,
         text=True,
         check=False,
     )
-    if out.returncode != 0:
-        raise RuntimeError(f"the measured run failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return last_json_line(out, "run")
 
 
 def child(profile_path: str, workers: int, rtt_ms: int) -> None:
@@ -207,16 +234,21 @@ def child(profile_path: str, workers: int, rtt_ms: int) -> None:
     from assay.engine.cli.main import cli
 
     with tempfile.TemporaryDirectory() as tmp:
-        args = ["run", "--profile", profile_path, "--format", "json"]
+        report = Path(tmp) / "report.json"
+        args = ["run", "--profile", profile_path, "--format", "json", "--output", str(report)]
         args += ["--workers", str(workers), "--ledger", f"sqlite:///{tmp}/ledger.db"]
         start = time.perf_counter()
-        res = CliRunner().invoke(cli, args, catch_exceptions=False)
+        CliRunner().invoke(cli, args, catch_exceptions=False)
         elapsed = time.perf_counter() - start
-    doc = json.loads(res.stdout)
+        # The run's own peak: reading its report back below is the bench's work.
+        peak = peak_rss_mb()
+        doc = json.loads(report.read_text())
     total = sum(calls.values())
     resources: dict[str, set[str]] = {}
+    failing: Counter[str] = Counter()
     for result in doc["results"]:
         resources.setdefault(result["resource"]["type"], set()).add(result["resource"]["id"])
+        failing[result["control"]] += result["status"] == "fail"
     print(
         json.dumps(
             {
@@ -224,16 +256,21 @@ def child(profile_path: str, workers: int, rtt_ms: int) -> None:
                 "api_calls": total,
                 "http_requests": sends["http"],
                 "calls_per_second": round(total / elapsed),
-                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                "peak_rss_mb": peak,
                 "resources": sum(len(ids) for ids in resources.values()),
                 "resources_by_type": {t: len(ids) for t, ids in sorted(resources.items())},
                 "results": doc["summary"]["results"],
                 "by_status": doc["summary"]["by_status"],
+                "failing": dict(sorted(failing.items())),
                 "collection_failures": len(doc["summary"]["collection_failures"]),
                 "top_calls": dict(calls.most_common(6)),
             }
         )
     )
+
+
+def peak_rss_mb() -> int:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 def collect_child(profile_path: str, planned: bool, rtt_ms: int) -> None:
@@ -277,9 +314,12 @@ def collect_child(profile_path: str, planned: bool, rtt_ms: int) -> None:
             {
                 "seconds": round(elapsed, 2),
                 "api_calls": sum(calls.values()),
-                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                "peak_rss_mb": peak_rss_mb(),
                 "resources": resources,
                 "controls": len(plan.controls),
+                "aws_controls": sorted(
+                    lc.control.id for lc in plan.controls if lc.control.provider == "aws"
+                ),
                 "top_calls": dict(calls.most_common(6)),
             }
         )
@@ -287,28 +327,17 @@ def collect_child(profile_path: str, planned: bool, rtt_ms: int) -> None:
 
 
 def run_collect(profile_path: Path, planned: bool, workdir: Path, rtt_ms: int) -> dict[str, Any]:
-    env = {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": KEY,
-        "AWS_SECRET_ACCESS_KEY": KEY,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    }
-    env.pop("AWS_PROFILE", None)
     command = [sys.executable, "-P", __file__, "--collect", str(profile_path)]
     command += ["--rtt-ms", str(rtt_ms)]
     out = subprocess.run(
         [*command, *(["--planned"] if planned else [])],
-        env=env,
+        env=aws_env(),
         cwd=workdir,
         capture_output=True,
         text=True,
         check=False,
     )
-    if out.returncode != 0:
-        raise RuntimeError(f"the measured collection failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return last_json_line(out, "collection")
 
 
 def selection_profile(workdir: Path, url: str, selection: str) -> Path:
@@ -322,6 +351,154 @@ def selection_profile(workdir: Path, url: str, selection: str) -> Path:
         f"  - {{name: bench, provider: aws, endpoint_url: '{url}', regions: [{REGION}]}}\n"
     )
     return path
+
+
+def custodian_child(policy: str, outdir: str, rtt_ms: int) -> None:
+    """One measured `custodian run` of `policy`, in this fresh process (the Python of
+    Custodian's virtualenv, which sends every client to moto through AWS_ENDPOINT_URL);
+    prints one JSON line."""
+    from botocore import handlers
+
+    calls: Counter[str] = Counter()
+    moto = urlsplit(os.environ["AWS_ENDPOINT_URL"])
+
+    def count_call(model: Any, **_: Any) -> None:
+        calls[f"{model.service_model.service_name}:{model.name}"] += 1
+
+    def send(request: Any, **_: Any) -> None:
+        # Custodian names some endpoints itself (SQS, STS), past AWS_ENDPOINT_URL.
+        url = urlsplit(request.url)
+        if url.netloc != moto.netloc:
+            request.url = urlunsplit((moto.scheme, moto.netloc, url.path, url.query, ""))
+        if rtt_ms:
+            time.sleep(rtt_ms / 1000)
+
+    handlers.BUILTIN_HANDLERS.append(("before-call", count_call))
+    handlers.BUILTIN_HANDLERS.append(("before-send", send))
+
+    from c7n.cli import main as custodian
+
+    out = Path(outdir)
+    # A cache of its own: Custodian shares one resource listing between the policies of
+    # a run (as it does by default), never with an earlier run.
+    sys.argv = ["custodian", "run", "--region", REGION, "--cache", str(out / "cache")]
+    sys.argv += ["--output-dir", str(out), policy]
+    start = time.perf_counter()
+    code: Any = 0
+    try:
+        custodian()
+    except SystemExit as exc:
+        code = exc.code  # a policy that failed: it has no resources.json
+    elapsed = time.perf_counter() - start
+    peak = peak_rss_mb()
+    matched = {
+        d.name: len(json.loads((d / "resources.json").read_text()))
+        for d in sorted(out.iterdir())
+        if (d / "resources.json").is_file()
+    }
+    total = sum(calls.values())
+    print(
+        json.dumps(
+            {
+                "seconds": round(elapsed, 2),
+                "api_calls": total,
+                "calls_per_second": round(total / elapsed),
+                "peak_rss_mb": peak,
+                "matched": matched,
+                "exit_code": code,
+                "top_calls": dict(calls.most_common(6)),
+            }
+        )
+    )
+
+
+def run_custodian(
+    custodian: Path, policy: Path, url: str, workdir: Path, rtt_ms: int
+) -> dict[str, Any]:
+    """`custodian run` of `policy` against moto at `url`, measured in a fresh process of
+    Custodian's own Python (the `python` beside its `custodian` script)."""
+    python = custodian.parent / "python"
+    outdir = Path(tempfile.mkdtemp(dir=workdir, prefix="custodian-"))
+    command = [str(python), "-P", __file__, "--custodian-child", str(policy)]
+    command += ["--out", str(outdir), "--rtt-ms", str(rtt_ms)]
+    out = subprocess.run(
+        command,
+        env=aws_env(AWS_ENDPOINT_URL=url),
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return last_json_line(out, "Custodian run")
+
+
+def custodian_policies(control_ids: list[str]) -> Path | None:
+    """The file of `bench/custodian/` whose policies are named exactly `control_ids`."""
+    import yaml
+
+    for path in sorted(POLICIES.glob("*.yaml")):
+        names = {p["name"] for p in yaml.safe_load(path.read_text())["policies"]}
+        if names == set(control_ids):
+            return path
+    return None
+
+
+def check_custodian(custodian: Path) -> None:
+    if not custodian.is_file() or not (custodian.parent / "python").is_file():
+        raise SystemExit(
+            f"--custodian {custodian}: expected the `custodian` script of a virtualenv "
+            "(python -m venv V && V/bin/pip install c7n, then --custodian V/bin/custodian)"
+        )
+
+
+def verdicts(assay: dict[str, Any], custodian: dict[str, Any], ids: list[str]) -> str:
+    """Whether each control failed the same number of resources in both runs."""
+    differ = [
+        f"{cid} (assay {assay['failing'].get(cid, 0)}, Custodian "
+        f"{custodian['matched'].get(cid, 'no result')})"
+        for cid in ids
+        if assay["failing"].get(cid, 0) != custodian["matched"].get(cid)
+    ]
+    agree = f"{len(ids) - len(differ)} of {len(ids)} controls fail as many resources in both"
+    return agree + (f"; differ: {', '.join(differ)}" if differ else "")
+
+
+def ratio(new: float, old: float) -> str:
+    return f"x{new / old:.2f}" if old else "x-"
+
+
+def git_commit() -> str:
+    out = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True
+    )
+    return out.stdout.strip() or "unknown"
+
+
+def load_baseline(path: Path) -> dict[str, Any]:
+    """The stored figures of the previous release: {commit, measured_at, command, figures}."""
+    if not path.is_file():
+        return {}
+    return json.loads(path.read_text())  # type: ignore[no-any-return]
+
+
+def baseline_row(baseline: dict[str, Any], n: int, rtt_ms: int) -> dict[str, Any]:
+    for row in baseline.get("figures", []):
+        if row["n"] == n and row["rtt_ms"] == rtt_ms:
+            return row  # type: ignore[no-any-return]
+    return {}
+
+
+def was(baseline: dict[str, Any], figures: dict[str, Any] | None, now: dict[str, Any]) -> str:
+    """`figures` of the baseline beside `now`: calls, time and memory, with the ratios."""
+    if not figures:
+        return ""
+    return (
+        f"\n          previous ({baseline['commit']}): {figures['api_calls']:5d} calls "
+        f"{figures['seconds']:6.2f}s {figures['peak_rss_mb']:4d} MB; now calls "
+        f"{ratio(now['api_calls'], figures['api_calls'])}, time "
+        f"{ratio(now['seconds'], figures['seconds'])}, memory "
+        f"{ratio(now['peak_rss_mb'], figures['peak_rss_mb'])}"
+    )
 
 
 def main() -> None:
@@ -338,8 +515,27 @@ def main() -> None:
         help="Control selections to compare planned and full collection on "
         "(tags=encryption, ids=aws-s3-default-encryption, all).",
     )
+    parser.add_argument(
+        "--custodian",
+        type=Path,
+        help="The `custodian` of a virtualenv with Cloud Custodian (pip install c7n): "
+        "compare each selection with equivalent policies in bench/custodian/.",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=BASELINE,
+        help="The previous release's figures, printed beside this run's.",
+    )
+    parser.add_argument(
+        "--save-baseline",
+        action="store_true",
+        help="Store this run's figures as the baseline, with the current commit.",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--collect", help=argparse.SUPPRESS)
+    parser.add_argument("--custodian-child", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
     parser.add_argument("--planned", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--workers", type=int, default=8, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -349,59 +545,121 @@ def main() -> None:
     if args.collect:
         collect_child(args.collect, args.planned, args.rtt_ms)
         return
+    if args.custodian_child:
+        custodian_child(args.custodian_child, args.out, args.rtt_ms)
+        return
+    if args.custodian:
+        check_custodian(args.custodian)
+    else:
+        print("Cloud Custodian: not compared (--custodian PATH to a virtualenv's custodian)")
+    baseline = load_baseline(args.baseline)
+    if baseline:
+        print(f"previous release: {baseline['commit']}, measured {baseline['measured_at']}")
     moto, url = start_moto()
     figures = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
             workdir = Path(tmp)
             for n in args.sizes:
-                post(f"{url}/moto-api/reset")
-                started = time.perf_counter()
-                seed(url, n)
-                seeded = time.perf_counter() - started
-                # moto builds each service's backend on its first request: not assay's time.
-                run_child(profile(workdir, url, 16), 8, workdir, 0)
-                pooled = run_child(profile(workdir, url, 16), 8, workdir, args.rtt_ms)
-                single = run_child(profile(workdir, url, 1), 1, workdir, args.rtt_ms)
-                row = {
-                    "n": n,
-                    "rtt_ms": args.rtt_ms,
-                    "seed_seconds": round(seeded, 1),
-                    "pooled": pooled,
-                    "single": single,
-                    "planning": {},
-                }
-                figures.append(row)
-                print(
-                    f"N={n:4d}: {pooled['resources']:5d} resources {pooled['results']:5d} results  "
-                    f"pooled {pooled['seconds']:6.2f}s {pooled['api_calls']:5d} calls "
-                    f"{pooled['calls_per_second']:5d}/s {pooled['peak_rss_mb']:4d} MB | "
-                    f"one worker {single['seconds']:6.2f}s "
-                    f"(x{single['seconds'] / pooled['seconds']:.1f}) | "
-                    f"failures {pooled['collection_failures']}, errors "
-                    f"{pooled['by_status']['error']}",
-                    flush=True,
-                )
-                for selection in args.select:
-                    path = selection_profile(workdir, url, selection)
-                    full = run_collect(path, False, workdir, args.rtt_ms)
-                    planned = run_collect(path, True, workdir, args.rtt_ms)
-                    row["planning"][selection] = {"all_attributes": full, "planned": planned}
-                    print(
-                        f"        {selection} ({full['controls']} controls, "
-                        f"{full['resources']} resources): all attributes "
-                        f"{full['api_calls']:5d} calls {full['seconds']:6.2f}s "
-                        f"{full['peak_rss_mb']:4d} MB | planned {planned['api_calls']:5d} calls "
-                        f"{planned['seconds']:6.2f}s {planned['peak_rss_mb']:4d} MB "
-                        f"(calls x{planned['api_calls'] / max(full['api_calls'], 1):.2f}, "
-                        f"time x{planned['seconds'] / max(full['seconds'], 0.01):.2f})",
-                        flush=True,
-                    )
+                figures.append(measure(n, url, workdir, args, baseline))
     finally:
         moto.terminate()
         moto.wait(10)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    if args.save_baseline:
+        stored = {
+            "commit": git_commit(),
+            "measured_at": time.strftime("%Y-%m-%d"),
+            "command": "python bench/aws.py " + " ".join(sys.argv[1:]),
+            "figures": figures,
+        }
+        args.baseline.write_text(json.dumps(stored, indent=2) + "\n")
+
+
+def measure(
+    n: int, url: str, workdir: Path, args: argparse.Namespace, baseline: dict[str, Any]
+) -> dict[str, Any]:
+    """Every figure for an account of size `n`, printed as it comes."""
+    post(f"{url}/moto-api/reset")
+    started = time.perf_counter()
+    seed(url, n)
+    seeded = time.perf_counter() - started
+    # moto builds each service's backend on its first request: not assay's time.
+    run_child(profile(workdir, url, 16), 8, workdir, 0)
+    pooled = run_child(profile(workdir, url, 16), 8, workdir, args.rtt_ms)
+    single = run_child(profile(workdir, url, 1), 1, workdir, args.rtt_ms)
+    before = baseline_row(baseline, n, args.rtt_ms)
+    row: dict[str, Any] = {
+        "n": n,
+        "rtt_ms": args.rtt_ms,
+        "seed_seconds": round(seeded, 1),
+        "pooled": pooled,
+        "single": single,
+        "planning": {},
+        "custodian": {},
+    }
+    print(
+        f"N={n:4d}: {pooled['resources']:5d} resources {pooled['results']:5d} results  "
+        f"pooled {pooled['seconds']:6.2f}s {pooled['api_calls']:5d} calls "
+        f"{pooled['calls_per_second']:5d}/s {pooled['peak_rss_mb']:4d} MB | "
+        f"one worker {single['seconds']:6.2f}s "
+        f"(x{single['seconds'] / pooled['seconds']:.1f}) | "
+        f"failures {pooled['collection_failures']}, errors "
+        f"{pooled['by_status']['error']}" + was(baseline, before.get("pooled"), pooled),
+        flush=True,
+    )
+    for selection in args.select:
+        path = selection_profile(workdir, url, selection)
+        full = run_collect(path, False, workdir, args.rtt_ms)
+        planned = run_collect(path, True, workdir, args.rtt_ms)
+        row["planning"][selection] = {"all_attributes": full, "planned": planned}
+        print(
+            f"        {selection} ({full['controls']} controls, "
+            f"{full['resources']} resources): all attributes "
+            f"{full['api_calls']:5d} calls {full['seconds']:6.2f}s "
+            f"{full['peak_rss_mb']:4d} MB | planned {planned['api_calls']:5d} calls "
+            f"{planned['seconds']:6.2f}s {planned['peak_rss_mb']:4d} MB "
+            f"(calls x{planned['api_calls'] / max(full['api_calls'], 1):.2f}, "
+            f"time x{planned['seconds'] / max(full['seconds'], 0.01):.2f})"
+            + was(baseline, before.get("planning", {}).get(selection, {}).get("planned"), planned),
+            flush=True,
+        )
+        if args.custodian:
+            row["custodian"][selection] = compare_custodian(
+                args.custodian, selection, planned["aws_controls"], path, url, workdir, args
+            )
+    return row
+
+
+def compare_custodian(
+    custodian: Path,
+    selection: str,
+    ids: list[str],
+    path: Path,
+    url: str,
+    workdir: Path,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """`assay run` and `custodian run` of one selection, side by side."""
+    policies = custodian_policies(ids)
+    if policies is None:
+        print(f"        Custodian: no policies in {POLICIES} for the {len(ids)} controls")
+        return {}
+    assay = run_child(path, 8, workdir, args.rtt_ms)
+    theirs = run_custodian(custodian, policies, url, workdir, args.rtt_ms)
+    print(
+        f"        assay run {assay['api_calls']:5d} calls {assay['seconds']:6.2f}s "
+        f"{assay['peak_rss_mb']:4d} MB | Custodian ({policies.name}) "
+        f"{theirs['api_calls']:5d} calls {theirs['seconds']:6.2f}s "
+        f"{theirs['peak_rss_mb']:4d} MB | assay/Custodian: calls "
+        f"{ratio(assay['api_calls'], theirs['api_calls'])}, time "
+        f"{ratio(assay['seconds'], theirs['seconds'])}, memory "
+        f"{ratio(assay['peak_rss_mb'], theirs['peak_rss_mb'])}\n"
+        f"          verdicts: {verdicts(assay, theirs, ids)}",
+        flush=True,
+    )
+    return {"policies": policies.name, "assay": assay, "custodian": theirs}
 
 
 if __name__ == "__main__":
