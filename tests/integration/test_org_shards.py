@@ -154,13 +154,26 @@ def workspace(tmp_path: Path, organization: dict[str, Any]) -> Path:
     return tmp_path
 
 
-def environment(ledger: str) -> dict[str, str]:
+def environment(ledger: str, access_key: dict[str, Any] | None = None) -> dict[str, str]:
+    """A clean environment for `assay` on `ledger`, with a fresh pseudonym key, acting with
+    the emulator's keys or `access_key` (what IAM's CreateAccessKey returns)."""
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("AWS_", "ASSAY_", "MOTO_")) and k != "JOB_COMPLETION_INDEX"
     }
-    return {**env, **KEYS, "AWS_DEFAULT_REGION": "us-east-1", "ASSAY_LEDGER": ledger}
+    if access_key is not None:
+        env |= {
+            "AWS_ACCESS_KEY_ID": access_key["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": access_key["SecretAccessKey"],
+        }
+    else:
+        env |= KEYS
+    return env | {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "ASSAY_LEDGER": ledger,
+        "ASSAY_PSEUDONYM_KEY": secrets.token_hex(32),
+    }
 
 
 def assay(ws: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
@@ -200,7 +213,6 @@ def test_four_shards_over_an_organisation_match_one_process_and_survive_a_killed
     workspace: Path, organization: dict[str, Any], pg_dsn: str
 ) -> None:
     env = environment(pg_dsn)
-    env["ASSAY_PSEUDONYM_KEY"] = secrets.token_hex(32)
 
     # One process, its own ledger: the verdicts to match.
     code, out, err = finish(
@@ -352,12 +364,7 @@ def test_an_account_whose_role_cannot_be_assumed_fails_alone_naming_the_role(
             PolicyName="read",
             PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [allow_all]}),
         )
-    env = {
-        **environment("sqlite:///roles.db"),
-        "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
-        "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
-        "ASSAY_PSEUDONYM_KEY": secrets.token_hex(32),
-    }
+    env = environment("sqlite:///roles.db", key)
     with iam_enforced(url):
         code, out, err = finish(assay(workspace, env, "run", "-f", "json"))
         for i in range(2):
@@ -457,12 +464,7 @@ def test_an_organisation_that_cannot_be_listed_fails_whole(
         PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
     )
     key = iam.create_access_key(UserName="outsider")["AccessKey"]
-    env = {
-        **environment("sqlite:///outsider.db"),
-        "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
-        "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
-        "ASSAY_PSEUDONYM_KEY": secrets.token_hex(32),
-    }
+    env = environment("sqlite:///outsider.db", key)
     with iam_enforced(url):
         code, out, err = finish(assay(workspace, env, "run", "-f", "json"))
         shard = finish(assay(workspace, env, "run", "--shard", "0/1", "--run-id", "o"))
@@ -498,7 +500,7 @@ def test_every_aws_control_gives_the_same_verdicts_split_by_region(
     profile["controls"] = {"tags": ["aws"]}
     profile["targets"][0]["accounts"] = {"include": [MANAGEMENT]}
     (workspace / "assay.yaml").write_text(json.dumps(profile))
-    env = {**environment("sqlite:///split.db"), "ASSAY_PSEUDONYM_KEY": secrets.token_hex(32)}
+    env = environment("sqlite:///split.db")
     code, out, err = finish(assay(workspace, env, "run", "-f", "json"))
     whole = json.loads(out)
     assert code in (1, 3), err
