@@ -101,7 +101,7 @@ tokens_option = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     default=Path(".assay/pseudonym.key"),
     show_default=True,
-    help="The key of the subjects' pseudonyms (with --datamap).",
+    help="The key of the subjects' pseudonyms, with --datamap (or hex in env ASSAY_PSEUDONYM_KEY).",
 )
 @click.option(
     "--dsr-actions",
