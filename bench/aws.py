@@ -47,9 +47,11 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -60,6 +62,7 @@ KEY = "bench"
 HERE = Path(__file__).resolve().parent
 POLICIES = HERE / "custodian"
 BASELINE = HERE / "aws-baseline.json"
+STATUS = Path("/proc/self/status")
 
 
 def free_port() -> int:
@@ -231,17 +234,24 @@ def child(profile_path: str, workers: int, rtt_ms: int) -> None:
 
     from click.testing import CliRunner
 
-    from assay.engine.cli.main import cli
+    from assay.engine.cli import main
 
+    phases = Phases()
+    # The command's own steps, looked up in its module when it runs them.
+    main._collect = phases.marking("collection", main._collect)
+    main._report = phases.marking("evaluation and ledger", main._report)
+    main.deliver = phases.marking("reports", main.deliver)
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
         args = ["run", "--profile", profile_path, "--format", "json", "--output", str(report)]
         args += ["--workers", str(workers), "--ledger", f"sqlite:///{tmp}/ledger.db"]
+        phases.start()
         start = time.perf_counter()
-        CliRunner().invoke(cli, args, catch_exceptions=False)
+        CliRunner().invoke(main.cli, args, catch_exceptions=False)
         elapsed = time.perf_counter() - start
         # The run's own peak: reading its report back below is the bench's work.
         peak = peak_rss_mb()
+        phases.stop()
         doc = json.loads(report.read_text())
     total = sum(calls.values())
     resources: dict[str, set[str]] = {}
@@ -257,6 +267,7 @@ def child(profile_path: str, workers: int, rtt_ms: int) -> None:
                 "http_requests": sends["http"],
                 "calls_per_second": round(total / elapsed),
                 "peak_rss_mb": peak,
+                "peak_rss_mb_by_phase": phases.peaks,
                 "resources": sum(len(ids) for ids in resources.values()),
                 "resources_by_type": {t: len(ids) for t, ids in sorted(resources.items())},
                 "results": doc["summary"]["results"],
@@ -267,6 +278,40 @@ def child(profile_path: str, workers: int, rtt_ms: int) -> None:
             }
         )
     )
+
+
+class Phases:
+    """The peak RSS of each step of a run (planning, then what `marking` names), sampled
+    from /proc every 10 ms; nothing where /proc is missing (the overall peak still is)."""
+
+    def __init__(self) -> None:
+        self.now = "planning"
+        self.peaks: dict[str, int] = {}
+        self.done = threading.Event()
+        self.sampler = threading.Thread(target=self._sample, daemon=True)
+
+    def marking(self, phase: str, step: Callable[..., Any]) -> Callable[..., Any]:
+        def marked(*args: Any, **kwargs: Any) -> Any:
+            self.now = phase
+            return step(*args, **kwargs)
+
+        return marked
+
+    def start(self) -> None:
+        if STATUS.is_file():
+            self.sampler.start()
+
+    def stop(self) -> None:
+        self.done.set()
+        if self.sampler.is_alive():
+            self.sampler.join()
+
+    def _sample(self) -> None:
+        while not self.done.wait(0.01):
+            for line in STATUS.read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    mb = int(line.split()[1]) // 1024
+                    self.peaks[self.now] = max(self.peaks.get(self.now, 0), mb)
 
 
 def peak_rss_mb() -> int:
@@ -609,6 +654,9 @@ def measure(
         f"{pooled['by_status']['error']}" + was(baseline, before.get("pooled"), pooled),
         flush=True,
     )
+    if pooled["peak_rss_mb_by_phase"]:
+        steps = pooled["peak_rss_mb_by_phase"].items()
+        print("        peak RSS by step: " + ", ".join(f"{k} {mb} MB" for k, mb in steps))
     for selection in args.select:
         path = selection_profile(workdir, url, selection)
         full = run_collect(path, False, workdir, args.rtt_ms)
