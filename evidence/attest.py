@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from assay.errors import EvidenceError
 from assay.evidence import merkle
 from assay.evidence.checkpoint import Checkpoint
 from assay.evidence.checkpoint_log import TOKEN, CheckpointLog, cosignature_kind
@@ -102,7 +103,7 @@ def kept_beside(checkpoint: Checkpoint, stores: Sequence[AttachmentStore]) -> di
     return found
 
 
-class WitnessError(Exception):
+class WitnessError(EvidenceError):
     """A witness did not cosign; `status` is its HTTP status (0: no answer)."""
 
     def __init__(self, message: str, status: int = 0, size: int | None = None) -> None:

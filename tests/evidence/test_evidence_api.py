@@ -120,6 +120,11 @@ def test_public_classes_and_entry_points_are_exported() -> None:
         "target_names",
         "create_run_index",
         "fill_run_index",
+        # the request index beside it: the seqs of each request's dsr records
+        "RequestSql",
+        "index_requests",
+        "create_request_index",
+        "fill_request_index",
         # timestamps and cosignatures: wire formats, where they are kept, the time checks
         "add_checkpoint_body",
         "request_cosignature",
