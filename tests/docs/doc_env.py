@@ -34,6 +34,7 @@ MISSING = {
     "aws-account": "needs a real AWS account and its credentials",
     "k8s-cluster": "needs a real Kubernetes cluster",
     "test-suite": "is the test suite itself, which .ci/run runs",
+    "benchmark": "is a benchmark of minutes that prints figures, run by hand",
     "audit-bundles": "needs the bundles and public key an audited team hands over "
     "(README.md verifies the demo's own after the auditor's steps)",
 }
