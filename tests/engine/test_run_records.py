@@ -10,28 +10,20 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from widgets import widget
 
 from assay.engine.cli.main import cli
 from assay.engine.collect import Snapshot, now_rfc3339, write_snapshot
 from assay.engine.run import Records
 from assay.evidence.backends.dbapi import _APPEND_CHUNK
-from assay.testing import make_resource
 
 WIDGETS = 2 * _APPEND_CHUNK + 50
 OWNED = {5, _APPEND_CHUNK + 1, WIDGETS - 1}  # widgets named after an address, in each chunk
 
 
-def widget(i: int) -> dict[str, Any]:
-    name = f"owner-{i}@example.com" if i in OWNED else f"w{i}"
-    r = make_resource(
-        "test.widget",
-        {"lock_level": i % 5},
-        id=f"widget:{name}",
-        name=name,
-        scope={"provider": "test", "target": "t1"},
-    )
-    r["collected_at"] = now_rfc3339()
-    return r
+def numbered_widget(i: int) -> dict[str, Any]:
+    """Widget `i`, named after an address when `i` is in OWNED."""
+    return widget(f"owner-{i}@example.com" if i in OWNED else f"w{i}", i % 5)
 
 
 @pytest.fixture
@@ -46,7 +38,9 @@ def workspace(tmp_path: Path, controls_dir: Path, monkeypatch: pytest.MonkeyPatc
 
 def test_a_run_of_several_chunks_records_every_result_in_order(workspace: Path) -> None:
     snap = workspace / "snap.jsonl"
-    write_snapshot(Snapshot(now_rfc3339(), resources=[widget(i) for i in range(WIDGETS)]), snap)
+    write_snapshot(
+        Snapshot(now_rfc3339(), resources=[numbered_widget(i) for i in range(WIDGETS)]), snap
+    )
     res = CliRunner().invoke(cli, ["evaluate", str(snap), "-f", "json"], catch_exceptions=False)
     doc = json.loads(res.stdout)
     assert doc["run"]["ledger"]["records"] == WIDGETS + 2
