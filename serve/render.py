@@ -11,7 +11,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader
 
-from assay.engine.formats.html import _env as report_environment
+from assay.engine.formats.html import template_environment
 from assay.serve.tokens import Permission
 
 
@@ -21,8 +21,7 @@ def _pct(score: float | None) -> str:
 
 @cache
 def environment() -> Environment:
-    # The HTML report's settings and filters (autoescaping, `counted`), over our templates.
-    env = report_environment().overlay(loader=PackageLoader("assay.serve", "templates"))
+    env = template_environment(PackageLoader("assay.serve", "templates"))
     # As the record holds it, quotes and all: autoescaping makes it safe in the page.
     env.filters["pretty"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False)
     env.filters["pct"] = _pct

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import IO
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import BaseLoader, Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from assay.checks import Status
@@ -21,9 +21,12 @@ BAR_WIDTH = 360
 CHART_W, CHART_H = 640, 180
 
 
-def _env() -> Environment:
+def template_environment(loader: BaseLoader) -> Environment:
+    """A Jinja2 environment over `loader` with the report's settings: every template
+    autoescaped, blocks trimmed, and the `counted` filter (`{{ n | counted("record") }}`).
+    The web console renders its pages with the same."""
     env = Environment(
-        loader=PackageLoader("assay.engine.formats", "templates"),
+        loader=loader,
         autoescape=select_autoescape(["html", "j2"], default=True),
         trim_blocks=True,
         lstrip_blocks=True,
@@ -168,7 +171,7 @@ def render(report: RunReport) -> str:
         else ledger.get("head")
     )
     return (
-        _env()
+        template_environment(PackageLoader("assay.engine.formats", "templates"))
         .get_template("report.html.j2")
         .render(
             report=report,
