@@ -14,19 +14,17 @@ the queue, never put a record that is not one in it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from assay.evidence.backends.run_index import Execute
+from assay.evidence.backends.run_index import Execute, rebuild_index
 
 KIND = "dsr"
 TABLES = ("dsr_records",)
 """The index's tables; derived, so one missing is rebuilt, not damage."""
 
-_MIN_SEQ = -(2**63)
 _STEP = b'"' + KIND.encode() + b'"'  # in every body of the kind: read no other as JSON
 
 
@@ -70,29 +68,5 @@ def index_requests(
 
 def rebuild(execute: Execute, mark: str, page: int) -> None:
     """Empty the index and make it anew from every stored record, `page` records at a
-    time. Only a body that names the kind is decoded; one that is not a JSON object is
-    skipped (verification reports it)."""
-    execute("DELETE FROM dsr_records", ())
-    bound = _MIN_SEQ
-    while True:
-        rows = execute(
-            f"SELECT seq, body FROM records WHERE seq >= {mark} ORDER BY seq LIMIT {mark}",
-            (bound, page),
-        )
-        index_requests(execute, mark, _steps(rows))
-        if len(rows) < page:
-            return
-        bound = rows[-1][0] + 1
-
-
-def _steps(rows: Iterable[tuple[Any, ...]]) -> Iterable[tuple[int, Mapping[str, Any]]]:
-    for seq, body in rows:
-        data = bytes(body)
-        if _STEP not in data:
-            continue
-        try:
-            rec = json.loads(data)
-        except ValueError:
-            continue
-        if isinstance(rec, dict):
-            yield int(seq), rec
+    time. Only a body that names the kind is decoded."""
+    rebuild_index(execute, mark, page, TABLES, index_requests, needle=_STEP)

@@ -275,27 +275,51 @@ def index_records(
 
 def rebuild(execute: Execute, mark: str, page: int) -> None:
     """Empty the index and make it anew from every stored record, `page` records at a
-    time (memory bounded by a page and the runs it touches). A body that is not a JSON
-    object is skipped: the index serves reports, and verification reports the body."""
-    execute("DELETE FROM run_segments", ())
-    execute("DELETE FROM runs", ())
+    time (memory bounded by a page and the runs it touches)."""
+    rebuild_index(execute, mark, page, TABLES, index_records)
+
+
+Indexer = Callable[[Execute, str, Iterable[tuple[int, Mapping[str, Any]]]], None]
+"""Adds ``(seq, record)`` pairs, in seq order, to a derived index in the caller's
+transaction (`index_records`, `request_index.index_requests`)."""
+
+
+def rebuild_index(
+    execute: Execute,
+    mark: str,
+    page: int,
+    tables: Iterable[str],
+    index: Indexer,
+    needle: bytes = b"",
+) -> None:
+    """Empty a derived index's `tables`, then hand `index` every stored record, in seq
+    order, `page` records at a time, in the caller's transaction. Only a body holding
+    `needle` is decoded; one that is not a JSON object is skipped: the index serves
+    reports, and verification reports the body."""
+    for table in tables:
+        execute(f"DELETE FROM {table}", ())
     bound = _MIN_SEQ
     while True:
         rows = execute(
             f"SELECT seq, body FROM records WHERE seq >= {mark} ORDER BY seq LIMIT {mark}",
             (bound, page),
         )
-        index_records(execute, mark, _parsed(rows))
+        index(execute, mark, _objects(rows, needle))
         if len(rows) < page:
             return
         bound = rows[-1][0] + 1
 
 
-def _parsed(rows: Iterable[tuple[Any, ...]]) -> Iterable[tuple[int, Mapping[str, Any]]]:
+def _objects(
+    rows: Iterable[tuple[Any, ...]], needle: bytes
+) -> Iterable[tuple[int, Mapping[str, Any]]]:
     for seq, body in rows:
+        data = bytes(body)
+        if needle not in data:
+            continue
         try:
-            rec = json.loads(body)
-        except (TypeError, ValueError):
+            rec = json.loads(data)
+        except ValueError:
             continue
         if isinstance(rec, dict):
             yield int(seq), rec
