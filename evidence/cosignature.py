@@ -14,18 +14,16 @@ private key files hold ``PRIVATE+KEY+<name>+<key id hex>+base64(0x04 || seed)``.
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from assay.evidence.keys import SigningKeyError, b64decode, check_name
+from assay.evidence.keys import NoteVerifierKey, SigningKeyError, b64decode, check_name, key_id
 from assay.evidence.note import NoteError, Signature, parse_note
 from assay.files import PRIVATE, private_dir, write_text
 
@@ -37,7 +35,7 @@ MAX_TIME = 2**63 - 1
 
 def cosigner_key_id(name: str, public: bytes) -> bytes:
     """The 4-byte key id of an Ed25519 cosigner: type byte 0x04."""
-    return hashlib.sha256(name.encode() + b"\n" + bytes([COSIGNATURE_V1]) + public).digest()[:4]
+    return key_id(name, public, COSIGNATURE_V1)
 
 
 def signed_message(text: str, timestamp: int) -> bytes:
@@ -55,44 +53,12 @@ class Cosignature:
     """The signature line as it goes after a note's text (ending in a newline)."""
 
 
-@dataclass(frozen=True)
-class WitnessKey:
+class WitnessKey(NoteVerifierKey):
     """A witness's public key: verifies its cosignatures."""
 
-    name: str
-    public: bytes = field(repr=False)
-
-    def __post_init__(self) -> None:
-        check_name(self.name)
-        if len(self.public) != 32:
-            raise SigningKeyError(f"Ed25519 public key is {len(self.public)} bytes, expected 32")
-
-    @property
-    def id(self) -> bytes:
-        return cosigner_key_id(self.name, self.public)
-
-    def __str__(self) -> str:
-        encoded = base64.b64encode(bytes([COSIGNATURE_V1]) + self.public).decode()
-        return f"{self.name}+{self.id.hex()}+{encoded}"
-
-    @classmethod
-    def parse(cls, text: str) -> WitnessKey:
-        """Parse a witness vkey; raises SigningKeyError naming the part that is wrong."""
-        parts = text.strip().split("+", 2)
-        if len(parts) != 3:
-            raise SigningKeyError(
-                f"witness key {text!r}: expected <name>+<key id hex>+<base64 key>"
-            )
-        name, hex_id, encoded = parts
-        data = b64decode(encoded, "witness key")
-        if len(data) != 33 or data[0] != COSIGNATURE_V1:
-            raise SigningKeyError(
-                f"witness key {text!r}: expected an Ed25519 cosigner key (type 0x04 and 32 bytes)"
-            )
-        key = cls(check_name(name), data[1:])
-        if hex_id != key.id.hex():
-            raise SigningKeyError(f"witness key {text!r}: key id {hex_id} should be {key.id.hex()}")
-        return key
+    KEY_TYPE = COSIGNATURE_V1
+    LABEL = "witness key"
+    DESCRIPTION = "an Ed25519 cosigner key"
 
     def check(self, text: str, signature: Signature) -> Cosignature | None:
         """The cosignature `signature` makes over the note text `text`, if it is this
@@ -108,12 +74,8 @@ class WitnessKey:
         timestamp = int.from_bytes(signature.signature[:8], "big")
         if timestamp > MAX_TIME:
             raise NoteError(f"cosignature by {self.name} states time {timestamp}, past 2^63-1")
-        try:
-            Ed25519PublicKey.from_public_bytes(self.public).verify(
-                signature.signature[8:], signed_message(text, timestamp)
-            )
-        except InvalidSignature:
-            raise NoteError(f"cosignature by {self} does not verify") from None
+        if not self.verify(signed_message(text, timestamp), signature.signature[8:]):
+            raise NoteError(f"cosignature by {self} does not verify")
         return Cosignature(self, timestamp, _line(self.name, self.id, signature.signature))
 
 

@@ -21,6 +21,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar, Self
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -50,9 +51,10 @@ def check_name(name: str) -> str:
     return name
 
 
-def key_id(name: str, public: bytes) -> bytes:
-    """The 4-byte C2SP key id of an Ed25519 key."""
-    return hashlib.sha256(name.encode() + b"\n" + bytes([ED25519]) + public).digest()[:4]
+def key_id(name: str, public: bytes, key_type: int = ED25519) -> bytes:
+    """The 4-byte C2SP key id of the key `public` named `name`, of signature type
+    `key_type` (0x01: Ed25519 note signatures)."""
+    return hashlib.sha256(name.encode() + b"\n" + bytes([key_type]) + public).digest()[:4]
 
 
 def b64decode(text: str, what: str) -> bytes:
@@ -67,8 +69,16 @@ def b64decode(text: str, what: str) -> bytes:
 
 
 @dataclass(frozen=True)
-class VerifierKey:
-    """A public key that verifies note signatures by one named signer."""
+class NoteVerifierKey:
+    """A named Ed25519 public key that verifies one type of note signature, written as a
+    vkey ``<name>+<key id hex>+base64(<type byte> || public key)``. A subclass sets the
+    type byte (which also enters the key id) and how its errors name the key."""
+
+    KEY_TYPE: ClassVar[int]
+    LABEL: ClassVar[str]
+    """What errors call the key, e.g. ``verifier key``."""
+    DESCRIPTION: ClassVar[str]
+    """What the key must be, e.g. ``an Ed25519 key``."""
 
     name: str
     public: bytes = field(repr=False)
@@ -80,32 +90,31 @@ class VerifierKey:
 
     @property
     def id(self) -> bytes:
-        return key_id(self.name, self.public)
+        return key_id(self.name, self.public, self.KEY_TYPE)
 
     def __str__(self) -> str:
-        encoded = base64.b64encode(bytes([ED25519]) + self.public).decode()
+        encoded = base64.b64encode(bytes([self.KEY_TYPE]) + self.public).decode()
         return f"{self.name}+{self.id.hex()}+{encoded}"
 
     @classmethod
-    def parse(cls, text: str) -> VerifierKey:
+    def parse(cls, text: str) -> Self:
         """Parse a vkey; raises SigningKeyError naming the part that is wrong."""
         # The base64 part may itself hold '+'; the name and id never do.
         parts = text.strip().split("+", 2)
         if len(parts) != 3:
             raise SigningKeyError(
-                f"verifier key {text!r}: expected <name>+<key id hex>+<base64 key>"
+                f"{cls.LABEL} {text!r}: expected <name>+<key id hex>+<base64 key>"
             )
         name, hex_id, encoded = parts
-        data = b64decode(encoded, "verifier key")
-        if len(data) != 33 or data[0] != ED25519:
+        data = b64decode(encoded, cls.LABEL)
+        if len(data) != 33 or data[0] != cls.KEY_TYPE:
             raise SigningKeyError(
-                f"verifier key {text!r}: expected an Ed25519 key (type 0x01 and 32 bytes)"
+                f"{cls.LABEL} {text!r}: expected {cls.DESCRIPTION}"
+                f" (type 0x{cls.KEY_TYPE:02x} and 32 bytes)"
             )
         key = cls(check_name(name), data[1:])
         if hex_id != key.id.hex():
-            raise SigningKeyError(
-                f"verifier key {text!r}: key id {hex_id} should be {key.id.hex()}"
-            )
+            raise SigningKeyError(f"{cls.LABEL} {text!r}: key id {hex_id} should be {key.id.hex()}")
         return key
 
     def verify(self, message: bytes, signature: bytes) -> bool:
@@ -115,6 +124,14 @@ class VerifierKey:
         except InvalidSignature:
             return False
         return True
+
+
+class VerifierKey(NoteVerifierKey):
+    """A public key that verifies note signatures by one named signer."""
+
+    KEY_TYPE = ED25519
+    LABEL = "verifier key"
+    DESCRIPTION = "an Ed25519 key"
 
 
 class SigningKey:
