@@ -22,7 +22,7 @@ from assay.evidence.checkpoint import Checkpoint
 from assay.evidence.checkpoint_log import CheckpointLog
 from assay.evidence.keys import SigningKey
 from assay.evidence.merkle import NodeKey
-from assay.evidence.record import Appended, LedgerError, StoredRecord, redact_url
+from assay.evidence.record import Appended, LedgerError, Row, StoredRecord, redact_url
 
 SUPPORTED_URLS = (
     "sqlite:///relative/path.db",
@@ -66,6 +66,10 @@ class Ledger(Protocol):
 
     def records(self, start: int = 0) -> Iterator[StoredRecord]:
         """Stored records from seq `start` on, in seq order, streamed in flat memory."""
+        ...
+
+    def rows(self, start: int = 0) -> Iterator[Row]:
+        """What `records` yields, as bare rows (seq, stored hash, body): the verifier's read."""
         ...
 
     def record(self, seq: int) -> StoredRecord | None:

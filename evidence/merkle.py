@@ -82,7 +82,7 @@ def subtree_keys(begin: int, end: int) -> list[NodeKey]:
     """The complete subtrees, left to right, that cover leaves ``[begin, end)`` exactly.
 
     Each is the largest that starts where the previous ended: the nodes a `Frontier`
-    at size `begin` takes, through `Frontier.push_subtree`, to reach size `end`.
+    at size `begin` takes, through `Frontier.append_subtree`, to reach size `end`.
     ``subtree_keys(0, n) == frontier_keys(n)``.
     """
     if not 0 <= begin <= end:
@@ -177,19 +177,11 @@ class Frontier:
 
     def append(self, leaf: bytes) -> list[tuple[int, int, bytes]]:
         """Add one leaf hash; returns the ``(level, index, hash)`` nodes it completes."""
-        index, level, value = self.size, 0, leaf
-        completed = [(0, index, leaf)]
-        while index & 1:
-            value = node_hash(self._stack.pop()[1], value)
-            index, level = index >> 1, level + 1
-            completed.append((level, index, value))
-        self._stack.append((level, value))
-        self.size += 1
-        return completed
+        return self.append_subtree(0, leaf)
 
     def push(self, leaf: bytes) -> None:
         """`append` for a caller that only wants roots: no list of completed nodes."""
-        # `push_subtree(0, leaf)`, spelled out: this is the verifier's per-record path.
+        # `append_subtree(0, leaf)`, spelled out: this is the verifier's per-record path.
         index, level, value, stack = self.size, 0, leaf, self._stack
         while index & 1:
             value = node_hash(stack.pop()[1], value)
@@ -197,17 +189,21 @@ class Frontier:
         stack.append((level, value))
         self.size += 1
 
-    def push_subtree(self, level: int, value: bytes) -> None:
-        """Add the root of a complete subtree of ``2**level`` leaves, at an aligned size."""
+    def append_subtree(self, level: int, value: bytes) -> list[tuple[int, int, bytes]]:
+        """Add the root of a complete subtree of ``2**level`` leaves, at an aligned size;
+        returns the ``(level, index, hash)`` nodes it completes, itself first."""
         if self.size & ((1 << level) - 1):
             raise ProofError(f"a subtree of 2**{level} leaves cannot start at {self.size}")
         grown = 1 << level
         index, stack = self.size >> level, self._stack
+        completed = [(level, index, value)]
         while index & 1:
             value = node_hash(stack.pop()[1], value)
             index, level = index >> 1, level + 1
+            completed.append((level, index, value))
         stack.append((level, value))
         self.size += grown
+        return completed
 
     def hashes(self) -> list[bytes]:
         """The complete subtrees' hashes, largest first (those of `frontier_keys(size)`)."""

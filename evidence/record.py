@@ -82,6 +82,11 @@ class StoredRecord:
         return parse_canonical(self.body)
 
 
+Row = tuple[int, bytes, bytes]
+"""A stored record as the verifier reads it, with no object per record: seq, the stored
+hash column (empty where there is none, as in a bundle) and the stored body."""
+
+
 class Appended(list[StoredRecord]):
     """The records one `append` stored, and the checkpoint signed in the same transaction
     (None when no signing key was given)."""

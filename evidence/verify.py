@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import gc
 import hashlib
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import islice
-from typing import TYPE_CHECKING, Any, Protocol
+from itertools import islice, repeat, zip_longest
+from typing import TYPE_CHECKING, Any
 
 from assay.evidence.canonical import CanonicalError, parse_canonical, parse_many
 from assay.evidence.checkpoint import Checkpoint
@@ -27,27 +28,17 @@ from assay.evidence.record import (
     KEY_ROTATED,
     RECORD_VERSION,
     TAIL_ADOPTED,
+    Row,
     StoredRecord,
 )
 
 if TYPE_CHECKING:
     from assay.evidence.proven_time import TimeBounds
 
-BATCH = 512
-"""Records checked for canonical form together (`canonical.parse_many`)."""
-
-
-class Stored(Protocol):
-    """A record as `walk` reads it: a `StoredRecord`, or a bundle's line."""
-
-    @property
-    def seq(self) -> int: ...
-
-    @property
-    def hash(self) -> str: ...
-
-    @property
-    def body(self) -> bytes: ...
+BATCH_LEVEL = 9
+BATCH = 1 << BATCH_LEVEL
+"""Records checked together: their canonical form at once (`canonical.parse_many`), their
+links as lists, and, when they fill an aligned subtree, its nodes a level at a time."""
 
 
 TreeLevel = Callable[[int, int], Iterator[tuple[int, bytes]]]
@@ -139,56 +130,52 @@ class VerifyReport:
         }
 
 
-def check_position(record: Stored, expected_seq: int) -> None:
+def check_position(row: Row, expected_seq: int) -> None:
     """Rows are numbered 0, 1, 2, ... with no gap (deleted) or repeat (inserted)."""
-    if record.seq != expected_seq:
-        raise VerificationError(expected_seq, f"row seq got {record.seq}, expected {expected_seq}")
+    if row[0] != expected_seq:
+        raise VerificationError(expected_seq, f"row seq got {row[0]}, expected {expected_seq}")
 
 
-def check_stored_hash(record: Stored, digest: str) -> None:
+def check_stored_hash(row: Row, digest: str) -> None:
     """The stored hash column equals the SHA-256 of the stored body."""
-    if record.hash != digest:
+    if row[1].hex() != digest:
         raise VerificationError(
-            record.seq,
-            f"stored hash got {record.hash}, expected {digest} (SHA-256 of the stored body)",
+            row[0],
+            f"stored hash got {row[1].hex()}, expected {digest} (SHA-256 of the stored body)",
         )
 
 
-def parse_body(record: Stored) -> dict[str, Any]:
+def parse_body(row: Row) -> dict[str, Any]:
     """The body is exactly the canonical encoding of a JSON object with unique keys."""
     try:
-        return parse_canonical(record.body)
+        return parse_canonical(row[2])
     except CanonicalError as exc:
-        raise VerificationError(record.seq, f"body is not a canonical record: {exc}") from None
+        raise VerificationError(row[0], f"body is not a canonical record: {exc}") from None
 
 
 def _field(body: dict[str, Any], name: str) -> str:
     return repr(body[name]) if name in body else "nothing"
 
 
-def check_version(record: Stored, body: dict[str, Any]) -> None:
+def check_version(seq: int, body: dict[str, Any]) -> None:
     """The body says which record layout it follows, and it is one we know."""
     # `type(...) is int` because True == 1 in Python, and JSON true is not 1.
     if type(body.get("v")) is not int or body["v"] != RECORD_VERSION:
-        raise VerificationError(
-            record.seq, f"body v got {_field(body, 'v')}, expected {RECORD_VERSION}"
-        )
+        raise VerificationError(seq, f"body v got {_field(body, 'v')}, expected {RECORD_VERSION}")
 
 
-def check_body_seq(record: Stored, body: dict[str, Any]) -> None:
+def check_body_seq(seq: int, body: dict[str, Any]) -> None:
     """The seq inside the hashed body matches the row's position."""
-    if type(body.get("seq")) is not int or body["seq"] != record.seq:
-        raise VerificationError(
-            record.seq, f"body seq got {_field(body, 'seq')}, expected {record.seq}"
-        )
+    if type(body.get("seq")) is not int or body["seq"] != seq:
+        raise VerificationError(seq, f"body seq got {_field(body, 'seq')}, expected {seq}")
 
 
-def check_prev(record: Stored, body: dict[str, Any], expected_prev: str) -> None:
+def check_prev(seq: int, body: dict[str, Any], expected_prev: str) -> None:
     """The body links to the hash of the previous stored body."""
     if body.get("prev") != expected_prev:
-        of = "genesis value" if record.seq == 0 else f"hash of record {record.seq - 1}"
+        of = "genesis value" if seq == 0 else f"hash of record {seq - 1}"
         raise VerificationError(
-            record.seq, f"body prev got {_field(body, 'prev')}, expected {expected_prev} ({of})"
+            seq, f"body prev got {_field(body, 'prev')}, expected {expected_prev} ({of})"
         )
 
 
@@ -228,6 +215,21 @@ class StoredTree:
                 continue
             self._fail(level, index, value, stored)
             return
+
+    def run(self, level: int, index: int, values: list[bytes]) -> None:
+        """Check consecutive nodes of one level, from `index` on (a full batch's subtree)."""
+        index += self._shift >> level
+        stream = self._streams.get(level)
+        if stream is None:
+            stream = self._streams[level] = self._level_of(level, index)
+        got = list(islice(stream, len(values)))
+        expected = list(zip(range(index, index + len(values)), values, strict=True))
+        if got == expected:
+            return
+        for (at, value), stored in zip_longest(expected, got):
+            if stored != (at, value):
+                self._fail(level, at, value, stored)
+                return
 
     def _fail(self, level: int, index: int, value: bytes, stored: tuple[int, bytes] | None) -> None:
         first, last = index << level, ((index + 1) << level) - 1
@@ -281,7 +283,7 @@ class Walk:
 
 
 def walk(
-    records: Iterable[Stored],
+    rows: Iterable[Row],
     root_sizes: Collection[int] = (),
     *,
     start: int = 0,
@@ -301,8 +303,8 @@ def walk(
     Memory stays flat however many records are streamed. Tree sizes in `root_sizes`
     count from seq 0 and must be above `start` (0 is taken as the empty tree).
 
-    With `hashed` False the records carry no stored hash column (their `hash` is not
-    read), as in a bundle, where lines are hashed as they are read.
+    With `hashed` False the rows carry no stored hash (it is not read), as in a
+    bundle, where lines are hashed as they are read.
 
     Given `frontier`, the tree of the leaves before `start` (it is extended in place),
     the frontiers in the result are over leaves ``[0, ...)``, and `start` itself may be
@@ -314,81 +316,194 @@ def walk(
 
     Given `bounds`, each record's claimed time is checked against it (`Walk.times`).
     """
-    result = Walk(start=start, times=bounds)
-    root_sizes = frozenset(root_sizes)
-    if frontier is None:
-        frontier = Frontier()
-    stored = None if tree is None else StoredTree(tree, start - frontier.size)
-    if start in root_sizes and frontier.size == start:
-        result.stacks[start] = frontier.hashes()
-    sha256 = hashlib.sha256
-    expected = start
-    head = None
-    pending = iter(records)
+    walker = _Walker(start, prev, frontier or Frontier(), root_sizes, hashed, tree, bounds)
+    pending = iter(rows)
     # Parsed records hold no cycles, so reference counting frees them all; the cyclic
     # collector would only rescan them, a large share of the time spent here.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        while batch := list(islice(pending, BATCH)):
-            # One canonical-form check for the batch; when it cannot vouch for every
-            # record, each is parsed alone, which names the bad one.
-            values = parse_many([record.body for record in batch])
-            for at, record in enumerate(batch):
-                if expected == stop:
-                    break
-                body = record.body
-                digest = sha256(body).hexdigest()
-                try:
-                    # The common case costs a few comparisons; a failing one re-runs its
-                    # check to say what was wrong.
-                    if record.seq != expected:
-                        check_position(record, expected)
-                    if hashed and record.hash != digest:
-                        check_stored_hash(record, digest)
-                    value = parse_body(record) if values is None else values[at]
-                    version, seq = value.get("v"), value.get("seq")
-                    if type(version) is not int or version != RECORD_VERSION:
-                        check_version(record, value)
-                    if type(seq) is not int or seq != expected:
-                        check_body_seq(record, value)
-                    if value.get("prev") != prev:
-                        check_prev(record, value, prev)
-                except VerificationError as failure:
-                    result.error = failure
-                    break
-                if bounds is not None:
-                    bounds.check(expected, value)
-                kind = value.get("kind")
-                if kind == KEY_ROTATED:
-                    result.rotations.append((expected, value))
-                elif kind == TAIL_ADOPTED:
-                    result.adoptions.append((expected, value))
-                if stored is None:
-                    frontier.push(sha256(b"\x00" + body).digest())
-                else:
-                    leaf = sha256(b"\x00" + body).digest()
-                    if frontier.size & 1:  # an odd leaf completes nodes above it too
-                        stored.check(frontier.append(leaf))
-                    else:
-                        frontier.push(leaf)
-                        stored.leaf(expected, leaf)
-                    if stored.error is not None:
-                        result.tree_error, stored = stored.error, None
-                expected += 1
-                head = prev = digest
-                if expected in root_sizes:
-                    result.stacks[expected] = frontier.hashes()
-            else:
-                continue
-            break  # stopped, or failed
+        while walker.result.error is None:
+            # Batches end at multiples of BATCH leaves, so a full one is a whole subtree.
+            count = BATCH - walker.frontier.size % BATCH
+            if stop is not None:
+                count = min(count, stop - walker.expected)
+            batch = list(islice(pending, count))
+            if not batch:
+                break
+            if not walker.batch(batch):
+                walker.one_by_one(batch)
     finally:
         if collecting:
             gc.enable()
-    result.records = expected - start
-    result.head = head
-    result.final = frontier.hashes()
-    return result
+    return walker.finish()
+
+
+class _Walker:
+    """`walk`'s state between batches. A batch whose every check passes at once is taken
+    a list at a time; any doubt, and it is gone through one record at a time, which
+    names the first bad one."""
+
+    def __init__(
+        self,
+        start: int,
+        prev: str,
+        frontier: Frontier,
+        root_sizes: Collection[int],
+        hashed: bool,
+        tree: TreeLevel | None,
+        bounds: TimeBounds | None,
+    ) -> None:
+        self.result = Walk(start=start, times=bounds)
+        self.expected = start
+        self.prev = prev
+        self.head: str | None = None
+        self.frontier = frontier
+        self.sizes = sorted(root_sizes)
+        self.size_set = frozenset(root_sizes)
+        self.hashed = hashed
+        self.stored = None if tree is None else StoredTree(tree, start - frontier.size)
+        self.bounds = bounds
+        if start in self.sizes and frontier.size == start:
+            self.result.stacks[start] = frontier.hashes()
+
+    def finish(self) -> Walk:
+        result = self.result
+        result.records = self.expected - result.start
+        result.head = self.head
+        result.final = self.frontier.hashes()
+        return result
+
+    def batch(self, rows: list[Row]) -> bool:
+        """Take `rows` whole if every check passes for all of them; False if unsure."""
+        first, count = self.expected, len(rows)
+        seqs = list(range(first, first + count))
+        if [row[0] for row in rows] != seqs:
+            return False
+        bodies = [row[2] for row in rows]
+        sha256 = hashlib.sha256
+        digests = [sha256(body).digest() for body in bodies]
+        if self.hashed and [row[1] for row in rows] != digests:
+            return False
+        values = parse_many(bodies)
+        if values is None:
+            return False
+        hexes = [digest.hex() for digest in digests]
+        get = dict.get
+        if list(map(get, values, repeat("prev"))) != [self.prev, *hexes[:-1]]:
+            return False
+        # Types too: JSON true is not 1, though True == 1 in Python.
+        body_seqs = list(map(get, values, repeat("seq")))
+        if body_seqs != seqs or set(map(type, body_seqs)) != {int}:
+            return False
+        versions = list(map(get, values, repeat("v")))
+        if versions != [RECORD_VERSION] * count or set(map(type, versions)) != {int}:
+            return False
+        kinds = set(map(get, values, repeat("kind")))
+        if KEY_ROTATED in kinds or TAIL_ADOPTED in kinds:
+            for seq, value in zip(seqs, values, strict=True):
+                self.note_kind(seq, value)
+        if self.bounds is not None:
+            for seq, value in zip(seqs, values, strict=True):
+                self.bounds.check(seq, value)
+        if count == BATCH and self.frontier.size % BATCH == 0:
+            self.grow_subtree(bodies)
+        else:
+            for body in bodies:
+                self.grow(body)
+        self.head = self.prev = hexes[-1]
+        return True
+
+    def one_by_one(self, rows: list[Row]) -> None:
+        """Check and take `rows` in order, stopping at the first that fails."""
+        result, sha256 = self.result, hashlib.sha256
+        for row in rows:
+            expected, prev = self.expected, self.prev
+            digest = sha256(row[2]).hexdigest()
+            try:
+                check_position(row, expected)
+                if self.hashed:
+                    check_stored_hash(row, digest)
+                value = parse_body(row)
+                check_version(expected, value)
+                check_body_seq(expected, value)
+                check_prev(expected, value, prev)
+            except VerificationError as failure:
+                result.error = failure
+                return
+            if self.bounds is not None:
+                self.bounds.check(expected, value)
+            self.note_kind(expected, value)
+            self.grow(row[2])
+            self.head = self.prev = digest
+
+    def note_kind(self, seq: int, value: dict[str, Any]) -> None:
+        kind = value.get("kind")
+        if kind == KEY_ROTATED:
+            self.result.rotations.append((seq, value))
+        elif kind == TAIL_ADOPTED:
+            self.result.adoptions.append((seq, value))
+
+    def grow(self, body: bytes) -> None:
+        """Take one more record into the tree (checking the nodes its leaf completes)."""
+        frontier, stored = self.frontier, self.stored
+        leaf = hashlib.sha256(b"\x00" + body).digest()
+        if stored is None:
+            frontier.push(leaf)
+        else:
+            if frontier.size & 1:  # an odd leaf completes nodes above it too
+                stored.check(frontier.append(leaf))
+            else:
+                stored.leaf(self.expected, leaf)
+                frontier.push(leaf)
+            self.checked_tree()
+        self.expected += 1
+        if self.expected in self.size_set:
+            self.result.stacks[self.expected] = frontier.hashes()
+
+    def grow_subtree(self, bodies: list[bytes]) -> None:
+        """Add a full, aligned batch: its subtree a level at a time (checking its nodes),
+        then its root (checking the nodes above it that completes)."""
+        sha256, frontier, stored = hashlib.sha256, self.frontier, self.stored
+        level = [sha256(b"\x00" + body).digest() for body in bodies]
+        levels = [level]
+        while len(level) > 1:
+            pairs = zip(level[::2], level[1::2], strict=True)
+            level = [sha256(b"\x01" + left + right).digest() for left, right in pairs]
+            levels.append(level)
+        first = self.expected
+        low = bisect_right(self.sizes, first)
+        inside = self.sizes[low : bisect_left(self.sizes, first + BATCH)]
+        before = frontier.hashes() if inside else []
+        for size in inside:
+            # The frontier there: the one before the batch, then the batch's complete
+            # subtrees of the leaves up to `size`, largest first.
+            stack, offset = list(before), 0
+            for height in range(BATCH_LEVEL - 1, -1, -1):
+                if (size - first) >> height & 1:
+                    stack.append(levels[height][offset >> height])
+                    offset += 1 << height
+            self.result.stacks[size] = stack
+        if stored is not None:
+            at = frontier.size
+            for height, nodes in enumerate(levels):
+                stored.run(height, at >> height, nodes)
+                if stored.error is not None:
+                    break
+            self.checked_tree()
+        completed = frontier.append_subtree(BATCH_LEVEL, levels[-1][0])
+        if self.stored is not None:
+            self.stored.check(completed[1:])
+            self.checked_tree()
+        self.expected += BATCH
+        if self.expected in self.size_set:
+            self.result.stacks[self.expected] = frontier.hashes()
+
+    def checked_tree(self) -> None:
+        """Move a stored tree node mismatch to the result: the first is reported, and the
+        walk goes on without the stored tree."""
+        if self.stored is not None and self.stored.error is not None:
+            self.result.tree_error, self.stored = self.stored.error, None
 
 
 def verify(records: Iterable[StoredRecord]) -> VerifyReport:
@@ -396,7 +511,14 @@ def verify(records: Iterable[StoredRecord]) -> VerifyReport:
 
     The checks are `walk`'s. Memory stays flat however many records are streamed.
     """
-    result = walk(records)
+    result = walk((r.seq, _stored_hash(r.hash), r.body) for r in records)
     return VerifyReport(
         ok=result.error is None, records=result.records, head=result.head, error=result.error
     )
+
+
+def _stored_hash(text: str) -> bytes:
+    try:
+        return bytes.fromhex(text)
+    except ValueError:  # shown as the hex of what was stored, which it then cannot match
+        return text.encode()

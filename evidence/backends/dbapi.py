@@ -42,6 +42,7 @@ from assay.evidence.record import (
     Appended,
     LedgerDamagedError,
     LedgerError,
+    Row,
     StoredRecord,
     grow_tree,
     record_hash,
@@ -138,11 +139,16 @@ def _blob(value: object) -> bytes:
     return str(value).encode("utf-8")
 
 
-def _row_record(row: tuple[Any, ...]) -> StoredRecord:
+def _row_record(row: Row) -> StoredRecord:
     seq, digest, body = row
-    if type(digest) is bytes and type(body) is bytes:  # the normal case, kept cheap
-        return StoredRecord(seq, digest.hex(), body)
-    return StoredRecord(seq, _blob(digest).hex(), _blob(body))
+    return StoredRecord(seq, digest.hex(), body)
+
+
+def _raw_rows(rows: list[tuple[Any, ...]]) -> list[Row]:
+    """`rows` as `Row`s: the hash and body columns as bytes, whatever a tamperer stored."""
+    if all(type(digest) is bytes and type(body) is bytes for _, digest, body in rows):
+        return rows  # the normal case, kept cheap: no new tuple per row
+    return [(seq, _blob(digest), _blob(body)) for seq, digest, body in rows]
 
 
 def _row_checkpoint(row: tuple[Any, ...]) -> Checkpoint:
@@ -390,15 +396,19 @@ class SqlLedger(ABC, Generic[_Db]):
         rows a tamperer numbered out of range. Records appended while iterating are
         yielded too. Raises ValueError at once for a negative `start`.
         """
+        return map(_row_record, self.rows(start))
+
+    def rows(self, start: int = 0) -> Iterator[Row]:
+        """What `records` reads, as bare `Row`s: no object per record, for the verifier."""
         if start < 0:
             raise ValueError(f"start must be >= 0, got {start}")
         return self._pages(_MIN_SEQ if start == 0 else start)
 
-    def _pages(self, bound: int, *, locked: bool = True) -> Iterator[StoredRecord]:
+    def _pages(self, bound: int, *, locked: bool = True) -> Iterator[Row]:
         page = self.dialect.page
         while True:
             rows = self._rows(self.dialect.records_from, (bound, page), locked=locked)
-            yield from map(_row_record, rows)
+            yield from _raw_rows(rows)
             if len(rows) < page:
                 return
             bound = rows[-1][0] + 1
@@ -433,12 +443,12 @@ class SqlLedger(ABC, Generic[_Db]):
     def record(self, seq: int) -> StoredRecord | None:
         """The record at `seq`, or None."""
         rows = self._rows(self.dialect.record_at, (seq,))
-        return _row_record(rows[0]) if rows else None
+        return _row_record(_raw_rows(rows)[0]) if rows else None
 
     def head(self) -> StoredRecord | None:
         """The record with the highest seq, or None for an empty ledger."""
         rows = self._rows(_HEAD)
-        return _row_record(rows[0]) if rows else None
+        return _row_record(_raw_rows(rows)[0]) if rows else None
 
     def count(self) -> int:
         """How many records are stored."""
@@ -648,4 +658,4 @@ class _Reader:
         return self._ledger._fetch_nodes(keys)
 
     def records(self, start: int = 0) -> Iterator[StoredRecord]:
-        return self._ledger._pages(start, locked=False)
+        return map(_row_record, self._ledger._pages(start, locked=False))

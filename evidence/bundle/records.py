@@ -19,8 +19,8 @@ import zlib
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from itertools import pairwise
-from typing import IO, TYPE_CHECKING, NamedTuple
+from itertools import count, pairwise, repeat
+from typing import IO, TYPE_CHECKING
 
 import orjson
 
@@ -128,15 +128,6 @@ class _Lines:
             self.extra = bool(rest)
 
 
-class _Line(NamedTuple):
-    """A line as the walk reads a record (`verify.Stored`), made cheaply: no stored
-    hash, the bytes as read."""
-
-    seq: int
-    hash: str
-    body: bytes
-
-
 def walk_lines(
     data: bytes,
     start: int,
@@ -164,10 +155,10 @@ def walk_lines(
             value = None
         first_prev = value.get("prev") if isinstance(value, dict) else None
         first_prev = first_prev if isinstance(first_prev, str) else None
-    records = (_Line(start + i, "", line) for i, line in enumerate(lines))
+    rows = zip(count(start), repeat(b""), lines)  # no stored hash: lines are hashed as read
     tree = Frontier(start, left) if left is not None else None
     found = walk(
-        records,
+        rows,
         sizes,
         start=start,
         prev=first_prev or "",

@@ -420,7 +420,7 @@ def _recomputed(
     for (level, _), value in zip(
         merkle.subtree_keys(manifest.end, checkpoint.size), proofs.right, strict=True
     ):
-        tree.push_subtree(level, value)
+        tree.append_subtree(level, value)
     return tree.root()
 
 

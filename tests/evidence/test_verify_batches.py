@@ -1,0 +1,124 @@
+"""The walk's batches: a full, aligned batch is taken a list at a time (its subtree a
+level at a time); any doubt sends it one record at a time. Both must give what RFC 6962
+gives, and name the same first bad record or tree node, wherever in a batch it is."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from evidence_backends import Backend
+
+from assay.evidence import verify_ledger
+from assay.evidence.verify import BATCH, BATCH_LEVEL, walk
+
+SIZE = 3 * BATCH + 37
+SIZES = {0, 1, BATCH - 1, BATCH, BATCH + 1, BATCH + 188, 2 * BATCH, 2 * BATCH + 300, SIZE}
+
+
+def mth(leaves: list[bytes]) -> bytes:
+    """RFC 6962's Merkle tree hash, by its definition."""
+    if len(leaves) == 1:
+        return leaves[0]
+    if not leaves:
+        return hashlib.sha256(b"").digest()
+    split = 1 << ((len(leaves) - 1).bit_length() - 1)
+    return hashlib.sha256(b"\x01" + mth(leaves[:split]) + mth(leaves[split:])).digest()
+
+
+@pytest.fixture
+def ledger(backend: Backend) -> Backend:
+    with backend.open() as opened:
+        # A few records outside the orjson shortcut (non-ASCII) put a batch on the
+        # one-by-one path; the rest are taken whole.
+        opened.append(
+            [
+                {"kind": "key_rotated" if i == BATCH + 5 else "result", "n": i}
+                | ({"name": "Zoë"} if i == 2 * BATCH + 7 else {})
+                for i in range(SIZE)
+            ]
+        )
+    return backend
+
+
+def leaves(backend: Backend) -> list[bytes]:
+    with backend.open() as opened:
+        return [hashlib.sha256(b"\x00" + r.body).digest() for r in opened.records()]
+
+
+def test_roots_at_every_size_are_rfc_6962s(ledger: Backend) -> None:
+    with ledger.open() as opened:
+        found = walk(opened.rows(), SIZES, tree=opened.tree_level)
+    assert found.error is None and found.tree_error is None
+    assert found.records == SIZE
+    assert [seq for seq, _ in found.rotations] == [BATCH + 5]
+    hashes = leaves(ledger)
+    assert found.roots == {size: mth(hashes[:size]) for size in SIZES}
+    assert found.root == mth(hashes)
+
+
+@pytest.mark.parametrize(
+    "seq", [BATCH + 1, BATCH + BATCH // 2, 2 * BATCH - 1, 2 * BATCH + 7, 3 * BATCH + 3]
+)
+def test_an_edited_body_anywhere_in_a_batch_is_the_first_bad_seq(ledger: Backend, seq: int) -> None:
+    ledger.execute("UPDATE records SET body = body || ' ' WHERE seq = ?", (seq,))
+    with ledger.open() as opened:
+        found = walk(opened.rows(), SIZES, tree=opened.tree_level)
+    assert found.error is not None
+    assert (found.error.seq, found.records) == (seq, seq)
+    assert found.error.message.startswith("stored hash got")
+    hashes = leaves(ledger)
+    assert found.roots == {size: mth(hashes[:size]) for size in SIZES if size <= seq}
+
+
+def test_a_rehashed_body_with_a_json_true_version_fails_in_a_full_batch(ledger: Backend) -> None:
+    # The last of a full batch: the next record's broken link is in the next batch.
+    seq = 2 * BATCH - 1
+    with ledger.open() as opened:
+        body = next(opened.records(seq)).body
+    forged = body.replace(b'"v":1', b'"v":true')
+    ledger.execute(
+        "UPDATE records SET body = ?, hash = ? WHERE seq = ?",
+        (forged, hashlib.sha256(forged).digest(), seq),
+    )
+    with ledger.open() as opened:
+        found = walk(opened.rows(), SIZES, tree=opened.tree_level)
+    assert found.error is not None
+    assert found.error.seq == seq
+    assert found.error.message == "body v got True, expected 1"
+
+
+@pytest.mark.parametrize(
+    ("level", "index"),
+    [
+        (0, BATCH + 3),
+        (1, (BATCH + 6) >> 1),
+        (BATCH_LEVEL - 1, 3),  # the second half of the second batch
+        (BATCH_LEVEL, 1),  # the second batch's root
+        (BATCH_LEVEL + 1, 0),  # above the batches: completed by the second one
+        (0, 3 * BATCH + 20),  # in the short last batch
+    ],
+)
+def test_a_stored_tree_node_at_any_level_is_compared(
+    ledger: Backend, level: int, index: int
+) -> None:
+    ledger.execute(
+        "UPDATE tree_nodes SET hash = ? WHERE level = ? AND idx = ?",
+        (b"\x07" * 32, level, index),
+    )
+    with ledger.open() as opened:
+        report = verify_ledger(opened)
+    assert not report.ok
+    assert str(report.error).startswith(
+        f"tree: tree node (level {level}, index {index}) got {'07' * 32}, expected "
+    )
+
+
+def test_a_missing_tree_node_inside_a_batch_is_named(ledger: Backend) -> None:
+    ledger.execute("DELETE FROM tree_nodes WHERE level = 2 AND idx = ?", ((BATCH + 40) >> 2,))
+    with ledger.open() as opened:
+        report = verify_ledger(opened)
+    assert not report.ok
+    assert str(report.error).startswith(
+        f"tree: tree node (level 2, index {(BATCH + 40) >> 2}) is missing"
+    )
