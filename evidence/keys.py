@@ -134,10 +134,19 @@ class VerifierKey(NoteVerifierKey):
     DESCRIPTION = "an Ed25519 key"
 
 
-class SigningKey:
-    """A named Ed25519 private key. Its repr and str never show the secret."""
+class NoteSigningKey:
+    """A named Ed25519 private key for one type of note signature, kept as one line in
+    Go's signer format, ``PRIVATE+KEY+<name>+<key id hex>+base64(<type byte> || seed)``.
+    A subclass names its verifier key class (which gives the type byte and the key's
+    description) and how its errors name the key. Its repr and str never show the secret."""
 
     __slots__ = ("_private", "name", "verifier")
+
+    VERIFIER: ClassVar[type[NoteVerifierKey]]
+    LABEL: ClassVar[str]
+    """What errors call the key, e.g. ``signing key``."""
+
+    verifier: NoteVerifierKey
 
     def __init__(self, name: str, seed: bytes) -> None:
         if len(seed) != 32:
@@ -145,50 +154,92 @@ class SigningKey:
         self.name = check_name(name)
         self._private = Ed25519PrivateKey.from_private_bytes(seed)
         public = self._private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        self.verifier = VerifierKey(name, public)
+        self.verifier = self.VERIFIER(name, public)
 
     @classmethod
-    def generate(cls, name: str) -> SigningKey:
+    def generate(cls, name: str) -> Self:
         return cls(name, secrets.token_bytes(32))
 
     @classmethod
-    def parse(cls, text: str) -> SigningKey:
-        """Parse Go's signer format; the error never echoes the key material."""
+    def parse(cls, text: str) -> Self:
+        """Parse the key file's line; the error never echoes the key material."""
+        label, kind = cls.LABEL, cls.VERIFIER
         parts = text.strip().split("+", 4)
         if len(parts) != 5 or f"{parts[0]}+{parts[1]}+" != _PRIVATE_PREFIX:
             raise SigningKeyError(
-                "signing key: expected one line PRIVATE+KEY+<name>+<key id hex>+<base64 key>"
+                f"{label}: expected one line PRIVATE+KEY+<name>+<key id hex>+<base64 key>"
             )
         name, hex_id, encoded = parts[2:]
         try:
-            data = b64decode(encoded, "signing key")
+            data = b64decode(encoded, label)
         except SigningKeyError:
-            raise SigningKeyError("signing key: the key part is not canonical base64") from None
-        if len(data) != 33 or data[0] != ED25519:
-            raise SigningKeyError("signing key: expected an Ed25519 key (type 0x01 and 32 bytes)")
+            raise SigningKeyError(f"{label}: the key part is not canonical base64") from None
+        if len(data) != 33 or data[0] != kind.KEY_TYPE:
+            raise SigningKeyError(
+                f"{label}: expected {kind.DESCRIPTION} (type 0x{kind.KEY_TYPE:02x} and 32 bytes)"
+            )
         key = cls(name, data[1:])
         if hex_id != key.verifier.id.hex():
             raise SigningKeyError(
-                f"signing key {name}: key id {hex_id} should be {key.verifier.id.hex()}"
+                f"{label} {name}: key id {hex_id} should be {key.verifier.id.hex()}"
             )
+        return key
+
+    @classmethod
+    def load(cls, path: Path) -> Self:
+        """The key in `path`; SigningKeyError if missing, malformed or readable by others."""
+        try:
+            mode = path.stat().st_mode
+            text = path.read_text(encoding="ascii")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SigningKeyError(f"cannot read {cls.LABEL} {path}: {exc}") from None
+        if mode & 0o077:
+            raise SigningKeyError(
+                f"{cls.LABEL} {path} has mode {mode & 0o777:04o}, readable by others; "
+                f"run: chmod 600 {path}"
+            )
+        try:
+            return cls.parse(text)
+        except SigningKeyError as exc:
+            raise SigningKeyError(f"{path}: {exc}") from None
+
+    @classmethod
+    def create(cls, path: Path, name: str) -> Self:
+        """Generate a key named `name`, write it to `path` (0600) and its vkey beside it
+        (`public_key_path`). Refuses to overwrite either file."""
+        key = cls.generate(name)
+        public = public_key_path(path)
+        if os.path.lexists(public):
+            raise SigningKeyError(f"{public} already exists; refusing to overwrite a key")
+        write_signing_key(path, key)
+        write_text(public, f"{key.verifier}\n", replace=False)
         return key
 
     def private_text(self) -> str:
         """The key in Go's signer format: secret, for the key file only."""
         seed = self._private.private_bytes_raw()
-        encoded = base64.b64encode(bytes([ED25519]) + seed).decode()
+        encoded = base64.b64encode(bytes([self.VERIFIER.KEY_TYPE]) + seed).decode()
         return f"{_PRIVATE_PREFIX}{self.name}+{self.verifier.id.hex()}+{encoded}"
 
-    def sign(self, message: bytes) -> bytes:
-        return self._private.sign(message)
-
     def __repr__(self) -> str:
-        return f"SigningKey({self.verifier})"
+        return f"{type(self).__name__}({self.verifier})"
 
     __str__ = __repr__
 
 
-def write_signing_key(path: Path, key: SigningKey) -> None:
+class SigningKey(NoteSigningKey):
+    """A named Ed25519 private key that signs notes (checkpoints)."""
+
+    __slots__ = ()
+    VERIFIER = VerifierKey
+    LABEL = "signing key"
+    verifier: VerifierKey
+
+    def sign(self, message: bytes) -> bytes:
+        return self._private.sign(message)
+
+
+def write_signing_key(path: Path, key: NoteSigningKey) -> None:
     """Write `key` to a new file with mode 0600; refuses to overwrite an existing file."""
     if os.path.lexists(path):
         raise SigningKeyError(f"{path} already exists; refusing to overwrite a signing key")
@@ -206,31 +257,12 @@ def create_signing_key(path: Path, origin: str) -> SigningKey:
 
     Refuses to overwrite either file.
     """
-    key = SigningKey.generate(origin)
-    public = public_key_path(path)
-    if os.path.lexists(public):
-        raise SigningKeyError(f"{public} already exists; refusing to overwrite a key")
-    write_signing_key(path, key)
-    write_text(public, f"{key.verifier}\n", replace=False)
-    return key
+    return SigningKey.create(path, origin)
 
 
 def load_signing_key(path: Path) -> SigningKey:
     """The key in `path`; raises SigningKeyError if missing, malformed or readable by others."""
-    try:
-        mode = path.stat().st_mode
-        text = path.read_text(encoding="ascii")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SigningKeyError(f"cannot read signing key {path}: {exc}") from None
-    if mode & 0o077:
-        raise SigningKeyError(
-            f"signing key {path} has mode {mode & 0o777:04o}, readable by others; "
-            f"run: chmod 600 {path}"
-        )
-    try:
-        return SigningKey.parse(text)
-    except SigningKeyError as exc:
-        raise SigningKeyError(f"{path}: {exc}") from None
+    return SigningKey.load(path)
 
 
 def resolve_signing_key(explicit: Path | None = None) -> SigningKey | None:

@@ -1,15 +1,23 @@
-"""The two kinds of note verifier key, a log's (type 0x01) and a witness's (type 0x04):
-one vkey format, each kind refusing the other's keys and naming itself in its errors."""
+"""The two kinds of note key, a log's (type 0x01) and a witness's (type 0x04): one vkey
+format and one private key format, each kind refusing the other's keys and naming itself
+in its errors."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+from pathlib import Path
 
 import pytest
 
 from assay.evidence.cosignature import WitnessKey, WitnessSigningKey
-from assay.evidence.keys import NoteVerifierKey, SigningKey, SigningKeyError, VerifierKey
+from assay.evidence.keys import (
+    NoteSigningKey,
+    NoteVerifierKey,
+    SigningKey,
+    SigningKeyError,
+    VerifierKey,
+)
 
 NAME = "example.com/log"
 SEED = bytes(range(32))
@@ -72,3 +80,37 @@ def test_both_kinds_verify_ed25519_signatures_of_their_key() -> None:
         assert key.verify(b"message", signature)
         assert not key.verify(b"massage", signature)
         assert not key.verify(b"message", signature[:-1] + bytes([signature[-1] ^ 1]))
+
+
+@pytest.mark.parametrize(
+    ("kind", "label", "other"),
+    [
+        (SigningKey, "signing key", WitnessSigningKey),
+        (WitnessSigningKey, "witness key", SigningKey),
+    ],
+)
+def test_private_keys_of_each_kind(
+    kind: type[NoteSigningKey], label: str, other: type[NoteSigningKey], tmp_path: Path
+) -> None:
+    key = kind(NAME, SEED)
+    secret = key.private_text()
+    assert type(key.verifier) is kind.VERIFIER
+    assert repr(key) == f"{kind.__name__}({key.verifier})" and secret not in repr(key)
+    assert kind.parse(secret).verifier == key.verifier
+    with pytest.raises(SigningKeyError) as raised:
+        kind.parse(other(NAME, SEED).private_text())
+    assert str(raised.value).startswith(f"{label}: expected an Ed25519 ")
+    assert "type 0x0" in str(raised.value) and secret.split("+")[-1] not in str(raised.value)
+    # Written once, 0600, its vkey beside it; never overwritten; refused when others may read.
+    made = kind.create(tmp_path / "k.key", NAME)
+    assert (tmp_path / "k.pub").read_text() == f"{made.verifier}\n"
+    assert kind.load(tmp_path / "k.key").verifier == made.verifier
+    with pytest.raises(SigningKeyError, match="already exists; refusing to overwrite"):
+        kind.create(tmp_path / "k.key", NAME)
+    (tmp_path / "k.key").chmod(0o640)
+    with pytest.raises(
+        SigningKeyError, match=f"^{label} .*k.key has mode 0640, readable by others"
+    ):
+        kind.load(tmp_path / "k.key")
+    with pytest.raises(SigningKeyError, match=f"^cannot read {label} "):
+        kind.load(tmp_path / "missing.key")
