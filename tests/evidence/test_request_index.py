@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from evidence_backends import Backend
+from schema_versions import set_back, version_before
 
 from assay.evidence import Ledger, SigningKey, sign_checkpoint, verify_ledger
 from assay.evidence.backends import postgres_schema, sqlite_schema
@@ -91,12 +92,8 @@ def test_steps_are_read_a_page_at_a_time_past_a_page(backend: Backend) -> None:
 
 def previous_version(backend: Backend) -> int:
     """The schema version before the request index's migration."""
-    if backend.name == "sqlite":
-        return sqlite_schema.MIGRATIONS.index(sqlite_schema.create_request_index)
-    return next(
-        version
-        for version, migration in enumerate(postgres_schema.MIGRATIONS)
-        if postgres_schema.fill_request_index in migration
+    return version_before(
+        backend, sqlite_schema.create_request_index, postgres_schema.fill_request_index
     )
 
 
@@ -111,10 +108,7 @@ def test_a_ledger_written_before_the_index_gains_it_on_open(backend: Backend) ->
         ledger.append([step("DSR-c", "verified"), step("DSR-d", "received")])
         expected = scan(ledger)
     # What an older assay left: the same tables and records, no index, the version before.
-    backend.execute("DROP TABLE dsr_records")
-    backend.execute(
-        "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(previous_version(backend)),)
-    )
+    set_back(backend, previous_version(backend), ("dsr_records",))
     with backend.open() as ledger:
         assert indexed(ledger) == expected
         agrees_with_a_scan(ledger)

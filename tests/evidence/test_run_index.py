@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from evidence_backends import Backend
+from schema_versions import set_back, version_before
 
 from assay.engine.changes import ledger_baseline, ledger_history, run_index
 from assay.evidence import Ledger, SigningKey, sign_checkpoint, verify_ledger
@@ -226,13 +227,7 @@ def big_history(ledger: Ledger) -> None:
 
 def previous_version(backend: Backend) -> int:
     """The schema version before the run index's migration."""
-    if backend.name == "sqlite":
-        return sqlite_schema.MIGRATIONS.index(sqlite_schema.create_run_index)
-    return next(
-        version
-        for version, migration in enumerate(postgres_schema.MIGRATIONS)
-        if postgres_schema.fill_run_index in migration
-    )
+    return version_before(backend, sqlite_schema.create_run_index, postgres_schema.fill_run_index)
 
 
 def test_a_ledger_written_before_the_index_gains_it_on_open(backend: Backend) -> None:
@@ -241,12 +236,8 @@ def test_a_ledger_written_before_the_index_gains_it_on_open(backend: Backend) ->
         several_runs(ledger)
         expected = scan(ledger)
     # What an older assay left: the same tables and records, no index, the version before.
-    backend.execute("DROP TABLE run_segments")
-    backend.execute("DROP TABLE runs")
-    backend.execute("DROP TABLE checkpoint_attachments")  # a later migration's
-    backend.execute(
-        "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(previous_version(backend)),)
-    )
+    # checkpoint_attachments: a later migration's
+    set_back(backend, previous_version(backend), ("run_segments", "runs", "checkpoint_attachments"))
     with backend.open() as ledger:
         assert run_index(ledger).runs() == expected
         agrees_with_a_scan(ledger)
