@@ -15,8 +15,6 @@ writer guessed wrong, and the request is made again from that size.
 from __future__ import annotations
 
 import logging
-import urllib.error
-import urllib.request
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -121,6 +119,9 @@ def add_checkpoint_body(checkpoint: Checkpoint, old: int, proof: Sequence[bytes]
 
 
 def _post(witness: Witness, body: bytes, timeout: float) -> str:
+    import urllib.error  # only a ledger that asks witnesses needs it
+    import urllib.request
+
     request = urllib.request.Request(
         witness.endpoint, data=body, headers={"Content-Type": "text/plain"}, method="POST"
     )

@@ -15,27 +15,21 @@ from __future__ import annotations
 
 import hashlib
 import re
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-
-from cryptography import x509
-from rfc3161_client import (
-    HashAlgorithm,
-    PKIStatus,
-    TimestampRequestBuilder,
-    TimeStampResponse,
-    VerifierBuilder,
-    decode_timestamp_response,
-)
-from rfc3161_client import VerificationError as TokenError
+from typing import TYPE_CHECKING
 
 from assay.errors import AssayError
 from assay.evidence.record import redact_url
 
-SHA256 = x509.ObjectIdentifier("2.16.840.1.101.3.4.2.1")
+if TYPE_CHECKING:
+    from cryptography import x509
+    from rfc3161_client import TimeStampResponse
+
+# rfc3161-client, cryptography's x509 and urllib are imported where tokens are asked for
+# or checked: a ledger opened without a TSA, as a verifier's is, never loads them.
+SHA256 = "2.16.840.1.101.3.4.2.1"
 QUERY = "application/timestamp-query"
 REPLY = "application/timestamp-reply"
 TOKEN_MAX = 64 << 10
@@ -73,6 +67,8 @@ class Token:
 
 def load_certificates(path: Path) -> list[x509.Certificate]:
     """Every certificate in the PEM file `path`; TimestampError if none or unreadable."""
+    from cryptography import x509
+
     try:
         certificates = x509.load_pem_x509_certificates(path.read_bytes())
     except (OSError, ValueError) as exc:
@@ -83,6 +79,8 @@ def load_certificates(path: Path) -> list[x509.Certificate]:
 
 
 def _decode(data: bytes) -> TimeStampResponse:
+    from rfc3161_client import decode_timestamp_response
+
     try:
         return decode_timestamp_response(data)
     except ValueError as exc:
@@ -103,6 +101,8 @@ def check_token(
     EKU, valid at the token's time; with `nonce`, the response must echo it. Raises
     TimestampError saying which check failed.
     """
+    from rfc3161_client import VerificationError, VerifierBuilder
+
     response = _check_content(data, text, nonce)
     if not roots:
         raise TimestampError("no trusted TSA certificate given to check the token against")
@@ -111,7 +111,7 @@ def check_token(
         builder = builder.add_root_certificate(root)
     try:
         builder.build().verify(response, hashlib.sha256(text.encode()).digest())
-    except TokenError as exc:
+    except VerificationError as exc:
         # OpenSSL's error stack is long; its last "Verify error" says what failed.
         reason = _VERIFY_ERROR.findall(str(exc))
         detail = reason[-1] if reason else str(exc)
@@ -125,6 +125,8 @@ def _utc(moment: datetime) -> datetime:
 
 
 def _signer(response: TimeStampResponse) -> str:
+    from cryptography import x509
+
     infos = list(response.signed_data.signer_infos)
     if len(infos) != 1:
         return "unknown"
@@ -148,6 +150,11 @@ def request_token(text: str, tsa: TimestampAuthority) -> bytes:
     Raises TimestampError when the TSA does not answer within `tsa.timeout` seconds,
     answers with an error, or answers with a token that does not check.
     """
+    import urllib.error
+    import urllib.request
+
+    from rfc3161_client import HashAlgorithm, TimestampRequestBuilder
+
     where = redact_url(tsa.url)
     request = (
         TimestampRequestBuilder()
@@ -186,13 +193,15 @@ def request_token(text: str, tsa: TimestampAuthority) -> bytes:
 
 def _check_content(data: bytes, text: str, nonce: int | None) -> TimeStampResponse:
     """The response granted a token over SHA-256 of `text` (with `nonce`, echoing it)."""
+    from rfc3161_client import PKIStatus
+
     response = _decode(data)
     if response.status not in (PKIStatus.GRANTED, PKIStatus.GRANTED_WITH_MODS):
         detail = "; ".join(response.status_string) or "no reason given"
         raise TimestampError(f"the TSA refused: status {response.status} ({detail})")
     info = response.tst_info
     algorithm = info.message_imprint.hash_algorithm
-    if algorithm != SHA256:
+    if algorithm.dotted_string != SHA256:
         name = _DIGEST_NAMES.get(algorithm.dotted_string, algorithm.dotted_string)
         raise TimestampError(f"imprint is {name}, expected SHA-256")
     digest = hashlib.sha256(text.encode()).digest()
