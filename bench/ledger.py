@@ -4,15 +4,17 @@
                            [--pg-records 200000] [--no-pg]
 
 Builds a SQLite ledger of --records result-shaped records (about 600 bytes each) in
-batches, then measures durable single-record appends, signing a checkpoint, verifying
-the whole ledger with the public key (in a fresh process, to report its peak memory; a
-ledger a tenth the size is verified too, to show memory stays flat), and inclusion and
-consistency proofs at full size. Every append writes its Merkle tree nodes.
+batches, then measures durable single-record appends, signing a checkpoint, and
+inclusion and consistency proofs at full size. Every append writes its Merkle tree
+nodes. Then it verifies the whole ledger with the public key as an auditor does, with
+``assay evidence verify`` in a process of its own (its wall time, interpreter start
+included, and the peak RSS of its largest process; a ledger a tenth the size is
+verified too, to show memory stays flat).
 
-Then it exports the whole ledger as a bundle and verifies the bundle with the public
-key, each in a fresh process (peak memory for both; the export of the tenth-size ledger
-too, to show memory stays flat), and, when PostgreSQL's server binaries are installed,
-appends --pg-records to a throwaway local server in batches and one at a time.
+Then it exports the whole ledger as a bundle (in a fresh process, for its peak memory;
+the tenth-size ledger's too) and verifies the bundle with ``assay evidence verify``
+likewise, and, when PostgreSQL's server binaries are installed, appends --pg-records to
+a throwaway local server in batches and one at a time.
 
 Every verification is printed beside a plain streamed SHA-256 over the same bytes (the
 records' bodies read from the ledger, or records.jsonl inflated from the bundle), in one
@@ -28,11 +30,14 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import multiprocessing
 import os
 import random
 import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -43,13 +48,10 @@ from typing import Any
 from assay.demo.local_postgres import find_bindir, local_postgres
 from assay.evidence import (
     SigningKey,
-    VerifierKey,
     export_bundle,
     open_ledger,
     prove,
     sign_checkpoint,
-    verify_bundle,
-    verify_ledger,
 )
 from assay.evidence.merkle import consistency_proof, root, verify_consistency
 
@@ -88,17 +90,22 @@ def rate(count: int, seconds: float) -> str:
     return f"{count / seconds:,.0f}/s ({count:,} in {seconds:.2f} s)"
 
 
-def _verify_in_child(url: str, vkey: str, workers: int, out: Any) -> None:
-    with open_ledger(url, create=False) as ledger:
+def assay_verify(what: list[str], vkey: Path, workers: int, cwd: Path) -> tuple[int, float, int]:
+    """Run ``assay evidence verify`` as an auditor does: (records, seconds, peak RSS in
+    KiB of its largest process, workers included). Fails unless it verifies."""
+    argv = [sys.executable, "-m", "assay", "evidence", "verify", *what]
+    argv += ["--key", str(vkey), "--workers", str(workers), "--format", "json"]
+    with tempfile.TemporaryFile() as out:
         started = time.perf_counter()
-        cpu = time.process_time()
-        report = verify_ledger(ledger, [VerifierKey.parse(vkey)], workers=workers)
-        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-    peak_kib = max(
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-    )
-    out.send((report.ok, report.records, elapsed, cpu, peak_kib, str(report.error)))
+        process = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        # wait4 reports this child's own peak (with its workers'), not every child's.
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        output = out.read().decode()
+    assert process.returncode == 0, output
+    return int(json.loads(output)["records"]), elapsed, usage.ru_maxrss
 
 
 def _peak_kib() -> int:
@@ -115,13 +122,6 @@ def _export_in_child(url: str, key_text: str, out: Path, send: Any) -> None:
         result = export_bundle(ledger, out, key)
         elapsed = time.perf_counter() - started
     send.send((result.end - result.start, elapsed, out.stat().st_size, _peak_kib()))
-
-
-def _verify_bundle_in_child(path: Path, vkey: str, workers: int, send: Any) -> None:
-    started = time.perf_counter()
-    report = verify_bundle(path, [VerifierKey.parse(vkey)], workers=workers)
-    elapsed = time.perf_counter() - started
-    send.send((report.ok, report.records, elapsed, _peak_kib(), str(report.error)))
 
 
 def _sha_ledger_in_child(url: str, send: Any) -> None:
@@ -166,14 +166,6 @@ def in_fresh_process(target: Any, *args: Any) -> Any:
     return result
 
 
-def verify_fresh(url: str, vkey: str, workers: int) -> tuple[bool, int, float, float, int, str]:
-    """Verify in a new process, so its peak memory is the verifier's (and its workers')."""
-    result: tuple[bool, int, float, float, int, str] = in_fresh_process(
-        _verify_in_child, url, vkey, workers
-    )
-    return result
-
-
 def bundles(urls: dict[str, str], key: SigningKey, workers: int, tmp: Path) -> None:
     """Export each ledger in a fresh process; verify the full one's bundle likewise."""
     for label, url in urls.items():
@@ -186,11 +178,9 @@ def bundles(urls: dict[str, str], key: SigningKey, workers: int, tmp: Path) -> N
             f"{size / 2**20:.0f} MiB; peak RSS {peak_kib / 1024:.0f} MiB"
         )
     floor = in_fresh_process(_sha_bundle_in_child, tmp / "full.zip")
+    vkey = tmp / "bench.pub"
     for workers_used in sorted({1, workers}):
-        ok, count, seconds, peak_kib, error = in_fresh_process(
-            _verify_bundle_in_child, tmp / "full.zip", str(key.verifier), workers_used
-        )
-        assert ok, error
+        count, seconds, peak_kib = assay_verify([str(tmp / "full.zip")], vkey, workers_used, tmp)
         print(
             f"verify the full bundle with the key, {workers_used} process(es): "
             f"{beside(count, seconds, floor)}; peak RSS {peak_kib / 1024:.0f} MiB"
@@ -245,8 +235,9 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, help="Where to put the ledgers (default: a temp dir).")
     args = parser.parse_args()
     key = SigningKey.generate("bench.example/evidence")
-    vkey = str(key.verifier)
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        vkey = Path(tmp) / "bench.pub"
+        vkey.write_text(f"{key.verifier}\n")
         url = f"sqlite:///{Path(tmp) / 'ledger.db'}"
         small_url = f"sqlite:///{Path(tmp) / 'small.db'}"
 
@@ -299,12 +290,12 @@ def main() -> None:
         for label, target in (("full", url), ("tenth", small_url)):
             floor = in_fresh_process(_sha_ledger_in_child, target)
             for workers in sorted({1, args.workers}):
-                ok, count, seconds, cpu, peak_kib, error = verify_fresh(target, vkey, workers)
-                assert ok, error
+                count, seconds, peak_kib = assay_verify(
+                    ["--ledger", target], vkey, workers, Path(tmp)
+                )
                 print(
                     f"verify {label} ledger with the key, {workers} process(es): "
-                    f"{beside(count, seconds, floor)}; main process CPU {cpu:.2f} s, "
-                    f"peak RSS {peak_kib / 1024:.0f} MiB"
+                    f"{beside(count, seconds, floor)}; peak RSS {peak_kib / 1024:.0f} MiB"
                 )
         bundles({"full": url, "tenth": small_url}, key, args.workers, Path(tmp))
     if not args.no_pg:
