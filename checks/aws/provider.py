@@ -23,6 +23,7 @@ from botocore.credentials import (
 from botocore.exceptions import ClientError
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from assay.checks.aws.models import compact_models
 from assay.checks.aws.organization import OrganizationOptions
 from assay.checks.aws.reading import listing, paginate
 from assay.checks.registry import provider
@@ -342,7 +343,9 @@ def connect(options: AwsTarget, timeout: float) -> AwsConnection:
     before they expire, so long collections do not fail after an hour. No AWS call is
     made here; the first one is `identity` (or a collector).
     """
-    base = boto3.Session(profile_name=options.profile)
+    base = boto3.Session(
+        botocore_session=compact_models(botocore.session.Session(profile=options.profile))
+    )
     regions: list[str] | None
     if options.regions == ALL_REGIONS:
         regions, home = None, base.region_name or DEFAULT_REGION
@@ -388,7 +391,7 @@ def connect(options: AwsTarget, timeout: float) -> AwsConnection:
             # The role is what to fix; not every endpoint names it in its message.
             raise RoleNotAssumed(f"cannot assume {options.role_arn}: {exc}") from exc
 
-    role = botocore.session.Session(profile=options.profile)
+    role = compact_models(botocore.session.Session(profile=options.profile))
     role.register_component(
         "credential_provider",
         CredentialResolver([_Fixed(DeferredRefreshableCredentials(assume, "assume-role"))]),
