@@ -71,6 +71,15 @@ def _echo_json(doc: dict[str, Any]) -> None:
     click.echo(json.dumps(doc, indent=2))
 
 
+workers_option = click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=min(os.cpu_count() or 1, 8),
+    show_default="CPU count, at most 8",
+    help="Processes to spread a large ledger's or bundle's records over.",
+)
+
+
 @click.group()
 def evidence() -> None:
     """Verify the ledger or a bundle, export bundles, sign checkpoints, ev.prove records."""
@@ -110,13 +119,7 @@ def _trusted_checkpoint(path: Path | None, verifiers: list[ev.VerifierKey]) -> e
     help="Bundle only: also rebuild its OSCAL document and summary from the records and "
     "compare them byte for byte.",
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(1, 64),
-    default=min(os.cpu_count() or 1, 8),
-    show_default="CPU count, at most 8",
-    help="Processes that verify a large ledger's or bundle's records in parallel.",
-)
+@workers_option
 @click.option(
     "--tsa-ca",
     "tsa_ca",
@@ -365,6 +368,7 @@ def _verify_bundle(
 )
 @click.option("--key", type=click.Path(dir_okay=False, path_type=Path), help=KEY_HELP)
 @checkpoint_log_option
+@workers_option
 @handle_errors
 def evidence_export(
     ledger: str,
@@ -375,6 +379,7 @@ def evidence_export(
     since_checkpoint: Path | None,
     key: Path | None,
     checkpoint_log: str | None,
+    workers: int,
 ) -> None:
     """Write a bundle an auditor verifies offline with only the log's public key.
 
@@ -404,7 +409,7 @@ def evidence_export(
     signing_key = _signing_key(key)
     log = ev.resolve_checkpoint_log(checkpoint_log)
     with ev.open_ledger(ledger, create=False, checkpoint_log=log) as led:
-        result = ev.export_bundle(led, out, signing_key, selection, since=pinned)
+        result = ev.export_bundle(led, out, signing_key, selection, since=pinned, workers=workers)
     latest = result.latest
     click.echo(
         f"wrote {out}: records {result.start}..{result.end - 1} "

@@ -16,6 +16,8 @@ import hashlib
 import tempfile
 import zipfile
 from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
@@ -42,17 +44,20 @@ from assay.evidence.bundle.format import (
     sign_manifest,
     zip_entry,
 )
-from assay.evidence.bundle.views import ViewContext, Views, cited
+from assay.evidence.bundle.views import OscalWriter, Summary, ViewContext, Views, cited
 from assay.evidence.canonical import canonical
 from assay.evidence.checkpoint import Checkpoint
 from assay.evidence.keys import SigningKey
 from assay.evidence.ledger import Ledger
 from assay.evidence.note import NoteError, open_note
-from assay.evidence.record import LedgerError, StoredRecord
+from assay.evidence.record import LedgerError
 from assay.evidence.signed_append import check_stored_tree
+from assay.evidence.verify_parallel import PARALLEL_MIN, context
 from assay.files import atomic_write
 
 _WRITE = 1 << 20  # bytes of records handed to the compressor at once
+APART_MIN = PARALLEL_MIN
+"""Below this many records, a process for the OSCAL view costs more than it saves."""
 
 
 def parse_when(text: str, *, end: bool = False) -> datetime:
@@ -135,7 +140,7 @@ def find_range(ledger: Ledger, selection: Selection, covered: int) -> tuple[int,
     for record in ledger.records():
         if needle is not None and needle not in record.body:
             continue  # a cheap test first: most records are not of the run
-        body = _parse(record)
+        body = _parse(record.seq, record.body)
         if selection.run is not None:
             matches = body.get("run") == selection.run
         else:
@@ -158,14 +163,14 @@ def find_range(ledger: Ledger, selection: Selection, covered: int) -> tuple[int,
     return first, last + 1
 
 
-def _parse(record: StoredRecord) -> dict[str, Any]:
+def _parse(seq: int, data: bytes) -> dict[str, Any]:
     try:
-        body = orjson.loads(record.body)
+        body = orjson.loads(data)
     except orjson.JSONDecodeError:
         body = None
     if not isinstance(body, dict):
         raise LedgerError(
-            f"record {record.seq} is not a JSON object: run assay evidence verify on the ledger"
+            f"record {seq} is not a JSON object: run assay evidence verify on the ledger"
         )
     return body
 
@@ -240,19 +245,21 @@ class _Files:
         self.digests[name] = FileDigest(digest.hexdigest(), size)
 
 
-def _record_lines(ledger: Ledger, start: int, end: int, views: Views) -> Iterator[bytes]:
-    """The records' bodies as lines, in chunks of about `_WRITE` bytes; feeds the views."""
+def _record_lines(
+    ledger: Ledger, start: int, end: int, views: Views | OscalWriter | Summary
+) -> Iterator[bytes]:
+    """The records' bodies as lines, in chunks of about `_WRITE` bytes; feeds `views`."""
     expected, pending, size = start, [], 0
-    for record in ledger.records(start):
-        if record.seq >= end:
+    for seq, _, body in ledger.rows(start):
+        if seq >= end:
             break
-        if record.seq != expected:
+        if seq != expected:
             raise LedgerError(
-                f"record {expected} is missing (found {record.seq}): run assay evidence verify"
+                f"record {expected} is missing (found {seq}): run assay evidence verify"
             )
-        views.add(record.seq, hashlib.sha256(record.body).hexdigest(), _parse(record))
-        pending.append(record.body)
-        size += len(record.body) + 1
+        views.add(seq, hashlib.sha256(body).hexdigest(), _parse(seq, body))
+        pending.append(body)
+        size += len(body) + 1
         expected += 1
         if size >= _WRITE:
             yield b"\n".join(pending) + b"\n"
@@ -261,6 +268,18 @@ def _record_lines(ledger: Ledger, start: int, end: int, views: Views) -> Iterato
         yield b"\n".join(pending) + b"\n"
     if expected < end:
         raise LedgerError(f"the ledger ends at record {expected - 1}, before record {end - 1}")
+
+
+def _oscal_apart(url: str, context: ViewContext, spool: str) -> None:
+    """Write the OSCAL view of records ``[context.start, context.end)`` of the ledger at
+    `url` to the file `spool`: the larger half of the views, in a process of its own."""
+    from assay.evidence.ledger import open_ledger
+
+    with open_ledger(url, create=False) as ledger, open(spool, "wb") as out:
+        oscal = OscalWriter(out, context)
+        for _ in _record_lines(ledger, context.start, context.end, oscal):
+            pass
+        oscal.close()
 
 
 def _copy(source: IO[bytes]) -> Iterator[bytes]:
@@ -289,12 +308,16 @@ def export_bundle(
     selection: Selection = Selection(),
     *,
     since: Checkpoint | None = None,
+    workers: int = 1,
 ) -> ExportResult:
     """Write the bundle of the records `selection` names to `out` (`assay.files.atomic_write`).
 
     `key` signs the manifest and must be the key of the bundle's latest checkpoint.
     The timestamp tokens and witness cosignatures kept beside the checkpoints (in the
     ledger or its checkpoint log) go beside them in the bundle; the OSCAL view cites them.
+    With `workers` > 1, a large range's OSCAL view is built in a process of its own
+    (which reopens `ledger.url`) while this one writes the records and the summary; the
+    bytes are the same.
     Raises LedgerError when nothing matches, when the range is not covered by a signed
     checkpoint yet, when `since` is not this ledger's, or when the key does not fit.
     """
@@ -309,23 +332,36 @@ def export_bundle(
             f"{key.verifier}: export with the key that signed it"
         ) from None
     proofs = _proofs(ledger, start, end, chosen)
+    apart = workers > 1 and end - start >= APART_MIN
     with (
         atomic_write(out, binary=True) as raw,
-        tempfile.TemporaryFile() as spool,
+        tempfile.TemporaryDirectory() as tmp,
+        ProcessPoolExecutor(1, mp_context=context()) if apart else nullcontext() as pool,
         zipfile.ZipFile(raw, "w", allowZip64=True) as zf,
     ):
         files = _Files(zf)
         names = [checkpoint_file(i, c.size) for i, c in enumerate(chosen)]
         attached = _attachments(ledger, chosen, names)
-        views = Views(spool, ViewContext(start, end, chosen, cited(attached)))
-        files.stream(RECORDS, _record_lines(ledger, start, end, views))
-        summary = views.close()
+        views_context = ViewContext(start, end, chosen, cited(attached))
+        spool_path = f"{tmp}/oscal.json"
+        if pool is not None:
+            built: Future[None] = pool.submit(_oscal_apart, ledger.url, views_context, spool_path)
+            tally = Summary(views_context)
+            files.stream(RECORDS, _record_lines(ledger, start, end, tally))
+            built.result()
+            summary = tally.render()
+        else:
+            with open(spool_path, "wb") as written:
+                views = Views(written, views_context)
+                files.stream(RECORDS, _record_lines(ledger, start, end, views))
+                summary = views.close()
         for name, checkpoint in zip(names, chosen, strict=True):
             files.add(name, checkpoint.note.encode())
         for name, data in attached.items():
             files.add(name, data)
         files.add(PROOFS, proofs.to_bytes())
-        files.stream(OSCAL, _copy(spool))
+        with open(spool_path, "rb") as spool:
+            files.stream(OSCAL, _copy(spool))
         files.add(SUMMARY, summary)
         files.add(PUBLIC_KEY, f"{key.verifier}\n".encode())
         manifest = Manifest(start, end, names, files.digests).to_bytes()
