@@ -115,11 +115,11 @@ def _peak_kib() -> int:
     )
 
 
-def _export_in_child(url: str, key_text: str, out: Path, send: Any) -> None:
+def _export_in_child(url: str, key_text: str, out: Path, workers: int, send: Any) -> None:
     key = SigningKey.parse(key_text)
     with open_ledger(url, create=False) as ledger:
         started = time.perf_counter()
-        result = export_bundle(ledger, out, key)
+        result = export_bundle(ledger, out, key, workers=workers)
         elapsed = time.perf_counter() - started
     send.send((result.end - result.start, elapsed, out.stat().st_size, _peak_kib()))
 
@@ -169,14 +169,16 @@ def in_fresh_process(target: Any, *args: Any) -> Any:
 def bundles(urls: dict[str, str], key: SigningKey, workers: int, tmp: Path) -> None:
     """Export each ledger in a fresh process; verify the full one's bundle likewise."""
     for label, url in urls.items():
-        out = tmp / f"{label}.zip"
-        count, seconds, size, peak_kib = in_fresh_process(
-            _export_in_child, url, key.private_text(), out
-        )
-        print(
-            f"export {label} ledger as a bundle: {rate(count, seconds)}; "
-            f"{size / 2**20:.0f} MiB; peak RSS {peak_kib / 1024:.0f} MiB"
-        )
+        for workers_used in sorted({1, workers}):
+            out = tmp / f"{label}.zip"
+            count, seconds, size, peak_kib = in_fresh_process(
+                _export_in_child, url, key.private_text(), out, workers_used
+            )
+            print(
+                f"export {label} ledger as a bundle, {workers_used} process(es): "
+                f"{rate(count, seconds)}; {size / 2**20:.0f} MiB; "
+                f"peak RSS {peak_kib / 1024:.0f} MiB"
+            )
     floor = in_fresh_process(_sha_bundle_in_child, tmp / "full.zip")
     vkey = tmp / "bench.pub"
     for workers_used in sorted({1, workers}):
