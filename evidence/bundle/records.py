@@ -34,11 +34,13 @@ if TYPE_CHECKING:
     from assay.evidence.proven_time import TimeBounds
 
 READ = 1 << 20
-CHUNK_BYTES = 4 << 20
-"""About how much of records.jsonl one chunk holds in memory."""
-CHUNK_BYTES_MAX = 4 * CHUNK_BYTES
-"""More than this in one chunk is refused: records skewed to defeat the estimate."""
-PENDING_BYTES = 4 * CHUNK_BYTES
+CHUNK_BYTES = 1 << 19
+"""About how much of records.jsonl one chunk holds in memory: the verifier holds a few
+copies of it at once (the lines read, then split), a large share of its peak."""
+CHUNK_BYTES_MAX = 16 << 20
+"""More than this in one chunk is refused: records skewed to defeat the estimate (above
+`verify.LINE_MAX`, so a single record of the most a line may hold still fits)."""
+PENDING_BYTES = 8 * CHUNK_BYTES
 """At most this much of records.jsonl waits for workers at a time."""
 UNREADABLE = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError)
 """What reading a damaged zip member may raise (the last: an unknown compression)."""
