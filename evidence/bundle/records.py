@@ -108,7 +108,7 @@ class _Lines:
                     raise LogVerificationError(
                         RECORDS,
                         f"records {seq}..{stop - 1} take more than {CHUNK_BYTES_MAX >> 20} MiB, "
-                        f"where the manifest's size gives them about {CHUNK_BYTES >> 20} MiB: "
+                        f"where the manifest's size gives them about {CHUNK_BYTES >> 10} KiB: "
                         "read no further",
                     )
             while seq < self.end and lines >= stop - seq:
