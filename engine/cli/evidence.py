@@ -19,6 +19,7 @@ from assay.engine.cli.options import (
     format_option,
     handle_errors,
     ledger_option,
+    option_group,
 )
 from assay.errors import ConfigError, EvidenceError
 from assay.words import counted
@@ -78,6 +79,64 @@ workers_option = click.option(
     show_default="CPU count, at most 8",
     help="Processes to spread a large ledger's or bundle's records over.",
 )
+
+attestation_options = option_group(
+    click.option("--tsa", metavar="URL", help="The RFC 3161 timestamp authority to ask."),
+    click.option(
+        "--tsa-ca",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="PEM certificates the TSA's tokens must chain to: checked before a token is kept.",
+    ),
+    click.option(
+        "--witness-url",
+        "witness_urls",
+        multiple=True,
+        metavar="URL",
+        help="A witness to ask for a cosignature of the latest checkpoint. Repeatable.",
+    ),
+    click.option(
+        "--witness",
+        "witness_keys",
+        multiple=True,
+        metavar="KEY",
+        help="The public key of each --witness-url, in the same order.",
+    ),
+    click.option(
+        "--timeout",
+        type=click.FloatRange(0.1, 300),
+        default=10.0,
+        show_default=True,
+        help="Seconds to wait for each answer.",
+    ),
+)
+
+
+def _attestation(
+    tsa: str | None,
+    tsa_ca: Path | None,
+    witness_urls: tuple[str, ...],
+    witness_keys: tuple[str, ...],
+    timeout: float,
+) -> ev.Attestation | None:
+    """What `attestation_options` ask for; None when they ask for nothing."""
+    if len(witness_urls) != len(witness_keys):
+        raise click.UsageError("give one --witness KEY for each --witness-url")
+    if tsa is None and not witness_urls:
+        return None
+    witnesses = []
+    for url, value in zip(witness_urls, witness_keys, strict=True):
+        path = Path(value)
+        try:
+            key = ev.WitnessKey.parse(path.read_text(encoding="utf-8") if path.is_file() else value)
+        except ev.SigningKeyError as exc:
+            raise ConfigError(exc.message, field="--witness") from None
+        witnesses.append(ev.Witness(url, key))
+    return ev.Attestation(
+        ev.TimestampAuthority(tsa, tsa_ca, timeout) if tsa else None,
+        tuple(witnesses),
+        len(witnesses) or 1,
+        timeout,
+    )
 
 
 @click.group()
@@ -461,18 +520,36 @@ def evidence_keygen(out: Path, origin: str | None) -> None:
 )
 @click.option("--key", type=click.Path(dir_okay=False, path_type=Path), help=KEY_HELP)
 @checkpoint_log_option
+@attestation_options
 @handle_errors
 def evidence_checkpoint(
-    ledger: str, sign: bool, adopt_tail: bool, key: Path | None, checkpoint_log: str | None
+    ledger: str,
+    sign: bool,
+    adopt_tail: bool,
+    key: Path | None,
+    checkpoint_log: str | None,
+    tsa: str | None,
+    tsa_ca: Path | None,
+    witness_urls: tuple[str, ...],
+    witness_keys: tuple[str, ...],
+    timeout: float,
 ) -> None:
     """Print the latest signed checkpoint (C2SP tlog-checkpoint); save it to pin the log.
 
     Appends sign as they go, so --sign refuses records that no checkpoint covers (they
     were appended without the key) unless --adopt-tail says to sign them on purpose.
+    With --tsa or --witness-url, a checkpoint --sign signs is timestamped and cosigned
+    as a run's are; one that is not (a TSA or witness that did not answer) is said, and
+    assay evidence timestamp fills it later.
     """
     if adopt_tail and not sign:
         raise click.UsageError("--adopt-tail goes with --sign")
-    log = ev.resolve_checkpoint_log(checkpoint_log)
+    settings = _attestation(tsa, tsa_ca, witness_urls, witness_keys, timeout)
+    if settings is not None and not sign:
+        raise click.UsageError("--tsa and --witness-url go with --sign")
+    log: ev.CheckpointLog = ev.resolve_checkpoint_log(checkpoint_log)
+    if settings is not None:
+        log = ev.AttestingLog(log, settings)
     checkpoint: ev.Checkpoint | None
     with ev.open_ledger(ledger, create=False, checkpoint_log=log) as led:
         if sign:
@@ -573,33 +650,7 @@ def evidence_init(ledger: str, grant_writer: str | None) -> None:
 
 @evidence.command("timestamp")
 @ledger_option
-@click.option("--tsa", metavar="URL", help="The RFC 3161 timestamp authority to ask.")
-@click.option(
-    "--tsa-ca",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="PEM certificates the TSA's tokens must chain to: checked before a token is kept.",
-)
-@click.option(
-    "--witness-url",
-    "witness_urls",
-    multiple=True,
-    metavar="URL",
-    help="A witness to ask for a cosignature of the latest checkpoint. Repeatable.",
-)
-@click.option(
-    "--witness",
-    "witness_keys",
-    multiple=True,
-    metavar="KEY",
-    help="The public key of each --witness-url, in the same order.",
-)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(0.1, 300),
-    default=10.0,
-    show_default=True,
-    help="Seconds to wait for each answer.",
-)
+@attestation_options
 @checkpoint_log_option
 @handle_errors
 def evidence_timestamp(
@@ -618,24 +669,10 @@ def evidence_timestamp(
     not answer then left a checkpoint signed but without it, which this fills.
     Exits 4 if some checkpoint is still without what was asked.
     """
-    if len(witness_urls) != len(witness_keys):
-        raise click.UsageError("give one --witness KEY for each --witness-url")
-    if tsa is None and not witness_urls:
+    settings = _attestation(tsa, tsa_ca, witness_urls, witness_keys, timeout)
+    if settings is None:
         raise click.UsageError("give --tsa, or --witness-url with --witness, or both")
-    witnesses = []
-    for url, value in zip(witness_urls, witness_keys, strict=True):
-        path = Path(value)
-        try:
-            key = ev.WitnessKey.parse(path.read_text(encoding="utf-8") if path.is_file() else value)
-        except ev.SigningKeyError as exc:
-            raise ConfigError(exc.message, field="--witness") from None
-        witnesses.append(ev.Witness(url, key))
-    settings = ev.Attestation(
-        ev.TimestampAuthority(tsa, tsa_ca, timeout) if tsa else None,
-        tuple(witnesses),
-        len(witnesses) or 1,
-        timeout,
-    )
+    witnesses = settings.witnesses
     log = ev.resolve_checkpoint_log(checkpoint_log)
     with ev.open_ledger(ledger, create=False) as led:
         done = ev.fill_gaps(led.checkpoints(), settings, [led, log], led.nodes)

@@ -384,6 +384,36 @@ def test_the_cli_fills_gaps_and_verify_reports_when_records_existed(
     assert "@5: records existed by" in checked.output
 
 
+def test_checkpoint_sign_asks_the_tsa_as_a_run_does(
+    log_key: SigningKey,
+    tsa_url: str,
+    ca_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    log_dir = tmp_path / "checkpoints"
+    with open_ledger(url, checkpoint_log=DirectoryLog(log_dir)) as ledger:
+        ledger.append(_entries(3), key=log_key)
+        ledger.append(_entries(2))  # appended without the key: a tail to adopt
+    key_file = tmp_path / "signing.key"
+    key_file.write_text(log_key.private_text() + "\n")
+    key_file.chmod(0o600)
+    args = ["--ledger", url, "--checkpoint-log", str(log_dir)]
+    alone = invoke("evidence", "checkpoint", *args, "--tsa", tsa_url)
+    assert alone.exit_code == 2 and "--tsa and --witness-url go with --sign" in alone.output
+    signed = invoke(
+        "evidence", "checkpoint", *args, "--sign", "--adopt-tail", "--key", str(key_file),
+        "--tsa", tsa_url, "--tsa-ca", str(ca_file),
+    )  # fmt: skip
+    assert signed.exit_code == 0, signed.output
+    key = str(log_key.verifier)
+    verified = invoke("evidence", "verify", *args, "--key", key, "--tsa-ca", str(ca_file))
+    assert verified.exit_code == 0, verified.output
+    assert "example.com/evidence/test@6: records existed by 20" in verified.output
+
+
 def test_a_run_asks_the_profiles_tsa_for_each_checkpoint(
     tmp_path: Path,
     controls_dir: Path,
