@@ -346,13 +346,16 @@ def collect_child(profile_path: str, planned: bool, rtt_ms: int) -> None:
                 registry.attributes_needed(lc.control.check, lc.control.rule)
             )
     [target] = plan.targets
-    provider = registry.providers()["aws"]
+    provider = registry.get_provider("aws")
+    assert provider is not None
     start = time.perf_counter()
     conn = provider.connect(target.options, 60.0)
     resources = 0
     for rtype, wanted in needs.items():
         attributes = registry.plan_attributes(wanted) if planned else None
-        resources += sum(1 for _ in registry.collectors()[rtype].run(conn, attributes))
+        collector = registry.get_collector(rtype)
+        assert collector is not None
+        resources += sum(1 for _ in collector.run(conn, attributes))
     elapsed = time.perf_counter() - start
     print(
         json.dumps(

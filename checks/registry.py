@@ -2,7 +2,11 @@
 
 Built-in providers live in this package; third-party checks register the same way
 from a module named by an entry point in the group ``assay.checks``. Nothing is
-imported until `load()` is called, so importing the API stays cheap.
+imported until asked for, so importing the API stays cheap: `checks()`, `collectors()`
+and `providers()` load every provider and plugin (the whole catalog), while a lookup by
+name (`get_check`, `get_collector`, `get_provider`) loads the plugins and only the
+built-in provider the name belongs to (``aws.s3.bucket``: ``aws``), so a run over AWS
+alone never imports the PostgreSQL driver.
 
 Collection can be planned per attribute: a collector may declare, for each attribute
 that costs API calls of its own, the permissions of those calls (`attributes`), and a
@@ -29,7 +33,13 @@ from pydantic import BaseModel, ConfigDict
 from assay.checks.result import ERROR_KEY, Result
 from assay.errors import AssayError
 
-BUILTIN_MODULES = ("assay.checks.aws", "assay.checks.k8s", "assay.checks.postgres")
+# Each built-in provider's module, by the provider's name: the first part of the names
+# of its checks and resource types.
+BUILTIN_MODULES = {
+    "aws": "assay.checks.aws",
+    "k8s": "assay.checks.k8s",
+    "postgres": "assay.checks.postgres",
+}
 ENTRY_POINT_GROUP = "assay.checks"
 
 
@@ -44,6 +54,7 @@ class RegistryError(AssayError):
 CheckFunc = Callable[[dict[str, Any], Any], Result]
 CollectorFunc = Callable[[Any], Iterable[dict[str, Any]]]
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -103,7 +114,9 @@ class ProviderSpec:
 _checks: dict[str, CheckSpec] = {}
 _collectors: dict[str, CollectorSpec] = {}
 _providers: dict[str, ProviderSpec] = {}
-_loaded = False
+# What has been imported: built-in provider names, and PLUGINS once the plugins are.
+_loaded: set[str] = set()
+PLUGINS = "plugins"
 
 
 def check(
@@ -277,32 +290,34 @@ def provider(
     return register
 
 
-def load() -> None:
-    """Import the built-in providers and every installed plugin, once.
+def load(provider: str | None = None) -> None:
+    """Import every installed plugin and the built-in provider named `provider` (None:
+    every built-in provider), each once.
 
     A plugin that fails to import is an error naming it: skipping it would silently
     drop its controls from a compliance run.
     """
-    global _loaded
-    if _loaded:
-        return
-    for module in BUILTIN_MODULES:
-        importlib.import_module(module)
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            ep.load()
-        except Exception as exc:
-            raise RegistryError(
-                f"check plugin {ep.name!r} ({ep.value}) failed to import: "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
-    _loaded = True
+    if PLUGINS not in _loaded:
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            try:
+                ep.load()
+            except Exception as exc:
+                raise RegistryError(
+                    f"check plugin {ep.name!r} ({ep.value}) failed to import: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+        _loaded.add(PLUGINS)
+    for name in BUILTIN_MODULES if provider is None else [provider]:
+        if name in BUILTIN_MODULES and name not in _loaded:
+            importlib.import_module(BUILTIN_MODULES[name])
+            _loaded.add(name)
 
 
 @contextmanager
 def isolated() -> Iterator[None]:
     """Inside the block, registrations and plugin loads happen on a copy of the registry,
-    which is loaded afresh (so newly installed plugins are found) and dropped on exit.
+    whose plugins are loaded afresh (so newly installed ones are found) and which is
+    dropped on exit.
 
     For tests that register checks or install plugins: nothing leaks into other tests.
     """
@@ -312,7 +327,7 @@ def isolated() -> Iterator[None]:
     load()
     saved = (_checks, _collectors, _providers, _loaded)
     _checks, _collectors, _providers = dict(_checks), dict(_collectors), dict(_providers)
-    _loaded = False
+    _loaded = _loaded - {PLUGINS}
     try:
         yield
     finally:
@@ -320,22 +335,45 @@ def isolated() -> Iterator[None]:
 
 
 def checks() -> Mapping[str, CheckSpec]:
+    """Every check: of every built-in provider and plugin."""
     load()
     return _checks
 
 
 def collectors() -> Mapping[str, CollectorSpec]:
+    """Every collector: of every built-in provider and plugin."""
     load()
     return _collectors
 
 
 def providers() -> Mapping[str, ProviderSpec]:
+    """Every provider: the built-in ones and the plugins'."""
     load()
     return _providers
 
 
 def get_check(name: str) -> CheckSpec:
-    try:
-        return checks()[name]
-    except KeyError:
+    """The check `name`, loading only the provider it belongs to; RegistryError if none
+    registers it."""
+    found = _lookup(_checks, name)
+    if found is None:
         raise RegistryError(f"no check named {name!r} is registered") from None
+    return found
+
+
+def get_collector(resource: str) -> CollectorSpec | None:
+    """The collector of resource type `resource`, loading only the provider it belongs to."""
+    return _lookup(_collectors, resource)
+
+
+def get_provider(name: str) -> ProviderSpec | None:
+    """The provider `name`, loading only that provider (and the plugins)."""
+    return _lookup(_providers, name)
+
+
+def _lookup(registered: Mapping[str, T], name: str) -> T | None:
+    load(name.split(".", 1)[0])
+    if name not in registered:
+        # Nothing keeps a plugin or another provider from using the name: look everywhere.
+        load()
+    return registered.get(name)

@@ -1,13 +1,15 @@
 """Loading and validating controls: YAML -> JSON Schema -> model -> bound check or compiled rule.
 
-Every problem is reported with its file, line and field; nothing runs until the whole
-catalog is valid.
+Every problem is reported with its file, line and field. Nothing runs until every control
+file is well-formed (schema, id, frameworks) and every control the run runs is bound to its
+check; a run binds no other control (`load_catalog`'s `only`), so it imports only the
+providers of its own controls. Whoever loads the whole catalog binds all of it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -19,6 +21,7 @@ from assay.checks import Result, RuleError, compile_rule, registry
 from assay.controls import catalog_root
 from assay.engine.frameworks import (
     FRAMEWORKS_DIR,
+    ReferenceIndex,
     control_criteria,
     load_frameworks,
     reference_index,
@@ -45,6 +48,13 @@ class LoadedControl:
 class Catalog:
     controls: dict[str, LoadedControl] = field(default_factory=dict)
     frameworks: dict[str, Framework] = field(default_factory=dict)
+    # Controls read and checked, but not bound to their checks: `load_catalog`'s `only`
+    # refused them, so their providers' checks were not imported for them.
+    unbound: dict[str, Control] = field(default_factory=dict)
+
+    def ids(self) -> set[str]:
+        """The id of every control of the catalog, bound or not."""
+        return {*self.controls, *self.unbound}
 
     def criteria(self) -> dict[tuple[str, str], list[str]]:
         """The reverse index (framework, criterion) -> control ids, computed from the controls."""
@@ -62,12 +72,21 @@ def control_schema() -> dict[str, Any]:
     return Control.model_json_schema()
 
 
-def load_catalog(extra_dirs: Iterable[Path] = (), *, builtin: bool = True) -> Catalog:
+def load_catalog(
+    extra_dirs: Iterable[Path] = (),
+    *,
+    builtin: bool = True,
+    only: Callable[[Control], bool] | None = None,
+) -> Catalog:
     """Load the built-in catalog and extra control folders; raise ConfigErrors on any problem.
 
     Framework files come from the built-in `frameworks/` and from a `frameworks/` folder in
     each extra folder. Every loaded control's `frameworks` holds its own criteria and those
     the framework files derive from its references.
+
+    With `only`, a control it refuses (given the control with those criteria) is read and
+    checked like the others, but not bound to its check: it goes to `Catalog.unbound`, and
+    its check's provider is not imported for it. A run binds only the controls it runs.
     """
     root = Path(str(catalog_root()))
     extra = list(extra_dirs)
@@ -77,38 +96,38 @@ def load_catalog(extra_dirs: Iterable[Path] = (), *, builtin: bool = True) -> Ca
     catalog = Catalog(
         frameworks=load_frameworks([root / FRAMEWORKS_DIR, *(d / FRAMEWORKS_DIR for d in extra)])
     )
+    index = reference_index(catalog.frameworks)
     files: list[Path] = []
     if builtin:
         files += control_files(root)
     for d in extra:
         files += control_files(d)
     errors: list[ConfigError] = []
+    first: dict[str, tuple[Path, int]] = {}
     for path in files:
         try:
-            loaded = load_control(path, catalog.frameworks)
+            control, line, loaded = _load(path, catalog.frameworks, index, only)
         except (ConfigError, ConfigErrors) as exc:
             errors += exc.errors
             continue
-        first = catalog.controls.get(loaded.control.id)
-        if first is not None:
+        if control.id in first:
+            where, at = first[control.id]
             errors.append(
                 ConfigError(
-                    f"duplicate control id {loaded.control.id!r}; first defined in "
-                    f"{first.path}:{first.line}",
+                    f"duplicate control id {control.id!r}; first defined in {where}:{at}",
                     file=path,
-                    line=loaded.line,
+                    line=line,
                     field="id",
                 )
             )
             continue
-        catalog.controls[loaded.control.id] = loaded
+        first[control.id] = (path, line)
+        if loaded is None:
+            catalog.unbound[control.id] = control
+        else:
+            catalog.controls[control.id] = loaded
     if errors:
         raise ConfigErrors(errors)
-    index = reference_index(catalog.frameworks)
-    for cid, loaded in catalog.controls.items():
-        criteria = control_criteria(loaded.control, index)
-        control = loaded.control.model_copy(update={"frameworks": criteria})
-        catalog.controls[cid] = replace(loaded, control=control)
     return catalog
 
 
@@ -120,7 +139,36 @@ def control_files(root: Path) -> list[Path]:
     )
 
 
+def _load(
+    path: Path,
+    frameworks: Mapping[str, Framework],
+    index: ReferenceIndex,
+    only: Callable[[Control], bool] | None,
+) -> tuple[Control, int, LoadedControl | None]:
+    """A control file of the catalog: its control with its derived criteria, the line it
+    starts on, and the control bound to its check unless `only` refuses it."""
+    doc, control, problems = _read_control(path, frameworks)
+    if problems:
+        _bound(path, doc, control, problems)  # raises them, with its binding's own
+    control = control.model_copy(update={"frameworks": control_criteria(control, index)})
+    if only is not None and not only(control):
+        return control, doc.line(()), None
+    loaded = _bound(path, doc, control, [])
+    return control, loaded.line, loaded
+
+
 def load_control(path: Path, frameworks: Mapping[str, Framework]) -> LoadedControl:
+    """One control file, checked and bound to its check; ConfigErrors names every problem
+    of the file."""
+    doc, control, problems = _read_control(path, frameworks)
+    return _bound(path, doc, control, problems)
+
+
+def _read_control(
+    path: Path, frameworks: Mapping[str, Framework]
+) -> tuple[YamlDocument, Control, list[ConfigError]]:
+    """A control file's document, its control and the problems found short of binding it
+    (raised at once when it is not a control at all)."""
     doc = read_yaml(path)
     schema_errors = doc.schema_errors(control_schema())
     if schema_errors:
@@ -136,6 +184,13 @@ def load_control(path: Path, frameworks: Mapping[str, Framework]) -> LoadedContr
             )
         )
     errors += _framework_errors(doc, control, frameworks)
+    return doc, control, errors
+
+
+def _bound(
+    path: Path, doc: YamlDocument, control: Control, problems: list[ConfigError]
+) -> LoadedControl:
+    errors = list(problems)
     try:
         evaluate, permissions, params = bind(control, control.params, doc)
     except (ConfigError, ConfigErrors) as exc:

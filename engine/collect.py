@@ -222,13 +222,15 @@ def collect_types(
 
 def connect(pt: PlannedTarget, timeout: float) -> tuple[Any, dict[str, Any]]:
     """The target's connection and who it acts as (the provider's first call)."""
-    spec = registry.providers()[pt.target.provider]
+    spec = registry.get_provider(pt.target.provider)
+    if spec is None:
+        raise LookupError(f"no provider named {pt.target.provider!r} is registered")
     conn = spec.connect(pt.options, timeout)
     return conn, spec.identity(conn)
 
 
 def _run_collector(pt: PlannedTarget, rtype: str, conn: Any) -> list[dict[str, Any]]:
-    spec = registry.collectors().get(rtype)
+    spec = registry.get_collector(rtype)
     if spec is None:
         raise LookupError(f"no collector is registered for resource type {rtype!r}")
     stamp = now_rfc3339()

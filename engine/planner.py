@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 from assay.checks import registry
 from assay.controls import catalog_root
 from assay.engine.catalog import Catalog, LoadedControl, _pydantic_errors, bind, load_catalog
-from assay.engine.models import Profile, Selection, Target
+from assay.engine.models import Control, Profile, Selection, Target
 from assay.engine.severity import Severity
 from assay.errors import ConfigError, ConfigErrors
 from assay.yamlsource import YamlDocument, read_yaml, schema_problems
@@ -123,13 +123,19 @@ def make_plan(
     snapshot evaluates without the live systems, or the files, it was collected from.
     """
     profile, doc = load_profile(profile_path, profile_text)
-    catalog = load_catalog(_controls_dirs(profile, profile_path))
-    errors: list[ConfigError] = []
-    selected = _select(catalog, profile.controls, doc, errors)
-    selected = _apply_filters(selected, filters, catalog, errors)
+
+    def runs(control: Control) -> bool:
+        return _selects(profile.controls, control) and _keeps(filters, control)
+
+    # Only the controls the run runs are bound, so only their providers' checks load.
+    catalog = load_catalog(_controls_dirs(profile, profile_path), only=runs)
+    known = catalog.ids()
+    errors = _selection_errors(catalog, known, profile.controls, doc)
+    errors += _filter_errors(catalog, known, filters)
+    selected = list(catalog.controls.values())
     by_id = {c.control.id: c for c in selected}
     for cid, params in profile.params.items():
-        if cid not in catalog.controls:
+        if cid not in known:
             errors.append(doc.error(f"unknown control id {cid!r}", ["params", cid]))
             continue
         if cid not in by_id:
@@ -143,7 +149,7 @@ def make_plan(
             continue
         by_id[cid] = replace(loaded, evaluate=evaluate, permissions=perms, params=bound)
     for i, waiver in enumerate(profile.waivers):
-        if not any(waiver.covers_control(cid) for cid in catalog.controls):
+        if not any(waiver.covers_control(cid) for cid in known):
             errors.append(
                 doc.error(f"waiver {waiver.id!r} names no known control", ["waivers", i, "control"])
             )
@@ -155,43 +161,51 @@ def make_plan(
     return Plan(controls, targets, catalog, profile, profile_path, scope)
 
 
-def _select(
-    catalog: Catalog, sel: Selection, doc: YamlDocument, errors: list[ConfigError]
-) -> list[LoadedControl]:
-    for i, cid in enumerate(sel.ids):
-        if cid not in catalog.controls:
-            errors.append(doc.error(f"unknown control id {cid!r}", ["controls", "ids", i]))
+def _selects(sel: Selection, c: Control) -> bool:
+    """Whether the profile's `controls:` selection takes control `c`."""
+    return (
+        (not sel.ids or c.id in sel.ids)
+        and (not sel.frameworks or any(c.in_framework(fw) for fw in sel.frameworks))
+        and (not sel.tags or bool(set(sel.tags) & set(c.tags)))
+        and (sel.severity is None or c.severity.rank >= sel.severity.rank)
+    )
+
+
+def _keeps(f: Filters, c: Control) -> bool:
+    """Whether the command line's narrowing keeps control `c`."""
+    return (
+        (not f.controls or c.id in f.controls)
+        and (not f.frameworks or any(c.in_framework(fw) for fw in f.frameworks))
+        and (f.severity is None or c.severity.rank >= f.severity.rank)
+    )
+
+
+def _selection_errors(
+    catalog: Catalog, known: set[str], sel: Selection, doc: YamlDocument
+) -> list[ConfigError]:
+    errors = [
+        doc.error(f"unknown control id {cid!r}", ["controls", "ids", i])
+        for i, cid in enumerate(sel.ids)
+        if cid not in known
+    ]
     for i, spec in enumerate(sel.frameworks):
         problem = framework_spec_problem(catalog, spec)
         if problem:
             errors.append(doc.error(problem, ["controls", "frameworks", i]))
-    return [
-        c
-        for c in catalog.controls.values()
-        if (not sel.ids or c.control.id in sel.ids)
-        and (not sel.frameworks or any(c.control.in_framework(fw) for fw in sel.frameworks))
-        and (not sel.tags or set(sel.tags) & set(c.control.tags))
-        and (sel.severity is None or c.control.severity.rank >= sel.severity.rank)
+    return errors
+
+
+def _filter_errors(catalog: Catalog, known: set[str], f: Filters) -> list[ConfigError]:
+    errors = [
+        ConfigError(f"unknown control id {cid!r}", field="--control")
+        for cid in f.controls
+        if cid not in known
     ]
-
-
-def _apply_filters(
-    controls: list[LoadedControl], f: Filters, catalog: Catalog, errors: list[ConfigError]
-) -> list[LoadedControl]:
-    for cid in f.controls:
-        if cid not in catalog.controls:
-            errors.append(ConfigError(f"unknown control id {cid!r}", field="--control"))
     for spec in f.frameworks:
         problem = framework_spec_problem(catalog, spec)
         if problem:
             errors.append(ConfigError(problem, field="--framework"))
-    return [
-        c
-        for c in controls
-        if (not f.controls or c.control.id in f.controls)
-        and (not f.frameworks or any(c.control.in_framework(fw) for fw in f.frameworks))
-        and (f.severity is None or c.control.severity.rank >= f.severity.rank)
-    ]
+    return errors
 
 
 def framework_spec_problem(catalog: Catalog, spec: str) -> str | None:
@@ -221,7 +235,6 @@ def attributes_read(controls: Sequence[LoadedControl]) -> dict[str, frozenset[st
 def _plan_targets(
     profile: Profile, doc: YamlDocument, controls: list[LoadedControl], errors: list[ConfigError]
 ) -> list[PlannedTarget]:
-    providers = registry.providers()
     planned: list[PlannedTarget] = []
     attributes = attributes_read(controls)
     names: set[str] = set()
@@ -231,12 +244,12 @@ def _plan_targets(
                 doc.error(f"duplicate target name {target.name!r}", ["targets", i, "name"])
             )
         names.add(target.name)
-        spec = providers.get(target.provider)
+        spec = registry.get_provider(target.provider)
         if spec is None:
             errors.append(
                 doc.error(
                     f"unknown provider {target.provider!r}; "
-                    f"expected one of {', '.join(sorted(providers))}",
+                    f"expected one of {', '.join(sorted(registry.providers()))}",
                     ["targets", i, "provider"],
                 )
             )

@@ -151,12 +151,10 @@ def _regional(resource_types: Sequence[str]) -> tuple[str, ...]:
     from assay.checks import registry
     from assay.checks.aws.provider import DESCRIBE_REGIONS
 
-    collectors = registry.collectors()
     wide = account_wide_types()
+    specs = {t: registry.get_collector(t) for t in resource_types if t not in wide}
     return tuple(
-        t
-        for t in resource_types
-        if t in collectors and DESCRIBE_REGIONS in collectors[t].permissions and t not in wide
+        t for t, spec in specs.items() if spec is not None and DESCRIBE_REGIONS in spec.permissions
     )
 
 
