@@ -353,19 +353,34 @@ def test_a_bundle_without_tokens_fails_when_the_auditor_asks_for_one(
     assert not report.ok and "carries no timestamp token" in str(report.error)
 
 
+@pytest.fixture
+def cli_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, DirectoryLog]:
+    """A ledger URL and its checkpoint log, in the working directory the CLI runs in."""
+    monkeypatch.chdir(tmp_path)
+    return f"sqlite:///{tmp_path / 'ledger.db'}", DirectoryLog(tmp_path / "checkpoints")
+
+
+def _args(cli_ledger: tuple[str, DirectoryLog]) -> list[str]:
+    url, log = cli_ledger
+    return ["--ledger", url, "--checkpoint-log", log.location]
+
+
+def _key_file(log_key: SigningKey, path: Path) -> Path:
+    path.write_text(log_key.private_text() + "\n")
+    path.chmod(0o600)
+    return path
+
+
 def test_the_cli_fills_gaps_and_verify_reports_when_records_existed(
     log_key: SigningKey,
     tsa_url: str,
     ca_file: Path,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    cli_ledger: tuple[str, DirectoryLog],
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    log_dir = tmp_path / "checkpoints"
-    with open_ledger(url, checkpoint_log=DirectoryLog(log_dir)) as ledger:
+    with open_ledger(cli_ledger[0], checkpoint_log=cli_ledger[1]) as ledger:
         ledger.append(_entries(5), key=log_key)
-    args = ["--ledger", url, "--checkpoint-log", str(log_dir)]
+    args = _args(cli_ledger)
     filled = invoke("evidence", "timestamp", *args, "--tsa", tsa_url, "--tsa-ca", str(ca_file))
     assert filled.exit_code == 0, filled.output
     assert "1 checkpoint looked at: 1 timestamped" in filled.output
@@ -374,9 +389,7 @@ def test_the_cli_fills_gaps_and_verify_reports_when_records_existed(
     assert verified.exit_code == 0, verified.output
     assert "example.com/evidence/test@5: records existed by 20" in verified.output
     assert "timestamp" in verified.output and "by CN=assay local TSA" in verified.output
-    key_file = tmp_path / "signing.key"
-    key_file.write_text(log_key.private_text() + "\n")
-    key_file.chmod(0o600)
+    key_file = _key_file(log_key, tmp_path / "signing.key")
     exported = invoke("evidence", "export", *args, "--out", "b.zip", "--key", str(key_file))
     assert exported.exit_code == 0, exported.output
     checked = invoke("evidence", "verify", "b.zip", "--key", key, "--tsa-ca", str(ca_file))
@@ -389,18 +402,13 @@ def test_checkpoint_sign_asks_the_tsa_as_a_run_does(
     tsa_url: str,
     ca_file: Path,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    cli_ledger: tuple[str, DirectoryLog],
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    log_dir = tmp_path / "checkpoints"
-    with open_ledger(url, checkpoint_log=DirectoryLog(log_dir)) as ledger:
+    with open_ledger(cli_ledger[0], checkpoint_log=cli_ledger[1]) as ledger:
         ledger.append(_entries(3), key=log_key)
         ledger.append(_entries(2))  # appended without the key: a tail to adopt
-    key_file = tmp_path / "signing.key"
-    key_file.write_text(log_key.private_text() + "\n")
-    key_file.chmod(0o600)
-    args = ["--ledger", url, "--checkpoint-log", str(log_dir)]
+    key_file = _key_file(log_key, tmp_path / "signing.key")
+    args = _args(cli_ledger)
     alone = invoke("evidence", "checkpoint", *args, "--tsa", tsa_url)
     assert alone.exit_code == 2 and "--tsa and --witness-url go with --sign" in alone.output
     signed = invoke(
