@@ -96,6 +96,11 @@ class Ledger(Protocol):
         streamed in flat memory."""
         ...
 
+    def tree_hashes(self, level: int, start: int, stop: int) -> list[bytes]:
+        """Stored hashes of one tree level's nodes with index in ``[start, stop)``, in index
+        order (a missing node is absent): a verifier's read of a whole run of nodes."""
+        ...
+
     def node_count(self) -> int:
         """How many tree nodes are stored."""
         ...

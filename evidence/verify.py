@@ -17,8 +17,8 @@ import hashlib
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import islice, repeat, zip_longest
-from typing import TYPE_CHECKING, Any
+from itertools import islice, repeat
+from typing import TYPE_CHECKING, Any, Protocol
 
 from assay.evidence.canonical import CanonicalError, parse_canonical, parse_many
 from assay.evidence.checkpoint import Checkpoint
@@ -44,6 +44,14 @@ links as lists, and, when they fill an aligned subtree, its nodes a level at a t
 TreeLevel = Callable[[int, int], Iterator[tuple[int, bytes]]]
 """Stored ``(index, hash)`` nodes of tree level ``level`` from index ``start`` on, in order
 (`Ledger.tree_level`)."""
+
+
+class TreeStore(Protocol):
+    """Where a walk reads the stored tree from: a ledger."""
+
+    def tree_level(self, level: int, start: int = 0) -> Iterator[tuple[int, bytes]]: ...
+
+    def tree_hashes(self, level: int, start: int, stop: int) -> list[bytes]: ...
 
 
 class VerificationError(Exception):
@@ -188,8 +196,9 @@ class StoredTree:
     counts from there (a chunk), to make indexes absolute.
     """
 
-    def __init__(self, level_of: TreeLevel, shift: int = 0) -> None:
-        self._level_of = level_of
+    def __init__(self, store: TreeStore, shift: int = 0) -> None:
+        self._store = store
+        self._level_of = store.tree_level
         self._shift = shift
         self._streams: dict[int, Iterator[tuple[int, bytes]]] = {}
         self.error: LogVerificationError | None = None
@@ -217,18 +226,18 @@ class StoredTree:
             return
 
     def run(self, level: int, index: int, values: list[bytes]) -> None:
-        """Check consecutive nodes of one level, from `index` on (a full batch's subtree)."""
+        """Check consecutive nodes of one level, from `index` on (a full batch's subtree),
+        read in one query; only a mismatch reads them again to say which."""
         index += self._shift >> level
-        stream = self._streams.get(level)
-        if stream is None:
-            stream = self._streams[level] = self._level_of(level, index)
-        got = list(islice(stream, len(values)))
-        expected = list(zip(range(index, index + len(values)), values, strict=True))
-        if got == expected:
+        # The level's next node after these is read afresh, wherever it is.
+        self._streams.pop(level, None)
+        if self._store.tree_hashes(level, index, index + len(values)) == values:
             return
-        for (at, value), stored in zip_longest(expected, got):
-            if stored != (at, value):
-                self._fail(level, at, value, stored)
+        stored = self._level_of(level, index)
+        for at, value in enumerate(values, index):
+            node = next(stored, None)
+            if node != (at, value):
+                self._fail(level, at, value, node)
                 return
 
     def _fail(self, level: int, index: int, value: bytes, stored: tuple[int, bytes] | None) -> None:
@@ -291,7 +300,7 @@ def walk(
     stop: int | None = None,
     frontier: Frontier | None = None,
     hashed: bool = True,
-    tree: TreeLevel | None = None,
+    tree: TreeStore | None = None,
     bounds: TimeBounds | None = None,
 ) -> Walk:
     """Verify a chain from seq `start` (whose ``prev`` must be `prev`), stopping at the first
@@ -310,7 +319,7 @@ def walk(
     the frontiers in the result are over leaves ``[0, ...)``, and `start` itself may be
     in `root_sizes`; without it, they are over the records walked.
 
-    Given `tree` (a ledger's `tree_level`), every Merkle node the walk completes is
+    Given `tree` (the ledger), every Merkle node the walk completes is
     compared with the stored one; the first that differs or is missing is
     `Walk.tree_error` (the walk goes on checking the chain).
 
@@ -351,7 +360,7 @@ class _Walker:
         frontier: Frontier,
         root_sizes: Collection[int],
         hashed: bool,
-        tree: TreeLevel | None,
+        tree: TreeStore | None,
         bounds: TimeBounds | None,
     ) -> None:
         self.result = Walk(start=start, times=bounds)

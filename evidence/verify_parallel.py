@@ -54,7 +54,7 @@ def _walk_chunk(
             start=start,
             prev=prev,
             stop=stop,
-            tree=ledger.tree_level,
+            tree=ledger,
             bounds=bounds,
         )
 
@@ -67,7 +67,7 @@ def walk_parallel(
     chunk: int | None = None,
     bounds: TimeBounds | None = None,
 ) -> Walk:
-    """What `walk(ledger.rows(), root_sizes, tree=ledger.tree_level)` returns, for the
+    """What `walk(ledger.rows(), root_sizes, tree=ledger)` returns, for the
     `size` records at `url`, except that stored tree nodes above the chunks' level
     (``chunk_size(size, workers)``) are not compared: `check_upper_tree` does that.
     With `bounds`, each chunk checks claimed times against a fresh copy.

@@ -89,6 +89,7 @@ class Dialect:
     records_from: str
     record_at: str
     level_from: str
+    level_range: str
     insert_checkpoint: str
     checkpoint_note: str
     insert_attachment: str
@@ -115,6 +116,8 @@ class Dialect:
             record_at=f"SELECT seq, hash, body FROM records WHERE seq = {m}",
             level_from=f"SELECT idx, {node_hash} FROM tree_nodes WHERE level = {m} AND idx >= {m}"
             f" ORDER BY idx LIMIT {m}",
+            level_range=f"SELECT {node_hash} FROM tree_nodes WHERE level = {m} AND idx >= {m}"
+            f" AND idx < {m} ORDER BY idx",
             insert_checkpoint=f"INSERT INTO checkpoints (origin, tree_size, root, note)"
             f" VALUES ({m}, {m}, {m}, {m}) ON CONFLICT (origin, tree_size) DO NOTHING",
             checkpoint_note=f"SELECT note FROM checkpoints WHERE origin = {m} AND tree_size = {m}",
@@ -435,6 +438,11 @@ class SqlLedger(ABC, Generic[_Db]):
             if len(rows) < page:
                 return
             bound = rows[-1][0] + 1
+
+    def tree_hashes(self, level: int, start: int, stop: int) -> list[bytes]:
+        """The stored hashes of one tree level's nodes with index in ``[start, stop)``, in
+        index order; a missing node is simply absent."""
+        return [row[0] for row in self._rows(self.dialect.level_range, (level, start, stop))]
 
     def node_count(self) -> int:
         """How many tree nodes are stored."""

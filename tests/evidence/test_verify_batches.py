@@ -48,7 +48,7 @@ def leaves(backend: Backend) -> list[bytes]:
 
 def test_roots_at_every_size_are_rfc_6962s(ledger: Backend) -> None:
     with ledger.open() as opened:
-        found = walk(opened.rows(), SIZES, tree=opened.tree_level)
+        found = walk(opened.rows(), SIZES, tree=opened)
     assert found.error is None and found.tree_error is None
     assert found.records == SIZE
     assert [seq for seq, _ in found.rotations] == [BATCH + 5]
@@ -63,7 +63,7 @@ def test_roots_at_every_size_are_rfc_6962s(ledger: Backend) -> None:
 def test_an_edited_body_anywhere_in_a_batch_is_the_first_bad_seq(ledger: Backend, seq: int) -> None:
     ledger.execute("UPDATE records SET body = body || ' ' WHERE seq = ?", (seq,))
     with ledger.open() as opened:
-        found = walk(opened.rows(), SIZES, tree=opened.tree_level)
+        found = walk(opened.rows(), SIZES, tree=opened)
     assert found.error is not None
     assert (found.error.seq, found.records) == (seq, seq)
     assert found.error.message.startswith("stored hash got")
@@ -82,7 +82,7 @@ def test_a_rehashed_body_with_a_json_true_version_fails_in_a_full_batch(ledger: 
         (forged, hashlib.sha256(forged).digest(), seq),
     )
     with ledger.open() as opened:
-        found = walk(opened.rows(), SIZES, tree=opened.tree_level)
+        found = walk(opened.rows(), SIZES, tree=opened)
     assert found.error is not None
     assert found.error.seq == seq
     assert found.error.message == "body v got True, expected 1"
