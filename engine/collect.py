@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,6 +85,16 @@ class RegionSplit(Protocol):
         self, resource_types: Sequence[str]
     ) -> list[tuple[str | None, BaseModel, tuple[str, ...]]]:
         """``(region or None for the rest, options, resource types)`` per work unit."""
+        ...
+
+
+@runtime_checkable
+class Collecting(Protocol):
+    """A connection that holds, for its collectors, what it can let go of once none that
+    runs needs it any more (an AWS connection: clients and their service models)."""
+
+    def collecting(self) -> AbstractContextManager[None]:
+        """The context one collector runs in, from its start to its last resource."""
         ...
 
 
@@ -235,10 +246,11 @@ def _run_collector(pt: PlannedTarget, rtype: str, conn: Any) -> list[dict[str, A
         raise LookupError(f"no collector is registered for resource type {rtype!r}")
     stamp = now_rfc3339()
     out = []
-    for resource in spec.run(conn, pt.attributes.get(rtype)):
-        resource["scope"] = {**resource.get("scope", {}), "target": pt.target.name}
-        resource["collected_at"] = stamp
-        out.append(resource)
+    with conn.collecting() if isinstance(conn, Collecting) else nullcontext():
+        for resource in spec.run(conn, pt.attributes.get(rtype)):
+            resource["scope"] = {**resource.get("scope", {}), "target": pt.target.name}
+            resource["collected_at"] = stamp
+            out.append(resource)
     return out
 
 

@@ -18,19 +18,43 @@ from collections.abc import Callable
 from typing import IO, Any
 
 import botocore.session
-from botocore.loaders import JSONFileLoader, create_loader
+from botocore.loaders import JSONFileLoader, Loader, create_loader
 
 # The key whose text is for people (docstrings, generated documentation), never for a call.
 _PROSE = "documentation"
 
 
-def compact_models(session: botocore.session.Session) -> botocore.session.Session:
-    """`session`, made to load service models compactly: call it before the session makes
-    its first client. The search paths stay botocore's own (AWS_DATA_PATH included)."""
-    loader = create_loader(session.get_config_variable("data_path"))
-    loader.file_loader = CompactJSONFiles()
+def compact_models(session: botocore.session.Session) -> ModelLoader:
+    """Make `session` load service models compactly, and return its loader: call it before
+    the session makes its first client. The search paths stay botocore's own
+    (AWS_DATA_PATH included)."""
+    loader = ModelLoader(file_loader=CompactJSONFiles(), include_default_search_paths=False)
+    # Where botocore's own loader for the session would look, in the same order.
+    loader.search_paths.extend(create_loader(session.get_config_variable("data_path")).search_paths)
     session.register_component("data_loader", loader)
-    return session
+    return loader
+
+
+class ModelLoader(Loader):
+    """botocore's loader, which can forget the models it cached for a service."""
+
+    # What botocore's `instance_cache` keeps, set by Loader.__init__.
+    _cache: dict[tuple[Any, ...], Any]
+
+    def forget(self, service: str) -> None:
+        """Drop what this loader cached for `service` (its model, endpoint rules,
+        paginators): a client made later loads them again."""
+        # botocore's `instance_cache` keys an entry by method name, then arguments: a
+        # service's name, or the path of one of its files (``ec2/2016-11-15/service-2``).
+        # A client may load its paginators meanwhile: the keys are read at once, as a list.
+        for key in list(self._cache):
+            if _of_service(key, service):
+                self._cache.pop(key, None)
+
+
+def _of_service(key: tuple[Any, ...], service: str) -> bool:
+    first = key[1] if len(key) > 1 else None
+    return isinstance(first, str) and (first == service or first.startswith(f"{service}/"))
 
 
 class CompactJSONFiles(JSONFileLoader):

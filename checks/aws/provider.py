@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextvars
+import gc
 import ipaddress
 import re
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -23,7 +28,7 @@ from botocore.credentials import (
 from botocore.exceptions import ClientError
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from assay.checks.aws.models import compact_models
+from assay.checks.aws.models import ModelLoader, compact_models
 from assay.checks.aws.organization import OrganizationOptions
 from assay.checks.aws.reading import listing, paginate
 from assay.checks.registry import provider
@@ -118,6 +123,11 @@ class AwsConnection:
     (``Session.client`` is not thread-safe), then cached per (service, region) and shared,
     which boto3 clients allow. `parallel` runs detail reads on one bounded pool per
     connection, so concurrent collectors together never exceed `workers` calls in flight.
+
+    A client holds its service's model, megabytes of it, so each collector runs inside
+    `collecting()`: once no collector running uses a service any more, its clients and
+    model (cached by `models`) are let go of; a collector that needs them later makes them
+    again.
     """
 
     def __init__(
@@ -131,8 +141,10 @@ class AwsConnection:
         workers: int = 16,
         retry_mode: Literal["standard", "adaptive"] = "standard",
         max_attempts: int = 5,
+        models: ModelLoader | None = None,
     ) -> None:
         self.session = session
+        self.models = models
         self.home_region = home_region or (regions[0] if regions else DEFAULT_REGION)
         self.endpoint_url = endpoint_url
         self.workers = workers
@@ -145,6 +157,8 @@ class AwsConnection:
         self._shared: dict[str, _Once] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
+        # Per service, how many running collectors have used it.
+        self._users: Counter[str] = Counter()
 
     @property
     def regions(self) -> tuple[str, ...]:
@@ -156,7 +170,11 @@ class AwsConnection:
     def client(self, service: str, region: str | None = None) -> Any:
         """The cached client for `service` in `region` (default: the home region)."""
         key = (service, region or self.home_region)
+        used = _services_used.get()
         with self._lock:
+            if used is not None and service not in used:
+                used.add(service)
+                self._users[service] += 1
             if key not in self._clients:
                 made = self.session.client(
                     service,  # type: ignore[call-overload]
@@ -168,6 +186,31 @@ class AwsConnection:
                     made.meta.events.register("before-sign.s3-control", _emulator_host)
                 self._clients[key] = made
             return self._clients[key]
+
+    @contextmanager
+    def collecting(self) -> Iterator[None]:
+        """Around one collector's run (on its thread, its detail reads included): when it
+        ends, the clients and models of the services it used that no other collector
+        running uses are let go of."""
+        used: set[str] = set()
+        token = _services_used.set(used)
+        try:
+            yield
+        finally:
+            _services_used.reset(token)
+            with self._lock:
+                self._users.subtract(used)
+                idle = {service for service in used if self._users[service] <= 0}
+                for service in idle:
+                    del self._users[service]
+                self._clients = {k: c for k, c in self._clients.items() if k[0] not in idle}
+                if self.models is not None:
+                    for service in idle:
+                        self.models.forget(service)
+            if idle:
+                # A client sits in reference cycles (its class, its operation models): only
+                # Python's cycle collector frees it and its model, and its full passes are rare.
+                gc.collect()
 
     def parallel(self, func: Callable[[T], R], items: Iterable[T]) -> list[R]:
         """`[func(item) for item in items]`, run on the connection's bounded pool, in order.
@@ -186,7 +229,9 @@ class AwsConnection:
                     initializer=_mark_pool_thread,
                 )
             pool = self._pool
-        return list(pool.map(func, items))
+        # Each read runs in the caller's context, so it counts as its collector's.
+        context = contextvars.copy_context()
+        return list(pool.map(lambda item: context.copy().run(func, item), items))
 
     def per_region(self, func: Callable[[str], R]) -> list[tuple[str, R]]:
         """`(region, func(region))` for every collected region, read on the bounded pool."""
@@ -277,6 +322,8 @@ class AwsConnection:
 # The engine runs each resource type's collector on its own thread; a few of them at once
 # list while the detail pool reads.
 _COLLECTOR_THREADS = 8
+# The services the collector running in this context has used (None: outside collection).
+_services_used: ContextVar[set[str] | None] = ContextVar("aws_services_used", default=None)
 
 
 class _Once:
@@ -343,9 +390,9 @@ def connect(options: AwsTarget, timeout: float) -> AwsConnection:
     before they expire, so long collections do not fail after an hour. No AWS call is
     made here; the first one is `identity` (or a collector).
     """
-    base = boto3.Session(
-        botocore_session=compact_models(botocore.session.Session(profile=options.profile))
-    )
+    core = botocore.session.Session(profile=options.profile)
+    models = compact_models(core)
+    base = boto3.Session(botocore_session=core)
     regions: list[str] | None
     if options.regions == ALL_REGIONS:
         regions, home = None, base.region_name or DEFAULT_REGION
@@ -361,7 +408,7 @@ def connect(options: AwsTarget, timeout: float) -> AwsConnection:
         "max_attempts": options.max_attempts,
     }
     if options.role_arn is None:
-        return AwsConnection(base, regions, **settings)
+        return AwsConnection(base, regions, models=models, **settings)
     source = base.get_credentials()
     if source is None:
         raise LookupError(
@@ -391,13 +438,17 @@ def connect(options: AwsTarget, timeout: float) -> AwsConnection:
             # The role is what to fix; not every endpoint names it in its message.
             raise RoleNotAssumed(f"cannot assume {options.role_arn}: {exc}") from exc
 
-    role = compact_models(botocore.session.Session(profile=options.profile))
+    role = botocore.session.Session(profile=options.profile)
+    role_models = compact_models(role)
     role.register_component(
         "credential_provider",
         CredentialResolver([_Fixed(DeferredRefreshableCredentials(assume, "assume-role"))]),
     )
     return AwsConnection(
-        boto3.Session(botocore_session=role, region_name=home), regions, **settings
+        boto3.Session(botocore_session=role, region_name=home),
+        regions,
+        models=role_models,
+        **settings,
     )
 
 

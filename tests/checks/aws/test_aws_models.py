@@ -22,6 +22,13 @@ def no_user_aws_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
 
 
+def compact_session_loader() -> Any:
+    """The loader of a session `compact_models` was given."""
+    session = botocore.session.Session()
+    compact_models(session)
+    return session.get_component("data_loader")
+
+
 def without_prose(value: Any) -> Any:
     """`value` as botocore loads it, with every documentation text emptied, as plain dicts."""
     if isinstance(value, dict):
@@ -44,7 +51,7 @@ def test_a_model_is_botocores_with_its_documentation_emptied(
     service: str, kind: str, prose: bool
 ) -> None:
     theirs = botocore.session.Session().get_component("data_loader")
-    ours = compact_models(botocore.session.Session()).get_component("data_loader")
+    ours = compact_session_loader()
 
     full = theirs.load_service_model(service, kind)
     compact = ours.load_service_model(service, kind)
@@ -55,7 +62,7 @@ def test_a_model_is_botocores_with_its_documentation_emptied(
 
 
 def test_equal_strings_of_a_model_are_one_object() -> None:
-    loader = compact_models(botocore.session.Session()).get_component("data_loader")
+    loader = compact_session_loader()
     shapes = loader.load_service_model("ec2", "service-2")["shapes"]
 
     types = {id(shape["type"]) for shape in shapes.values() if shape["type"] == "structure"}
@@ -98,7 +105,7 @@ def test_models_on_aws_data_path_are_found(tmp_path: Path, monkeypatch: pytest.M
     (folder / "service-2.json").write_text(json.dumps(model))
     monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path))
 
-    loader = compact_models(botocore.session.Session()).get_component("data_loader")
+    loader = compact_session_loader()
 
     assert loader.load_service_model("assaytest", "service-2")["shapes"] == {
         "Name": {"type": "string", "documentation": ""}
