@@ -1,19 +1,19 @@
 """botocore's service models, held compactly.
 
-A client keeps its service's model (the JSON botocore ships) for as long as it lives, and
-a connection holds one per service it reads: as botocore loads them, 62 MB for the 25
-services of the built-in catalog, 15 MB for EC2 alone. Loaded through `compact_models`,
-a model takes about 40% of that: plain dicts where botocore builds OrderedDicts (a dict
-keeps its order), every string shared by all its occurrences, and documentation, which
-only client docstrings show, left empty. The JSON decoder hands each object over as it
-parses it, so the full-size model never exists, not even while loading.
+A client keeps its service's model (the JSON botocore ships) for as long as it lives: as
+botocore loads them, 62 MB for the 25 services of the built-in catalog, 15 MB for EC2
+alone. Loaded through `compact_models`, a model takes about 40% of that: plain dicts where
+botocore builds OrderedDicts (a dict keeps its order), each string of a file one object
+however often the file repeats it, and documentation, which only client docstrings show,
+left empty. The JSON decoder hands each object over as it parses it, so the full-size
+model never exists, not even while loading. `ModelLoader.forget` drops a service's models
+once no client needs them (`AwsConnection.collecting`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -65,18 +65,27 @@ class CompactJSONFiles(JSONFileLoader):
         if not os.path.isfile(full_path):
             return None
         with open_method(full_path, "rb") as fp:
-            return json.loads(fp.read(), object_pairs_hook=_compact)
+            return json.loads(fp.read(), object_pairs_hook=_Compact())
 
 
-def _compact(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    return {sys.intern(key): "" if key == _PROSE else _shared(value) for key, value in pairs}
+class _Compact:
+    """The decoder's hook for one file: plain dicts, prose emptied, and each string one
+    object however often the file repeats it (held by this hook and dropped with it,
+    where `sys.intern` would keep a table as large as every model ever loaded)."""
 
+    def __init__(self) -> None:
+        self.strings: dict[str, str] = {}
 
-def _shared(value: Any) -> Any:
-    """`value` with its strings, and those of a list, interned (lists are changed in place:
-    the decoder made them for this object alone)."""
-    if isinstance(value, str):
-        return sys.intern(value)
-    if isinstance(value, list):
-        value[:] = [sys.intern(item) if isinstance(item, str) else item for item in value]
-    return value
+    def __call__(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        one = self.strings.setdefault
+        return {one(k, k): "" if k == _PROSE else self.shared(v) for k, v in pairs}
+
+    def shared(self, value: Any) -> Any:
+        """`value`, with its strings (and those of a list) made the file's one object for
+        each: a list is changed in place, the decoder made it for this object alone."""
+        one = self.strings.setdefault
+        if isinstance(value, str):
+            return one(value, value)
+        if isinstance(value, list):
+            value[:] = [one(item, item) if isinstance(item, str) else item for item in value]
+        return value
