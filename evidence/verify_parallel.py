@@ -106,18 +106,37 @@ def context() -> BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-def stitch(parts: list[Walk], stops: list[int], level: int) -> Walk:
-    """One `Walk` of consecutive chunks, as if a single walk had gone through them all.
+class Stitch:
+    """Consecutive chunks' `Walk`s joined as they come, as if a single walk had gone
+    through them all; only the joined state is kept, however many chunks there are.
 
-    `parts[0]` holds absolute frontiers (it starts at 0, or was walked with the tree
-    before it); every later part starts at a multiple of ``2**level`` and, but the last,
-    covers ``2**level`` records, up to its entry in `stops`. A part but the last that
-    ends before its stop means a missing row.
+    The first part holds absolute frontiers (it starts at 0, or was walked with the
+    tree before it); every later one starts at a multiple of ``2**level`` and, but the
+    last, covers ``2**level`` records, up to its `stop`. A part but the last that ends
+    before its stop means a missing row.
     """
-    merged = Walk(start=parts[0].start)
-    tree: Frontier | None = None
-    for part, stop in zip(parts, stops, strict=True):
-        before = [] if tree is None else tree.hashes()
+
+    def __init__(self, level: int) -> None:
+        self.level = level
+        self.merged: Walk | None = None
+        self.done = False
+        self._tree: Frontier | None = None
+        self._short: int | None = None  # where the previous part ended before its stop
+
+    def add(self, part: Walk, stop: int) -> None:
+        """Join the next part (ignored once `done`: an error was found)."""
+        if self.done:
+            return
+        merged = self.merged
+        if merged is None:
+            merged = self.merged = Walk(start=part.start)
+        elif self._short is not None:
+            merged.error = VerificationError(
+                self._short, "row missing: the ledger ends before its last record"
+            )
+            self.done = True
+            return
+        before = [] if self._tree is None else self._tree.hashes()
         for size, stack in part.stacks.items():
             merged.stacks[size] = before + stack
         merged.rotations += part.rotations
@@ -134,19 +153,23 @@ def stitch(parts: list[Walk], stops: list[int], level: int) -> Walk:
         merged.final = before + part.final
         if part.error is not None:
             merged.error = part.error
-            return merged
-        if part is parts[-1]:
-            return merged
+            self.done = True
+            return
         if end < stop:
-            merged.error = VerificationError(
-                end, "row missing: the ledger ends before its last record"
-            )
-            return merged
-        if tree is None:
-            tree = Frontier(end, part.final)
-        else:
-            tree.append_subtree(level, part.final[0])
-    return merged
+            self._short = end
+        elif self._tree is None:
+            self._tree = Frontier(end, part.final)
+        elif part.records == 1 << self.level:  # not the last part, shorter than a chunk
+            self._tree.append_subtree(self.level, part.final[0])
+
+
+def stitch(parts: list[Walk], stops: list[int], level: int) -> Walk:
+    """`Stitch` over a list of parts."""
+    joined = Stitch(level)
+    for part, stop in zip(parts, stops, strict=True):
+        joined.add(part, stop)
+    assert joined.merged is not None, "no parts to stitch"
+    return joined.merged
 
 
 def check_upper_tree(level_of: TreeLevel, size: int, above: int) -> LogVerificationError | None:

@@ -3,12 +3,12 @@
 The file is read once, in chunks of whole lines that end at multiples of a power of two
 of records (`chunk_records`: `verify_parallel.MIN_CHUNK`, fewer when the manifest's size
 says records are large, so a chunk stays near CHUNK_BYTES), so every chunk after the
-first is one complete Merkle subtree; worker processes walk the chunks (`verify.walk`) and
-the results are stitched in order (`verify_parallel.stitch`), as one walk over the whole
-would give. The
-first chunk is walked with the tree left of the range, so every frontier is absolute. A
-chunk cannot see the line before it, so the ``prev`` of its first record is checked
-against the previous chunk's last hash when stitching.
+first is one complete Merkle subtree; worker processes walk the chunks (`verify.walk`)
+and the results are stitched in order as they come (`verify_parallel.Stitch`), as one
+walk over the whole would give. The first chunk is walked with the tree left of the
+range, so every frontier is absolute. A chunk cannot see the line before it, so the
+``prev`` of its first record is checked against the previous chunk's last hash when
+stitching.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import zlib
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from itertools import count, pairwise, repeat
+from itertools import count, repeat
 from typing import IO, TYPE_CHECKING
 
 import orjson
@@ -28,7 +28,7 @@ from assay.evidence.bundle.format import MANIFEST, RECORDS, Manifest
 from assay.evidence.merkle import Frontier
 from assay.evidence.record import GENESIS_PREV
 from assay.evidence.verify import LogVerificationError, VerificationError, Walk, walk
-from assay.evidence.verify_parallel import MIN_CHUNK, stitch
+from assay.evidence.verify_parallel import MIN_CHUNK, Stitch
 
 if TYPE_CHECKING:
     from assay.evidence.proven_time import TimeBounds
@@ -176,6 +176,33 @@ def walk_lines(
     return first_prev, found
 
 
+class _Joined:
+    """The chunks' walks stitched as they come (`Stitch`), each chunk's first ``prev``,
+    which its walk could not see, checked against the previous chunk's last hash."""
+
+    def __init__(self, level: int) -> None:
+        self.stitch = Stitch(level)
+        self._previous: Walk | None = None
+
+    def add(self, result: tuple[str | None, Walk], stop: int) -> None:
+        first_prev, part = result
+        before = self._previous
+        if before is not None and before.error is None:
+            complete = before.records == part.start - before.start
+            if complete and first_prev != before.head:
+                got = "nothing" if first_prev is None else repr(first_prev)
+                part = Walk(
+                    start=part.start,
+                    error=VerificationError(
+                        part.start,
+                        f"body prev got {got}, expected {before.head} (hash of record "
+                        f"{part.start - 1})",
+                    ),
+                )
+        self._previous = part
+        self.stitch.add(part, stop)
+
+
 def walk_records(
     zf: zipfile.ZipFile,
     manifest: Manifest,
@@ -194,14 +221,14 @@ def walk_records(
     """
     start, end = manifest.start, manifest.end
     chunk = chunk_records(manifest)
-    level = chunk.bit_length() - 1
-    parts: list[tuple[str | None, Walk]] = []
-    stops: list[int] = []
-    pending: deque[tuple[Future[tuple[str | None, Walk]], int]] = deque()
+    joined = _Joined(chunk.bit_length() - 1)
+    pending: deque[tuple[Future[tuple[str | None, Walk]], int, int]] = deque()
     try:
         with zf.open(RECORDS) as member:
             lines = _Lines(member, manifest, chunk)
             for first, stop, data in lines.chunks():
+                if joined.stitch.done:
+                    continue  # read on for the file's digest, which is checked first
                 chunk_sizes = [s for s in sizes if first < s <= stop or s == first == start]
                 args = (
                     data,
@@ -212,36 +239,23 @@ def walk_records(
                     first == 0,
                     None if bounds is None else bounds.fresh(),
                 )
-                stops.append(stop)
                 if pool is None:
-                    parts.append(walk_lines(*args))
+                    joined.add(walk_lines(*args), stop)
                     continue
-                pending.append((pool.submit(walk_lines, *args), len(data)))
+                pending.append((pool.submit(walk_lines, *args), len(data), stop))
                 # Two chunks a worker keep them busy while this process inflates the next;
-                # no more, and never more than PENDING_BYTES waiting, as each is megabytes.
-                while len(pending) > 2 * workers or sum(n for _, n in pending) > PENDING_BYTES:
-                    parts.append(pending.popleft()[0].result())
-            parts += [future.result() for future, _ in pending]
+                # no more, and never more than PENDING_BYTES waiting.
+                while len(pending) > 2 * workers or sum(n for _, n, _ in pending) > PENDING_BYTES:
+                    future, _, done_stop = pending.popleft()
+                    joined.add(future.result(), done_stop)
+            for future, _, done_stop in pending:
+                joined.add(future.result(), done_stop)
     except UNREADABLE as exc:
         raise LogVerificationError(RECORDS, f"unreadable: {exc}") from None
     check_digest(RECORDS, lines.sink, manifest)
-    if not parts:
+    found = joined.stitch.merged
+    if found is None:
         return Walk(start=start, error=VerificationError(start, f"{RECORDS} is empty"))
-    walks = [parts[0][1]]
-    for (_, before), (first_prev, part) in pairwise(parts):
-        complete = before.error is None and before.records == part.start - before.start
-        if complete and first_prev != before.head:
-            got = "nothing" if first_prev is None else repr(first_prev)
-            part = Walk(
-                start=part.start,
-                error=VerificationError(
-                    part.start,
-                    f"body prev got {got}, expected {before.head} (hash of record "
-                    f"{part.start - 1})",
-                ),
-            )
-        walks.append(part)
-    found = stitch(walks, stops, level)
     if found.error is None and found.records < end - start:
         found.error = VerificationError(
             start + found.records,
