@@ -33,7 +33,7 @@ from assay.evidence.verify_parallel import MIN_CHUNK, Stitch
 if TYPE_CHECKING:
     from assay.evidence.proven_time import TimeBounds
 
-READ = 1 << 20
+READ = 1 << 18
 CHUNK_BYTES = 1 << 19
 """About how much of records.jsonl one chunk holds in memory: the verifier holds a few
 copies of it at once (the lines read, then split), a large share of its peak."""
