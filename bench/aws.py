@@ -355,7 +355,9 @@ def collect_child(profile_path: str, planned: bool, rtt_ms: int) -> None:
         attributes = registry.plan_attributes(wanted) if planned else None
         collector = registry.get_collector(rtype)
         assert collector is not None
-        resources += sum(1 for _ in collector.run(conn, attributes))
+        # As the engine runs a collector: its service's clients go when it is done.
+        with conn.collecting():
+            resources += sum(1 for _ in collector.run(conn, attributes))
     elapsed = time.perf_counter() - start
     print(
         json.dumps(
