@@ -146,8 +146,10 @@ def test_public_classes_and_entry_points_are_exported() -> None:
         "check_times",
         "TimeBounds",
         "late_error",
-        # the walk's batched canonical check
+        # the walk's batched canonical check, the tree it reads, joining parallel chunks
         "parse_many",
+        "TreeStore",
+        "Stitch",
         "TreeLedger",
     }
     defined = {
