@@ -207,9 +207,9 @@ def append_records(
         ledger.vault_put(pseudonym, raw)
     return {
         "url": redact_url(ledger.url),
-        "records": len(stored),
-        "first_seq": stored[0].seq,
-        "head": stored[-1].hash,
+        "records": stored.count,
+        "first_seq": stored.first,
+        "head": stored.head,
         "checkpoint": None if checkpoint is None else checkpoint.brief(),
     }
 

@@ -87,10 +87,19 @@ Row = tuple[int, bytes, bytes]
 hash column (empty where there is none, as in a bundle) and the stored body."""
 
 
-class Appended(list[StoredRecord]):
-    """The records one `append` stored, and the checkpoint signed in the same transaction
-    (None when no signing key was given)."""
+@dataclass(frozen=True)
+class Appended:
+    """What one `append` stored: `count` records from seq `first`, the hash of the last
+    (`head`, None when the batch was empty), and the checkpoint signed in the same
+    transaction (None when no signing key was given).
 
+    It keeps none of the records, so a batch of any size costs the caller no more
+    memory than this; `Ledger.records(first)` reads them back.
+    """
+
+    first: int
+    count: int
+    head: str | None
     checkpoint: Checkpoint | None = None
 
 

@@ -154,7 +154,7 @@ def rotate_key(
         if found >= latest.size:
             raise LedgerError(f"record {found} already rotates to {body.get('to')}")
     if seq is None:
-        seq = ledger.append([entry], key=old)[0].seq
+        seq = ledger.append([entry], key=old).first
     return _sign_at(ledger, old, seq + 1), _sign_at(ledger, new, seq + 1)
 
 

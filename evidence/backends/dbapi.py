@@ -294,16 +294,14 @@ class SqlLedger(ABC, Generic[_Db]):
         Entries are read once each, in order, a chunk (`_APPEND_CHUNK`) at a time, so a
         sequence that builds each entry when it is read is never held whole.
         """
-        appended = Appended()
         if not entries:
-            return appended
+            return Appended(first=self.count(), count=0, head=None)
         with self._lock:
             try:
                 with self._appending():
-                    sealed, appended.checkpoint = self._append(entries, key, adopt)
+                    appended = self._append(entries, key, adopt)
             except self.driver_error as exc:
                 raise self._error("append failed", exc) from None
-        appended.extend(sealed)
         if appended.checkpoint is not None:
             self._publish(appended.checkpoint)
         return appended
@@ -313,7 +311,7 @@ class SqlLedger(ABC, Generic[_Db]):
         entries: Sequence[Mapping[str, Any]],
         key: SigningKey | None,
         adopt: tuple[int, int] | None,
-    ) -> tuple[list[StoredRecord], Checkpoint | None]:
+    ) -> Appended:
         # Read only now, under the append lock, so it is what the appender before us left.
         head = self._db.execute(_LAST_BODY).fetchone()
         if head is None:
@@ -323,8 +321,7 @@ class SqlLedger(ABC, Generic[_Db]):
             first_seq, prev = head[0] + 1, record_hash(_blob(head[1]))
         if key is not None:
             self._check_writer(key, first_seq, adopt)
-        stored: list[StoredRecord] = []
-        root = b""
+        count, root = 0, b""
         # A chunk at a time, each entry read once: entries built as they are read (a
         # run's records) are held a chunk at a time, never the whole batch.
         for start in range(0, len(entries), _APPEND_CHUNK):
@@ -353,14 +350,12 @@ class SqlLedger(ABC, Generic[_Db]):
             index_requests(
                 self._fetch_all, self.dialect.requests.mark, zip(seqs, chunk, strict=True)
             )
-            # The encoder may hand back a buffer several times the body's length: what
-            # the batch keeps for the caller is the body alone.
-            stored += (StoredRecord(r.seq, r.hash, bytes(memoryview(r.body))) for r in sealed)
+            count += len(sealed)
         checkpoint = None
         if key is not None:
-            checkpoint = sign_tree(key, first_seq + len(stored), root)
+            checkpoint = sign_tree(key, first_seq + count, root)
             self._insert_checkpoint(checkpoint)
-        return stored, checkpoint
+        return Appended(first_seq, count, prev, checkpoint)
 
     def _check_writer(self, key: SigningKey, size: int, adopt: tuple[int, int] | None) -> None:
         try:

@@ -63,10 +63,12 @@ def test_a_batch_of_several_chunks_is_the_batch_sealed_whole(
         # The same records as sealing the batch in one go after the earlier ones...
         first = seal_batch(before, 0, GENESIS_PREV)
         expected = seal_batch(entries, len(before), first[-1].hash)
-        assert [(r.seq, r.hash, r.body) for r in appended] == [
+        stored = list(ledger.records())
+        assert (appended.first, appended.count) == (len(before), SIZE)
+        assert [(r.seq, r.hash, r.body) for r in stored[len(before) :]] == [
             (r.seq, r.hash, r.body) for r in expected
         ]
-        stored = list(ledger.records())
+        assert appended.head == expected[-1].hash
         assert [r.body for r in stored] == [r.body for r in first + expected]
         # ...one tree over all of them, signed at the batch's end...
         tree = Frontier()

@@ -15,6 +15,7 @@ import pytest
 
 from assay.evidence import (
     GENESIS_PREV,
+    Appended,
     CanonicalError,
     LedgerError,
     SQLiteLedger,
@@ -43,8 +44,10 @@ def ledger(db_path: Path) -> Iterator[SQLiteLedger]:
 
 
 def test_append_seals_entries_into_a_chain(ledger: SQLiteLedger) -> None:
-    stored = ledger.append([entry(0), entry(1, observed={"tags": ["é", "x"]})])
+    appended = ledger.append([entry(0), entry(1, observed={"tags": ["é", "x"]})])
+    stored = list(ledger.records(appended.first))
 
+    assert (appended.first, appended.count, appended.head) == (0, 2, stored[-1].hash)
     assert [r.seq for r in stored] == [0, 1]
     first, second = (r.record for r in stored)
     assert first == {**entry(0), "v": 1, "seq": 0, "prev": GENESIS_PREV}
@@ -62,9 +65,12 @@ def test_records_head_and_count_read_back_what_was_stored(ledger: SQLiteLedger) 
     assert ledger.count() == 0
     assert list(ledger.records()) == []
 
-    stored = ledger.append([entry(i) for i in range(3)]) + ledger.append([entry(3)])
+    first = ledger.append([entry(i) for i in range(3)])
+    second = ledger.append([entry(3)])
+    stored = list(ledger.records())
 
-    assert list(ledger.records()) == stored
+    assert (first.first, first.count, second.first, second.count) == (0, 3, 3, 1)
+    assert [r.seq for r in stored] == [0, 1, 2, 3]
     assert list(ledger.records(2)) == stored[2:]
     assert ledger.head() == stored[-1]
     assert ledger.count() == 4
@@ -87,7 +93,7 @@ def test_records_rejects_a_negative_start(ledger: SQLiteLedger) -> None:
 
 
 def test_an_empty_batch_writes_nothing(ledger: SQLiteLedger) -> None:
-    assert ledger.append([]) == []
+    assert ledger.append([]) == Appended(first=0, count=0, head=None)
     assert ledger.count() == 0
 
 
@@ -100,8 +106,9 @@ def test_a_batch_with_one_bad_entry_writes_nothing(ledger: SQLiteLedger) -> None
 
     assert ledger.count() == 2
     after = ledger.append([entry(2)])
-    assert after[0].seq == 2
-    assert after[0].record["prev"] == before[-1].hash
+    assert after.first == 2
+    assert ledger.head() == ledger.record(2)
+    assert next(ledger.records(2)).record["prev"] == before.head
     assert verify(ledger.records()).ok
 
 
@@ -124,10 +131,10 @@ def test_reopening_continues_the_chain(db_path: Path) -> None:
         earlier = first.append([entry(0), entry(1)])
     with open_ledger(str(db_path)) as second:
         later = second.append([entry(2)])
-        assert later[0].seq == 2
-        assert later[0].record["prev"] == earlier[-1].hash
+        assert later.first == 2
+        assert next(second.records(2)).record["prev"] == earlier.head
         report = verify(second.records())
-    assert (report.ok, report.records, report.head) == (True, 3, later[0].hash)
+    assert (report.ok, report.records, report.head) == (True, 3, later.head)
 
 
 def test_threads_sharing_one_ledger_never_fork_it(ledger: SQLiteLedger) -> None:
@@ -308,7 +315,8 @@ def test_a_fork_at_an_existing_seq_is_refused_by_storage(
     ledger: SQLiteLedger, db_path: Path
 ) -> None:
     # Two records after the same one would share a seq: the primary key refuses it.
-    first, second = ledger.append([entry(0), entry(1)])
+    ledger.append([entry(0), entry(1)])
+    first, second = ledger.records()
     raw = sqlite3.connect(db_path)
     with pytest.raises(sqlite3.IntegrityError, match=r"UNIQUE constraint failed: records\.seq"):
         raw.execute(

@@ -104,7 +104,8 @@ def test_stored_rows_refuse_update_delete_and_truncate(
 
 
 def test_a_fork_is_refused_by_storage(ledger: PostgresLedger, pg_dsn: str) -> None:
-    first, second = ledger.append([entry(0), entry(1)])
+    ledger.append([entry(0), entry(1)])
+    first, second = ledger.records()
     fork = (bytes.fromhex(first.hash), bytes.fromhex(second.hash), second.body + b" ")
     with raw(pg_dsn) as con:
         # Another record after record 0: same prev, and (as the next seq) same seq.
@@ -121,11 +122,13 @@ def test_a_batch_is_one_transaction(ledger: PostgresLedger) -> None:
     before = ledger.append([entry(0)])
     with pytest.raises(CanonicalError, match=r"^entry 2 of the batch: observed\.size: float"):
         ledger.append([entry(1), entry(2), entry(3, observed={"size": 1.5})])
-    assert ledger.count() == 1 and ledger.head() == before[0]
+    assert ledger.count() == 1 and ledger.head() == ledger.record(0)
+    assert before.head == ledger.record(0).hash
     after = ledger.append([entry(i) for i in range(1, 2501)])
+    assert (after.first, after.count) == (1, 2500)
     assert [r.seq for r in ledger.records(2499)] == [2499, 2500]
-    assert after[0].record["prev"] == before[0].hash
-    assert ledger.record(7) == after[6]
+    assert next(ledger.records(1)).record["prev"] == before.head
+    assert after.head == ledger.record(2500).hash
     report = verify_ledger(ledger)
     assert (report.ok, report.records) == (True, 2501)
 
