@@ -4,7 +4,6 @@ uses the service. Creating clients makes no AWS call, so none of these needs a s
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import botocore.session
 import pytest
@@ -12,13 +11,7 @@ import pytest
 from assay.checks.aws.models import compact_models
 from assay.checks.aws.provider import AwsConnection, AwsTarget, connect
 
-
-@pytest.fixture(autouse=True)
-def no_user_aws_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("AWS_PROFILE", "AWS_DATA_PATH", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+pytestmark = pytest.mark.usefixtures("no_user_aws_config")
 
 
 def connection(**options: object) -> AwsConnection:

@@ -24,14 +24,7 @@ from assay.checks.aws.provider import (
     identity,
 )
 
-
-@pytest.fixture(autouse=True)
-def no_user_aws_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep the developer's ~/.aws and AWS_* variables out of these tests."""
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+pytestmark = pytest.mark.usefixtures("no_user_aws_config")
 
 
 def test_is_registered_as_the_aws_provider() -> None:
