@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
-from widgets import widget
+from widgets import widget, widget_workspace
 
 from assay.engine.cli.examples import leaf_commands
 from assay.engine.cli.main import cli
@@ -23,12 +23,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 @pytest.fixture
 def workspace(tmp_path: Path, controls_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "assay.yaml").write_text(
-        f"controls_dirs: [{controls_dir.name}]\ncontrols: {{ids: [test-widget-locked]}}\n"
-    )
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("ASSAY_LEDGER", raising=False)
-    return tmp_path
+    return widget_workspace(tmp_path, controls_dir, monkeypatch)
 
 
 def invoke(args: list[str], cwd: Path) -> click.testing.Result:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from widgets import widget
+from widgets import widget, widget_workspace
 
 from assay.engine.cli.main import cli
 from assay.engine.collect import Snapshot, now_rfc3339, write_snapshot
@@ -28,12 +28,7 @@ def numbered_widget(i: int) -> dict[str, Any]:
 
 @pytest.fixture
 def workspace(tmp_path: Path, controls_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "assay.yaml").write_text(
-        f"controls_dirs: [{controls_dir.name}]\ncontrols: {{ids: [test-widget-locked]}}\n"
-    )
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("ASSAY_LEDGER", raising=False)
-    return tmp_path
+    return widget_workspace(tmp_path, controls_dir, monkeypatch)
 
 
 def test_a_run_of_several_chunks_records_every_result_in_order(workspace: Path) -> None:

@@ -10,7 +10,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from cli_runs import evaluate, invoke, widget_workspace
+from cli_runs import evaluate, invoke
+from widgets import widget_workspace
 
 from assay.engine.collect import now_rfc3339
 from assay.evidence import SIGNING_KEY_ENV, SigningKey, write_signing_key

@@ -19,8 +19,9 @@ from typing import Any
 
 import click
 import pytest
-from cli_runs import evaluate, invoke, widget_workspace
+from cli_runs import evaluate, invoke
 from evidence_backends import Backend
+from widgets import widget_workspace
 
 from assay.demo.shop import create_shop_sqlite
 from assay.engine.collect import now_rfc3339

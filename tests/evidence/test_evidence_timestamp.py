@@ -19,8 +19,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from cli_runs import evaluate, invoke, widget_workspace
+from cli_runs import evaluate, invoke
 from evidence_backends import Backend
+from widgets import widget_workspace
 
 from assay.demo.tsa import LocalTSA, imprint
 from assay.evidence import (

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_runs import invoke, widget_workspace
+from cli_runs import invoke
 from evidence_backends import Backend
+from widgets import widget_workspace
 
 from assay.engine.changes import ledger_baseline, ledger_history, run_index
 from assay.engine.collect import Snapshot, now_rfc3339, write_snapshot
