@@ -295,7 +295,8 @@ class SqlLedger(ABC, Generic[_Db]):
         sequence that builds each entry when it is read is never held whole.
         """
         if not entries:
-            return Appended(first=self.count(), count=0, head=None)
+            last = self.head()  # one index seek, where count() scans every record
+            return Appended(first=0 if last is None else last.seq + 1, count=0, head=None)
         with self._lock:
             try:
                 with self._appending():
