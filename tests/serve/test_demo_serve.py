@@ -56,6 +56,9 @@ def test_a_new_user_walks_the_demo_in_the_browser(
     expect(page).to_have_url(f"{url}/runs")
     expect(page.locator("#who")).to_contain_text("one-time link · admin")
     page.locator("#runs tbody tr a").first.click()
+    expect(page).to_have_url(re.compile(r"/runs/[^/?]+$"))
+    # The filters apply on change once the page's script is loaded.
+    page.wait_for_load_state("load")
     page.select_option("select[name=status]", "fail")
     page.wait_for_url("**status=fail**")
     page.locator("#findings tbody tr a").first.click()

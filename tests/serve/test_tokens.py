@@ -19,7 +19,7 @@ def test_the_file_keeps_only_a_hash_of_each_token(tmp_path: Path) -> None:
     store = TokenStore(tmp_path / "t" / "tokens.json")
     token, entry = store.create("Q3 audit", Role.AUDITOR, "2026-12-06T00:00:00Z")
     text = store.path.read_text()
-    assert token not in text and token.split("_")[2] not in text
+    assert token not in text and token.split("_", 2)[2] not in text
     assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
     assert store.check(token) == entry
     assert store.check(f" {token}\n") == entry
