@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,14 @@ def test_github_actions_example_runs_nightly_gates_and_uploads_sarif() -> None:
     assert any(u.startswith("github/codeql-action/upload-sarif") for u in uses)
     assert any(u.startswith("actions/cache/save") for u in uses)
     assert wf["permissions"]["security-events"] == "write"
+
+
+def test_the_image_copies_every_package_directory_the_build_reads() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    directories = set(pyproject["tool"]["setuptools"]["package-dir"].values())
+    copied = {
+        line.split()[1].rstrip("/")
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.startswith("COPY ") and not line.startswith("COPY --")
+    }
+    assert directories <= copied, f"the Dockerfile does not copy {sorted(directories - copied)}"
