@@ -64,13 +64,15 @@ def attachment_file(checkpoint_name: str, kind: str) -> str:
     return f"{checkpoint_name.removesuffix('.note')}.{kind}"
 
 
-def attachments_of(checkpoint_name: str, files: Iterable[str]) -> dict[str, str]:
-    """The attachments the bundle's `files` hold for a checkpoint: kind -> file name."""
-    stem = checkpoint_name.removesuffix(".note") + "."
-    found = {}
+def attachments_of(checkpoints: Iterable[str], files: Iterable[str]) -> dict[str, dict[str, str]]:
+    """For each of `checkpoints` (file names), the attachments the bundle's `files` hold
+    for it: kind -> file name. One pass over the files, however many checkpoints."""
+    found: dict[str, dict[str, str]] = {name: {} for name in checkpoints}
     for name in sorted(files):
-        if name.startswith(stem) and ATTACHMENT_KIND.fullmatch(name[len(stem) :]):
-            found[name[len(stem) :]] = name
+        stem, _, kind = name.rpartition(".")
+        kept = found.get(f"{stem}.note")
+        if kept is not None and ATTACHMENT_KIND.fullmatch(kind):
+            kept[kind] = name
     return found
 
 

@@ -258,8 +258,8 @@ class _BundleZip(zipfile.ZipFile):
             **{name: _Bound.cap(_NOTE_MAX, "a signed note") for name in manifest.checkpoints},
             **{
                 attached: _Bound.cap(_NOTE_MAX, "a timestamp token or cosignature")
-                for name in manifest.checkpoints
-                for attached in attachments_of(name, manifest.files).values()
+                for kept in attachments_of(manifest.checkpoints, manifest.files).values()
+                for attached in kept.values()
             },
         }
         for name, listed in manifest.files.items():
@@ -507,9 +507,9 @@ def _check_trusted(
 
 def _attachments(zf: zipfile.ZipFile, manifest: Manifest) -> list[dict[str, bytes]]:
     """For each checkpoint in the manifest's order, its attachments by kind."""
+    kept = attachments_of(manifest.checkpoints, manifest.files)
     return [
-        {kind: _read(zf, name) for kind, name in attachments_of(cp, manifest.files).items()}
-        for cp in manifest.checkpoints
+        {kind: _read(zf, name) for kind, name in kept[cp].items()} for cp in manifest.checkpoints
     ]
 
 
