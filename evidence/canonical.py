@@ -243,34 +243,6 @@ def _fast_parse(data: bytes) -> dict[str, Any] | None:
     return value
 
 
-def parse_many(bodies: list[bytes]) -> list[dict[str, Any]] | None:
-    """The parsed records if every one of `bodies` is canonical by the orjson shortcut,
-    checked together; None if unsure of any (then `parse_canonical` each, to know which).
-
-    Each body is parsed alone, so each is exactly one JSON value; their re-encodings,
-    joined by commas into one array, must equal the bodies joined likewise. Objects are
-    prefix-free and a body's surrounding whitespace would show in the comparison, so
-    that holds only if each body equals its own re-encoding. The ASCII and float tests
-    run once over all the bytes.
-    """
-    joined = b",".join(bodies)
-    if not joined.isascii():
-        return None
-    loads = orjson.loads
-    try:
-        values = [loads(body) for body in bodies]
-        if orjson.dumps(values, option=_FAST_OPTIONS) != b"[" + joined + b"]":
-            return None
-    except (orjson.JSONDecodeError, orjson.JSONEncodeError, RecursionError):
-        return None
-    for value in values:
-        if type(value) is not dict:
-            return None
-    if (_FRACTION.search(joined) or _EXPONENT.search(joined)) and not _plain(values):
-        return None
-    return values
-
-
 def parse_canonical(data: bytes) -> dict[str, Any]:
     """Parse a stored record, accepting only the exact canonical bytes of a JSON object.
 

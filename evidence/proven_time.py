@@ -202,14 +202,13 @@ class TimeBounds:
         self._limit = self.limits[at]
         self._prefix = self._limit.strftime("%Y-%m-%dT%H:%M:%S")
 
-    def check(self, seq: int, value: Mapping[str, Any]) -> None:
-        """Record `seq` (its parsed body `value`) if it claims a time past its bound."""
+    def check(self, seq: int, claimed: str | None) -> None:
+        """Record `seq` if what it claims (`record.claimed_time`) is a time past its bound."""
         if seq >= self._end or self._end < 0:
             self._seek(seq)
         if self._limit is None:
             return
-        claimed = value.get("observed_at", value.get("at"))
-        if type(claimed) is not str:
+        if claimed is None:
             return
         # Records written by assay say UTC to the second: compared as text, at once.
         if len(claimed) >= 20 and claimed[-1] == "Z" and claimed[:19] < self._prefix:

@@ -27,6 +27,15 @@ KEY_ROTATED = "key_rotated"
 """The kind of the record that moves a ledger to a new signing key (see `signing`)."""
 TAIL_ADOPTED = "tail_adopted"
 """The kind of the record by which a key holder signs records appended without a checkpoint."""
+
+
+def claimed_time(body: Mapping[str, Any]) -> str | None:
+    """The time a record claims for itself: ``observed_at`` where the record has it (a
+    result), else ``at``; None unless that is a string."""
+    claimed = body.get("observed_at", body.get("at"))
+    return claimed if type(claimed) is str else None
+
+
 _SECRET_PARAM = re.compile(r"([?&](?:password|passwd|pwd|sslpassword)=)[^&#]*", re.IGNORECASE)
 # libpq key=value form: a value is a word, or single-quoted with backslash escapes.
 _SECRET_KEYWORD = re.compile(

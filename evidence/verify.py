@@ -17,12 +17,13 @@ import hashlib
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import islice, repeat
+from itertools import islice
 from typing import TYPE_CHECKING, Any, Protocol
 
-from assay.evidence.canonical import CanonicalError, parse_canonical, parse_many
+from assay.evidence._scan import scan
+from assay.evidence.canonical import CanonicalError, parse_canonical
 from assay.evidence.checkpoint import Checkpoint
-from assay.evidence.merkle import Frontier, fold
+from assay.evidence.merkle import Frontier, fold, leaf_hash
 from assay.evidence.record import (
     GENESIS_PREV,
     KEY_ROTATED,
@@ -30,6 +31,7 @@ from assay.evidence.record import (
     TAIL_ADOPTED,
     Row,
     StoredRecord,
+    claimed_time,
 )
 
 if TYPE_CHECKING:
@@ -37,8 +39,10 @@ if TYPE_CHECKING:
 
 BATCH_LEVEL = 9
 BATCH = 1 << BATCH_LEVEL
-"""Records checked together: their canonical form at once (`canonical.parse_many`), their
-links as lists, and, when they fill an aligned subtree, its nodes a level at a time."""
+"""Records checked together: every per-record check in one call (`_scan.scan`, in C), and,
+when they fill an aligned subtree, its stored nodes a level at a time."""
+
+_NOTED_KINDS = (KEY_ROTATED.encode(), TAIL_ADOPTED.encode())
 
 
 TreeLevel = Callable[[int, int], Iterator[tuple[int, bytes]]]
@@ -385,42 +389,34 @@ class _Walker:
 
     def batch(self, rows: list[Row]) -> bool:
         """Take `rows` whole if every check passes for all of them; False if unsure."""
-        first, count = self.expected, len(rows)
-        seqs = list(range(first, first + count))
-        if [row[0] for row in rows] != seqs:
+        first = self.expected
+        whole = len(rows) == BATCH and self.frontier.size % BATCH == 0
+        found = scan(
+            rows,
+            first,
+            # surrogatepass: a prev no valid body can hold stays one that none matches
+            self.prev.encode("utf-8", "surrogatepass"),
+            self.hashed,
+            self.bounds is not None,
+            whole,
+            RECORD_VERSION,
+            _NOTED_KINDS,
+        )
+        if found is None:
             return False
-        bodies = [row[2] for row in rows]
-        sha256 = hashlib.sha256
-        digests = [sha256(body).digest() for body in bodies]
-        if self.hashed and [row[1] for row in rows] != digests:
-            return False
-        values = parse_many(bodies)
-        if values is None:
-            return False
-        hexes = [digest.hex() for digest in digests]
-        get = dict.get
-        if list(map(get, values, repeat("prev"))) != [self.prev, *hexes[:-1]]:
-            return False
-        # Types too: JSON true is not 1, though True == 1 in Python.
-        body_seqs = list(map(get, values, repeat("seq")))
-        if body_seqs != seqs or set(map(type, body_seqs)) != {int}:
-            return False
-        versions = list(map(get, values, repeat("v")))
-        if versions != [RECORD_VERSION] * count or set(map(type, versions)) != {int}:
-            return False
-        kinds = set(map(get, values, repeat("kind")))
-        if KEY_ROTATED in kinds or TAIL_ADOPTED in kinds:
-            for seq, value in zip(seqs, values, strict=True):
-                self.note_kind(seq, value)
-        if self.bounds is not None:
-            for seq, value in zip(seqs, values, strict=True):
-                self.bounds.check(seq, value)
-        if count == BATCH and self.frontier.size % BATCH == 0:
-            self.grow_subtree(bodies)
+        levels, head, noted, claimed = found
+        for index in noted:
+            self.note_kind(first + index, parse_canonical(rows[index][2]))
+        if claimed is not None and self.bounds is not None:
+            check = self.bounds.check
+            for seq, claim in enumerate(claimed, first):
+                check(seq, claim)
+        if whole:
+            self.grow_subtree(levels)
         else:
-            for body in bodies:
-                self.grow(body)
-        self.head = self.prev = hexes[-1]
+            for leaf in levels[0]:
+                self.grow(leaf)
+        self.head = self.prev = head
         return True
 
     def one_by_one(self, rows: list[Row]) -> None:
@@ -441,9 +437,9 @@ class _Walker:
                 result.error = failure
                 return
             if self.bounds is not None:
-                self.bounds.check(expected, value)
+                self.bounds.check(expected, claimed_time(value))
             self.note_kind(expected, value)
-            self.grow(row[2])
+            self.grow(leaf_hash(row[2]))
             self.head = self.prev = digest
 
     def note_kind(self, seq: int, value: dict[str, Any]) -> None:
@@ -453,10 +449,9 @@ class _Walker:
         elif kind == TAIL_ADOPTED:
             self.result.adoptions.append((seq, value))
 
-    def grow(self, body: bytes) -> None:
-        """Take one more record into the tree (checking the nodes its leaf completes)."""
+    def grow(self, leaf: bytes) -> None:
+        """Take one more record's leaf into the tree (checking the nodes it completes)."""
         frontier, stored = self.frontier, self.stored
-        leaf = hashlib.sha256(b"\x00" + body).digest()
         if stored is None:
             frontier.push(leaf)
         else:
@@ -470,16 +465,10 @@ class _Walker:
         if self.expected in self.size_set:
             self.result.stacks[self.expected] = frontier.hashes()
 
-    def grow_subtree(self, bodies: list[bytes]) -> None:
-        """Add a full, aligned batch: its subtree a level at a time (checking its nodes),
-        then its root (checking the nodes above it that completes)."""
-        sha256, frontier, stored = hashlib.sha256, self.frontier, self.stored
-        level = [sha256(b"\x00" + body).digest() for body in bodies]
-        levels = [level]
-        while len(level) > 1:
-            pairs = zip(level[::2], level[1::2], strict=True)
-            level = [sha256(b"\x01" + left + right).digest() for left, right in pairs]
-            levels.append(level)
+    def grow_subtree(self, levels: list[list[bytes]]) -> None:
+        """Add a full, aligned batch, given its subtree's levels from the leaves up:
+        check its nodes a level at a time, then the nodes above it its root completes."""
+        frontier, stored = self.frontier, self.stored
         first = self.expected
         low = bisect_right(self.sizes, first)
         inside = self.sizes[low : bisect_left(self.sizes, first + BATCH)]

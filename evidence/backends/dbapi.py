@@ -19,6 +19,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from operator import itemgetter
 from types import TracebackType
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
@@ -147,10 +148,14 @@ def _row_record(row: Row) -> StoredRecord:
     return StoredRecord(seq, digest.hex(), body)
 
 
+_FIRST, _HASH, _BODY = itemgetter(0), itemgetter(1), itemgetter(2)
+
+
 def _raw_rows(rows: list[tuple[Any, ...]]) -> list[Row]:
     """`rows` as `Row`s: the hash and body columns as bytes, whatever a tamperer stored."""
-    if all(type(digest) is bytes and type(body) is bytes for _, digest, body in rows):
-        return rows  # the normal case, kept cheap: no new tuple per row
+    # The normal case, kept cheap: the types looked at in C, no new tuple per row.
+    if {*map(type, map(_HASH, rows)), *map(type, map(_BODY, rows))} <= {bytes}:
+        return rows
     return [(seq, _blob(digest), _blob(body)) for seq, digest, body in rows]
 
 
@@ -438,7 +443,7 @@ class SqlLedger(ABC, Generic[_Db]):
     def tree_hashes(self, level: int, start: int, stop: int) -> list[bytes]:
         """The stored hashes of one tree level's nodes with index in ``[start, stop)``, in
         index order; a missing node is simply absent."""
-        return [row[0] for row in self._rows(self.dialect.level_range, (level, start, stop))]
+        return list(map(_FIRST, self._rows(self.dialect.level_range, (level, start, stop))))
 
     def node_count(self) -> int:
         """How many tree nodes are stored."""

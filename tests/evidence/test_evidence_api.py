@@ -146,8 +146,8 @@ def test_public_classes_and_entry_points_are_exported() -> None:
         "check_times",
         "TimeBounds",
         "late_error",
-        # the walk's batched canonical check, the tree it reads, joining parallel chunks
-        "parse_many",
+        "claimed_time",
+        # the tree the walk reads, joining parallel chunks
         "TreeStore",
         "Stitch",
         "TreeLedger",

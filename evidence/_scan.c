@@ -1,0 +1,498 @@
+/* The verifier's per-record work for a batch of stored records, in one pass each.
+
+`scan` answers one question for a batch: does every record pass every per-record check
+(`verify.walk`'s, in the same terms)? It hashes each body, checks the stored hash, checks
+that the body is the canonical (RFC 8785, float-free profile) encoding of a JSON object
+and that its v, seq and prev are the expected ones, and computes the Merkle leaves (and,
+for a full aligned batch, the nodes above them). When it cannot vouch for every record
+it returns None and `verify.walk` goes through the batch one record at a time in Python,
+which names the first bad one. So it may refuse what is valid (a key outside ASCII, an
+object nested deeper than MAX_DEPTH), but must never accept what the Python checks reject;
+tests/evidence/test_scan.py holds it to that.
+
+The bytes come from whoever handed over the ledger or bundle, so every read is bounded
+by the body's end.
+*/
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <openssl/evp.h>
+#include <string.h>
+
+#define DIGEST 32
+#define MAX_DEPTH 64
+#define MAX_SAFE_INT 9007199254740991LL
+
+static EVP_MD *SHA256_MD;
+/* The bytes a string holds as themselves with nothing more to check: printable ASCII
+but the quote and the backslash. Most of a record is such runs. */
+static unsigned char PLAIN[256];
+
+typedef struct {
+    const unsigned char *p;
+    const unsigned char *end;
+    int depth;
+} Cursor;
+
+typedef struct {
+    const unsigned char *at;
+    Py_ssize_t len;
+} Span;
+
+/* What the walk reads from a record's top level. A span's `at` is NULL when the key is
+absent; `plain` spans are strings with no escape. */
+typedef struct {
+    int has_v, has_seq;
+    long long v, seq;
+    Span prev, kind, observed_at, at;
+    int observed_at_present;
+} Fields;
+
+static int parse_value(Cursor *c);
+
+/* A string at c->p (the opening quote), as RFC 8785 writes it: `"` and `\` escaped, the
+controls below 0x20 as \b \t \n \f \r or \u00xx in lower-case hex, everything else as
+itself in well-formed UTF-8. On success *plain says it held no escape and only ASCII. */
+static int parse_string(Cursor *c, Span *content, int *plain) {
+    const unsigned char *p = c->p + 1, *end = c->end;
+    int simple = 1;
+    while (p < end) {
+        if (PLAIN[*p]) {
+            p++;
+            continue;
+        }
+        unsigned char b = *p;
+        if (b == '"') {
+            content->at = c->p + 1;
+            content->len = p - (c->p + 1);
+            *plain = simple;
+            c->p = p + 1;
+            return 1;
+        }
+        if (b == '\\') {
+            simple = 0;
+            if (p + 1 >= end) return 0;
+            unsigned char e = p[1];
+            if (e == '"' || e == '\\' || e == 'b' || e == 'f' || e == 'n' || e == 'r' ||
+                e == 't') {
+                p += 2;
+                continue;
+            }
+            if (e != 'u' || p + 6 > end || p[2] != '0' || p[3] != '0') return 0;
+            unsigned char hi = p[4], lo = p[5];
+            if (hi != '0' && hi != '1') return 0;
+            int low;
+            if (lo >= '0' && lo <= '9') low = lo - '0';
+            else if (lo >= 'a' && lo <= 'f') low = lo - 'a' + 10;
+            else return 0;
+            int code = (hi - '0') * 16 + low;
+            /* These five have a short form, which is the canonical one. */
+            if (code == 0x08 || code == 0x09 || code == 0x0a || code == 0x0c || code == 0x0d)
+                return 0;
+            p += 6;
+            continue;
+        }
+        if (b < 0x80) return 0; /* a raw control character */
+        simple = 0;
+        /* Well-formed UTF-8 (RFC 3629): no overlong form, no surrogate, nothing past U+10FFFF. */
+        unsigned char lo = 0x80, hi = 0xBF;
+        int more;
+        if (b >= 0xC2 && b <= 0xDF) more = 1;
+        else if (b == 0xE0) { more = 2; lo = 0xA0; }
+        else if (b == 0xED) { more = 2; hi = 0x9F; }
+        else if (b >= 0xE1 && b <= 0xEF) more = 2;
+        else if (b == 0xF0) { more = 3; lo = 0x90; }
+        else if (b >= 0xF1 && b <= 0xF3) more = 3;
+        else if (b == 0xF4) { more = 3; hi = 0x8F; }
+        else return 0;
+        if (end - p <= more) return 0;
+        if (p[1] < lo || p[1] > hi) return 0;
+        for (int i = 2; i <= more; i++)
+            if (p[i] < 0x80 || p[i] > 0xBF) return 0;
+        p += more + 1;
+    }
+    return 0;
+}
+
+/* An integer as RFC 8785 writes it (no fraction, exponent, plus sign, leading zero or
+negative zero) within the profile's +-(2**53-1). */
+static int parse_integer(Cursor *c, long long *out) {
+    const unsigned char *p = c->p, *end = c->end;
+    int negative = 0;
+    if (*p == '-') {
+        negative = 1;
+        p++;
+    }
+    if (p >= end || *p < '0' || *p > '9') return 0;
+    long long value = 0;
+    if (*p == '0') {
+        if (negative) return 0;
+        p++;
+    } else {
+        int digits = 0;
+        while (p < end && *p >= '0' && *p <= '9') {
+            if (++digits > 16) return 0;
+            value = value * 10 + (*p - '0');
+            p++;
+        }
+        if (value > MAX_SAFE_INT) return 0;
+    }
+    if (p < end && (*p == '.' || *p == 'e' || *p == 'E' || (*p >= '0' && *p <= '9'))) return 0;
+    *out = negative ? -value : value;
+    c->p = p;
+    return 1;
+}
+
+static int parse_word(Cursor *c, const char *word, Py_ssize_t len) {
+    if (c->end - c->p < len || memcmp(c->p, word, len) != 0) return 0;
+    c->p += len;
+    return 1;
+}
+
+/* The top-level keys the walk reads. */
+enum { OTHER, V, SEQ, PREV, KIND, OBSERVED_AT, AT };
+
+static int field_of(Span key) {
+    switch (key.len) {
+    case 1:
+        return key.at[0] == 'v' ? V : OTHER;
+    case 2:
+        return memcmp(key.at, "at", 2) == 0 ? AT : OTHER;
+    case 3:
+        return memcmp(key.at, "seq", 3) == 0 ? SEQ : OTHER;
+    case 4:
+        if (memcmp(key.at, "prev", 4) == 0) return PREV;
+        return memcmp(key.at, "kind", 4) == 0 ? KIND : OTHER;
+    case 11:
+        return memcmp(key.at, "observed_at", 11) == 0 ? OBSERVED_AT : OTHER;
+    default:
+        return OTHER;
+    }
+}
+
+/* An object whose keys are plain and strictly ascending: in ASCII, byte order is RFC
+8785's UTF-16 order, and strictly ascending means no key repeats. With `fields`, the
+top level's keys the walk reads are noted. */
+static int parse_object(Cursor *c, Fields *fields) {
+    if (++c->depth > MAX_DEPTH) return 0;
+    c->p++;
+    if (c->p < c->end && *c->p == '}') {
+        c->p++;
+        c->depth--;
+        return 1;
+    }
+    Span last = {NULL, 0};
+    for (;;) {
+        if (c->p >= c->end || *c->p != '"') return 0;
+        Span key;
+        int plain;
+        if (!parse_string(c, &key, &plain) || !plain) return 0;
+        if (last.at != NULL) {
+            Py_ssize_t common = last.len < key.len ? last.len : key.len;
+            int order = memcmp(last.at, key.at, common);
+            if (order > 0 || (order == 0 && last.len >= key.len)) return 0;
+        }
+        last = key;
+        if (c->p >= c->end || *c->p != ':') return 0;
+        c->p++;
+        if (c->p >= c->end) return 0;
+        int field = fields == NULL ? OTHER : field_of(key);
+        unsigned char first = *c->p;
+        if ((field == V || field == SEQ) && (first == '-' || (first >= '0' && first <= '9'))) {
+            long long value;
+            if (!parse_integer(c, &value)) return 0;
+            if (field == V) {
+                fields->has_v = 1;
+                fields->v = value;
+            } else {
+                fields->has_seq = 1;
+                fields->seq = value;
+            }
+        } else if (field >= PREV && first == '"') {
+            Span text;
+            int simple;
+            if (!parse_string(c, &text, &simple)) return 0;
+            /* Escaped text is rare here; the Python checks decide it. */
+            if (!simple) return 0;
+            if (field == PREV) fields->prev = text;
+            else if (field == KIND) fields->kind = text;
+            else if (field == AT) fields->at = text;
+            else fields->observed_at = text;
+        } else if (!parse_value(c)) {
+            return 0;
+        }
+        if (field == OBSERVED_AT) fields->observed_at_present = 1;
+        if (c->p >= c->end) return 0;
+        if (*c->p == '}') {
+            c->p++;
+            c->depth--;
+            return 1;
+        }
+        if (*c->p != ',') return 0;
+        c->p++;
+    }
+}
+
+static int parse_array(Cursor *c) {
+    if (++c->depth > MAX_DEPTH) return 0;
+    c->p++;
+    if (c->p < c->end && *c->p == ']') {
+        c->p++;
+        c->depth--;
+        return 1;
+    }
+    for (;;) {
+        if (!parse_value(c)) return 0;
+        if (c->p >= c->end) return 0;
+        if (*c->p == ']') {
+            c->p++;
+            c->depth--;
+            return 1;
+        }
+        if (*c->p != ',') return 0;
+        c->p++;
+    }
+}
+
+static int parse_value(Cursor *c) {
+    if (c->p >= c->end) return 0;
+    switch (*c->p) {
+    case '{':
+        return parse_object(c, NULL);
+    case '[':
+        return parse_array(c);
+    case '"': {
+        Span ignored;
+        int plain;
+        return parse_string(c, &ignored, &plain);
+    }
+    case 't':
+        return parse_word(c, "true", 4);
+    case 'f':
+        return parse_word(c, "false", 5);
+    case 'n':
+        return parse_word(c, "null", 4);
+    default: {
+        long long ignored;
+        return parse_integer(c, &ignored);
+    }
+    }
+}
+
+/* The whole body is one canonical object, and nothing after it. */
+static int parse_record(const unsigned char *body, Py_ssize_t len, Fields *fields) {
+    memset(fields, 0, sizeof(*fields));
+    Cursor c = {body, body + len, 0};
+    if (len == 0 || *body != '{') return 0;
+    return parse_object(&c, fields) && c.p == c.end;
+}
+
+static const unsigned char LEAF[] = {0x00}, NODE[] = {0x01};
+
+/* SHA-256 of `prefix` (prefix_len bytes, maybe 0), `a` and `b` (blen bytes, maybe 0). */
+static int sha256(EVP_MD_CTX *ctx, const unsigned char *prefix, size_t prefix_len,
+                  const unsigned char *a, Py_ssize_t alen, const unsigned char *b,
+                  Py_ssize_t blen, unsigned char out[DIGEST]) {
+    return EVP_DigestInit_ex(ctx, SHA256_MD, NULL) &&
+           EVP_DigestUpdate(ctx, prefix, prefix_len) &&
+           EVP_DigestUpdate(ctx, a, (size_t)alen) &&
+           EVP_DigestUpdate(ctx, b, (size_t)blen) && EVP_DigestFinal_ex(ctx, out, NULL);
+}
+
+static void to_hex(const unsigned char digest[DIGEST], char out[2 * DIGEST]) {
+    static const char HEX[] = "0123456789abcdef";
+    for (int i = 0; i < DIGEST; i++) {
+        out[2 * i] = HEX[digest[i] >> 4];
+        out[2 * i + 1] = HEX[digest[i] & 15];
+    }
+}
+
+static int span_equals(Span span, const char *text, Py_ssize_t len) {
+    return span.at != NULL && span.len == len && memcmp(span.at, text, len) == 0;
+}
+
+/* The claimed time `TimeBounds.check` reads: observed_at when the key is there (None
+unless a string), else at. */
+static PyObject *claimed_time(const Fields *f) {
+    Span span = f->observed_at_present ? f->observed_at : f->at;
+    if (span.at == NULL) Py_RETURN_NONE;
+    return PyUnicode_DecodeASCII((const char *)span.at, span.len, NULL);
+}
+
+/* Each level's nodes over the one below, while a level has more than one node. */
+static PyObject *upper_levels(EVP_MD_CTX *ctx, PyObject *levels) {
+    PyObject *level = PyList_GET_ITEM(levels, 0);
+    while (PyList_GET_SIZE(level) > 1) {
+        Py_ssize_t count = PyList_GET_SIZE(level) / 2;
+        PyObject *next = PyList_New(count);
+        if (next == NULL) return NULL;
+        for (Py_ssize_t i = 0; i < count; i++) {
+            unsigned char node[DIGEST];
+            const char *left = PyBytes_AS_STRING(PyList_GET_ITEM(level, 2 * i));
+            const char *right = PyBytes_AS_STRING(PyList_GET_ITEM(level, 2 * i + 1));
+            if (!sha256(ctx, NODE, 1, (const unsigned char *)left, DIGEST,
+                        (const unsigned char *)right, DIGEST, node)) {
+                Py_DECREF(next);
+                PyErr_SetString(PyExc_RuntimeError, "SHA-256 failed");
+                return NULL;
+            }
+            PyObject *value = PyBytes_FromStringAndSize((const char *)node, DIGEST);
+            if (value == NULL) {
+                Py_DECREF(next);
+                return NULL;
+            }
+            PyList_SET_ITEM(next, i, value);
+        }
+        int appended = PyList_Append(levels, next);
+        Py_DECREF(next);
+        if (appended < 0) return NULL;
+        level = next;
+    }
+    return levels;
+}
+
+typedef struct {
+    PyObject *rows;
+    long long first;
+    const char *prev;
+    Py_ssize_t prev_len;
+    int hashed, times, subtree;
+    long long version;
+    PyObject *kinds;
+} Request;
+
+/* 1: every record passed (`*out` is the answer); 0: not all did; -1: a Python error. */
+static int scan_rows(const Request *r, EVP_MD_CTX *ctx, PyObject **out) {
+    Py_ssize_t count = PyList_GET_SIZE(r->rows);
+    Py_ssize_t kind_count = PyTuple_GET_SIZE(r->kinds);
+    char hex[2 * DIGEST];
+    const char *expected_prev = r->prev;
+    Py_ssize_t expected_len = r->prev_len;
+    PyObject *leaves = PyList_New(count);
+    PyObject *marked = PyList_New(0);
+    PyObject *claimed = r->times ? PyList_New(count) : Py_NewRef(Py_None);
+    PyObject *levels = NULL;
+    int status = -1;
+    if (leaves == NULL || marked == NULL || claimed == NULL) goto done;
+    if (count == 0) goto refuse;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *row = PyList_GET_ITEM(r->rows, i);
+        if (!PyTuple_Check(row) || PyTuple_GET_SIZE(row) < 3) goto refuse;
+        PyObject *seq = PyTuple_GET_ITEM(row, 0), *stored = PyTuple_GET_ITEM(row, 1);
+        PyObject *body = PyTuple_GET_ITEM(row, 2);
+        if (!PyLong_CheckExact(seq) || !PyBytes_CheckExact(body)) goto refuse;
+        int overflow;
+        long long position = PyLong_AsLongLongAndOverflow(seq, &overflow);
+        if (overflow || position != r->first + i) goto refuse;
+        const unsigned char *data = (const unsigned char *)PyBytes_AS_STRING(body);
+        Py_ssize_t len = PyBytes_GET_SIZE(body);
+        unsigned char digest[DIGEST], leaf[DIGEST];
+        if (!sha256(ctx, NULL, 0, data, len, NULL, 0, digest) ||
+            !sha256(ctx, LEAF, 1, data, len, NULL, 0, leaf)) {
+            PyErr_SetString(PyExc_RuntimeError, "SHA-256 failed");
+            goto done;
+        }
+        if (r->hashed && (!PyBytes_CheckExact(stored) || PyBytes_GET_SIZE(stored) != DIGEST ||
+                          memcmp(PyBytes_AS_STRING(stored), digest, DIGEST) != 0))
+            goto refuse;
+        Fields f;
+        if (!parse_record(data, len, &f)) goto refuse;
+        if (!f.has_v || f.v != r->version || !f.has_seq || f.seq != position) goto refuse;
+        if (!span_equals(f.prev, expected_prev, expected_len)) goto refuse;
+        for (Py_ssize_t k = 0; k < kind_count; k++) {
+            PyObject *name = PyTuple_GET_ITEM(r->kinds, k);
+            if (span_equals(f.kind, PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name))) {
+                PyObject *index = PyLong_FromSsize_t(i);
+                if (index == NULL) goto done;
+                int appended = PyList_Append(marked, index);
+                Py_DECREF(index);
+                if (appended < 0) goto done;
+            }
+        }
+        if (r->times) {
+            PyObject *time = claimed_time(&f);
+            if (time == NULL) goto done;
+            PyList_SET_ITEM(claimed, i, time);
+        }
+        PyObject *value = PyBytes_FromStringAndSize((const char *)leaf, DIGEST);
+        if (value == NULL) goto done;
+        PyList_SET_ITEM(leaves, i, value);
+        to_hex(digest, hex);
+        expected_prev = hex;
+        expected_len = 2 * DIGEST;
+    }
+    levels = PyList_New(1);
+    if (levels == NULL) goto done;
+    PyList_SET_ITEM(levels, 0, Py_NewRef(leaves));
+    if (r->subtree && upper_levels(ctx, levels) == NULL) goto done;
+    PyObject *head = PyUnicode_DecodeASCII(expected_prev, expected_len, NULL);
+    if (head == NULL) goto done;
+    *out = PyTuple_Pack(4, levels, head, marked, claimed);
+    Py_DECREF(head);
+    status = *out == NULL ? -1 : 1;
+    goto done;
+refuse:
+    status = 0;
+done:
+    Py_XDECREF(leaves);
+    Py_XDECREF(marked);
+    Py_XDECREF(claimed);
+    Py_XDECREF(levels);
+    return status;
+}
+
+static PyObject *scan(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs) {
+    static char *names[] = {"rows", "first", "prev", "hashed", "times", "subtree",
+                            "version", "kinds", NULL};
+    Request r;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!Ly#pppLO!:scan", names, &PyList_Type,
+                                     &r.rows, &r.first, &r.prev, &r.prev_len, &r.hashed,
+                                     &r.times, &r.subtree, &r.version, &PyTuple_Type,
+                                     &r.kinds))
+        return NULL;
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(r.kinds); k++) {
+        if (!PyBytes_Check(PyTuple_GET_ITEM(r.kinds, k))) {
+            PyErr_SetString(PyExc_TypeError, "kinds must be a tuple of bytes");
+            return NULL;
+        }
+    }
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (ctx == NULL) return PyErr_NoMemory();
+    PyObject *out = NULL;
+    int status = scan_rows(&r, ctx, &out);
+    EVP_MD_CTX_free(ctx);
+    if (status < 0) return NULL;
+    if (status == 0) Py_RETURN_NONE;
+    return out;
+}
+
+PyDoc_STRVAR(scan_doc,
+"scan(rows, first, prev, hashed, times, subtree, version, kinds)\n--\n\n"
+"Check a non-empty batch of `(seq, stored hash, body)` rows from seq `first`, whose\n"
+"first body's prev must be `prev` (bytes). None unless every record passes every\n"
+"per-record check; else `(levels, head, marked, claimed)`: the Merkle leaves (and with `subtree`\n"
+"each level above, to the root of a power-of-two batch), the hex hash of the last body,\n"
+"the indexes of records whose kind is one of `kinds`, and with `times` each record's\n"
+"claimed time (observed_at, else at; None unless a string), else None.");
+
+static PyMethodDef methods[] = {
+    {"scan", (PyCFunction)(void (*)(void))scan, METH_VARARGS | METH_KEYWORDS, scan_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_scan", "The verifier's per-record checks, a batch at a time.",
+    -1, methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__scan(void) {
+    for (int b = 0x20; b < 0x80; b++) PLAIN[b] = b != '"' && b != '\\';
+    if (SHA256_MD == NULL) {
+        /* Fetched once: an implicit fetch on every digest costs as much as a short hash. */
+        SHA256_MD = EVP_MD_fetch(NULL, "SHA256", NULL);
+        if (SHA256_MD == NULL) {
+            PyErr_SetString(PyExc_ImportError, "OpenSSL has no SHA-256");
+            return NULL;
+        }
+    }
+    return PyModule_Create(&module);
+}

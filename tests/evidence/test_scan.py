@@ -1,0 +1,259 @@
+"""`_scan.scan`, the walk's batch check in C: it may send a batch back to Python (None)
+for any doubt, but must never take what the one-record-at-a-time checks refuse, and
+must take the records assay writes, so verification stays fast."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from assay.evidence import merkle
+from assay.evidence._scan import scan
+from assay.evidence.canonical import CanonicalError, canonical, parse_canonical
+from assay.evidence.record import GENESIS_PREV, RECORD_VERSION, Row, claimed_time
+
+KINDS = (b"key_rotated", b"tail_adopted")
+
+
+def chain(bodies: list[dict[str, Any]], first: int = 0, prev: str = GENESIS_PREV) -> list[Row]:
+    """Rows of a chain from seq `first` whose bodies carry `bodies`' fields."""
+    rows = []
+    for seq, fields in enumerate(bodies, first):
+        body = canonical({**fields, "v": RECORD_VERSION, "seq": seq, "prev": prev})
+        digest = hashlib.sha256(body).digest()
+        rows.append((seq, digest, body))
+        prev = digest.hex()
+    return rows
+
+
+def one(body: bytes, seq: int = 7, prev: str = GENESIS_PREV, stored: bytes | None = None) -> Any:
+    row = (seq, hashlib.sha256(body).digest() if stored is None else stored, body)
+    return scan([row], seq, prev.encode(), True, True, False, RECORD_VERSION, KINDS)
+
+
+def python_takes(body: bytes, seq: int = 7, prev: str = GENESIS_PREV) -> bool:
+    """What the one-by-one walk decides for this body (`verify.one_by_one`'s checks)."""
+    try:
+        value = parse_canonical(body)
+    except CanonicalError:
+        return False
+    return (
+        type(value.get("v")) is int
+        and value["v"] == RECORD_VERSION
+        and type(value.get("seq")) is int
+        and value["seq"] == seq
+        and value.get("prev") == prev
+    )
+
+
+def record(**fields: Any) -> bytes:
+    return canonical({"v": RECORD_VERSION, "seq": 7, "prev": GENESIS_PREV, **fields})
+
+
+def test_a_full_batch_gives_the_leaves_the_subtree_and_the_head() -> None:
+    rows = chain(
+        [
+            {"kind": "key_rotated" if i == 3 else "result", "observed_at": f"t{i}", "name": "Zoë"}
+            for i in range(8)
+        ]
+    )
+    found = scan(rows, 0, GENESIS_PREV.encode(), True, True, True, RECORD_VERSION, KINDS)
+    assert found is not None
+    levels, head, noted, claimed = found
+    leaves = [merkle.leaf_hash(row[2]) for row in rows]
+    assert levels[0] == leaves
+    assert [len(level) for level in levels] == [8, 4, 2, 1]
+    assert levels[1][0] == merkle.node_hash(leaves[0], leaves[1])
+    tree = merkle.Frontier()
+    for leaf in leaves:
+        tree.push(leaf)
+    assert levels[-1] == [merkle.fold(tree.hashes())]
+    assert head == rows[-1][1].hex()
+    assert noted == [3]
+    assert claimed == [f"t{i}" for i in range(8)]
+
+
+def test_the_claimed_time_is_the_records_own() -> None:
+    bodies = [{"at": "a"}, {"observed_at": "o", "at": "a"}, {"observed_at": 5, "at": "a"}, {}]
+    rows = chain(bodies)
+    found = scan(rows, 0, GENESIS_PREV.encode(), True, True, False, RECORD_VERSION, KINDS)
+    assert found is not None
+    assert (
+        found[3]
+        == [claimed_time(parse_canonical(row[2])) for row in rows]
+        == [
+            "a",
+            "o",
+            None,
+            None,
+        ]
+    )
+
+
+def test_a_chain_from_later_on_links_to_the_prev_it_is_given() -> None:
+    rows = chain([{"n": i} for i in range(3)], first=40, prev="ab" * 32)
+    assert scan(rows, 40, b"ab" * 32, True, False, False, RECORD_VERSION, KINDS) is not None
+    assert scan(rows, 40, GENESIS_PREV.encode(), True, False, False, 1, KINDS) is None
+    assert scan(rows, 41, b"ab" * 32, True, False, False, RECORD_VERSION, KINDS) is None
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda rows: rows.__setitem__(1, (1, b"\x00" * 32, rows[1][2])),  # stored hash
+        lambda rows: rows.__setitem__(1, (1, rows[1][1][:31], rows[1][2])),  # short hash
+        lambda rows: rows.__setitem__(1, (5, *rows[1][1:])),  # row seq
+        lambda rows: rows.__setitem__(1, (True, *rows[1][1:])),  # not an int
+        lambda rows: rows.__setitem__(1, rows[1][:2]),  # no body
+        lambda rows: rows.__setitem__(1, (1, rows[1][1], bytearray(rows[1][2]))),  # not bytes
+        lambda rows: rows.__delitem__(1),  # a gap
+        lambda rows: rows.__setitem__(1, chain([{"n": 9}])[0]),  # prev and seq
+    ],
+)
+def test_a_damaged_row_sends_the_batch_back(damage: Any) -> None:
+    rows = chain([{"n": i} for i in range(4)])
+    damage(rows)
+    assert scan(rows, 0, GENESIS_PREV.encode(), True, False, False, RECORD_VERSION, KINDS) is None
+
+
+def test_an_empty_batch_or_no_stored_hash_to_check() -> None:
+    assert scan([], 0, b"", True, False, False, RECORD_VERSION, KINDS) is None
+    rows = [(seq, b"", body) for seq, _, body in chain([{"n": 1}, {"n": 2}])]
+    assert scan(rows, 0, GENESIS_PREV.encode(), False, False, False, 1, KINDS) is not None
+    assert scan(rows, 0, GENESIS_PREV.encode(), True, False, False, 1, KINDS) is None
+
+
+GOOD = record(kind="result", name="Zoë", n=-12, z=[1, {"a": None, "b": True}], e="\n\u0001")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"b":1,"a":2}',  # keys out of order
+        b'{"a":1,"a":1}',  # a repeated key
+        record(a=1).replace(b":1", b": 1"),  # whitespace
+        b" " + record(a=1),  # whitespace around the value
+        record(a=1) + b"\n",
+        record(a=1) + b'{"b":2}',  # two values
+        record(a=1).replace(b'"a":1', b'"a":1.5'),  # a float
+        record(a=1).replace(b'"a":1', b'"a":1.0'),
+        record(a=1).replace(b'"a":1', b'"a":1e5'),
+        record(a=1).replace(b'"a":1', b'"a":9007199254740992'),  # beyond 53 bits
+        record(a=1).replace(b'"a":1', b'"a":-9007199254740992'),
+        record(a=1).replace(b'"a":1', b'"a":01'),  # a leading zero
+        record(a=1).replace(b'"a":1', b'"a":-0'),  # negative zero
+        record(a=1).replace(b'"a":1', b'"a":+1'),
+        record(a=1).replace(b'"a":1', b'"a":"\\u0041"'),  # an escape JCS does not make
+        record(a=1).replace(b'"a":1', b'"a":"\\/"'),
+        record(a=1).replace(b'"a":1', b'"a":"\\u000a"'),  # \n has a short form
+        record(a=1).replace(b'"a":1', b'"a":"\\u001F"'),  # upper-case hex
+        record(a=1).replace(b'"a":1', b'"a":"\x01"'),  # a raw control character
+        record(a=1).replace(b'"a":1', b'"a":"\xc0\xaf"'),  # an overlong form
+        record(a=1).replace(b'"a":1', b'"a":"\xed\xa0\x80"'),  # a surrogate
+        record(a=1).replace(b'"a":1', b'"a":"\xf4\x90\x80\x80"'),  # past U+10FFFF
+        record(a=1).replace(b'"a":1', b'"a":"\xe2\x82"'),  # cut short
+        record(a=1).replace(b'"a":1', b'"a":"\xff"'),
+        record(a=1).replace(b'"a":1', b'"a":tru'),
+        record(a=1).replace(b'"a":1', b'"a":[1,]'),
+        record(a=1).replace(b'"a":1', b'"a":{"b":1,}'),
+        record(a=1)[:-1],  # truncated
+        record(a=1).replace(b'"a":1', b'"a":"x'),
+        b"[1]",  # not an object
+        b"",
+        canonical({"seq": 7, "prev": GENESIS_PREV}),  # no v
+        record(a=1).replace(b'"v":1', b'"v":true'),  # v is not an integer
+        record(a=1).replace(b'"v":1', b'"v":2'),
+        record(a=1).replace(b'"seq":7', b'"seq":"7"'),
+        record(a=1).replace(b'"seq":7', b'"seq":8'),
+        record(a=1).replace(b'"prev":"0', b'"prev":"1'),
+        record(a=1).replace(b'"prev":"' + GENESIS_PREV.encode() + b'"', b'"prev":null'),
+    ],
+)
+def test_what_the_python_checks_refuse_the_scan_refuses(body: bytes) -> None:
+    assert not python_takes(body)
+    assert one(body) is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        record(**{"é": 1}),  # a key outside ASCII: JCS orders keys by UTF-16
+        record(a='\u0000\b\t\n\f\r\u001f"\\'),  # every escape JCS makes
+        record(a=[[[[[[]]]]]], b={"c": {}}),
+        record(a=2**53 - 1, b=-(2**53 - 1), c=0),
+        record(a="\U0001f600\u2028\u007f\uffff"),
+    ],
+)
+def test_valid_records_outside_and_inside_the_fast_path(body: bytes) -> None:
+    assert python_takes(body)
+    found = one(body)
+    assert (found is None) == (b'"\xc3\xa9"' in body)
+
+
+def test_deep_nesting_is_left_to_python() -> None:
+    deep: Any = 1
+    for _ in range(70):
+        deep = [deep]
+    assert python_takes(record(a=deep)) and one(record(a=deep)) is None
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53 - 1), max_value=2**53 - 1)
+    | st.text(),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.text(max_size=8), json_values, max_size=6))
+def test_the_scan_takes_exactly_the_records_whose_keys_are_plain(fields: dict[str, Any]) -> None:
+    body = record(**{k: v for k, v in fields.items() if k not in {"v", "seq", "prev"}})
+    assert (one(body) is not None) == plain_keys(body)
+
+
+def plain_keys(body: bytes) -> bool:
+    """Every key ASCII and written without an escape: what the scan orders by bytes."""
+    return all(
+        key.isascii() and all(c >= " " and c not in '"\\' for c in key)
+        for key in _keys(parse_canonical(body))
+    )
+
+
+def _keys(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [*value, *(k for item in value.values() for k in _keys(item))]
+    if isinstance(value, list):
+        return [k for item in value for k in _keys(item)]
+    return []
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.data())
+def test_damaged_bytes_are_taken_only_if_python_takes_them(data: st.DataObject) -> None:
+    body = bytearray(GOOD)
+    for _ in range(data.draw(st.integers(1, 3))):
+        at = data.draw(st.integers(0, len(body)))
+        action = data.draw(st.sampled_from(["flip", "insert", "delete"]))
+        byte = data.draw(st.integers(0, 255))
+        if action == "insert":
+            body.insert(at, byte)
+        elif at < len(body):
+            if action == "delete":
+                del body[at]
+            else:
+                body[at] = byte
+    damaged = bytes(body)
+    taken = python_takes(damaged)
+    if one(damaged) is not None:
+        assert taken
+    elif taken:  # only a key that is not plain may make the scan unsure of a good record
+        assert not plain_keys(damaged)
