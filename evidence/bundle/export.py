@@ -16,7 +16,7 @@ import hashlib
 import tempfile
 import zipfile
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -257,7 +257,7 @@ def _record_lines(
             raise LedgerError(
                 f"record {expected} is missing (found {seq}): run assay evidence verify"
             )
-        views.add(seq, hashlib.sha256(body).hexdigest(), _parse(seq, body))
+        views.add(seq, body, _parse(seq, body))
         pending.append(body)
         size += len(body) + 1
         expected += 1
@@ -282,10 +282,23 @@ def _oscal_apart(url: str, context: ViewContext, spool: str) -> None:
         oscal.close()
 
 
-def _copy(source: IO[bytes]) -> Iterator[bytes]:
+def _copy(source: IO[bytes], writer: Future[None] | None = None) -> Iterator[bytes]:
+    """`source` from its start, in chunks. Given the `writer` still appending to it (the
+    OSCAL view's process), read on as it grows until the writer is done, so its bytes
+    are compressed while the rest are still being built."""
     source.seek(0)
-    while chunk := source.read(_WRITE):
-        yield chunk
+    while True:
+        finished = writer is None or writer.done()
+        chunk = source.read(_WRITE)
+        if chunk:
+            yield chunk
+        elif finished:
+            if writer is not None:
+                writer.result()  # its error, if it failed
+            return
+        else:
+            assert writer is not None
+            wait([writer], timeout=0.05)
 
 
 def _attachments(ledger: Ledger, chosen: list[Checkpoint], names: list[str]) -> dict[str, bytes]:
@@ -344,11 +357,12 @@ def export_bundle(
         attached = _attachments(ledger, chosen, names)
         views_context = ViewContext(start, end, chosen, cited(attached))
         spool_path = f"{tmp}/oscal.json"
+        built: Future[None] | None = None
         if pool is not None:
-            built: Future[None] = pool.submit(_oscal_apart, ledger.url, views_context, spool_path)
+            Path(spool_path).touch()  # followed from here on while the process writes it
+            built = pool.submit(_oscal_apart, ledger.url, views_context, spool_path)
             tally = Summary(views_context)
             files.stream(RECORDS, _record_lines(ledger, start, end, tally))
-            built.result()
             summary = tally.render()
         else:
             with open(spool_path, "wb") as written:
@@ -361,7 +375,7 @@ def export_bundle(
             files.add(name, data)
         files.add(PROOFS, proofs.to_bytes())
         with open(spool_path, "rb") as spool:
-            files.stream(OSCAL, _copy(spool))
+            files.stream(OSCAL, _copy(spool, built))
         files.add(SUMMARY, summary)
         files.add(PUBLIC_KEY, f"{key.verifier}\n".encode())
         manifest = Manifest(start, end, names, files.digests).to_bytes()

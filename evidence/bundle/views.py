@@ -146,7 +146,8 @@ class OscalWriter:
         self._last_at = _NO_TIME
         out.write(b'{"assessment-results":{"results":[')
 
-    def add(self, seq: int, digest: str, record: dict[str, Any]) -> None:
+    def add(self, seq: int, body: bytes, record: dict[str, Any]) -> None:
+        """Take the next record: its seq, stored bytes and parsed `record`."""
         at = record.get("at")
         if isinstance(at, str) and at:
             self._last_at = at
@@ -168,7 +169,7 @@ class OscalWriter:
         elif kind == "run_finished":
             current.exit_code = record.get("exit_code")
         elif kind == "result":
-            self._observe(current, seq, digest, record)
+            self._observe(current, seq, hashlib.sha256(body).hexdigest(), record)
 
     def _observe(self, run: _Run, seq: int, digest: str, record: dict[str, Any]) -> None:
         cid = _control(record)
@@ -316,7 +317,8 @@ class Summary:
         self.first_at: str | None = None
         self.last_at: str | None = None
 
-    def add(self, seq: int, digest: str, record: dict[str, Any]) -> None:
+    def add(self, seq: int, body: bytes, record: dict[str, Any]) -> None:
+        """Take the next record: its seq, stored bytes and parsed `record`."""
         self.kinds[str(record.get("kind"))] += 1
         at = record.get("at")
         if isinstance(at, str) and at:
@@ -348,7 +350,7 @@ class Summary:
         if record.get("status") in ("fail", "error") and len(self.failures) < MAX_FAILURES:
             rid, _ = _resource(record)
             reason = _text(record.get("reason"), str(record.get("status")))
-            self.failures.append((seq, cid, rid, reason, digest))
+            self.failures.append((seq, cid, rid, reason, hashlib.sha256(body).hexdigest()))
 
     def render(self) -> bytes:
         return "\n".join(self._lines()).encode("utf-8") + b"\n"
@@ -452,9 +454,10 @@ class Views:
         self.oscal = OscalWriter(oscal, context)
         self.summary = Summary(context)
 
-    def add(self, seq: int, digest: str, record: dict[str, Any]) -> None:
-        self.oscal.add(seq, digest, record)
-        self.summary.add(seq, digest, record)
+    def add(self, seq: int, body: bytes, record: dict[str, Any]) -> None:
+        """Take the next record: its seq, stored bytes and parsed `record`."""
+        self.oscal.add(seq, body, record)
+        self.summary.add(seq, body, record)
 
     def close(self) -> bytes:
         """Finish the OSCAL document; returns ``summary.md``."""
