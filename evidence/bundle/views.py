@@ -18,7 +18,7 @@ import functools
 import hashlib
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -41,8 +41,24 @@ _NAMESPACE_BYTES = _NAMESPACE.bytes
 
 def _uuid(*parts: str) -> str:
     """``str(uuid.uuid5(_NAMESPACE, "\\0".join(parts)))``, several times faster."""
-    h = hashlib.sha1(_NAMESPACE_BYTES + "\x00".join(parts).encode()).hexdigest()
-    # Version 5 in the 13th digit, the RFC 4122 variant in the top bits of the 17th.
+    return _format(hashlib.sha1(_NAMESPACE_BYTES + "\x00".join(parts).encode()).hexdigest())
+
+
+def _uuids(*parts: str) -> Callable[[str], str]:
+    """``lambda last: _uuid(*parts, last)``, hashing `parts` once for all of them."""
+    base = hashlib.sha1(_NAMESPACE_BYTES + "".join(f"{part}\x00" for part in parts).encode())
+
+    def uuid_of(last: str) -> str:
+        h = base.copy()
+        h.update(last.encode())
+        return _format(h.hexdigest())
+
+    return uuid_of
+
+
+def _format(h: str) -> str:
+    """A SHA-1 hex digest as a UUIDv5: version 5 in the 13th digit, the RFC 4122 variant
+    in the top bits of the 17th."""
     return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
@@ -132,6 +148,8 @@ class _Run:
     tally: _Tally = field(default_factory=_Tally)
     controls: dict[str, _Tally] = field(default_factory=dict)
     observing: bool = False
+    observation_uuids: dict[str, Callable[[str], str]] = field(default_factory=dict)
+    """For each control, the UUID of its nth observation in the run (`_uuids`)."""
 
 
 class OscalWriter:
@@ -173,16 +191,23 @@ class OscalWriter:
 
     def _observe(self, run: _Run, seq: int, digest: str, record: dict[str, Any]) -> None:
         cid = _control(record)
-        tally = run.controls.get(cid) or run.controls.setdefault(cid, _Tally())
+        tally = run.controls.get(cid)
+        if tally is None:
+            tally = run.controls[cid] = _Tally()
+            run.observation_uuids[cid] = _uuids(run.uuid, cid)
         ordinal = tally.results
         tally.add(record)
         status = str(record.get("status"))
         rid, name = _resource(record)
-        props = [_prop("assay-status", _text(status, "unknown")), _prop("assay-record", digest)]
-        if record.get("waiver") is not None:
-            props.append(_prop("assay-waiver", _text(record["waiver"], "waived")))
+        props = [
+            {"name": "assay-status", "ns": NS, "value": _text(status, "unknown")},
+            {"name": "assay-record", "ns": NS, "value": digest},
+        ]
+        waiver = record.get("waiver")
+        if waiver is not None:
+            props.append(_prop("assay-waiver", _text(waiver, "waived")))
         observation = {
-            "uuid": _uuid(run.uuid, cid, str(ordinal)),
+            "uuid": run.observation_uuids[cid](str(ordinal)),
             "title": f"{cid} on {name}",
             "description": _text(record.get("reason"), status),
             "props": props,
@@ -193,9 +218,10 @@ class OscalWriter:
             ],
             "collected": _text(record.get("at"), run.end),
         }
-        self._out.write(b"," if run.observing else b'"observations":[')
+        out = self._out
+        out.write(b"," if run.observing else b'"observations":[')
         run.observing = True
-        self._out.write(orjson.dumps(observation))
+        out.write(orjson.dumps(observation))
 
     def _end_run(self) -> None:
         run, out = self._run, self._out
@@ -243,12 +269,14 @@ class OscalWriter:
             },
         }
         self._out.write(orjson.dumps(head)[:-1] + b',"related-observations":[')
+        uuid_of = run.observation_uuids[cid]
         for begin in range(0, tally.results, 1000):
+            # A UUID needs no escaping: written as orjson.dumps would write the object.
             links = (
-                {"observation-uuid": _uuid(run.uuid, cid, str(k))}
+                b'{"observation-uuid":"%s"}' % uuid_of(str(k)).encode()
                 for k in range(begin, min(begin + 1000, tally.results))
             )
-            self._out.write((b"," if begin else b"") + b",".join(map(orjson.dumps, links)))
+            self._out.write((b"," if begin else b"") + b",".join(links))
         self._out.write(b"]}")
 
     def close(self) -> None:
