@@ -245,11 +245,9 @@ class _Files:
         self.digests[name] = FileDigest(digest.hexdigest(), size)
 
 
-def _record_lines(
-    ledger: Ledger, start: int, end: int, views: Views | OscalWriter | Summary
-) -> Iterator[bytes]:
-    """The records' bodies as lines, in chunks of about `_WRITE` bytes; feeds `views`."""
-    expected, pending, size = start, [], 0
+def _records(ledger: Ledger, start: int, end: int) -> Iterator[tuple[int, bytes]]:
+    """Records ``[start, end)`` as (seq, body); LedgerError at a gap or a short ledger."""
+    expected = start
     for seq, _, body in ledger.rows(start):
         if seq >= end:
             break
@@ -257,17 +255,24 @@ def _record_lines(
             raise LedgerError(
                 f"record {expected} is missing (found {seq}): run assay evidence verify"
             )
+        yield seq, body
+        expected += 1
+    if expected < end:
+        raise LedgerError(f"the ledger ends at record {expected - 1}, before record {end - 1}")
+
+
+def _record_lines(ledger: Ledger, start: int, end: int, views: Views | Summary) -> Iterator[bytes]:
+    """The records' bodies as lines, in chunks of about `_WRITE` bytes; feeds `views`."""
+    pending, size = [], 0
+    for seq, body in _records(ledger, start, end):
         views.add(seq, body, _parse(seq, body))
         pending.append(body)
         size += len(body) + 1
-        expected += 1
         if size >= _WRITE:
             yield b"\n".join(pending) + b"\n"
             pending, size = [], 0
     if pending:
         yield b"\n".join(pending) + b"\n"
-    if expected < end:
-        raise LedgerError(f"the ledger ends at record {expected - 1}, before record {end - 1}")
 
 
 def _oscal_apart(url: str, context: ViewContext, spool: str) -> None:
@@ -277,8 +282,8 @@ def _oscal_apart(url: str, context: ViewContext, spool: str) -> None:
 
     with open_ledger(url, create=False) as ledger, open(spool, "wb") as out:
         oscal = OscalWriter(out, context)
-        for _ in _record_lines(ledger, context.start, context.end, oscal):
-            pass
+        for seq, body in _records(ledger, context.start, context.end):
+            oscal.add(seq, body, _parse(seq, body))
         oscal.close()
 
 

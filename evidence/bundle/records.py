@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import zipfile
 import zlib
+from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -220,6 +221,7 @@ def walk_records(
     against the manifest, which raises LogVerificationError before any record error.
     """
     start, end = manifest.start, manifest.end
+    ordered = sorted(sizes)
     chunk = chunk_records(manifest)
     joined = _Joined(chunk.bit_length() - 1)
     pending: deque[tuple[Future[tuple[str | None, Walk]], int, int]] = deque()
@@ -229,7 +231,9 @@ def walk_records(
             for first, stop, data in lines.chunks():
                 if joined.stitch.done:
                     continue  # read on for the file's digest, which is checked first
-                chunk_sizes = [s for s in sizes if first < s <= stop or s == first == start]
+                # The sizes in (first, stop], and `start` itself in the first chunk.
+                low = bisect_left(ordered, first if first == start else first + 1)
+                chunk_sizes = ordered[low : bisect_right(ordered, stop)]
                 args = (
                     data,
                     first,

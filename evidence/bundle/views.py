@@ -347,12 +347,14 @@ class Summary:
 
     def add(self, seq: int, body: bytes, record: dict[str, Any]) -> None:
         """Take the next record: its seq, stored bytes and parsed `record`."""
-        self.kinds[str(record.get("kind"))] += 1
-        at = record.get("at")
+        get = record.get
+        kind = get("kind")
+        self.kinds[str(kind)] += 1
+        at = get("at")
         if isinstance(at, str) and at:
             self.first_at = self.first_at or at
             self.last_at = at
-        run_id = record.get("run")
+        run_id = get("run")
         run = None
         if isinstance(run_id, str):
             run = self.runs.get(run_id)
@@ -363,21 +365,24 @@ class Summary:
                 self.more_runs.add(run_id)
             if run is not None and isinstance(at, str):
                 run.end = at
-        if record.get("kind") == "run_finished" and run is not None:
-            run.exit_code = record.get("exit_code")
-        if record.get("kind") != "result":
+        if kind == "run_finished" and run is not None:
+            run.exit_code = get("exit_code")
+        if kind != "result":
             return
         self.total.add(record)
         if run is not None:
             run.tally.add(record)
         cid = _control(record)
-        if cid not in self.controls and len(self.controls) >= MAX_CONTROLS:
-            cid = "(other controls)"
-        tally = self.controls.get(cid) or self.controls.setdefault(cid, _Tally())
+        tally = self.controls.get(cid)
+        if tally is None:
+            if len(self.controls) >= MAX_CONTROLS:
+                cid = "(other controls)"
+            tally = self.controls.get(cid) or self.controls.setdefault(cid, _Tally())
         tally.add(record)
-        if record.get("status") in ("fail", "error") and len(self.failures) < MAX_FAILURES:
+        status = get("status")
+        if (status == "fail" or status == "error") and len(self.failures) < MAX_FAILURES:
             rid, _ = _resource(record)
-            reason = _text(record.get("reason"), str(record.get("status")))
+            reason = _text(get("reason"), str(status))
             self.failures.append((seq, cid, rid, reason, hashlib.sha256(body).hexdigest()))
 
     def render(self) -> bytes:
