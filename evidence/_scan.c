@@ -169,19 +169,40 @@ static int field_of(Span key) {
     }
 }
 
-/* An object whose keys are plain and strictly ascending: in ASCII, byte order is RFC
-8785's UTF-16 order, and strictly ascending means no key repeats. With `fields`, the
-top level's keys the walk reads are noted. */
-static int parse_object(Cursor *c, Fields *fields) {
-    if (++c->depth > MAX_DEPTH) return 0;
+/* Step into the container whose opening bracket is at c->p. 1: it closed at once
+(empty); 0: members follow; -1: nested deeper than MAX_DEPTH. */
+static int enter(Cursor *c, unsigned char closer) {
+    if (++c->depth > MAX_DEPTH) return -1;
     c->p++;
-    if (c->p < c->end && *c->p == '}') {
+    if (c->p < c->end && *c->p == closer) {
         c->p++;
         c->depth--;
         return 1;
     }
+    return 0;
+}
+
+/* After a member. 1: the container closed; 0: a comma, and another member follows;
+-1: neither. */
+static int next_member(Cursor *c, unsigned char closer) {
+    if (c->p >= c->end) return -1;
+    if (*c->p == ',') {
+        c->p++;
+        return 0;
+    }
+    if (*c->p != closer) return -1;
+    c->p++;
+    c->depth--;
+    return 1;
+}
+
+/* An object whose keys are plain and strictly ascending: in ASCII, byte order is RFC
+8785's UTF-16 order, and strictly ascending means no key repeats. With `fields`, the
+top level's keys the walk reads are noted. */
+static int parse_object(Cursor *c, Fields *fields) {
+    int state = enter(c, '}');
     Span last = {NULL, 0};
-    for (;;) {
+    while (state == 0) {
         if (c->p >= c->end || *c->p != '"') return 0;
         Span key;
         int plain;
@@ -221,36 +242,18 @@ static int parse_object(Cursor *c, Fields *fields) {
             return 0;
         }
         if (field == OBSERVED_AT) fields->observed_at_present = 1;
-        if (c->p >= c->end) return 0;
-        if (*c->p == '}') {
-            c->p++;
-            c->depth--;
-            return 1;
-        }
-        if (*c->p != ',') return 0;
-        c->p++;
+        state = next_member(c, '}');
     }
+    return state == 1;
 }
 
 static int parse_array(Cursor *c) {
-    if (++c->depth > MAX_DEPTH) return 0;
-    c->p++;
-    if (c->p < c->end && *c->p == ']') {
-        c->p++;
-        c->depth--;
-        return 1;
-    }
-    for (;;) {
+    int state = enter(c, ']');
+    while (state == 0) {
         if (!parse_value(c)) return 0;
-        if (c->p >= c->end) return 0;
-        if (*c->p == ']') {
-            c->p++;
-            c->depth--;
-            return 1;
-        }
-        if (*c->p != ',') return 0;
-        c->p++;
+        state = next_member(c, ']');
     }
+    return state == 1;
 }
 
 static int parse_value(Cursor *c) {
