@@ -96,9 +96,10 @@ class Ledger(Protocol):
         streamed in flat memory."""
         ...
 
-    def tree_hashes(self, level: int, start: int, stop: int) -> list[bytes]:
-        """Stored hashes of one tree level's nodes with index in ``[start, stop)``, in index
-        order (a missing node is absent): a verifier's read of a whole run of nodes."""
+    def tree_run(self, level: int, start: int, stop: int) -> bytes:
+        """Stored hashes of one tree level's nodes with index in ``[start, stop)``,
+        concatenated in index order (a missing node is absent): a verifier's read of a
+        whole run of nodes, in one row."""
         ...
 
     def node_count(self) -> int:

@@ -55,7 +55,7 @@ class TreeStore(Protocol):
 
     def tree_level(self, level: int, start: int = 0) -> Iterator[tuple[int, bytes]]: ...
 
-    def tree_hashes(self, level: int, start: int, stop: int) -> list[bytes]: ...
+    def tree_run(self, level: int, start: int, stop: int) -> bytes: ...
 
 
 class VerificationError(Exception):
@@ -235,7 +235,7 @@ class StoredTree:
         index += self._shift >> level
         # The level's next node after these is read afresh, wherever it is.
         self._streams.pop(level, None)
-        if self._store.tree_hashes(level, index, index + len(values)) == values:
+        if self._store.tree_run(level, index, index + len(values)) == b"".join(values):
             return
         stored = self._level_of(level, index)
         for at, value in enumerate(values, index):

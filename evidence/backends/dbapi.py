@@ -90,7 +90,9 @@ class Dialect:
     records_from: str
     record_at: str
     level_from: str
-    level_range: str
+    level_run: str
+    """One row: the hashes of one level's nodes with index in a range, concatenated in
+    index order (NULL when there are none)."""
     insert_checkpoint: str
     checkpoint_note: str
     insert_attachment: str
@@ -103,11 +105,19 @@ class Dialect:
 
     @classmethod
     def of(
-        cls, mark: str, *, page: int, has_meta: str, node_hash: str = "hash", returning: str = ""
+        cls,
+        mark: str,
+        *,
+        page: int,
+        has_meta: str,
+        level_run: str,
+        node_hash: str = "hash",
+        returning: str = "",
     ) -> Dialect:
         """The shared statements with `mark` as the DB-API parameter marker (``?``,
-        ``%s``); `node_hash` is the hash column as tree levels are read, `returning`
-        what makes the vault's upsert return a row when the driver needs one to fetch."""
+        ``%s``); `node_hash` is the hash column as tree levels are read, `level_run`
+        the database's own statement for `Dialect.level_run`, `returning` what makes the
+        vault's upsert return a row when the driver needs one to fetch."""
         m = mark
         return cls(
             page=page,
@@ -117,8 +127,7 @@ class Dialect:
             record_at=f"SELECT seq, hash, body FROM records WHERE seq = {m}",
             level_from=f"SELECT idx, {node_hash} FROM tree_nodes WHERE level = {m} AND idx >= {m}"
             f" ORDER BY idx LIMIT {m}",
-            level_range=f"SELECT {node_hash} FROM tree_nodes WHERE level = {m} AND idx >= {m}"
-            f" AND idx < {m} ORDER BY idx",
+            level_run=level_run,
             insert_checkpoint=f"INSERT INTO checkpoints (origin, tree_size, root, note)"
             f" VALUES ({m}, {m}, {m}, {m}) ON CONFLICT (origin, tree_size) DO NOTHING",
             checkpoint_note=f"SELECT note FROM checkpoints WHERE origin = {m} AND tree_size = {m}",
@@ -148,7 +157,7 @@ def _row_record(row: Row) -> StoredRecord:
     return StoredRecord(seq, digest.hex(), body)
 
 
-_FIRST, _HASH, _BODY = itemgetter(0), itemgetter(1), itemgetter(2)
+_HASH, _BODY = itemgetter(1), itemgetter(2)
 
 
 def _raw_rows(rows: list[tuple[Any, ...]]) -> list[Row]:
@@ -440,10 +449,12 @@ class SqlLedger(ABC, Generic[_Db]):
                 return
             bound = rows[-1][0] + 1
 
-    def tree_hashes(self, level: int, start: int, stop: int) -> list[bytes]:
-        """The stored hashes of one tree level's nodes with index in ``[start, stop)``, in
-        index order; a missing node is simply absent."""
-        return list(map(_FIRST, self._rows(self.dialect.level_range, (level, start, stop))))
+    def tree_run(self, level: int, start: int, stop: int) -> bytes:
+        """The stored hashes of one tree level's nodes with index in ``[start, stop)``,
+        concatenated in index order; a missing node is simply absent. One row, however
+        many nodes: a verifier compares a whole run at once."""
+        run = self._rows(self.dialect.level_run, (level, start, stop))[0][0]
+        return b"" if run is None else _blob(run)
 
     def node_count(self) -> int:
         """How many tree nodes are stored."""

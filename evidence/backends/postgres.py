@@ -78,6 +78,8 @@ class PostgresLedger(SqlLedger[psycopg.Connection[Any]]):
         "%s",
         page=5000,
         has_meta="SELECT to_regclass('meta') IS NOT NULL",
+        level_run="SELECT string_agg(hash, ''::bytea ORDER BY idx) FROM tree_nodes"
+        " WHERE level = %s AND idx >= %s AND idx < %s",
         # psycopg fetches rows only from a statement that returns some.
         returning=" RETURNING 1",
     )

@@ -67,6 +67,11 @@ class SQLiteLedger(SqlLedger[sqlite3.Connection]):
         has_meta="SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
         # A tampered row may hold TEXT or INTEGER; compare bytes regardless.
         node_hash="CAST(hash AS BLOB)",
+        # group_concat takes the rows in the subquery's order (this SQLite has no ORDER BY
+        # inside an aggregate); were it ever not so, the run would differ and the verifier
+        # would read the nodes one by one, in order, to say which differs.
+        level_run="SELECT CAST(group_concat(hash, '') AS BLOB) FROM (SELECT CAST(hash AS BLOB)"
+        " AS hash FROM tree_nodes WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx)",
     )
     driver_error = sqlite3.Error
     opening = "cannot open"
