@@ -131,10 +131,11 @@ class _Tally:
     statuses: Counter[str] = field(default_factory=Counter)
     waived: int = 0
 
-    def add(self, record: dict[str, Any]) -> None:
+    def add(self, status: str, waived: bool) -> None:
+        """Count one result: its status (as text) and whether it carries a waiver."""
         self.results += 1
-        self.statuses[str(record.get("status"))] += 1
-        self.waived += record.get("waiver") is not None
+        self.statuses[status] += 1
+        self.waived += waived
 
 
 @dataclass
@@ -196,14 +197,14 @@ class OscalWriter:
             tally = run.controls[cid] = _Tally()
             run.observation_uuids[cid] = _uuids(run.uuid, cid)
         ordinal = tally.results
-        tally.add(record)
         status = str(record.get("status"))
+        waiver = record.get("waiver")
+        tally.add(status, waiver is not None)
         rid, name = _resource(record)
         props = [
             {"name": "assay-status", "ns": NS, "value": _text(status, "unknown")},
             {"name": "assay-record", "ns": NS, "value": digest},
         ]
-        waiver = record.get("waiver")
         if waiver is not None:
             props.append(_prop("assay-waiver", _text(waiver, "waived")))
         observation = {
@@ -369,20 +370,21 @@ class Summary:
             run.exit_code = get("exit_code")
         if kind != "result":
             return
-        self.total.add(record)
+        status = get("status")
+        text, waived = str(status), get("waiver") is not None
+        self.total.add(text, waived)
         if run is not None:
-            run.tally.add(record)
+            run.tally.add(text, waived)
         cid = _control(record)
         tally = self.controls.get(cid)
         if tally is None:
             if len(self.controls) >= MAX_CONTROLS:
                 cid = "(other controls)"
             tally = self.controls.get(cid) or self.controls.setdefault(cid, _Tally())
-        tally.add(record)
-        status = get("status")
+        tally.add(text, waived)
         if (status == "fail" or status == "error") and len(self.failures) < MAX_FAILURES:
             rid, _ = _resource(record)
-            reason = _text(get("reason"), str(status))
+            reason = _text(get("reason"), text)
             self.failures.append((seq, cid, rid, reason, hashlib.sha256(body).hexdigest()))
 
     def render(self) -> bytes:
