@@ -39,7 +39,8 @@ typedef struct {
 } Span;
 
 /* What the walk reads from a record's top level. A span's `at` is NULL when the key is
-absent; `plain` spans are strings with no escape. */
+absent (or, for `observed_at`, holds no string: `observed_at_present` says it is there);
+spans are of strings with no escape. */
 typedef struct {
     int has_v, has_seq;
     long long v, seq;

@@ -27,6 +27,11 @@ KEY_ROTATED = "key_rotated"
 """The kind of the record that moves a ledger to a new signing key (see `signing`)."""
 TAIL_ADOPTED = "tail_adopted"
 """The kind of the record by which a key holder signs records appended without a checkpoint."""
+_SECRET_PARAM = re.compile(r"([?&](?:password|passwd|pwd|sslpassword)=)[^&#]*", re.IGNORECASE)
+# libpq key=value form: a value is a word, or single-quoted with backslash escapes.
+_SECRET_KEYWORD = re.compile(
+    r"(\b(?:password|sslpassword)\s*=\s*)('(?:[^'\\]|\\.)*'?|\S*)", re.IGNORECASE
+)
 
 
 def claimed_time(body: Mapping[str, Any]) -> str | None:
@@ -34,13 +39,6 @@ def claimed_time(body: Mapping[str, Any]) -> str | None:
     result), else ``at``; None unless that is a string."""
     claimed = body.get("observed_at", body.get("at"))
     return claimed if type(claimed) is str else None
-
-
-_SECRET_PARAM = re.compile(r"([?&](?:password|passwd|pwd|sslpassword)=)[^&#]*", re.IGNORECASE)
-# libpq key=value form: a value is a word, or single-quoted with backslash escapes.
-_SECRET_KEYWORD = re.compile(
-    r"(\b(?:password|sslpassword)\s*=\s*)('(?:[^'\\]|\\.)*'?|\S*)", re.IGNORECASE
-)
 
 
 class LedgerError(AssayError):

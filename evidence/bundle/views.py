@@ -201,10 +201,7 @@ class OscalWriter:
         waiver = record.get("waiver")
         tally.add(status, waiver is not None)
         rid, name = _resource(record)
-        props = [
-            {"name": "assay-status", "ns": NS, "value": _text(status, "unknown")},
-            {"name": "assay-record", "ns": NS, "value": digest},
-        ]
+        props = [_prop("assay-status", _text(status, "unknown")), _prop("assay-record", digest)]
         if waiver is not None:
             props.append(_prop("assay-waiver", _text(waiver, "waived")))
         observation = {
@@ -380,7 +377,7 @@ class Summary:
         if tally is None:
             if len(self.controls) >= MAX_CONTROLS:
                 cid = "(other controls)"
-            tally = self.controls.get(cid) or self.controls.setdefault(cid, _Tally())
+            tally = self.controls.setdefault(cid, _Tally())
         tally.add(text, waived)
         if (status == "fail" or status == "error") and len(self.failures) < MAX_FAILURES:
             rid, _ = _resource(record)
