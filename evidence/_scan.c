@@ -1,7 +1,11 @@
 /* The verifier's per-record work for a batch of stored records, in one pass each.
 
 `scan` answers one question for a batch: does every record pass every per-record check
-(`verify.walk`'s, in the same terms)? It hashes each body, checks the stored hash, checks
+(`verify.walk`'s, in the same terms)? The batch comes as one buffer of lines, each a
+record's stored hash (32 bytes, where one is stored) and body, ended by a newline (the
+last one's may be left off), as a ledger reads a batch in one query and a bundle holds its
+records.jsonl: no object per record until the answer. It hashes each body, checks the
+stored hash, checks
 that the body is the canonical (RFC 8785, float-free profile) encoding of a JSON object
 and that its v, seq and prev are the expected ones, and computes the Merkle leaves (and,
 for a full aligned batch, the nodes above them). When it cannot vouch for every record
@@ -17,6 +21,9 @@ by the body's end.
 #include <Python.h>
 #include <openssl/evp.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define DIGEST 32
 #define MAX_DEPTH 64
@@ -57,6 +64,24 @@ static int parse_string(Cursor *c, Span *content, int *plain) {
     const unsigned char *p = c->p + 1, *end = c->end;
     int simple = 1;
     while (p < end) {
+#if defined(__SSE2__)
+        /* Sixteen bytes at a time to the next that is not plain: a quote, a backslash, or
+        (as a signed byte) below the space, which takes in every byte above 0x7F. */
+        while (end - p >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)p);
+            __m128i other = _mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                             _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+            int mask = _mm_movemask_epi8(other);
+            if (mask != 0) {
+                p += __builtin_ctz((unsigned)mask);
+                break;
+            }
+            p += 16;
+        }
+        if (p >= end) break;
+#endif
         if (PLAIN[*p]) {
             p++;
             continue;
@@ -197,6 +222,14 @@ static int next_member(Cursor *c, unsigned char closer) {
     return 1;
 }
 
+/* Whether `key` sorts strictly after `last`. Keys are short: a loop beats a call to memcmp. */
+static inline int ascending(Span last, Span key) {
+    Py_ssize_t common = last.len < key.len ? last.len : key.len;
+    for (Py_ssize_t i = 0; i < common; i++)
+        if (last.at[i] != key.at[i]) return last.at[i] < key.at[i];
+    return last.len < key.len;
+}
+
 /* An object whose keys are plain and strictly ascending: in ASCII, byte order is RFC
 8785's UTF-16 order, and strictly ascending means no key repeats. With `fields`, the
 top level's keys the walk reads are noted. */
@@ -208,11 +241,7 @@ static int parse_object(Cursor *c, Fields *fields) {
         Span key;
         int plain;
         if (!parse_string(c, &key, &plain) || !plain) return 0;
-        if (last.at != NULL) {
-            Py_ssize_t common = last.len < key.len ? last.len : key.len;
-            int order = memcmp(last.at, key.at, common);
-            if (order > 0 || (order == 0 && last.len >= key.len)) return 0;
-        }
+        if (last.at != NULL && !ascending(last, key)) return 0;
         last = key;
         if (c->p >= c->end || *c->p != ':') return 0;
         c->p++;
@@ -282,24 +311,27 @@ static int parse_value(Cursor *c) {
     }
 }
 
-/* The whole body is one canonical object, and nothing after it. */
-static int parse_record(const unsigned char *body, Py_ssize_t len, Fields *fields) {
+/* One record at p: a canonical object, then the end of the line (a newline, or the
+buffer's end). A newline cannot be inside a canonical object, so the parse stops at it
+and the line is exactly what the one-record-at-a-time walk would split there. */
+static int parse_line(const unsigned char *p, const unsigned char *end, Fields *fields,
+                      const unsigned char **line_end) {
     memset(fields, 0, sizeof(*fields));
-    Cursor c = {body, body + len, 0};
-    if (len == 0 || *body != '{') return 0;
-    return parse_object(&c, fields) && c.p == c.end;
+    Cursor c = {p, end, 0};
+    if (p >= end || *p != '{') return 0;
+    if (!parse_object(&c, fields) || (c.p < end && *c.p != '\n')) return 0;
+    *line_end = c.p;
+    return 1;
 }
 
 static const unsigned char LEAF[] = {0x00}, NODE[] = {0x01};
 
-/* SHA-256 of `prefix` (prefix_len bytes, maybe 0), `a` and `b` (blen bytes, maybe 0). */
+/* SHA-256 of `prefix` (prefix_len bytes, maybe 0) and `data`. */
 static int sha256(EVP_MD_CTX *ctx, const unsigned char *prefix, size_t prefix_len,
-                  const unsigned char *a, Py_ssize_t alen, const unsigned char *b,
-                  Py_ssize_t blen, unsigned char out[DIGEST]) {
+                  const unsigned char *data, Py_ssize_t len, unsigned char out[DIGEST]) {
     return EVP_DigestInit_ex(ctx, SHA256_MD, NULL) &&
            EVP_DigestUpdate(ctx, prefix, prefix_len) &&
-           EVP_DigestUpdate(ctx, a, (size_t)alen) &&
-           EVP_DigestUpdate(ctx, b, (size_t)blen) && EVP_DigestFinal_ex(ctx, out, NULL);
+           EVP_DigestUpdate(ctx, data, (size_t)len) && EVP_DigestFinal_ex(ctx, out, NULL);
 }
 
 static void to_hex(const unsigned char digest[DIGEST], char out[2 * DIGEST]) {
@@ -322,40 +354,34 @@ static PyObject *claimed_time(const Fields *f) {
     return PyUnicode_DecodeASCII((const char *)span.at, span.len, NULL);
 }
 
-/* Each level's nodes over the one below, while a level has more than one node. */
-static PyObject *upper_levels(EVP_MD_CTX *ctx, PyObject *levels) {
+/* Each level's nodes over the one below, while a level has more than one node: `levels`
+holds the leaves, concatenated; each level above is appended the same way. */
+static int upper_levels(EVP_MD_CTX *ctx, PyObject *levels) {
     PyObject *level = PyList_GET_ITEM(levels, 0);
-    while (PyList_GET_SIZE(level) > 1) {
-        Py_ssize_t count = PyList_GET_SIZE(level) / 2;
-        PyObject *next = PyList_New(count);
-        if (next == NULL) return NULL;
+    while (PyBytes_GET_SIZE(level) > DIGEST) {
+        Py_ssize_t count = PyBytes_GET_SIZE(level) / (2 * DIGEST);
+        PyObject *next = PyBytes_FromStringAndSize(NULL, count * DIGEST);
+        if (next == NULL) return -1;
+        const unsigned char *below = (const unsigned char *)PyBytes_AS_STRING(level);
+        unsigned char *nodes = (unsigned char *)PyBytes_AS_STRING(next);
         for (Py_ssize_t i = 0; i < count; i++) {
-            unsigned char node[DIGEST];
-            const char *left = PyBytes_AS_STRING(PyList_GET_ITEM(level, 2 * i));
-            const char *right = PyBytes_AS_STRING(PyList_GET_ITEM(level, 2 * i + 1));
-            if (!sha256(ctx, NODE, 1, (const unsigned char *)left, DIGEST,
-                        (const unsigned char *)right, DIGEST, node)) {
+            if (!sha256(ctx, NODE, 1, below + 2 * i * DIGEST, 2 * DIGEST, nodes + i * DIGEST)) {
                 Py_DECREF(next);
                 PyErr_SetString(PyExc_RuntimeError, "SHA-256 failed");
-                return NULL;
+                return -1;
             }
-            PyObject *value = PyBytes_FromStringAndSize((const char *)node, DIGEST);
-            if (value == NULL) {
-                Py_DECREF(next);
-                return NULL;
-            }
-            PyList_SET_ITEM(next, i, value);
         }
         int appended = PyList_Append(levels, next);
         Py_DECREF(next);
-        if (appended < 0) return NULL;
+        if (appended < 0) return -1;
         level = next;
     }
-    return levels;
+    return 0;
 }
 
 typedef struct {
-    PyObject *rows;
+    Py_buffer data;
+    Py_ssize_t count;
     long long first;
     const char *prev;
     Py_ssize_t prev_len;
@@ -365,41 +391,38 @@ typedef struct {
 } Request;
 
 /* 1: every record passed (`*out` is the answer); 0: not all did; -1: a Python error. */
-static int scan_rows(const Request *r, EVP_MD_CTX *ctx, PyObject **out) {
-    Py_ssize_t count = PyList_GET_SIZE(r->rows);
+static int scan_lines(const Request *r, EVP_MD_CTX *ctx, PyObject **out) {
+    Py_ssize_t count = r->count;
     Py_ssize_t kind_count = PyTuple_GET_SIZE(r->kinds);
+    const unsigned char *p = r->data.buf, *end = p + r->data.len;
     char hex[2 * DIGEST];
     const char *expected_prev = r->prev;
     Py_ssize_t expected_len = r->prev_len;
-    PyObject *leaves = PyList_New(count);
+    if (count <= 0) return 0;
+    PyObject *leaves = PyBytes_FromStringAndSize(NULL, count * DIGEST);
     PyObject *marked = PyList_New(0);
     PyObject *claimed = r->times ? PyList_New(count) : Py_NewRef(Py_None);
     PyObject *levels = NULL;
     int status = -1;
     if (leaves == NULL || marked == NULL || claimed == NULL) goto done;
-    if (count == 0) goto refuse;
-    for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *row = PyList_GET_ITEM(r->rows, i);
-        if (!PyTuple_Check(row) || PyTuple_GET_SIZE(row) < 3) goto refuse;
-        PyObject *seq = PyTuple_GET_ITEM(row, 0), *stored = PyTuple_GET_ITEM(row, 1);
-        PyObject *body = PyTuple_GET_ITEM(row, 2);
-        if (!PyLong_CheckExact(seq) || !PyBytes_CheckExact(body)) goto refuse;
-        int overflow;
-        long long position = PyLong_AsLongLongAndOverflow(seq, &overflow);
-        if (overflow || position != r->first + i) goto refuse;
-        const unsigned char *data = (const unsigned char *)PyBytes_AS_STRING(body);
-        Py_ssize_t len = PyBytes_GET_SIZE(body);
-        unsigned char digest[DIGEST], leaf[DIGEST];
-        if (!sha256(ctx, NULL, 0, data, len, NULL, 0, digest) ||
-            !sha256(ctx, LEAF, 1, data, len, NULL, 0, leaf)) {
+    unsigned char *leaf = (unsigned char *)PyBytes_AS_STRING(leaves);
+    for (Py_ssize_t i = 0; i < count; i++, leaf += DIGEST) {
+        long long position = r->first + i;
+        const unsigned char *stored = p;
+        if (r->hashed) {
+            if (end - p < DIGEST) goto refuse;
+            p += DIGEST;
+        }
+        Fields f;
+        const unsigned char *line_end;
+        if (!parse_line(p, end, &f, &line_end)) goto refuse;
+        Py_ssize_t len = line_end - p;
+        unsigned char digest[DIGEST];
+        if (!sha256(ctx, NULL, 0, p, len, digest) || !sha256(ctx, LEAF, 1, p, len, leaf)) {
             PyErr_SetString(PyExc_RuntimeError, "SHA-256 failed");
             goto done;
         }
-        if (r->hashed && (!PyBytes_CheckExact(stored) || PyBytes_GET_SIZE(stored) != DIGEST ||
-                          memcmp(PyBytes_AS_STRING(stored), digest, DIGEST) != 0))
-            goto refuse;
-        Fields f;
-        if (!parse_record(data, len, &f)) goto refuse;
+        if (r->hashed && memcmp(stored, digest, DIGEST) != 0) goto refuse;
         if (!f.has_v || f.v != r->version || !f.has_seq || f.seq != position) goto refuse;
         if (!span_equals(f.prev, expected_prev, expected_len)) goto refuse;
         for (Py_ssize_t k = 0; k < kind_count; k++) {
@@ -417,17 +440,18 @@ static int scan_rows(const Request *r, EVP_MD_CTX *ctx, PyObject **out) {
             if (time == NULL) goto done;
             PyList_SET_ITEM(claimed, i, time);
         }
-        PyObject *value = PyBytes_FromStringAndSize((const char *)leaf, DIGEST);
-        if (value == NULL) goto done;
-        PyList_SET_ITEM(leaves, i, value);
         to_hex(digest, hex);
         expected_prev = hex;
         expected_len = 2 * DIGEST;
+        /* The next line starts after the newline; the last may end the buffer instead. */
+        p = line_end < end ? line_end + 1 : line_end;
+        if (i + 1 < count && line_end == end) goto refuse;
     }
+    if (p != end) goto refuse; /* more lines than records */
     levels = PyList_New(1);
     if (levels == NULL) goto done;
     PyList_SET_ITEM(levels, 0, Py_NewRef(leaves));
-    if (r->subtree && upper_levels(ctx, levels) == NULL) goto done;
+    if (r->subtree && upper_levels(ctx, levels) < 0) goto done;
     PyObject *head = PyUnicode_DecodeASCII(expected_prev, expected_len, NULL);
     if (head == NULL) goto done;
     *out = PyTuple_Pack(4, levels, head, marked, claimed);
@@ -445,38 +469,47 @@ done:
 }
 
 static PyObject *scan(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs) {
-    static char *names[] = {"rows", "first", "prev", "hashed", "times", "subtree",
-                            "version", "kinds", NULL};
+    static char *names[] = {"data", "count", "first", "prev", "hashed", "times",
+                            "subtree", "version", "kinds", NULL};
     Request r;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!Ly#pppLO!:scan", names, &PyList_Type,
-                                     &r.rows, &r.first, &r.prev, &r.prev_len, &r.hashed,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*nLy#pppLO!:scan", names, &r.data,
+                                     &r.count, &r.first, &r.prev, &r.prev_len, &r.hashed,
                                      &r.times, &r.subtree, &r.version, &PyTuple_Type,
                                      &r.kinds))
         return NULL;
+    PyObject *out = NULL;
+    EVP_MD_CTX *ctx = NULL;
+    int status = -1;
     for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(r.kinds); k++) {
         if (!PyBytes_Check(PyTuple_GET_ITEM(r.kinds, k))) {
             PyErr_SetString(PyExc_TypeError, "kinds must be a tuple of bytes");
-            return NULL;
+            goto done;
         }
     }
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (ctx == NULL) return PyErr_NoMemory();
-    PyObject *out = NULL;
-    int status = scan_rows(&r, ctx, &out);
+    ctx = EVP_MD_CTX_new();
+    if (ctx == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    status = scan_lines(&r, ctx, &out);
+done:
     EVP_MD_CTX_free(ctx);
+    PyBuffer_Release(&r.data);
     if (status < 0) return NULL;
     if (status == 0) Py_RETURN_NONE;
     return out;
 }
 
 PyDoc_STRVAR(scan_doc,
-"scan(rows, first, prev, hashed, times, subtree, version, kinds)\n--\n\n"
-"Check a non-empty batch of `(seq, stored hash, body)` rows from seq `first`, whose\n"
-"first body's prev must be `prev` (bytes). None unless every record passes every\n"
-"per-record check; else `(levels, head, marked, claimed)`: the Merkle leaves (and with `subtree`\n"
-"each level above, to the root of a power-of-two batch), the hex hash of the last body,\n"
-"the indexes of records whose kind is one of `kinds`, and with `times` each record's\n"
-"claimed time (observed_at, else at; None unless a string), else None.");
+"scan(data, count, first, prev, hashed, times, subtree, version, kinds)\n--\n\n"
+"Check a batch of `count` records from seq `first`: `data` holds a line for each, its\n"
+"stored hash (32 bytes, with `hashed`) and body, ended by a newline (the last one's may\n"
+"be left off). The first body's prev must be `prev` (bytes). None unless every record\n"
+"passes every per-record check; else `(levels, head, marked, claimed)`: the Merkle leaves,\n"
+"concatenated (and with `subtree` each level above the same way, to the root of a\n"
+"power-of-two batch), the hex hash of the last body, the indexes of records whose kind is\n"
+"one of `kinds`, and with `times` each record's claimed time (observed_at, else at; None\n"
+"unless a string), else None.");
 
 static PyMethodDef methods[] = {
     {"scan", (PyCFunction)(void (*)(void))scan, METH_VARARGS | METH_KEYWORDS, scan_doc},

@@ -1,7 +1,6 @@
-from assay.evidence.record import Row
-
 def scan(
-    rows: list[Row],
+    data: bytes | memoryview,
+    count: int,
     first: int,
     prev: bytes,
     hashed: bool,
@@ -9,4 +8,4 @@ def scan(
     subtree: bool,
     version: int,
     kinds: tuple[bytes, ...],
-) -> tuple[list[list[bytes]], str, list[int], list[str | None] | None] | None: ...
+) -> tuple[list[bytes], str, list[int], list[str | None] | None] | None: ...

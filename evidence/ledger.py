@@ -22,7 +22,7 @@ from assay.evidence.checkpoint import Checkpoint
 from assay.evidence.checkpoint_log import CheckpointLog
 from assay.evidence.keys import SigningKey
 from assay.evidence.merkle import NodeKey
-from assay.evidence.record import Appended, LedgerError, Row, StoredRecord, redact_url
+from assay.evidence.record import Appended, Batch, LedgerError, Row, StoredRecord, redact_url
 
 SUPPORTED_URLS = (
     "sqlite:///relative/path.db",
@@ -72,6 +72,11 @@ class Ledger(Protocol):
         """What `records` yields, as bare rows (seq, stored hash, body): the verifier's read."""
         ...
 
+    def batch(self, first: int, count: int) -> Batch | None:
+        """Up to `count` records from seq `first` as one `Batch` read in one query, None
+        when there are none: the verifier's read (a `record.Take`)."""
+        ...
+
     def record(self, seq: int) -> StoredRecord | None:
         """The record at `seq`, or None."""
         ...
@@ -98,8 +103,8 @@ class Ledger(Protocol):
 
     def tree_run(self, level: int, start: int, stop: int) -> bytes:
         """Stored hashes of one tree level's nodes with index in ``[start, stop)``,
-        concatenated in index order (a missing node is absent): a verifier's read of a
-        whole run of nodes, in one row."""
+        concatenated in index order (a missing node, or one not 32 bytes long, is
+        absent): a verifier's read of a whole run of nodes, in one row."""
         ...
 
     def node_count(self) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -92,6 +92,25 @@ class StoredRecord:
 Row = tuple[int, bytes, bytes]
 """A stored record as the verifier reads it, with no object per record: seq, the stored
 hash column (empty where there is none, as in a bundle) and the stored body."""
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Consecutive records as the verifier reads them, with no object per record: `data`
+    holds a line for each of `count` records, its stored hash (32 bytes, where one is
+    stored) and body, ended by a newline (the last one's may be left off), for the check
+    of a whole batch at once (`_scan.scan`); `rows` reads them again as `Row`s for the walk
+    that names a bad one. `data` is None when the read already shows the rows are not
+    `count` consecutive records with hashes of the right size."""
+
+    count: int
+    data: bytes | memoryview | None
+    rows: Callable[[], list[Row]]
+
+
+Take = Callable[[int, int], "Batch | None"]
+"""Where a walk reads records from: up to ``count`` of them from seq ``first`` as one
+`Batch`, None when there are none (`Ledger.batch`, `verify.row_batches`)."""
 
 
 @dataclass(frozen=True)

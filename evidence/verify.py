@@ -23,14 +23,16 @@ from typing import TYPE_CHECKING, Any, Protocol
 from assay.evidence._scan import scan
 from assay.evidence.canonical import CanonicalError, parse_canonical
 from assay.evidence.checkpoint import Checkpoint
-from assay.evidence.merkle import Frontier, fold, leaf_hash
+from assay.evidence.merkle import HASH_SIZE, Frontier, fold, leaf_hash
 from assay.evidence.record import (
     GENESIS_PREV,
     KEY_ROTATED,
     RECORD_VERSION,
     TAIL_ADOPTED,
+    Batch,
     Row,
     StoredRecord,
+    Take,
     claimed_time,
 )
 
@@ -41,6 +43,9 @@ BATCH_LEVEL = 9
 BATCH = 1 << BATCH_LEVEL
 """Records checked together: every per-record check in one call (`_scan.scan`, in C), and,
 when they fill an aligned subtree, its stored nodes a level at a time."""
+
+RUN_AHEAD = 1 << 13
+"""Leaves' worth of a tree level the walk reads in one query, to compare batches with."""
 
 _NOTED_KINDS = (KEY_ROTATED.encode(), TAIL_ADOPTED.encode())
 
@@ -205,6 +210,7 @@ class StoredTree:
         self._level_of = store.tree_level
         self._shift = shift
         self._streams: dict[int, Iterator[tuple[int, bytes]]] = {}
+        self._runs: dict[int, tuple[int, int, bytes]] = {}
         self.error: LogVerificationError | None = None
 
     def leaf(self, seq: int, value: bytes) -> None:
@@ -229,16 +235,24 @@ class StoredTree:
             self._fail(level, index, value, stored)
             return
 
-    def run(self, level: int, index: int, values: list[bytes]) -> None:
-        """Check consecutive nodes of one level, from `index` on (a full batch's subtree),
-        read in one query; only a mismatch reads them again to say which."""
+    def run(self, level: int, index: int, nodes: bytes) -> None:
+        """Check consecutive nodes of one level, concatenated, from `index` on (a full
+        batch's subtree): compared with a run read ahead, RUN_AHEAD leaves' worth a query;
+        only a mismatch reads them again one by one to say which."""
         index += self._shift >> level
         # The level's next node after these is read afresh, wherever it is.
         self._streams.pop(level, None)
-        if self._store.tree_run(level, index, index + len(values)) == b"".join(values):
+        count = len(nodes) // HASH_SIZE
+        start, stop, run = self._runs.get(level, (0, 0, b""))
+        if not start <= index <= index + count <= stop:
+            start, stop = index, index + max(count, RUN_AHEAD >> level)
+            run = self._store.tree_run(level, start, stop)
+            self._runs[level] = (start, stop, run)
+        at = (index - start) * HASH_SIZE
+        if run[at : at + len(nodes)] == nodes:
             return
         stored = self._level_of(level, index)
-        for at, value in enumerate(values, index):
+        for at, value in enumerate(_hashes_of(nodes), index):
             node = next(stored, None)
             if node != (at, value):
                 self._fail(level, at, value, node)
@@ -295,8 +309,36 @@ class Walk:
         return fold(self.stacks[size])
 
 
+def _hashes_of(nodes: bytes) -> list[bytes]:
+    """Concatenated hashes (a level of `_scan.scan`'s subtree), one by one."""
+    return [nodes[at : at + HASH_SIZE] for at in range(0, len(nodes), HASH_SIZE)]
+
+
+def row_batches(rows: Iterable[Row], hashed: bool = True) -> Take:
+    """`rows` read as batches (a `Take`), for a walk over rows from anywhere: taken in
+    order, whatever seq is asked for, so a row out of place is found by the walk."""
+    pending = iter(rows)
+
+    def take(first: int, count: int) -> Batch | None:
+        taken = list(islice(pending, count))
+        if not taken:
+            return None
+        sound = all(
+            row[0] == seq
+            and type(row[2]) is bytes
+            and (not hashed or (type(row[1]) is bytes and len(row[1]) == HASH_SIZE))
+            for seq, row in enumerate(taken, first)
+        )
+        if not sound:
+            return Batch(len(taken), None, lambda: taken)
+        lines = (row[1] + row[2] if hashed else row[2] for row in taken)
+        return Batch(len(taken), b"\n".join(lines), lambda: taken)
+
+    return take
+
+
 def walk(
-    rows: Iterable[Row],
+    take: Take,
     root_sizes: Collection[int] = (),
     *,
     start: int = 0,
@@ -307,8 +349,8 @@ def walk(
     tree: TreeStore | None = None,
     bounds: TimeBounds | None = None,
 ) -> Walk:
-    """Verify a chain from seq `start` (whose ``prev`` must be `prev`), stopping at the first
-    bad record, or before seq `stop`.
+    """Verify a chain from seq `start` (whose ``prev`` must be `prev`), read a batch at a
+    time from `take`, stopping at the first bad record, or before seq `stop`.
 
     Checks, per record and in this order: the row's seq continues the sequence, the
     stored hash matches the body's SHA-256, the body is canonical with unique keys,
@@ -316,8 +358,8 @@ def walk(
     Memory stays flat however many records are streamed. Tree sizes in `root_sizes`
     count from seq 0 and must be above `start` (0 is taken as the empty tree).
 
-    With `hashed` False the rows carry no stored hash (it is not read), as in a
-    bundle, where lines are hashed as they are read.
+    With `hashed`, each line of a batch starts with the record's stored hash (32 bytes);
+    without, the records carry none, as in a bundle, where lines are hashed as read.
 
     Given `frontier`, the tree of the leaves before `start` (it is extended in place),
     the frontiers in the result are over leaves ``[0, ...)``, and `start` itself may be
@@ -330,7 +372,6 @@ def walk(
     Given `bounds`, each record's claimed time is checked against it (`Walk.times`).
     """
     walker = _Walker(start, prev, frontier or Frontier(), root_sizes, hashed, tree, bounds)
-    pending = iter(rows)
     # Parsed records hold no cycles, so reference counting frees them all; the cyclic
     # collector would only rescan them, a large share of the time spent here.
     collecting = gc.isenabled()
@@ -341,11 +382,11 @@ def walk(
             count = BATCH - walker.frontier.size % BATCH
             if stop is not None:
                 count = min(count, stop - walker.expected)
-            batch = list(islice(pending, count))
-            if not batch:
+            batch = take(walker.expected, count) if count > 0 else None
+            if batch is None:
                 break
             if not walker.batch(batch):
-                walker.one_by_one(batch)
+                walker.one_by_one(batch.rows())
     finally:
         if collecting:
             gc.enable()
@@ -387,12 +428,15 @@ class _Walker:
         result.final = self.frontier.hashes()
         return result
 
-    def batch(self, rows: list[Row]) -> bool:
-        """Take `rows` whole if every check passes for all of them; False if unsure."""
+    def batch(self, batch: Batch) -> bool:
+        """Take `batch` whole if every check passes for all of it; False if unsure."""
+        if batch.data is None:
+            return False
         first = self.expected
-        whole = len(rows) == BATCH and self.frontier.size % BATCH == 0
+        whole = batch.count == BATCH and self.frontier.size % BATCH == 0
         found = scan(
-            rows,
+            batch.data,
+            batch.count,
             first,
             # surrogatepass: a prev no valid body can hold stays one that none matches
             self.prev.encode("utf-8", "surrogatepass"),
@@ -405,8 +449,10 @@ class _Walker:
         if found is None:
             return False
         levels, head, noted, claimed = found
-        for index in noted:
-            self.note_kind(first + index, parse_canonical(rows[index][2]))
+        if noted:
+            rows = batch.rows()
+            for index in noted:
+                self.note_kind(first + index, parse_canonical(rows[index][2]))
         if claimed is not None and self.bounds is not None:
             check = self.bounds.check
             for seq, claim in enumerate(claimed, first):
@@ -414,7 +460,7 @@ class _Walker:
         if whole:
             self.grow_subtree(levels)
         else:
-            for leaf in levels[0]:
+            for leaf in _hashes_of(levels[0]):
                 self.grow(leaf)
         self.head = self.prev = head
         return True
@@ -465,9 +511,10 @@ class _Walker:
         if self.expected in self.size_set:
             self.result.stacks[self.expected] = frontier.hashes()
 
-    def grow_subtree(self, levels: list[list[bytes]]) -> None:
-        """Add a full, aligned batch, given its subtree's levels from the leaves up:
-        check its nodes a level at a time, then the nodes above it its root completes."""
+    def grow_subtree(self, levels: list[bytes]) -> None:
+        """Add a full, aligned batch, given its subtree's levels from the leaves up, each
+        concatenated: check its nodes a level at a time, then the nodes above it its root
+        completes."""
         frontier, stored = self.frontier, self.stored
         first = self.expected
         low = bisect_right(self.sizes, first)
@@ -479,7 +526,8 @@ class _Walker:
             stack, offset = list(before), 0
             for height in range(BATCH_LEVEL - 1, -1, -1):
                 if (size - first) >> height & 1:
-                    stack.append(levels[height][offset >> height])
+                    at = (offset >> height) * HASH_SIZE
+                    stack.append(levels[height][at : at + HASH_SIZE])
                     offset += 1 << height
             self.result.stacks[size] = stack
         if stored is not None:
@@ -489,7 +537,7 @@ class _Walker:
                 if stored.error is not None:
                     break
             self.checked_tree()
-        completed = frontier.append_subtree(BATCH_LEVEL, levels[-1][0])
+        completed = frontier.append_subtree(BATCH_LEVEL, levels[-1])
         if self.stored is not None:
             self.stored.check(completed[1:])
             self.checked_tree()
@@ -509,7 +557,7 @@ def verify(records: Iterable[StoredRecord]) -> VerifyReport:
 
     The checks are `walk`'s. Memory stays flat however many records are streamed.
     """
-    result = walk((r.seq, _stored_hash(r.hash), r.body) for r in records)
+    result = walk(row_batches((r.seq, _stored_hash(r.hash), r.body) for r in records))
     return VerifyReport(
         ok=result.error is None, records=result.records, head=result.head, error=result.error
     )

@@ -239,7 +239,7 @@ def verify_ledger(
         found = walk_parallel(ledger.url, size, sizes, workers, bounds=bounds)
         upper = chunk_size(size, workers).bit_length() - 1
     else:
-        found = walk(ledger.rows(), sizes, tree=ledger, bounds=bounds)
+        found = walk(ledger.batch, sizes, tree=ledger, bounds=bounds)
     verified: list[Checkpoint] = []
     error: VerificationError | LogVerificationError | None = found.error
     notes = [] if keys else [UNCHECKED]

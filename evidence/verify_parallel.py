@@ -49,7 +49,7 @@ def _walk_chunk(
             # A missing record before the chunk is the previous chunk's finding.
             prev = record_hash(before.body) if before is not None else "(missing)"
         return walk(
-            ledger.rows(start),
+            ledger.batch,
             sizes,
             start=start,
             prev=prev,
@@ -67,7 +67,7 @@ def walk_parallel(
     chunk: int | None = None,
     bounds: TimeBounds | None = None,
 ) -> Walk:
-    """What `walk(ledger.rows(), root_sizes, tree=ledger)` returns, for the
+    """What `walk(ledger.batch, root_sizes, tree=ledger)` returns, for the
     `size` records at `url`, except that stored tree nodes above the chunks' level
     (``chunk_size(size, workers)``) are not compared: `check_upper_tree` does that.
     With `bounds`, each chunk checks claimed times against a fresh copy.

@@ -67,11 +67,16 @@ class SQLiteLedger(SqlLedger[sqlite3.Connection]):
         has_meta="SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
         # A tampered row may hold TEXT or INTEGER; compare bytes regardless.
         node_hash="CAST(hash AS BLOB)",
-        # group_concat takes the rows in the subquery's order (this SQLite has no ORDER BY
-        # inside an aggregate); were it ever not so, the run would differ and the verifier
-        # would read the nodes one by one, in order, to say which differs.
-        level_run="SELECT CAST(group_concat(hash, '') AS BLOB) FROM (SELECT CAST(hash AS BLOB)"
-        " AS hash FROM tree_nodes WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx)",
+        # group_concat takes the rows in the order the primary key is walked (this SQLite
+        # has no ORDER BY inside an aggregate); were it ever not so, the run or batch would
+        # differ and the verifier would read the rows one by one, in order, to say which.
+        level_run="SELECT CAST(group_concat(hash, '') AS BLOB) FROM tree_nodes WHERE level = ?"
+        " AND idx >= ? AND idx < ? AND length(CAST(hash AS BLOB)) = 32",
+        # || and group_concat keep a value's bytes, as CAST(... AS BLOB) gives them (a
+        # tampered TEXT hash's length() would count characters).
+        records_batch="SELECT count(*), sum(length(CAST(hash AS BLOB)) = 32),"
+        " CAST(group_concat(hash || body, char(10)) AS BLOB)"
+        " FROM records WHERE seq >= ? AND seq < ?",
     )
     driver_error = sqlite3.Error
     opening = "cannot open"

@@ -27,7 +27,7 @@ import orjson
 
 from assay.evidence.bundle.format import MANIFEST, RECORDS, Manifest
 from assay.evidence.merkle import Frontier
-from assay.evidence.record import GENESIS_PREV
+from assay.evidence.record import GENESIS_PREV, Batch, Row, Take
 from assay.evidence.verify import LogVerificationError, VerificationError, Walk, walk
 from assay.evidence.verify_parallel import MIN_CHUNK, Stitch
 
@@ -131,6 +131,39 @@ class _Lines:
             self.extra = bool(rest)
 
 
+def line_batches(data: bytes, stop: int) -> Take:
+    """A chunk of records.jsonl's lines, records up to seq `stop`, as batches (a `Take`):
+    cut at newlines, never copied; the batch that reaches `stop` runs to the chunk's end.
+    The lines carry no stored hash: they are hashed as read."""
+    view = memoryview(data)
+    at = 0
+
+    def take(first: int, wanted: int) -> Batch | None:
+        nonlocal at
+        begin = end = at
+        if begin >= len(data):
+            return None
+        if first + wanted >= stop:
+            end = len(data)
+        else:
+            for _ in range(wanted):
+                end = data.find(b"\n", end) + 1
+                if not end:
+                    end = len(data)
+                    break
+        at = end
+
+        def rows() -> list[Row]:
+            lines = data[begin:end].split(b"\n")
+            if not lines[-1]:
+                lines.pop()
+            return list(zip(count(first), repeat(b""), lines))
+
+        return Batch(wanted, view[begin:end], rows)
+
+    return take
+
+
 def walk_lines(
     data: bytes,
     start: int,
@@ -147,21 +180,17 @@ def walk_lines(
     the caller can check it against the chunk before. With `bounds`, claimed times are
     checked too (`Walk.times`).
     """
-    lines = data.split(b"\n")
-    if lines and not lines[-1]:
-        lines.pop()
     first_prev: str | None = GENESIS_PREV
     if not genesis:
         try:
-            value = orjson.loads(lines[0]) if lines else None
+            value = orjson.loads(data[: data.find(b"\n")]) if data else None
         except orjson.JSONDecodeError:
             value = None
         first_prev = value.get("prev") if isinstance(value, dict) else None
         first_prev = first_prev if isinstance(first_prev, str) else None
-    rows = zip(count(start), repeat(b""), lines)  # no stored hash: lines are hashed as read
     tree = Frontier(start, left) if left is not None else None
     found = walk(
-        rows,
+        line_batches(data, stop),
         sizes,
         start=start,
         prev=first_prev or "",

@@ -16,7 +16,7 @@ SIZES = {0, 5, 8, 16, 17, 40, 53}
 
 def whole(backend: Backend) -> Walk:
     with backend.open() as ledger:
-        return walk(ledger.rows(), SIZES)
+        return walk(ledger.batch, SIZES)
 
 
 def chunked(backend: Backend, chunk: int) -> Walk:

@@ -15,6 +15,7 @@ from assay.evidence import merkle
 from assay.evidence._scan import scan
 from assay.evidence.canonical import CanonicalError, canonical, parse_canonical
 from assay.evidence.record import GENESIS_PREV, RECORD_VERSION, Row, claimed_time
+from assay.evidence.verify import row_batches
 
 KINDS = (b"key_rotated", b"tail_adopted")
 
@@ -30,9 +31,37 @@ def chain(bodies: list[dict[str, Any]], first: int = 0, prev: str = GENESIS_PREV
     return rows
 
 
+def lines(rows: list[Row], hashed: bool = True) -> bytes:
+    """The rows as a batch's data: a line each, its stored hash (`hashed`) and body."""
+    return b"\n".join(row[1] + row[2] if hashed else row[2] for row in rows)
+
+
+def scan_rows(
+    rows: list[Row],
+    first: int = 0,
+    prev: str = GENESIS_PREV,
+    *,
+    times: bool = False,
+    subtree: bool = False,
+    hashed: bool = True,
+    version: int = RECORD_VERSION,
+) -> Any:
+    return scan(
+        lines(rows, hashed),
+        len(rows),
+        first,
+        prev.encode(),
+        hashed,
+        times,
+        subtree,
+        version,
+        KINDS,
+    )
+
+
 def one(body: bytes, seq: int = 7, prev: str = GENESIS_PREV, stored: bytes | None = None) -> Any:
     row = (seq, hashlib.sha256(body).digest() if stored is None else stored, body)
-    return scan([row], seq, prev.encode(), True, True, False, RECORD_VERSION, KINDS)
+    return scan_rows([row], seq, prev, times=True)
 
 
 def python_takes(body: bytes, seq: int = 7, prev: str = GENESIS_PREV) -> bool:
@@ -61,17 +90,17 @@ def test_a_full_batch_gives_the_leaves_the_subtree_and_the_head() -> None:
             for i in range(8)
         ]
     )
-    found = scan(rows, 0, GENESIS_PREV.encode(), True, True, True, RECORD_VERSION, KINDS)
+    found = scan_rows(rows, times=True, subtree=True)
     assert found is not None
     levels, head, noted, claimed = found
     leaves = [merkle.leaf_hash(row[2]) for row in rows]
-    assert levels[0] == leaves
-    assert [len(level) for level in levels] == [8, 4, 2, 1]
-    assert levels[1][0] == merkle.node_hash(leaves[0], leaves[1])
+    assert levels[0] == b"".join(leaves)
+    assert [len(level) for level in levels] == [8 * 32, 4 * 32, 2 * 32, 32]
+    assert levels[1][:32] == merkle.node_hash(leaves[0], leaves[1])
     tree = merkle.Frontier()
     for leaf in leaves:
         tree.push(leaf)
-    assert levels[-1] == [merkle.fold(tree.hashes())]
+    assert levels[-1] == merkle.fold(tree.hashes())
     assert head == rows[-1][1].hex()
     assert noted == [3]
     assert claimed == [f"t{i}" for i in range(8)]
@@ -80,7 +109,7 @@ def test_a_full_batch_gives_the_leaves_the_subtree_and_the_head() -> None:
 def test_the_claimed_time_is_the_records_own() -> None:
     bodies = [{"at": "a"}, {"observed_at": "o", "at": "a"}, {"observed_at": 5, "at": "a"}, {}]
     rows = chain(bodies)
-    found = scan(rows, 0, GENESIS_PREV.encode(), True, True, False, RECORD_VERSION, KINDS)
+    found = scan_rows(rows, times=True)
     assert found is not None
     assert (
         found[3]
@@ -96,35 +125,60 @@ def test_the_claimed_time_is_the_records_own() -> None:
 
 def test_a_chain_from_later_on_links_to_the_prev_it_is_given() -> None:
     rows = chain([{"n": i} for i in range(3)], first=40, prev="ab" * 32)
-    assert scan(rows, 40, b"ab" * 32, True, False, False, RECORD_VERSION, KINDS) is not None
-    assert scan(rows, 40, GENESIS_PREV.encode(), True, False, False, 1, KINDS) is None
-    assert scan(rows, 41, b"ab" * 32, True, False, False, RECORD_VERSION, KINDS) is None
+    assert scan_rows(rows, 40, "ab" * 32) is not None
+    assert scan_rows(rows, 40) is None
+    assert scan_rows(rows, 41, "ab" * 32) is None
+    assert scan_rows(rows, 40, "ab" * 32, version=2) is None
+
+
+def test_the_last_line_may_end_with_a_newline_or_not() -> None:
+    rows = chain([{"n": i} for i in range(3)])
+    for data in (lines(rows), lines(rows) + b"\n"):
+        found = scan(data, 3, 0, GENESIS_PREV.encode(), True, False, False, 1, KINDS)
+        assert found is not None and found[1] == rows[-1][1].hex()
 
 
 @pytest.mark.parametrize(
     "damage",
     [
-        lambda rows: rows.__setitem__(1, (1, b"\x00" * 32, rows[1][2])),  # stored hash
-        lambda rows: rows.__setitem__(1, (1, rows[1][1][:31], rows[1][2])),  # short hash
-        lambda rows: rows.__setitem__(1, (5, *rows[1][1:])),  # row seq
-        lambda rows: rows.__setitem__(1, (True, *rows[1][1:])),  # not an int
-        lambda rows: rows.__setitem__(1, rows[1][:2]),  # no body
-        lambda rows: rows.__setitem__(1, (1, rows[1][1], bytearray(rows[1][2]))),  # not bytes
-        lambda rows: rows.__delitem__(1),  # a gap
-        lambda rows: rows.__setitem__(1, chain([{"n": 9}])[0]),  # prev and seq
+        lambda data: data.replace(b"\n", b"\n\n", 1),  # an empty line
+        lambda data: data + b"\n\n",  # an empty line after the last
+        lambda data: data + b"\n" + data[: data.index(b"\n")],  # a line more
+        lambda data: data[: data.rindex(b"\n")],  # a line less
+        lambda data: data[:-1],  # the last line cut short
+        lambda data: data[1:],  # a hash cut short: every line is read askew
+        lambda data: b"\x00" * 32 + data[32:],  # a stored hash
+        lambda data: data.replace(b"\n", b"\r\n", 1),
     ],
 )
-def test_a_damaged_row_sends_the_batch_back(damage: Any) -> None:
+def test_a_damaged_batch_is_sent_back(damage: Any) -> None:
+    rows = chain([{"n": i} for i in range(4)])
+    data = damage(lines(rows))
+    assert scan(data, 4, 0, GENESIS_PREV.encode(), True, False, False, 1, KINDS) is None
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda rows: rows.__setitem__(1, (1, rows[1][1][:31], rows[1][2])),  # short hash
+        lambda rows: rows.__setitem__(1, (5, *rows[1][1:])),  # row seq
+        lambda rows: rows.__setitem__(1, (1, rows[1][1], bytearray(rows[1][2]))),  # not bytes
+        lambda rows: rows.__setitem__(1, (1, rows[1][1].hex(), rows[1][2])),  # a str hash
+        lambda rows: rows.__delitem__(1),  # a gap
+    ],
+)
+def test_rows_that_are_not_a_clean_batch_go_one_by_one(damage: Any) -> None:
     rows = chain([{"n": i} for i in range(4)])
     damage(rows)
-    assert scan(rows, 0, GENESIS_PREV.encode(), True, False, False, RECORD_VERSION, KINDS) is None
+    batch = row_batches(rows)(0, 4)
+    assert batch is not None and batch.data is None and batch.rows() == rows
 
 
 def test_an_empty_batch_or_no_stored_hash_to_check() -> None:
-    assert scan([], 0, b"", True, False, False, RECORD_VERSION, KINDS) is None
+    assert scan(b"", 0, 0, b"", True, False, False, RECORD_VERSION, KINDS) is None
     rows = [(seq, b"", body) for seq, _, body in chain([{"n": 1}, {"n": 2}])]
-    assert scan(rows, 0, GENESIS_PREV.encode(), False, False, False, 1, KINDS) is not None
-    assert scan(rows, 0, GENESIS_PREV.encode(), True, False, False, 1, KINDS) is None
+    assert scan_rows(rows, hashed=False) is not None
+    assert scan_rows(rows, hashed=True) is None
 
 
 GOOD = record(kind="result", name="Zoë", n=-12, z=[1, {"a": None, "b": True}], e="\n\u0001")

@@ -48,7 +48,7 @@ def leaves(backend: Backend) -> list[bytes]:
 
 def test_roots_at_every_size_are_rfc_6962s(ledger: Backend) -> None:
     with ledger.open() as opened:
-        found = walk(opened.rows(), SIZES, tree=opened)
+        found = walk(opened.batch, SIZES, tree=opened)
     assert found.error is None and found.tree_error is None
     assert found.records == SIZE
     assert [seq for seq, _ in found.rotations] == [BATCH + 5]
@@ -63,7 +63,7 @@ def test_roots_at_every_size_are_rfc_6962s(ledger: Backend) -> None:
 def test_an_edited_body_anywhere_in_a_batch_is_the_first_bad_seq(ledger: Backend, seq: int) -> None:
     ledger.execute("UPDATE records SET body = body || ' ' WHERE seq = ?", (seq,))
     with ledger.open() as opened:
-        found = walk(opened.rows(), SIZES, tree=opened)
+        found = walk(opened.batch, SIZES, tree=opened)
     assert found.error is not None
     assert (found.error.seq, found.records) == (seq, seq)
     assert found.error.message.startswith("stored hash got")
@@ -82,7 +82,7 @@ def test_a_rehashed_body_with_a_json_true_version_fails_in_a_full_batch(ledger: 
         (forged, hashlib.sha256(forged).digest(), seq),
     )
     with ledger.open() as opened:
-        found = walk(opened.rows(), SIZES, tree=opened)
+        found = walk(opened.batch, SIZES, tree=opened)
     assert found.error is not None
     assert found.error.seq == seq
     assert found.error.message == "body v got True, expected 1"
@@ -121,4 +121,91 @@ def test_a_missing_tree_node_inside_a_batch_is_named(ledger: Backend) -> None:
     assert not report.ok
     assert str(report.error).startswith(
         f"tree: tree node (level 2, index {(BATCH + 40) >> 2}) is missing"
+    )
+
+
+# A batch is read as one value per column joined across its rows, so what a tamperer
+# stores must not line up into a batch the rows themselves would fail.
+
+
+def test_a_hash_that_takes_the_start_of_its_body_is_caught(ledger: Backend) -> None:
+    # The row's hash and body, joined, are the good line; the columns are not.
+    seq = BATCH + 9
+    body = ledger.execute("SELECT body FROM records WHERE seq = ?", (seq,))[0][0]
+    digest = hashlib.sha256(body).digest()
+    ledger.execute(
+        "UPDATE records SET hash = ?, body = ? WHERE seq = ?", (digest + body[:1], body[1:], seq)
+    )
+    with ledger.open() as opened:
+        found = walk(opened.batch, SIZES, tree=opened)
+    assert found.error is not None and found.error.seq == seq
+    assert found.error.message.startswith("stored hash got")
+
+
+def test_a_hash_stored_as_text_of_32_characters_but_more_bytes_is_caught(
+    ledger: Backend,
+) -> None:
+    if ledger.name != "sqlite":
+        pytest.skip("only SQLite stores a value of another type than its column's")
+    seq = BATCH + 9
+    ledger.execute("UPDATE records SET hash = ? WHERE seq = ?", ("a" * 31 + "é", seq))
+    with ledger.open() as opened:
+        found = walk(opened.batch, SIZES, tree=opened)
+    assert found.error is not None and found.error.seq == seq
+    assert found.error.message.startswith(f"stored hash got {('a' * 31 + 'é').encode().hex()},")
+
+
+def test_tree_nodes_that_trade_a_byte_are_caught(ledger: Backend) -> None:
+    # Concatenated, the two nodes are the two the records give; each alone is not.
+    first, second = ledger.execute(
+        "SELECT hash FROM tree_nodes WHERE level = 0 AND idx IN (?, ?) ORDER BY idx",
+        (BATCH + 4, BATCH + 5),
+    )
+    ledger.execute(
+        "UPDATE tree_nodes SET hash = ? WHERE level = 0 AND idx = ?", (first[0][:31], BATCH + 4)
+    )
+    ledger.execute(
+        "UPDATE tree_nodes SET hash = ? WHERE level = 0 AND idx = ?",
+        (first[0][31:] + second[0], BATCH + 5),
+    )
+    with ledger.open() as opened:
+        report = verify_ledger(opened)
+    assert not report.ok
+    assert str(report.error).startswith(f"tree: tree node (level 0, index {BATCH + 4}) got ")
+
+
+def test_a_row_before_the_first_is_caught_in_a_full_batch(ledger: Backend) -> None:
+    ledger.execute(
+        "INSERT INTO records (seq, prev, hash, body) SELECT -1, prev, hash, body"
+        " FROM records WHERE seq = 0"
+    )
+    with ledger.open() as opened:
+        found = walk(opened.batch, SIZES, tree=opened)
+    assert found.error is not None
+    assert (found.error.seq, found.error.message) == (0, "row seq got -1, expected 0")
+
+
+def test_a_whole_batch_missing_is_a_gap_not_the_end(ledger: Backend) -> None:
+    ledger.execute("DELETE FROM records WHERE seq >= ? AND seq < ?", (BATCH, 2 * BATCH))
+    with ledger.open() as opened:
+        found = walk(opened.batch, SIZES, tree=opened)
+    assert found.error is not None
+    assert (found.error.seq, found.error.message) == (
+        BATCH,
+        f"row seq got {2 * BATCH}, expected {BATCH}",
+    )
+
+
+def test_a_row_far_past_the_last_is_caught(ledger: Backend) -> None:
+    ledger.execute(
+        "INSERT INTO records (seq, prev, hash, body) SELECT ?, prev, hash, body"
+        " FROM records WHERE seq = 3",
+        (10 * BATCH,),
+    )
+    with ledger.open() as opened:
+        found = walk(opened.batch, SIZES, tree=opened)
+    assert found.error is not None
+    assert (found.error.seq, found.error.message) == (
+        SIZE,
+        f"row seq got {10 * BATCH}, expected {SIZE}",
     )
