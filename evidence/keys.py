@@ -20,6 +20,7 @@ import os
 import re
 import secrets
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import ClassVar, Self
 
@@ -119,11 +120,18 @@ class NoteVerifierKey:
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         """True when `signature` is this key's Ed25519 signature of `message`."""
-        try:
-            Ed25519PublicKey.from_public_bytes(self.public).verify(signature, message)
-        except InvalidSignature:
-            return False
-        return True
+        return _verifies(self.public, message, signature)
+
+
+@lru_cache(maxsize=1 << 13)
+def _verifies(public: bytes, message: bytes, signature: bytes) -> bool:
+    # Remembered: a parallel verification checks checkpoint signatures while its workers
+    # walk the records, and the checks made in order afterwards find them done.
+    try:
+        Ed25519PublicKey.from_public_bytes(public).verify(signature, message)
+    except InvalidSignature:
+        return False
+    return True
 
 
 class VerifierKey(NoteVerifierKey):

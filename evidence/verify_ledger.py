@@ -25,6 +25,7 @@ The first failure ends verification; its message says what was got and expected.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -166,6 +167,15 @@ def _check_trusted(
         raise LogVerificationError(where, f"not consistent with {latest.label}: {exc}") from None
 
 
+def _signers(checkpoints: list[Checkpoint], keys: Sequence[VerifierKey]) -> None:
+    """Check each checkpoint's signature by the given keys, ahead of the checks in order
+    (`Trust.check_signer`, which then finds them done): what the main process does while
+    workers walk the records. Keys the records rotate to are known only after."""
+    for checkpoint in checkpoints:
+        with suppress(NoteError):
+            checkpoint.signer(keys)
+
+
 def _check_tree(ledger: Ledger, found: Walk, upper: int | None) -> None:
     """Every stored tree node was compared during the walk (or above level `upper`, here);
     the stored ones must also number exactly what the records give."""
@@ -236,7 +246,14 @@ def verify_ledger(
             time_error = exc
     upper = None
     if workers > 1 and size >= PARALLEL_MIN:
-        found = walk_parallel(ledger.url, size, sizes, workers, bounds=bounds)
+        found = walk_parallel(
+            ledger.url,
+            size,
+            sizes,
+            workers,
+            bounds=bounds,
+            meanwhile=lambda: _signers(ordered, keys),
+        )
         upper = chunk_size(size, workers).bit_length() - 1
     else:
         found = walk(ledger.batch, sizes, tree=ledger, bounds=bounds)

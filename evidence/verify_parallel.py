@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.context import BaseContext
 from typing import TYPE_CHECKING
@@ -66,6 +66,7 @@ def walk_parallel(
     workers: int,
     chunk: int | None = None,
     bounds: TimeBounds | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> Walk:
     """What `walk(ledger.batch, root_sizes, tree=ledger)` returns, for the
     `size` records at `url`, except that stored tree nodes above the chunks' level
@@ -73,7 +74,7 @@ def walk_parallel(
     With `bounds`, each chunk checks claimed times against a fresh copy.
 
     Rows beyond seq ``size - 1`` are not read. `chunk` (a power of two) overrides
-    `chunk_size`.
+    `chunk_size`. `meanwhile` runs here while the workers walk.
     """
     chunk = chunk or chunk_size(size, workers)
     if chunk & (chunk - 1):
@@ -93,6 +94,8 @@ def walk_parallel(
             )
             for start, stop in zip(starts, stops, strict=True)
         ]
+        if meanwhile is not None:
+            meanwhile()
         parts = [future.result() for future in futures]
     return stitch(parts, stops, level)
 
