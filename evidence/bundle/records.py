@@ -21,9 +21,10 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import count, repeat
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, cast
 
 import orjson
+from isal import isal_zlib
 
 from assay.evidence.bundle.format import MANIFEST, RECORDS, Manifest
 from assay.evidence.merkle import Frontier
@@ -43,7 +44,16 @@ CHUNK_BYTES_MAX = 16 << 20
 `verify.LINE_MAX`, so a single record of the most a line may hold still fits)."""
 PENDING_BYTES = 8 * CHUNK_BYTES
 """At most this much of records.jsonl waits for workers at a time."""
-UNREADABLE = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError)
+# isal's stubs give its error as an instance; it is the class ISA-L's inflate raises.
+_ISAL_ERROR = cast(type[Exception], isal_zlib.error)
+UNREADABLE = (
+    zipfile.BadZipFile,
+    zlib.error,
+    _ISAL_ERROR,
+    EOFError,
+    OSError,
+    NotImplementedError,
+)
 """What reading a damaged zip member may raise (the last: an unknown compression)."""
 
 
@@ -82,10 +92,19 @@ def chunk_records(manifest: Manifest) -> int:
     return chunk
 
 
+class _LineCounting(Protocol):
+    """records.jsonl as the verifier opens it: read in blocks, its newlines counted as read."""
+
+    @property
+    def lines(self) -> int: ...
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
 class _Lines:
     """Reads records.jsonl in chunks of whole lines that end at multiples of `chunk`."""
 
-    def __init__(self, member: IO[bytes], manifest: Manifest, chunk: int) -> None:
+    def __init__(self, member: _LineCounting, manifest: Manifest, chunk: int) -> None:
         self.member = member
         self.chunk = chunk
         self.start, self.end = manifest.start, manifest.end
@@ -96,14 +115,15 @@ class _Lines:
     def chunks(self) -> Iterator[tuple[int, int, bytes]]:
         """(first seq, stop, bytes of the lines) per chunk; the last may fall short."""
         blocks: list[bytes] = []
-        lines, seq, held = 0, self.start, 0
+        lines, seq, held, counted = 0, self.start, 0, 0
         stop = min(self.end, (seq // self.chunk + 1) * self.chunk)
         while True:
             block = self.member.read(READ)
             if block:
                 self.sink.write(block)
                 blocks.append(block)
-                lines += block.count(b"\n")
+                lines += self.member.lines - counted
+                counted = self.member.lines
                 held += len(block)
                 if held > CHUNK_BYTES_MAX and lines < stop - seq:
                     raise LogVerificationError(
@@ -256,7 +276,7 @@ def walk_records(
     pending: deque[tuple[Future[tuple[str | None, Walk]], int, int]] = deque()
     try:
         with zf.open(RECORDS) as member:
-            lines = _Lines(member, manifest, chunk)
+            lines = _Lines(cast(_LineCounting, member), manifest, chunk)
             for first, stop, data in lines.chunks():
                 if joined.stitch.done:
                     continue  # read on for the file's digest, which is checked first
