@@ -62,14 +62,19 @@ static int parse_value(Cursor *c);
 /* A string at c->p (the opening quote), as RFC 8785 writes it: `"` and `\` escaped, the
 controls below 0x20 as \b \t \n \f \r or \u00xx in lower-case hex, everything else as
 itself in well-formed UTF-8. On success *plain says it held no escape and only ASCII. */
-static int parse_string(Cursor *c, Span *content, int *plain) {
+static inline int parse_string(Cursor *c, Span *content, int *plain) {
     const unsigned char *p = c->p + 1, *end = c->end;
     int simple = 1;
-    while (p < end) {
+    for (;;) {
+        /* To the next byte that is not plain. */
 #if defined(__SSE2__)
-        /* Sixteen bytes at a time to the next that is not plain: a quote, a backslash, or
-        (as a signed byte) below the space, which takes in every byte above 0x7F. */
-        while (end - p >= 16) {
+        /* Sixteen bytes at a time while sixteen are left: a quote, a backslash, or (as a
+        signed byte) one below the space, which takes in every byte above 0x7F. */
+        for (;;) {
+            if (end - p < 16) {
+                while (p < end && PLAIN[*p]) p++;
+                break;
+            }
             __m128i v = _mm_loadu_si128((const __m128i *)p);
             __m128i other = _mm_or_si128(
                 _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
@@ -82,12 +87,10 @@ static int parse_string(Cursor *c, Span *content, int *plain) {
             }
             p += 16;
         }
-        if (p >= end) break;
+#else
+        while (p < end && PLAIN[*p]) p++;
 #endif
-        if (PLAIN[*p]) {
-            p++;
-            continue;
-        }
+        if (p >= end) return 0;
         unsigned char b = *p;
         if (b == '"') {
             content->at = c->p + 1;
@@ -138,7 +141,6 @@ static int parse_string(Cursor *c, Span *content, int *plain) {
             if (p[i] < 0x80 || p[i] > 0xBF) return 0;
         p += more + 1;
     }
-    return 0;
 }
 
 /* An integer as RFC 8785 writes it (no fraction, exponent, plus sign, leading zero or
