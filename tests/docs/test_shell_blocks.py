@@ -34,6 +34,8 @@ def _params() -> list[object]:
 
 
 # Installing the package and running the demo, as the quick start does, takes a minute.
+# A document's blocks share its session in order: they run in one test process, as
+# every test of a file does (pytest-xdist's --dist loadfile, in pyproject.toml).
 @pytest.mark.slow
 @pytest.mark.integration
 @pytest.mark.parametrize("block", _params())
