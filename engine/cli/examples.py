@@ -57,16 +57,22 @@ EXAMPLES: dict[str, str] = {
 
 
 def leaf_commands(group: click.Group, prefix: str = "") -> Iterator[tuple[str, click.Command]]:
-    """Every command under `group` that runs something, with its path (``evidence verify``)."""
-    for name, command in group.commands.items():
+    """Every command under `group` that runs something, with its path (``evidence verify``);
+    listed as help lists them, so commands a group loads on demand are among them."""
+    context = click.Context(group)
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
         if isinstance(command, click.Group):
             yield from leaf_commands(command, f"{prefix}{name} ")
-        else:
+        elif command is not None:
             yield f"{prefix}{name}", command
 
 
-def add_examples(group: click.Group) -> None:
-    """Give every command of `group` (and its subgroups) its example as the help epilog."""
-    for path, command in leaf_commands(group):
-        if path in EXAMPLES:
-            command.epilog = f"\b\nExample:\n  {EXAMPLES[path]}"
+def add_examples(command: click.Command, path: str = "") -> None:
+    """Give `command` (a group: every command under it) its example as the help epilog;
+    `path` is its own (``evidence verify``), empty for the top."""
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            add_examples(sub, f"{path} {name}".lstrip())
+    elif path in EXAMPLES:
+        command.epilog = f"\b\nExample:\n  {EXAMPLES[path]}"

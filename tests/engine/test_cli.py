@@ -233,7 +233,9 @@ def test_controls_validate_reports_every_problem_of_a_file_in_one_pass(tmp_path:
 
 
 def test_every_option_of_every_command_says_what_it_is_for() -> None:
-    groups = [(name, c) for name, c in cli.commands.items() if isinstance(c, click.Group)]
+    context = click.Context(cli)
+    listed = [(name, cli.get_command(context, name)) for name in cli.list_commands(context)]
+    groups = [(name, c) for name, c in listed if isinstance(c, click.Group)]
     silent = [
         (path, param.opts)
         for path, command in [*leaf_commands(cli), *groups, ("", cli)]

@@ -9,6 +9,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from importlib import metadata
+
+import pytest
+from click.testing import CliRunner
+
+from assay.engine.cli.main import _Commands, cli
 
 # What a command needs to run, never to describe itself.
 HEAVY = (
@@ -54,3 +60,35 @@ def test_no_help_loads_the_engine_or_any_client() -> None:
     assert seen["helps"] > 30
     loaded = [m for m in seen["modules"] if any(m == h or m.startswith(f"{h}.") for h in HEAVY)]
     assert not loaded, f"--help imported {loaded}"
+
+
+OWN_COMMAND = """
+import json, sys
+from click.testing import CliRunner
+from assay.engine.cli.main import cli
+
+res = CliRunner().invoke(cli, ["evidence", "verify", "--help"], prog_name="assay")
+assert res.exit_code == 0, res.output
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_a_command_of_its_own_does_not_look_up_or_import_the_published_ones() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", OWN_COMMAND], capture_output=True, text=True, check=True
+    )
+    modules = set(json.loads(out.stdout))
+    assert "importlib.metadata" not in modules
+    assert not {m for m in modules if m.startswith(("assay.demo", "assay.serve"))}
+
+
+def test_a_published_command_that_fails_to_import_says_so_when_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    broken = metadata.EntryPoint("broken", "assay.nowhere:command", "assay.commands")
+    monkeypatch.setattr(metadata, "entry_points", lambda group: [broken])
+    commands = _Commands(commands=dict(cli.commands))
+    res = CliRunner().invoke(commands, ["broken"], prog_name="assay")
+    assert res.exit_code == 2
+    assert "the command 'broken' (assay.nowhere:command) could not be loaded" in res.output
+    assert "evidence" in CliRunner().invoke(commands, ["--help"]).output
