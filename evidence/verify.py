@@ -44,7 +44,7 @@ BATCH = 1 << BATCH_LEVEL
 """Records checked together: every per-record check in one call (`_scan.scan`, in C), and,
 when they fill an aligned subtree, its stored nodes a level at a time."""
 
-RUN_AHEAD = 1 << 13
+RUN_AHEAD = 1 << 14
 """Leaves' worth of a tree level the walk reads in one query, to compare batches with."""
 
 _NOTED_KINDS = (KEY_ROTATED.encode(), TAIL_ADOPTED.encode())

@@ -96,8 +96,8 @@ class Dialect:
     """One row: the hashes of one level's nodes with index in a range, concatenated in
     index order, leaving out any not 32 bytes long (NULL when there are none)."""
     records_batch: str
-    """One row for the records with seq in a range: how many, how many of their stored
-    hashes are 32 bytes, and each one's hash and body in seq order, joined by newlines
+    """One row for the records with seq in a range: how many of their stored hashes are
+    32 bytes, and each one's hash and body in seq order, joined by newlines
     (`SqlLedger.batch`)."""
     before_first: str
     """A row if any record has a seq below 0."""
@@ -446,11 +446,12 @@ class SqlLedger(ABC, Generic[_Db]):
         def rows() -> list[Row]:
             return list(islice(self._pages(bound), count))
 
-        found, sized, data = self._rows(self.dialect.records_batch, (first, first + count))[0]
-        # Seqs are distinct integers, so `count` of them in the range are all of them. A
-        # short batch, the ledger's last or one with a gap, or one where the read cannot
-        # tell a line's hash from its body, is read again as rows: they say which.
-        whole = (found, sized) == (count, count) and data is not None
+        sized, data = self._rows(self.dialect.records_batch, (first, first + count))[0]
+        # Seqs are distinct integers, so `count` rows in the range, each with a hash of 32
+        # bytes, are all of them. A short batch, the ledger's last or one with a gap, or
+        # one where the read cannot tell a line's hash from its body, is read again as
+        # rows: they say which.
+        whole = sized == count and data is not None
         if whole and first == 0:
             whole = not self._rows(self.dialect.before_first)
         if not whole:

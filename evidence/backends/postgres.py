@@ -80,7 +80,7 @@ class PostgresLedger(SqlLedger[psycopg.Connection[Any]]):
         has_meta="SELECT to_regclass('meta') IS NOT NULL",
         level_run="SELECT string_agg(hash, ''::bytea ORDER BY idx) FROM tree_nodes"
         " WHERE level = %s AND idx >= %s AND idx < %s AND length(hash) = 32",
-        records_batch="SELECT count(*), count(*) FILTER (WHERE length(hash) = 32),"
+        records_batch="SELECT count(*) FILTER (WHERE length(hash) = 32),"
         " string_agg(hash || body, '\\x0a'::bytea ORDER BY seq)"
         " FROM records WHERE seq >= %s AND seq < %s",
         # psycopg fetches rows only from a statement that returns some.

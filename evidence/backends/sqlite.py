@@ -74,7 +74,7 @@ class SQLiteLedger(SqlLedger[sqlite3.Connection]):
         " AND idx >= ? AND idx < ? AND length(CAST(hash AS BLOB)) = 32",
         # || and group_concat keep a value's bytes, as CAST(... AS BLOB) gives them (a
         # tampered TEXT hash's length() would count characters).
-        records_batch="SELECT count(*), sum(length(CAST(hash AS BLOB)) = 32),"
+        records_batch="SELECT sum(length(CAST(hash AS BLOB)) = 32),"
         " CAST(group_concat(hash || body, char(10)) AS BLOB)"
         " FROM records WHERE seq >= ? AND seq < ?",
     )
