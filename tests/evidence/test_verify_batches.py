@@ -10,7 +10,7 @@ import pytest
 from evidence_backends import Backend
 
 from assay.evidence import verify_ledger
-from assay.evidence.verify import BATCH, BATCH_LEVEL, walk
+from assay.evidence.verify import BATCH, BATCH_LEVEL, Walk, walk
 
 SIZE = 3 * BATCH + 37
 SIZES = {0, 1, BATCH - 1, BATCH, BATCH + 1, BATCH + 188, 2 * BATCH, 2 * BATCH + 300, SIZE}
@@ -41,14 +41,18 @@ def ledger(backend: Backend) -> Backend:
     return backend
 
 
+def walked(backend: Backend) -> Walk:
+    with backend.open() as opened:
+        return walk(opened.batch, SIZES, tree=opened)
+
+
 def leaves(backend: Backend) -> list[bytes]:
     with backend.open() as opened:
         return [hashlib.sha256(b"\x00" + r.body).digest() for r in opened.records()]
 
 
 def test_roots_at_every_size_are_rfc_6962s(ledger: Backend) -> None:
-    with ledger.open() as opened:
-        found = walk(opened.batch, SIZES, tree=opened)
+    found = walked(ledger)
     assert found.error is None and found.tree_error is None
     assert found.records == SIZE
     assert [seq for seq, _ in found.rotations] == [BATCH + 5]
@@ -62,8 +66,7 @@ def test_roots_at_every_size_are_rfc_6962s(ledger: Backend) -> None:
 )
 def test_an_edited_body_anywhere_in_a_batch_is_the_first_bad_seq(ledger: Backend, seq: int) -> None:
     ledger.execute("UPDATE records SET body = body || ' ' WHERE seq = ?", (seq,))
-    with ledger.open() as opened:
-        found = walk(opened.batch, SIZES, tree=opened)
+    found = walked(ledger)
     assert found.error is not None
     assert (found.error.seq, found.records) == (seq, seq)
     assert found.error.message.startswith("stored hash got")
@@ -81,8 +84,7 @@ def test_a_rehashed_body_with_a_json_true_version_fails_in_a_full_batch(ledger: 
         "UPDATE records SET body = ?, hash = ? WHERE seq = ?",
         (forged, hashlib.sha256(forged).digest(), seq),
     )
-    with ledger.open() as opened:
-        found = walk(opened.batch, SIZES, tree=opened)
+    found = walked(ledger)
     assert found.error is not None
     assert found.error.seq == seq
     assert found.error.message == "body v got True, expected 1"
@@ -136,8 +138,7 @@ def test_a_hash_that_takes_the_start_of_its_body_is_caught(ledger: Backend) -> N
     ledger.execute(
         "UPDATE records SET hash = ?, body = ? WHERE seq = ?", (digest + body[:1], body[1:], seq)
     )
-    with ledger.open() as opened:
-        found = walk(opened.batch, SIZES, tree=opened)
+    found = walked(ledger)
     assert found.error is not None and found.error.seq == seq
     assert found.error.message.startswith("stored hash got")
 
@@ -149,8 +150,7 @@ def test_a_hash_stored_as_text_of_32_characters_but_more_bytes_is_caught(
         pytest.skip("only SQLite stores a value of another type than its column's")
     seq = BATCH + 9
     ledger.execute("UPDATE records SET hash = ? WHERE seq = ?", ("a" * 31 + "é", seq))
-    with ledger.open() as opened:
-        found = walk(opened.batch, SIZES, tree=opened)
+    found = walked(ledger)
     assert found.error is not None and found.error.seq == seq
     assert found.error.message.startswith(f"stored hash got {('a' * 31 + 'é').encode().hex()},")
 
@@ -174,38 +174,26 @@ def test_tree_nodes_that_trade_a_byte_are_caught(ledger: Backend) -> None:
     assert str(report.error).startswith(f"tree: tree node (level 0, index {BATCH + 4}) got ")
 
 
-def test_a_row_before_the_first_is_caught_in_a_full_batch(ledger: Backend) -> None:
-    ledger.execute(
-        "INSERT INTO records (seq, prev, hash, body) SELECT -1, prev, hash, body"
-        " FROM records WHERE seq = 0"
-    )
-    with ledger.open() as opened:
-        found = walk(opened.batch, SIZES, tree=opened)
+@pytest.mark.parametrize(
+    ("tamper", "params", "seq", "got"),
+    [
+        # a row before the first, in a batch that is otherwise whole
+        ("INSERT INTO records SELECT -1, prev, hash, body FROM records WHERE seq = 0", (), 0, -1),
+        # a whole batch missing: a gap, not the end
+        ("DELETE FROM records WHERE seq >= ? AND seq < ?", (BATCH, 2 * BATCH), BATCH, 2 * BATCH),
+        # a row far past the last
+        (
+            "INSERT INTO records SELECT ?, prev, hash, body FROM records WHERE seq = 3",
+            (10 * BATCH,),
+            SIZE,
+            10 * BATCH,
+        ),
+    ],
+)
+def test_a_row_out_of_place_is_named_wherever_the_batches_fall(
+    ledger: Backend, tamper: str, params: tuple[int, ...], seq: int, got: int
+) -> None:
+    ledger.execute(tamper, params)
+    found = walked(ledger)
     assert found.error is not None
-    assert (found.error.seq, found.error.message) == (0, "row seq got -1, expected 0")
-
-
-def test_a_whole_batch_missing_is_a_gap_not_the_end(ledger: Backend) -> None:
-    ledger.execute("DELETE FROM records WHERE seq >= ? AND seq < ?", (BATCH, 2 * BATCH))
-    with ledger.open() as opened:
-        found = walk(opened.batch, SIZES, tree=opened)
-    assert found.error is not None
-    assert (found.error.seq, found.error.message) == (
-        BATCH,
-        f"row seq got {2 * BATCH}, expected {BATCH}",
-    )
-
-
-def test_a_row_far_past_the_last_is_caught(ledger: Backend) -> None:
-    ledger.execute(
-        "INSERT INTO records (seq, prev, hash, body) SELECT ?, prev, hash, body"
-        " FROM records WHERE seq = 3",
-        (10 * BATCH,),
-    )
-    with ledger.open() as opened:
-        found = walk(opened.batch, SIZES, tree=opened)
-    assert found.error is not None
-    assert (found.error.seq, found.error.message) == (
-        SIZE,
-        f"row seq got {10 * BATCH}, expected {SIZE}",
-    )
+    assert (found.error.seq, found.error.message) == (seq, f"row seq got {got}, expected {seq}")
