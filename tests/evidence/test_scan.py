@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from assay.evidence import merkle
 from assay.evidence._scan import scan
+from assay.evidence.bundle.records import line_batches
 from assay.evidence.canonical import CanonicalError, canonical, parse_canonical
 from assay.evidence.record import GENESIS_PREV, RECORD_VERSION, Row, claimed_time
 from assay.evidence.verify import row_batches
@@ -311,3 +312,17 @@ def test_damaged_bytes_are_taken_only_if_python_takes_them(data: st.DataObject) 
         assert taken
     elif taken:  # only a key that is not plain may make the scan unsure of a good record
         assert not plain_keys(damaged)
+
+
+def test_a_bundles_lines_are_cut_into_batches_the_scan_takes() -> None:
+    rows = chain([{"n": i} for i in range(10)], first=20, prev="ab" * 32)
+    data = lines(rows, hashed=False) + b"\n"
+    take = line_batches(data, stop=30)
+    first = take(20, 4)
+    assert first is not None and bytes(first.data or b"") == lines(rows[:4], False) + b"\n"
+    found = scan(first.data, 4, 20, b"ab" * 32, False, False, False, RECORD_VERSION, KINDS)
+    assert found is not None and found[1] == rows[3][1].hex()
+    rest = take(24, 6)  # reaches the chunk's stop: runs to its end
+    assert rest is not None and bytes(rest.data or b"") == lines(rows[4:], False) + b"\n"
+    assert rest.rows() == [(seq, b"", body) for seq, _, body in rows[4:]]
+    assert take(30, 2) is None
