@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 import orjson
 from isal import isal_zlib
 
+from assay.evidence._scan import line_end
 from assay.evidence.bundle.format import MANIFEST, RECORDS, Manifest
 from assay.evidence.merkle import Frontier
 from assay.evidence.record import GENESIS_PREV, Batch, Row, Take
@@ -134,11 +135,9 @@ class _Lines:
                     )
             while seq < self.end and lines >= stop - seq:
                 data = b"".join(blocks)
-                cut = len(data)
-                for _ in range(lines - (stop - seq) + 1):
-                    cut = data.rfind(b"\n", 0, cut)
-                yield seq, stop, data[: cut + 1]
-                blocks, lines = [data[cut + 1 :]], lines - (stop - seq)
+                cut = line_end(data, 0, stop - seq)
+                yield seq, stop, data[:cut]
+                blocks, lines = [data[cut:]], lines - (stop - seq)
                 held = len(blocks[0])
                 seq, stop = stop, min(self.end, stop + self.chunk)
             if not block:
@@ -160,17 +159,11 @@ def line_batches(data: bytes, stop: int) -> Take:
 
     def take(first: int, wanted: int) -> Batch | None:
         nonlocal at
-        begin = end = at
+        begin = at
         if begin >= len(data):
             return None
-        if first + wanted >= stop:
+        if first + wanted >= stop or (end := line_end(data, begin, wanted)) < 0:
             end = len(data)
-        else:
-            for _ in range(wanted):
-                end = data.find(b"\n", end) + 1
-                if not end:
-                    end = len(data)
-                    break
         at = end
 
         def rows() -> list[Row]:

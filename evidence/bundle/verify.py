@@ -48,6 +48,7 @@ import orjson
 from isal import isal_zlib
 
 from assay.evidence import merkle
+from assay.evidence._scan import count_lines, line_end
 from assay.evidence.bundle.format import (
     MANIFEST,
     OSCAL,
@@ -212,14 +213,13 @@ class _Member(io.BufferedIOBase):
     def _count_lines(self, piece: bytes, start: int, end: int) -> None:
         # A piece is at most _PIECE <= LINE_MAX bytes, so only the lines running into
         # it from the pieces before can be too long, and the one left open at its end.
-        ends = piece.count(b"\n")
+        ends = count_lines(piece)
         if ends:
             self._check_line(self._open + piece.find(b"\n"), start)
             if self._after is None and self._lines + ends >= end - start:
-                at = -1
-                for _ in range(end - start - self._lines):
-                    at = piece.find(b"\n", at + 1)
-                self._after = self._read - len(piece) + at + 1
+                wanted = end - start - self._lines
+                at = line_end(piece, 0, wanted) if wanted > 0 else 0
+                self._after = self._read - len(piece) + at
             self._lines += ends
             self._open = len(piece) - piece.rfind(b"\n") - 1
         else:

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assay.evidence import merkle
-from assay.evidence._scan import scan
+from assay.evidence._scan import count_lines, line_end, scan
 from assay.evidence.bundle.records import line_batches
 from assay.evidence.canonical import CanonicalError, canonical, parse_canonical
 from assay.evidence.record import GENESIS_PREV, RECORD_VERSION, Row, claimed_time
@@ -326,3 +326,23 @@ def test_a_bundles_lines_are_cut_into_batches_the_scan_takes() -> None:
     assert rest is not None and bytes(rest.data or b"") == lines(rows[4:], False) + b"\n"
     assert rest.rows() == [(seq, b"", body) for seq, _, body in rows[4:]]
     assert take(30, 2) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=64).map(lambda b: b.replace(b"x", b"\n")), st.data())
+def test_lines_are_counted_and_cut_as_bytes_does(data: bytes, draw: st.DataObject) -> None:
+    assert count_lines(data) == data.count(b"\n") == count_lines(memoryview(data))
+    start = draw.draw(st.integers(0, len(data)))
+    lines = draw.draw(st.integers(1, 6))
+    at = start - 1
+    for _ in range(lines):
+        at = data.find(b"\n", at + 1) if at + 1 <= len(data) else -1
+        if at < 0:
+            break
+    assert line_end(data, start, lines) == (at + 1 if at >= 0 else -1)
+
+
+def test_a_cut_outside_the_data_is_refused() -> None:
+    for start, lines in ((-1, 1), (4, 1), (0, 0)):
+        with pytest.raises(ValueError):
+            line_end(b"a\nb", start, lines)
