@@ -123,10 +123,11 @@ class NoteVerifierKey:
         return _verifies(self.public, message, signature)
 
 
-@lru_cache(maxsize=1 << 13)
+@lru_cache(maxsize=1 << 12)
 def _verifies(public: bytes, message: bytes, signature: bytes) -> bool:
     # Remembered: a parallel verification checks checkpoint signatures while its workers
-    # walk the records, and the checks made in order afterwards find them done.
+    # walk the records, and the checks made in order afterwards find them done (beyond
+    # the cache's size, about 1 MiB, they are checked again).
     try:
         Ed25519PublicKey.from_public_bytes(public).verify(signature, message)
     except InvalidSignature:

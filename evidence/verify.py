@@ -314,9 +314,10 @@ def _hashes_of(nodes: bytes) -> list[bytes]:
     return [nodes[at : at + HASH_SIZE] for at in range(0, len(nodes), HASH_SIZE)]
 
 
-def row_batches(rows: Iterable[Row], hashed: bool = True) -> Take:
-    """`rows` read as batches (a `Take`), for a walk over rows from anywhere: taken in
-    order, whatever seq is asked for, so a row out of place is found by the walk."""
+def row_batches(rows: Iterable[Row]) -> Take:
+    """`rows` with their stored hashes read as batches (a `Take`), for a walk over rows
+    from anywhere: taken in order, whatever seq is asked for, so a row out of place is
+    found by the walk."""
     pending = iter(rows)
 
     def take(first: int, count: int) -> Batch | None:
@@ -325,14 +326,14 @@ def row_batches(rows: Iterable[Row], hashed: bool = True) -> Take:
             return None
         sound = all(
             row[0] == seq
+            and type(row[1]) is bytes
+            and len(row[1]) == HASH_SIZE
             and type(row[2]) is bytes
-            and (not hashed or (type(row[1]) is bytes and len(row[1]) == HASH_SIZE))
             for seq, row in enumerate(taken, first)
         )
         if not sound:
             return Batch(len(taken), None, lambda: taken)
-        lines = (row[1] + row[2] if hashed else row[2] for row in taken)
-        return Batch(len(taken), b"\n".join(lines), lambda: taken)
+        return Batch(len(taken), b"\n".join(row[1] + row[2] for row in taken), lambda: taken)
 
     return take
 

@@ -196,7 +196,7 @@ def walk_lines(
     first_prev: str | None = GENESIS_PREV
     if not genesis:
         try:
-            value = orjson.loads(data[: data.find(b"\n")]) if data else None
+            value = orjson.loads(data.split(b"\n", 1)[0]) if data else None
         except orjson.JSONDecodeError:
             value = None
         first_prev = value.get("prev") if isinstance(value, dict) else None
