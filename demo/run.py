@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 from rich.console import Console
+from rich.rule import Rule
 
 from assay.demo.dsr import run_demo_dsr
 from assay.demo.kubernetes import k8s_demo_target
@@ -55,6 +56,16 @@ DEMO_WAIVER = {
     "approver": "security@example.com",
     "expires": "2099-12-31",
 }
+
+
+SECTION_WIDTH = 80
+"""The most a section's rule spans: piped output has no width of its own."""
+
+
+def section(console: Console, title: str) -> None:
+    """A rule with `title` that opens a part of the demo's output, as wide as the
+    terminal up to SECTION_WIDTH."""
+    console.print(Rule(title), width=min(console.width, SECTION_WIDTH))
 
 
 def demo_profile(targets: list[dict[str, Any]], waived_volume: str) -> dict[str, object]:
@@ -168,7 +179,7 @@ def run_demo(workdir: Path, console: Console) -> int:
             ),
             soft_wrap=True,
         )
-        console.rule("Data-subject requests")
+        section(console, "Data-subject requests")
         run_demo_dsr(workdir, console)
         # The requests' checkpoints were signed without asking the outside parties: fill
         # the gaps, as `assay evidence timestamp` does.

@@ -10,8 +10,9 @@ from pathlib import Path
 from rich.console import Console
 
 from assay.demo.outside import outside_parties
-from assay.demo.run import export_run
+from assay.demo.run import SECTION_WIDTH, export_run, section
 from assay.demo.state import DemoState
+from assay.engine.console import console
 from assay.evidence import load_signing_key, open_ledger, verify_bundle
 
 
@@ -45,3 +46,10 @@ def test_the_demo_bundle_carries_a_timestamp_and_a_cosignature(tmp_path: Path) -
     assert latest.token is not None and [c.witness.name for c in latest.cosignatures] == [
         "witness.assay.local/demo"
     ]
+
+
+def test_a_section_rule_stays_short_when_the_output_is_piped() -> None:
+    out = io.StringIO()
+    section(console(out), "Data-subject requests")
+    line = out.getvalue().rstrip("\n")
+    assert "Data-subject requests" in line and len(line) == SECTION_WIDTH
