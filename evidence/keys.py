@@ -26,7 +26,6 @@ from typing import ClassVar, Self
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from assay.errors import AssayError
 from assay.files import PRIVATE, private_dir, write_text
@@ -162,7 +161,7 @@ class NoteSigningKey:
             raise SigningKeyError(f"Ed25519 private key is {len(seed)} bytes, expected 32")
         self.name = check_name(name)
         self._private = Ed25519PrivateKey.from_private_bytes(seed)
-        public = self._private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        public = self._private.public_key().public_bytes_raw()
         self.verifier = self.VERIFIER(name, public)
 
     @classmethod

@@ -10,11 +10,8 @@ same way (`bundle_records`), from chunks of their records.jsonl.
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 from collections.abc import Callable, Collection
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing.context import BaseContext
 from typing import TYPE_CHECKING
 
 from assay.evidence.merkle import Frontier, node_hash
@@ -22,6 +19,8 @@ from assay.evidence.record import GENESIS_PREV, record_hash
 from assay.evidence.verify import LogVerificationError, TreeLevel, VerificationError, Walk, walk
 
 if TYPE_CHECKING:
+    from multiprocessing.context import BaseContext
+
     from assay.evidence.proven_time import TimeBounds
 
 MIN_CHUNK = 1 << 15
@@ -82,6 +81,9 @@ def walk_parallel(
     level = chunk.bit_length() - 1
     starts = range(0, size, chunk)
     stops = [min(start + chunk, size) for start in starts]
+    # Imported here: a verification that starts no worker never loads it.
+    from concurrent.futures import ProcessPoolExecutor
+
     with ProcessPoolExecutor(max_workers=workers, mp_context=context()) as pool:
         futures = [
             pool.submit(
@@ -104,6 +106,8 @@ def context() -> BaseContext:
     """How verification workers start: by fork when that is safe, else by spawn."""
     # fork starts workers at once and never re-imports __main__ (spawn re-runs an entry
     # module that lacks a main guard); it is only safe while no other thread runs.
+    import multiprocessing
+
     if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context("spawn")
