@@ -5,17 +5,16 @@
 record's stored hash (32 bytes, where one is stored) and body, ended by a newline (the
 last one's may be left off), as a ledger reads a batch in one query and a bundle holds its
 records.jsonl: no object per record until the answer. It hashes each body, checks the
-stored hash, checks
-that the body is the canonical (RFC 8785, float-free profile) encoding of a JSON object
-and that its v, seq and prev are the expected ones, and computes the Merkle leaves (and,
-for a full aligned batch, the nodes above them). When it cannot vouch for every record
-it returns None and `verify.walk` goes through the batch one record at a time in Python,
-which names the first bad one. So it may refuse what is valid (a key outside ASCII, an
-object nested deeper than MAX_DEPTH), but must never accept what the Python checks reject;
-tests/evidence/test_scan.py holds it to that.
+stored hash, checks that the body is the canonical (RFC 8785, float-free profile)
+encoding of a JSON object and that its v, seq and prev are the expected ones, and computes
+the Merkle leaves (and, for a full aligned batch, the nodes above them). When it cannot
+vouch for every record it returns None and `verify.walk` goes through the batch one record
+at a time in Python, which names the first bad one. So it may refuse what is valid (a key
+outside ASCII, an object nested deeper than MAX_DEPTH), but must never accept what the
+Python checks reject; tests/evidence/test_scan.py holds it to that.
 
 The bytes come from whoever handed over the ledger or bundle, so every read is bounded
-by the body's end.
+by the buffer's end.
 */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

@@ -124,10 +124,10 @@ class Dialect:
         returning: str = "",
     ) -> Dialect:
         """The shared statements with `mark` as the DB-API parameter marker (``?``,
-        ``%s``); `node_hash` is the hash column as tree levels are read, `level_run`
-        and `records_batch` the database's own statements for those fields (aggregates
-        differ), `returning` what makes the
-        vault's upsert return a row when the driver needs one to fetch."""
+        ``%s``); `node_hash` is the hash column as tree levels are read, `level_run` and
+        `records_batch` the database's own statements for those fields (aggregates
+        differ), `returning` what makes the vault's upsert return a row when the driver
+        needs one to fetch."""
         m = mark
         return cls(
             page=page,
@@ -174,7 +174,7 @@ _HASH, _BODY = itemgetter(1), itemgetter(2)
 
 def _raw_rows(rows: list[tuple[Any, ...]]) -> list[Row]:
     """`rows` as `Row`s: the hash and body columns as bytes, whatever a tamperer stored."""
-    # The normal case, kept cheap: the types looked at in C, no new tuple per row.
+    # The normal case, kept cheap: the column types looked at once, no new tuple per row.
     if {*map(type, map(_HASH, rows)), *map(type, map(_BODY, rows))} <= {bytes}:
         return rows
     return [(seq, _blob(digest), _blob(body)) for seq, digest, body in rows]

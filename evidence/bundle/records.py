@@ -116,15 +116,15 @@ class _Lines:
     def chunks(self) -> Iterator[tuple[int, int, bytes]]:
         """(first seq, stop, bytes of the lines) per chunk; the last may fall short."""
         blocks: list[bytes] = []
-        lines, seq, held, counted = 0, self.start, 0, 0
+        seq, held = self.start, 0
         stop = min(self.end, (seq // self.chunk + 1) * self.chunk)
         while True:
             block = self.member.read(READ)
+            # The lines read and not yet handed out (the member counts them as it reads).
+            lines = self.member.lines - (seq - self.start)
             if block:
                 self.sink.write(block)
                 blocks.append(block)
-                lines += self.member.lines - counted
-                counted = self.member.lines
                 held += len(block)
                 if held > CHUNK_BYTES_MAX and lines < stop - seq:
                     raise LogVerificationError(
