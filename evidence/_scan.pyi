@@ -1,3 +1,6 @@
+SHA_EXTENSIONS: int
+"""1 when hashes go two at a time through the CPU's SHA extensions, 0 when through OpenSSL."""
+
 def scan(
     data: bytes | memoryview,
     count: int,

@@ -5,6 +5,12 @@ must take the records assay writes, so verification stays fast."""
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assay.evidence import merkle
-from assay.evidence._scan import count_lines, line_end, scan
+from assay.evidence._scan import SHA_EXTENSIONS, count_lines, line_end, scan
 from assay.evidence.bundle.records import line_batches
 from assay.evidence.canonical import CanonicalError, canonical, parse_canonical
 from assay.evidence.record import GENESIS_PREV, RECORD_VERSION, Row, claimed_time
@@ -105,6 +111,67 @@ def test_a_full_batch_gives_the_leaves_the_subtree_and_the_head() -> None:
     assert head == rows[-1][1].hex()
     assert noted == [3]
     assert claimed == [f"t{i}" for i in range(8)]
+
+
+def every_length() -> list[Row]:
+    """A full batch of 256 records whose bodies take every length modulo 64 four times
+    over: every way a body, and its leaf's copy one byte longer, fall into 64-byte blocks
+    (one message may need a block more than the other)."""
+    return chain([{"pad": "x" * n} for n in range(256)])
+
+
+def levels_of(rows: list[Row]) -> list[bytes]:
+    """The Merkle tree over the rows' bodies, a level a value, as hashlib gives it."""
+    level = [merkle.leaf_hash(row[2]) for row in rows]
+    levels = [b"".join(level)]
+    while len(level) > 1:
+        level = [merkle.node_hash(a, b) for a, b in zip(level[::2], level[1::2], strict=True)]
+        levels.append(b"".join(level))
+    return levels
+
+
+def test_bodies_of_every_length_hash_as_hashlib_does() -> None:
+    rows = every_length()
+    assert len({len(row[2]) % 64 for row in rows}) == 64
+    found = scan_rows(rows, subtree=True)
+    # Not None: every stored hash, hashlib's, matched the scan's.
+    assert found is not None
+    assert found[0] == levels_of(rows)
+    assert found[1] == rows[-1][1].hex()
+
+
+_SCAN_STDIN = """
+import json, sys
+from assay.evidence._scan import SHA_EXTENSIONS, scan
+found = scan(sys.stdin.buffer.read(), 256, 0, sys.argv[1].encode(), True, False, True, 1, ())
+print(json.dumps([SHA_EXTENSIONS, None if found is None else [v.hex() for v in found[0]]]))
+"""
+
+
+@pytest.mark.parametrize("setting", ["0", "1"])
+def test_the_sha_extensions_and_openssl_hash_alike(setting: str) -> None:
+    """ASSAY_SHA_EXTENSIONS=0 turns the two-at-a-time hashing off: both ways give hashlib's."""
+    rows = every_length()
+    done = subprocess.run(
+        [sys.executable, "-c", _SCAN_STDIN, GENESIS_PREV],
+        input=lines(rows),
+        capture_output=True,
+        check=True,
+        env={**os.environ, "ASSAY_SHA_EXTENSIONS": setting},
+    )
+    extensions, levels = json.loads(done.stdout)
+    assert extensions == (SHA_EXTENSIONS if setting == "1" else 0)
+    assert levels == [level.hex() for level in levels_of(rows)]
+
+
+def test_the_sha_extensions_are_used_where_the_cpu_has_them() -> None:
+    """Otherwise a CPU check gone wrong would only make verification slower."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if platform.machine() not in ("x86_64", "AMD64") or not cpuinfo.exists():
+        pytest.skip("the SHA extensions are x86's, found in /proc/cpuinfo here")
+    flags = next(line for line in cpuinfo.read_text().splitlines() if line.startswith("flags"))
+    has_them = "sha_ni" in flags.split()
+    assert bool(SHA_EXTENSIONS) is has_them
 
 
 def test_the_claimed_time_is_the_records_own() -> None:
