@@ -47,22 +47,6 @@ SHA_TARGET static inline __m128i byte_swap(__m128i words) {
     return _mm_shuffle_epi8(words, _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL));
 }
 
-SHA_TARGET static State initial(void) {
-    static const uint32_t H[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                                  0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-    __m128i cdab = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&H[0]), 0xB1);
-    __m128i efgh = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&H[4]), 0x1B);
-    State s = {_mm_alignr_epi8(cdab, efgh, 8), _mm_blend_epi16(efgh, cdab, 0xF0)};
-    return s;
-}
-
-SHA_TARGET static void digest_of(State s, uint8_t out[SHA256X2_DIGEST]) {
-    __m128i feba = _mm_shuffle_epi32(s.abef, 0x1B);
-    __m128i dchg = _mm_shuffle_epi32(s.cdgh, 0xB1);
-    _mm_storeu_si128((__m128i *)out, byte_swap(_mm_blend_epi16(feba, dchg, 0xF0)));
-    _mm_storeu_si128((__m128i *)(out + 16), byte_swap(_mm_alignr_epi8(dchg, feba, 8)));
-}
-
 /* Four rounds, k-th of 16, with the message words `m` (W[4k..4k+3]). */
 #define ROUNDS(s, m, k)                                                                    \
     do {                                                                                   \
@@ -118,69 +102,137 @@ SHA_TARGET static void compress2(State *s, const uint8_t *p, State *t, const uin
     t->cdgh = _mm_add_epi32(t->cdgh, b.cdgh);
 }
 
-/* A message (an optional prefix byte, then `len` bytes at `data`) as 64-byte blocks: the
-`whole` ones read in place (the first copied when a prefix shifts it), then the padded
-end, one or two blocks, copied. */
+SHA_TARGET static State load_state(const uint32_t h[8]) {
+    __m128i cdab = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[0]), 0xB1);
+    __m128i efgh = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[4]), 0x1B);
+    State s = {_mm_alignr_epi8(cdab, efgh, 8), _mm_blend_epi16(efgh, cdab, 0xF0)};
+    return s;
+}
+
+SHA_TARGET static void store_state(State s, uint32_t h[8]) {
+    __m128i feba = _mm_shuffle_epi32(s.abef, 0x1B);
+    __m128i dchg = _mm_shuffle_epi32(s.cdgh, 0xB1);
+    _mm_storeu_si128((__m128i *)&h[0], _mm_blend_epi16(feba, dchg, 0xF0));
+    _mm_storeu_si128((__m128i *)&h[4], _mm_alignr_epi8(dchg, feba, 8));
+}
+
+void sha256_lane_init(Sha256Lane *lane) {
+    static const uint32_t H[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                  0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    memcpy(lane->h, H, sizeof H);
+    lane->pending_len = 0;
+    lane->total = 0;
+}
+
+/* A lane's input as 64-byte blocks: its pending bytes completed first, then blocks read in
+place; what is left (under 64 bytes) becomes its pending bytes. */
 typedef struct {
-    const uint8_t *data;
-    size_t whole, total;
-    int shift; /* 1 with a prefix: block i (i >= 1) starts at data + 64 i - 1 */
-    uint8_t first[64];
-    uint8_t tail[128];
-} Blocks;
+    Sha256Lane *lane;
+    const uint8_t *at;
+    size_t left;
+} Feed;
 
-static void split(Blocks *b, const uint8_t *data, size_t len, int prefix) {
-    size_t total = len + (prefix >= 0);
-    b->data = data;
-    b->shift = prefix >= 0;
-    b->whole = total / 64;
-    size_t rest = total - 64 * b->whole;
-    memset(b->tail, 0, sizeof b->tail);
-    if (b->shift && b->whole == 0) {
-        b->tail[0] = (uint8_t)prefix;
-        memcpy(b->tail + 1, data, len);
-    } else {
-        if (b->shift) {
-            b->first[0] = (uint8_t)prefix;
-            memcpy(b->first + 1, data, 63);
-        }
-        memcpy(b->tail, data + 64 * b->whole - b->shift, rest);
+static const uint8_t *next_block(Feed *f) {
+    Sha256Lane *lane = f->lane;
+    if (lane->pending_len > 0 || f->left < 64) {
+        size_t take = 64 - lane->pending_len < f->left ? 64 - lane->pending_len : f->left;
+        memcpy(lane->pending + lane->pending_len, f->at, take);
+        lane->pending_len += take;
+        f->at += take;
+        f->left -= take;
+        if (lane->pending_len < 64) return NULL;
+        lane->pending_len = 0; /* read before the lane's next block is asked for */
+        return lane->pending;
     }
-    b->tail[rest] = 0x80;
-    size_t end = rest + 9 <= 64 ? 64 : 128;
-    uint64_t bits = (uint64_t)total * 8;
-    for (int i = 0; i < 8; i++) b->tail[end - 1 - i] = (uint8_t)(bits >> (8 * i));
-    b->total = b->whole + end / 64;
+    const uint8_t *block = f->at;
+    f->at += 64;
+    f->left -= 64;
+    return block;
 }
 
-static const uint8_t *block(const Blocks *b, size_t i) {
-    if (i >= b->whole) return b->tail + 64 * (i - b->whole);
-    if (b->shift) return i == 0 ? b->first : b->data + 64 * i - 1;
-    return b->data + 64 * i;
+SHA_TARGET static void feed(Sha256Lane *a, const uint8_t *pa, size_t la, Sha256Lane *b,
+                            const uint8_t *pb, size_t lb) {
+    Feed x = {a, pa, la}, y = {b, pb, lb};
+    State s = load_state(a->h), t = load_state(b->h);
+    for (;;) {
+        const uint8_t *p = next_block(&x), *q = next_block(&y);
+        if (p != NULL && q != NULL)
+            compress2(&s, p, &t, q);
+        else if (p != NULL)
+            compress1(&s, p);
+        else if (q != NULL)
+            compress1(&t, q);
+        else
+            break;
+    }
+    store_state(s, a->h);
+    store_state(t, b->h);
+    a->total += la;
+    b->total += lb;
 }
 
-SHA_TARGET void sha256x2(const uint8_t *a, size_t a_len, int a_prefix, const uint8_t *b,
-                         size_t b_len, int b_prefix, uint8_t a_out[SHA256X2_DIGEST],
-                         uint8_t b_out[SHA256X2_DIGEST]) {
-    Blocks x, y;
-    split(&x, a, a_len, a_prefix);
-    split(&y, b, b_len, b_prefix);
-    State s = initial(), t = initial();
-    size_t i = 0;
-    for (; i < x.total && i < y.total; i++) compress2(&s, block(&x, i), &t, block(&y, i));
-    for (size_t j = i; j < x.total; j++) compress1(&s, block(&x, j));
-    for (size_t j = i; j < y.total; j++) compress1(&t, block(&y, j));
-    digest_of(s, a_out);
-    digest_of(t, b_out);
+void sha256_lanes_update(Sha256Lane *a, const uint8_t *pa, size_t la, Sha256Lane *b,
+                         const uint8_t *pb, size_t lb) {
+    feed(a, pa, la, b, pb, lb);
+}
+
+/* The padding that ends a lane's message: 0x80, zeros, and its length in bits. */
+static size_t padding(const Sha256Lane *lane, uint8_t pad[72]) {
+    size_t len = (lane->pending_len < 56 ? 56 : 120) - lane->pending_len;
+    uint64_t bits = lane->total * 8;
+    memset(pad, 0, len);
+    pad[0] = 0x80;
+    for (int i = 0; i < 8; i++) pad[len + 7 - i] = (uint8_t)(bits >> (8 * i));
+    return len + 8;
+}
+
+void sha256_lanes_final(Sha256Lane *a, uint8_t a_out[SHA256X2_DIGEST], Sha256Lane *b,
+                        uint8_t b_out[SHA256X2_DIGEST]) {
+    uint8_t pad_a[128], pad_b[128];
+    size_t len_a = padding(a, pad_a), len_b = padding(b, pad_b);
+    uint64_t total_a = a->total, total_b = b->total;
+    feed(a, pad_a, len_a, b, pad_b, len_b);
+    a->total = total_a, b->total = total_b;
+    for (int i = 0; i < 8; i++) {
+        for (int j = 0; j < 4; j++) {
+            a_out[4 * i + j] = (uint8_t)(a->h[i] >> (24 - 8 * j));
+            b_out[4 * i + j] = (uint8_t)(b->h[i] >> (24 - 8 * j));
+        }
+    }
+}
+
+void sha256x2(const uint8_t *a, size_t a_len, int a_prefix, const uint8_t *b, size_t b_len,
+              int b_prefix, uint8_t a_out[SHA256X2_DIGEST], uint8_t b_out[SHA256X2_DIGEST]) {
+    Sha256Lane x, y;
+    sha256_lane_init(&x);
+    sha256_lane_init(&y);
+    if (a_prefix >= 0) x.pending[0] = (uint8_t)a_prefix, x.pending_len = x.total = 1;
+    if (b_prefix >= 0) y.pending[0] = (uint8_t)b_prefix, y.pending_len = y.total = 1;
+    feed(&x, a, a_len, &y, b, b_len);
+    sha256_lanes_final(&x, a_out, &y, b_out);
 }
 
 #else
 
+/* Without the SHA extensions nothing here is called: sha256x2_usable() is 0. */
 int sha256x2_usable(void) { return 0; }
+
+void sha256_lane_init(Sha256Lane *lane) { memset(lane, 0, sizeof *lane); }
+
+void sha256_lanes_update(Sha256Lane *a, const uint8_t *pa, size_t la, Sha256Lane *b,
+                         const uint8_t *pb, size_t lb) {
+    (void)a, (void)pa, (void)la, (void)b, (void)pb, (void)lb;
+}
+
+void sha256_lanes_final(Sha256Lane *a, uint8_t a_out[SHA256X2_DIGEST], Sha256Lane *b,
+                        uint8_t b_out[SHA256X2_DIGEST]) {
+    (void)a, (void)b;
+    memset(a_out, 0, SHA256X2_DIGEST);
+    memset(b_out, 0, SHA256X2_DIGEST);
+}
 
 void sha256x2(const uint8_t *a, size_t a_len, int a_prefix, const uint8_t *b, size_t b_len,
               int b_prefix, uint8_t a_out[SHA256X2_DIGEST], uint8_t b_out[SHA256X2_DIGEST]) {
-    /* Never called: sha256x2_usable() is 0 here. */
     (void)a, (void)a_len, (void)a_prefix, (void)b, (void)b_len, (void)b_prefix;
     memset(a_out, 0, SHA256X2_DIGEST);
     memset(b_out, 0, SHA256X2_DIGEST);

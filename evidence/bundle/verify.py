@@ -39,7 +39,7 @@ import zipfile
 import zlib
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import ExitStack, nullcontext
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal, cast
@@ -366,31 +366,20 @@ def _check_names(zf: zipfile.ZipFile, manifest: Manifest) -> None:
         raise LogVerificationError(name, f"is listed in {MANIFEST} but missing from the bundle")
 
 
-def _open_bundle(path: Path, manifest: Manifest) -> _BundleZip:
-    zf = _BundleZip(path)
-    zf.bound_by(manifest)
-    return zf
-
-
-def check_digests(bundle: Path | zipfile.ZipFile, manifest: Manifest) -> None:
-    """Every file but records.jsonl (hashed as its records are read) is as the manifest says.
-
-    Takes a path so that it can run in another process, beside the records' workers;
-    then each file is read within the size the manifest lists.
-    """
-    opened = _open_bundle(bundle, manifest) if isinstance(bundle, Path) else nullcontext(bundle)
-    with opened as zf:
-        for name in sorted(manifest.files):
-            if name == RECORDS:
-                continue
-            sink = Sink()
-            try:
-                with zf.open(name) as member:
-                    while chunk := member.read(READ):
-                        sink.write(chunk)
-            except UNREADABLE as exc:
-                raise LogVerificationError(name, f"unreadable: {exc}") from None
-            check_digest(name, sink, manifest)
+def check_digests(zf: zipfile.ZipFile, manifest: Manifest, beside: str | None) -> None:
+    """Every file but records.jsonl and `beside` (hashed as the records are read) is as
+    the manifest says."""
+    for name in sorted(manifest.files):
+        if name in (RECORDS, beside):
+            continue
+        sink = Sink()
+        try:
+            with zf.open(name) as member:
+                while chunk := member.read(READ):
+                    sink.write(chunk)
+        except UNREADABLE as exc:
+            raise LogVerificationError(name, f"unreadable: {exc}") from None
+        check_digest(name, sink.digest.hexdigest(), sink.size, manifest)
 
 
 def _checkpoints(zf: zipfile.ZipFile, manifest: Manifest) -> list[Checkpoint]:
@@ -576,7 +565,6 @@ def _check_views(
 
 
 def _verify(
-    path: Path,
     zf: _BundleZip,
     keys: Sequence[VerifierKey],
     trusted: Checkpoint | None,
@@ -607,21 +595,17 @@ def _verify(
     sizes = {c.size for c in checkpoints if manifest.start <= c.size <= manifest.end}
     if trusted is not None and manifest.start <= trusted.size <= manifest.end:
         sizes.add(trusted.size)
+    # The OSCAL document is as large as the records: the two are hashed side by side.
+    beside = OSCAL if OSCAL in manifest.files else None
+    check_digests(zf, manifest, beside)
     with ExitStack() as stack:
         pool = None
         if workers > 1 and manifest.end - manifest.start >= PARALLEL_MIN:
             pool = ProcessPoolExecutor(max_workers=workers, mp_context=context())
             stack.callback(pool.shutdown, cancel_futures=True)
-            # The other files (the OSCAL document is as large as the records) are hashed
-            # by a worker while the records stream through the others.
-            digests = pool.submit(check_digests, path, manifest)
-        else:
-            check_digests(zf, manifest)
         found = progress.found = walk_records(
-            zf, manifest, proofs.left, sizes, pool, workers, bounds
+            zf, manifest, proofs.left, sizes, pool, workers, bounds, beside
         )
-        if pool is not None:
-            digests.result()
     if found.error is not None:
         raise found.error
     trust = Trust.following(keys, found.rotations)
@@ -663,7 +647,7 @@ def verify_bundle(
     error: VerificationError | LogVerificationError | None = None
     try:
         with _BundleZip(path) as zf:
-            _verify(path, zf, keys, trusted, workers, check_views, policy, progress)
+            _verify(zf, keys, trusted, workers, check_views, policy, progress)
     except (VerificationError, LogVerificationError) as exc:
         error = exc
     except UNREADABLE as exc:

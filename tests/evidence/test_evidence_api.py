@@ -81,6 +81,7 @@ def test_public_classes_and_entry_points_are_exported() -> None:
         "Sink",
         "check_digest",
         "check_digests",
+        "Sha256Pair",
         "walk_lines",
         "walk_records",
         "ViewContext",
