@@ -34,6 +34,7 @@ zip's own headers say; a record line longer than `LINE_MAX` is refused where it 
 
 from __future__ import annotations
 
+import hashlib
 import io
 import zipfile
 import zlib
@@ -257,6 +258,9 @@ class _BundleZip(zipfile.ZipFile):
             SIGNATURE: _Bound.cap(_NOTE_MAX, "a signed note"),
         }
         self.listed: frozenset[str] = frozenset()
+        self.manifest: Manifest | None = None
+        self.checked: set[str] = set()
+        """Members whose digest `_read` has checked already."""
 
     def bound_by(self, manifest: Manifest) -> None:
         """Bound every member by the size the manifest lists, and the ones read whole by a cap."""
@@ -270,6 +274,7 @@ class _BundleZip(zipfile.ZipFile):
             },
         }
         self.listed = frozenset(manifest.files)
+        self.manifest = manifest
         for name, listed in manifest.files.items():
             cap = caps.get(name)
             if cap is not None and listed.size > cap.limit:
@@ -315,13 +320,19 @@ def _checked_by_digest(member: IO[bytes]) -> None:
         opened._decompressor = isal_zlib.decompressobj(-zlib.MAX_WBITS)
 
 
-def _read(zf: zipfile.ZipFile, name: str) -> bytes:
-    """A small member (manifest, signature, proofs, a checkpoint), read whole within its bound."""
+def _read(zf: _BundleZip, name: str) -> bytes:
+    """A small member (manifest, signature, proofs, a checkpoint, an attachment), read
+    whole within its bound. One the manifest lists is checked against its digest here,
+    so that `check_digests` need not open it again."""
     try:
         with zf.open(name) as member:
-            return member.read()
+            data = member.read()
     except UNREADABLE as exc:
         raise LogVerificationError(name, f"unreadable: {exc}") from None
+    if zf.manifest is not None and name in zf.manifest.files:
+        check_digest(name, hashlib.sha256(data).hexdigest(), len(data), zf.manifest)
+        zf.checked.add(name)
+    return data
 
 
 def _check_zip(zf: zipfile.ZipFile) -> None:
@@ -366,11 +377,11 @@ def _check_names(zf: zipfile.ZipFile, manifest: Manifest) -> None:
         raise LogVerificationError(name, f"is listed in {MANIFEST} but missing from the bundle")
 
 
-def check_digests(zf: zipfile.ZipFile, manifest: Manifest, beside: str | None) -> None:
+def check_digests(zf: _BundleZip, manifest: Manifest, beside: str | None) -> None:
     """Every file but records.jsonl and `beside` (hashed as the records are read) is as
-    the manifest says."""
+    the manifest says: those `_read` has not checked yet."""
     for name in sorted(manifest.files):
-        if name in (RECORDS, beside):
+        if name in (RECORDS, beside) or name in zf.checked:
             continue
         sink = Sink()
         try:
@@ -382,7 +393,7 @@ def check_digests(zf: zipfile.ZipFile, manifest: Manifest, beside: str | None) -
         check_digest(name, sink.digest.hexdigest(), sink.size, manifest)
 
 
-def _checkpoints(zf: zipfile.ZipFile, manifest: Manifest) -> list[Checkpoint]:
+def _checkpoints(zf: _BundleZip, manifest: Manifest) -> list[Checkpoint]:
     checkpoints: list[Checkpoint] = []
     for name in manifest.checkpoints:
         try:
@@ -517,7 +528,7 @@ def _check_trusted(
         )
 
 
-def _attachments(zf: zipfile.ZipFile, manifest: Manifest) -> list[dict[str, bytes]]:
+def _attachments(zf: _BundleZip, manifest: Manifest) -> list[dict[str, bytes]]:
     """For each checkpoint in the manifest's order, its attachments by kind."""
     kept = attachments_of(manifest.checkpoints, manifest.files)
     return [
