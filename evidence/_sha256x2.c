@@ -4,9 +4,11 @@ The verifier hashes every record twice (its hash, and its Merkle leaf: the same 
 a 0x00 byte) and every Merkle node once. One SHA-256 is a chain of dependent rounds, and on
 the CPUs that have these instructions a round's latency is about twice its throughput: one
 message alone leaves half of the unit idle. Two independent messages, their rounds
-interleaved, fill it, which nearly halves the time of the pair. `_scan.c` uses this where
-`sha256x2_usable` says the CPU has the instructions, and OpenSSL otherwise;
-tests/evidence/test_scan.py checks both against hashlib.
+interleaved, fill it: on a Zen 2 EPYC a 600-byte record's two digests take 0.49 us, against
+0.83 us through OpenSSL. `_scan.c` hashes with this, where `sha256x2_usable` says the CPU
+has the instructions, a record's digest beside its leaf, two tree nodes at once, and two
+streams side by side (`Sha256Pair`); OpenSSL otherwise. tests/evidence/test_scan.py checks
+both ways against hashlib.
 */
 #include <stddef.h>
 #include <stdint.h>
@@ -150,8 +152,8 @@ static const uint8_t *next_block(Feed *f) {
     return block;
 }
 
-SHA_TARGET static void feed(Sha256Lane *a, const uint8_t *pa, size_t la, Sha256Lane *b,
-                            const uint8_t *pb, size_t lb) {
+SHA_TARGET void sha256_lanes_update(Sha256Lane *a, const uint8_t *pa, size_t la, Sha256Lane *b,
+                                    const uint8_t *pb, size_t lb) {
     Feed x = {a, pa, la}, y = {b, pb, lb};
     State s = load_state(a->h), t = load_state(b->h);
     for (;;) {
@@ -171,11 +173,6 @@ SHA_TARGET static void feed(Sha256Lane *a, const uint8_t *pa, size_t la, Sha256L
     b->total += lb;
 }
 
-void sha256_lanes_update(Sha256Lane *a, const uint8_t *pa, size_t la, Sha256Lane *b,
-                         const uint8_t *pb, size_t lb) {
-    feed(a, pa, la, b, pb, lb);
-}
-
 /* The padding that ends a lane's message: 0x80, zeros, and its length in bits. */
 static size_t padding(const Sha256Lane *lane, uint8_t pad[72]) {
     size_t len = (lane->pending_len < 56 ? 56 : 120) - lane->pending_len;
@@ -191,7 +188,7 @@ void sha256_lanes_final(Sha256Lane *a, uint8_t a_out[SHA256X2_DIGEST], Sha256Lan
     uint8_t pad_a[128], pad_b[128];
     size_t len_a = padding(a, pad_a), len_b = padding(b, pad_b);
     uint64_t total_a = a->total, total_b = b->total;
-    feed(a, pad_a, len_a, b, pad_b, len_b);
+    sha256_lanes_update(a, pad_a, len_a, b, pad_b, len_b);
     a->total = total_a, b->total = total_b;
     for (int i = 0; i < 8; i++) {
         for (int j = 0; j < 4; j++) {
@@ -208,7 +205,7 @@ void sha256x2(const uint8_t *a, size_t a_len, int a_prefix, const uint8_t *b, si
     sha256_lane_init(&y);
     if (a_prefix >= 0) x.pending[0] = (uint8_t)a_prefix, x.pending_len = x.total = 1;
     if (b_prefix >= 0) y.pending[0] = (uint8_t)b_prefix, y.pending_len = y.total = 1;
-    feed(&x, a, a_len, &y, b, b_len);
+    sha256_lanes_update(&x, a, a_len, &y, b, b_len);
     sha256_lanes_final(&x, a_out, &y, b_out);
 }
 
