@@ -59,6 +59,16 @@ def test_a_port_in_use_is_named() -> None:
         taken.close()
 
 
+def test_the_socket_takes_visitors_as_soon_as_its_url_can_be_printed() -> None:
+    """`assay serve` prints its URL before uvicorn starts: a visitor that quick must wait
+    in the backlog, not be refused."""
+    sock = bind("127.0.0.1", 0)
+    try:
+        socket.create_connection(sock.getsockname()[:2], timeout=5).close()
+    finally:
+        sock.close()
+
+
 class Clock:
     """Seconds that pass only when the test says so."""
 
