@@ -541,6 +541,7 @@ typedef struct {
     PyObject_HEAD
     Sha256Lane lanes[2];
     EVP_MD_CTX *ctx[2];
+    int ready; /* set by __init__: a pair made by __new__ alone has no state to feed */
     int done;
 } Sha256Pair;
 
@@ -549,7 +550,7 @@ static int pair_init(Sha256Pair *self, PyObject *args, PyObject *kwargs) {
         if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "Sha256Pair takes no arguments");
         return -1;
     }
-    self->done = 0;
+    self->ready = self->done = 0;
     for (int i = 0; i < 2; i++) {
         sha256_lane_init(&self->lanes[i]);
         if (SHA_X2) continue;
@@ -563,7 +564,21 @@ static int pair_init(Sha256Pair *self, PyObject *args, PyObject *kwargs) {
             return -1;
         }
     }
+    self->ready = 1;
     return 0;
+}
+
+/* 1 if the pair takes more; else 0 with the error set. */
+static int pair_open(const Sha256Pair *self) {
+    if (!self->ready) {
+        PyErr_SetString(PyExc_ValueError, "Sha256Pair.__init__ was not called");
+        return 0;
+    }
+    if (self->done) {
+        PyErr_SetString(PyExc_ValueError, "the digests were already taken");
+        return 0;
+    }
+    return 1;
 }
 
 static void pair_dealloc(Sha256Pair *self) {
@@ -574,16 +589,14 @@ static void pair_dealloc(Sha256Pair *self) {
 static PyObject *pair_update(Sha256Pair *self, PyObject *args) {
     Py_buffer a, b;
     if (!PyArg_ParseTuple(args, "y*y*:update", &a, &b)) return NULL;
-    int ok = !self->done;
-    if (!ok) {
-        PyErr_SetString(PyExc_ValueError, "the digests were already taken");
-    } else if (SHA_X2) {
+    int ok = pair_open(self);
+    if (ok && SHA_X2) {
         sha256_lanes_update(&self->lanes[0], a.buf, (size_t)a.len, &self->lanes[1], b.buf,
                             (size_t)b.len);
-    } else if (!EVP_DigestUpdate(self->ctx[0], a.buf, (size_t)a.len) ||
-               !EVP_DigestUpdate(self->ctx[1], b.buf, (size_t)b.len)) {
-        PyErr_SetString(PyExc_RuntimeError, "SHA-256 failed");
-        ok = 0;
+    } else if (ok) {
+        ok = EVP_DigestUpdate(self->ctx[0], a.buf, (size_t)a.len) &&
+             EVP_DigestUpdate(self->ctx[1], b.buf, (size_t)b.len);
+        if (!ok) PyErr_SetString(PyExc_RuntimeError, "SHA-256 failed");
     }
     PyBuffer_Release(&a);
     PyBuffer_Release(&b);
@@ -594,10 +607,7 @@ static PyObject *pair_update(Sha256Pair *self, PyObject *args) {
 static PyObject *pair_hexdigests(Sha256Pair *self, PyObject *Py_UNUSED(ignored)) {
     unsigned char digests[2][DIGEST];
     char hex[2][2 * DIGEST];
-    if (self->done) {
-        PyErr_SetString(PyExc_ValueError, "the digests were already taken");
-        return NULL;
-    }
+    if (!pair_open(self)) return NULL;
     self->done = 1;
     if (SHA_X2) {
         sha256_lanes_final(&self->lanes[0], digests[0], &self->lanes[1], digests[1]);

@@ -459,3 +459,24 @@ def test_two_streams_hash_alike_without_the_sha_extensions() -> None:
         hashlib.sha256(data).hexdigest(),
         hashlib.sha256(second).hexdigest(),
     ]
+
+
+@pytest.mark.parametrize("setting", ["0", "1"])
+def test_a_pair_never_initialised_is_refused_not_crashed(setting: str) -> None:
+    script = (
+        "from assay.evidence._scan import Sha256Pair\n"
+        "pair = Sha256Pair.__new__(Sha256Pair)\n"
+        "for call in (lambda: pair.update(b'a', b'b'), pair.hexdigests):\n"
+        "    try:\n"
+        "        call()\n"
+        "    except ValueError as exc:\n"
+        "        print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "ASSAY_SHA_EXTENSIONS": setting},
+    )
+    assert done.stdout.splitlines() == ["Sha256Pair.__init__ was not called"] * 2
