@@ -125,7 +125,7 @@ class _Lines:
 
     def _hash(self, block: bytes) -> None:
         """Hash a block of the records, and as much of the member beside them."""
-        other = self._read_beside(len(block)) if block else b""
+        other = self._read_beside(len(block))
         self.digests.update(block, other)
         self.sizes[0] += len(block)
         self.sizes[1] += len(other)

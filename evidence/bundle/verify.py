@@ -257,7 +257,6 @@ class _BundleZip(zipfile.ZipFile):
             MANIFEST: _Bound.cap(_JSON_MAX, f"a {MANIFEST}"),
             SIGNATURE: _Bound.cap(_NOTE_MAX, "a signed note"),
         }
-        self.listed: frozenset[str] = frozenset()
         self.manifest: Manifest | None = None
         self.checked: set[str] = set()
         """Members whose digest `_read` has checked already."""
@@ -273,7 +272,6 @@ class _BundleZip(zipfile.ZipFile):
                 for attached in kept.values()
             },
         }
-        self.listed = frozenset(manifest.files)
         self.manifest = manifest
         for name, listed in manifest.files.items():
             cap = caps.get(name)
@@ -303,7 +301,7 @@ class _BundleZip(zipfile.ZipFile):
         if bound is None:
             raise LogVerificationError(key, f"is not a file {MANIFEST} lists: never read")
         raw = super().open(name, "r", pwd)
-        if key in self.listed:
+        if self.manifest is not None and key in self.manifest.files:
             _checked_by_digest(raw)
         return cast(IO[bytes], _Member(raw, key, bound))
 
