@@ -93,7 +93,8 @@ def _atomic(path: Path, *, binary: bool, mode: int, replace: bool) -> Iterator[A
     if not replace and os.path.lexists(path):
         raise UnsafePathError(f"{path} already exists; refusing to overwrite it")
     tmp = path.parent / f".{path.name[:100]}.{secrets.token_hex(8)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    # Readable too: a writer may read back what it wrote (a bundle hashes stored members).
+    fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
     raw = os.fdopen(fd, "wb")
     out: IO[str] | IO[bytes] = (
         raw if binary else io.TextIOWrapper(raw, encoding="utf-8", newline="")

@@ -535,112 +535,6 @@ done:
     return out;
 }
 
-/* Two streams hashed side by side: the files a bundle's manifest lists, read together so
-that their blocks go through the SHA extensions in pairs (OpenSSL's EVP without them). */
-typedef struct {
-    PyObject_HEAD
-    Sha256Lane lanes[2];
-    EVP_MD_CTX *ctx[2];
-    int ready; /* set by __init__: a pair made by __new__ alone has no state to feed */
-    int done;
-} Sha256Pair;
-
-static int pair_init(Sha256Pair *self, PyObject *args, PyObject *kwargs) {
-    if (!PyArg_ParseTuple(args, ":Sha256Pair") || (kwargs != NULL && PyDict_Size(kwargs) > 0)) {
-        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "Sha256Pair takes no arguments");
-        return -1;
-    }
-    self->ready = self->done = 0;
-    for (int i = 0; i < 2; i++) {
-        sha256_lane_init(&self->lanes[i]);
-        if (SHA_X2) continue;
-        if (self->ctx[i] == NULL) self->ctx[i] = EVP_MD_CTX_new();
-        if (self->ctx[i] == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        if (!EVP_DigestInit_ex(self->ctx[i], SHA256_MD, NULL)) {
-            PyErr_SetString(PyExc_RuntimeError, "SHA-256 failed");
-            return -1;
-        }
-    }
-    self->ready = 1;
-    return 0;
-}
-
-/* 1 if the pair takes more; else 0 with the error set. */
-static int pair_open(const Sha256Pair *self) {
-    if (!self->ready) {
-        PyErr_SetString(PyExc_ValueError, "Sha256Pair.__init__ was not called");
-        return 0;
-    }
-    if (self->done) {
-        PyErr_SetString(PyExc_ValueError, "the digests were already taken");
-        return 0;
-    }
-    return 1;
-}
-
-static void pair_dealloc(Sha256Pair *self) {
-    for (int i = 0; i < 2; i++) EVP_MD_CTX_free(self->ctx[i]);
-    Py_TYPE(self)->tp_free((PyObject *)self);
-}
-
-static PyObject *pair_update(Sha256Pair *self, PyObject *args) {
-    Py_buffer a, b;
-    if (!PyArg_ParseTuple(args, "y*y*:update", &a, &b)) return NULL;
-    int ok = pair_open(self);
-    if (ok && SHA_X2) {
-        sha256_lanes_update(&self->lanes[0], a.buf, (size_t)a.len, &self->lanes[1], b.buf,
-                            (size_t)b.len);
-    } else if (ok) {
-        ok = EVP_DigestUpdate(self->ctx[0], a.buf, (size_t)a.len) &&
-             EVP_DigestUpdate(self->ctx[1], b.buf, (size_t)b.len);
-        if (!ok) PyErr_SetString(PyExc_RuntimeError, "SHA-256 failed");
-    }
-    PyBuffer_Release(&a);
-    PyBuffer_Release(&b);
-    if (!ok) return NULL;
-    Py_RETURN_NONE;
-}
-
-static PyObject *pair_hexdigests(Sha256Pair *self, PyObject *Py_UNUSED(ignored)) {
-    unsigned char digests[2][DIGEST];
-    char hex[2][2 * DIGEST];
-    if (!pair_open(self)) return NULL;
-    self->done = 1;
-    if (SHA_X2) {
-        sha256_lanes_final(&self->lanes[0], digests[0], &self->lanes[1], digests[1]);
-    } else if (!EVP_DigestFinal_ex(self->ctx[0], digests[0], NULL) ||
-               !EVP_DigestFinal_ex(self->ctx[1], digests[1], NULL)) {
-        PyErr_SetString(PyExc_RuntimeError, "SHA-256 failed");
-        return NULL;
-    }
-    to_hex(digests[0], hex[0]);
-    to_hex(digests[1], hex[1]);
-    return Py_BuildValue("(s#s#)", hex[0], (Py_ssize_t)(2 * DIGEST), hex[1],
-                         (Py_ssize_t)(2 * DIGEST));
-}
-
-static PyMethodDef pair_methods[] = {
-    {"update", (PyCFunction)pair_update, METH_VARARGS,
-     "update(a, b)\n--\n\nAdd `a` to the first stream and `b` to the second."},
-    {"hexdigests", (PyCFunction)pair_hexdigests, METH_NOARGS,
-     "hexdigests()\n--\n\nBoth streams' SHA-256, in hex; the pair takes no more after."},
-    {NULL, NULL, 0, NULL},
-};
-
-static PyTypeObject Sha256PairType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "assay.evidence._scan.Sha256Pair",
-    .tp_basicsize = sizeof(Sha256Pair),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Sha256Pair()\n--\n\nThe SHA-256 of two streams, fed side by side.",
-    .tp_new = PyType_GenericNew,
-    .tp_init = (initproc)pair_init,
-    .tp_dealloc = (destructor)pair_dealloc,
-    .tp_methods = pair_methods,
-};
-
 /* Lines of a records.jsonl, counted and cut where a bundle is read: memchr finds a newline
 some times faster than bytes.count and bytes.find do, and a bundle's reading is the one
 process all of its records pass through. */
@@ -722,10 +616,7 @@ PyMODINIT_FUNC PyInit__scan(void) {
     }
     const char *extensions = getenv("ASSAY_SHA_EXTENSIONS");
     SHA_X2 = sha256x2_usable() && !(extensions != NULL && strcmp(extensions, "0") == 0);
-    if (PyType_Ready(&Sha256PairType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
-    if (m != NULL && (PyModule_AddIntConstant(m, "SHA_EXTENSIONS", SHA_X2) < 0 ||
-                      PyModule_AddObjectRef(m, "Sha256Pair", (PyObject *)&Sha256PairType) < 0))
-        Py_CLEAR(m);
+    if (m != NULL && PyModule_AddIntConstant(m, "SHA_EXTENSIONS", SHA_X2) < 0) Py_CLEAR(m);
     return m;
 }

@@ -6,8 +6,8 @@ the CPUs that have these instructions a round's latency is about twice its throu
 message alone leaves half of the unit idle. Two independent messages, their rounds
 interleaved, fill it: on a Zen 2 EPYC a 600-byte record's two digests take 0.49 us, against
 0.83 us through OpenSSL. `_scan.c` hashes with this, where `sha256x2_usable` says the CPU
-has the instructions, a record's digest beside its leaf, two tree nodes at once, and two
-streams side by side (`Sha256Pair`); OpenSSL otherwise. tests/evidence/test_scan.py checks
+has the instructions, a record's digest beside its leaf and two tree nodes at once;
+OpenSSL otherwise. tests/evidence/test_scan.py checks
 both ways against hashlib.
 */
 #include <stddef.h>
@@ -21,6 +21,14 @@ both ways against hashlib.
 #include <immintrin.h>
 
 #define SHA_TARGET __attribute__((target("sha,sse4.1,ssse3")))
+
+/* A message being hashed: its state, the bytes short of a block, its length so far. */
+typedef struct {
+    uint32_t h[8];
+    uint8_t pending[64];
+    size_t pending_len;
+    uint64_t total;
+} Sha256Lane;
 
 static const uint32_t K[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
@@ -118,7 +126,7 @@ SHA_TARGET static void store_state(State s, uint32_t h[8]) {
     _mm_storeu_si128((__m128i *)&h[4], _mm_alignr_epi8(dchg, feba, 8));
 }
 
-void sha256_lane_init(Sha256Lane *lane) {
+static void sha256_lane_init(Sha256Lane *lane) {
     static const uint32_t H[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
     memcpy(lane->h, H, sizeof H);
@@ -152,8 +160,10 @@ static const uint8_t *next_block(Feed *f) {
     return block;
 }
 
-SHA_TARGET void sha256_lanes_update(Sha256Lane *a, const uint8_t *pa, size_t la, Sha256Lane *b,
-                                    const uint8_t *pb, size_t lb) {
+/* Add `la` bytes at `pa` to message a and `lb` bytes at `pb` to message b, their blocks
+hashed in pairs as far as both go. */
+SHA_TARGET static void sha256_lanes_update(Sha256Lane *a, const uint8_t *pa, size_t la,
+                                           Sha256Lane *b, const uint8_t *pb, size_t lb) {
     Feed x = {a, pa, la}, y = {b, pb, lb};
     State s = load_state(a->h), t = load_state(b->h);
     for (;;) {
@@ -183,8 +193,8 @@ static size_t padding(const Sha256Lane *lane, uint8_t pad[72]) {
     return len + 8;
 }
 
-void sha256_lanes_final(Sha256Lane *a, uint8_t a_out[SHA256X2_DIGEST], Sha256Lane *b,
-                        uint8_t b_out[SHA256X2_DIGEST]) {
+static void sha256_lanes_final(Sha256Lane *a, uint8_t a_out[SHA256X2_DIGEST], Sha256Lane *b,
+                               uint8_t b_out[SHA256X2_DIGEST]) {
     uint8_t pad_a[128], pad_b[128];
     size_t len_a = padding(a, pad_a), len_b = padding(b, pad_b);
     uint64_t total_a = a->total, total_b = b->total;
@@ -213,20 +223,6 @@ void sha256x2(const uint8_t *a, size_t a_len, int a_prefix, const uint8_t *b, si
 
 /* Without the SHA extensions nothing here is called: sha256x2_usable() is 0. */
 int sha256x2_usable(void) { return 0; }
-
-void sha256_lane_init(Sha256Lane *lane) { memset(lane, 0, sizeof *lane); }
-
-void sha256_lanes_update(Sha256Lane *a, const uint8_t *pa, size_t la, Sha256Lane *b,
-                         const uint8_t *pb, size_t lb) {
-    (void)a, (void)pa, (void)la, (void)b, (void)pb, (void)lb;
-}
-
-void sha256_lanes_final(Sha256Lane *a, uint8_t a_out[SHA256X2_DIGEST], Sha256Lane *b,
-                        uint8_t b_out[SHA256X2_DIGEST]) {
-    (void)a, (void)b;
-    memset(a_out, 0, SHA256X2_DIGEST);
-    memset(b_out, 0, SHA256X2_DIGEST);
-}
 
 void sha256x2(const uint8_t *a, size_t a_len, int a_prefix, const uint8_t *b, size_t b_len,
               int b_prefix, uint8_t a_out[SHA256X2_DIGEST], uint8_t b_out[SHA256X2_DIGEST]) {

@@ -445,9 +445,10 @@ def evidence_export(
     The bundle holds the records of a run or a period (default: every record the latest
     signed checkpoint covers) exactly as stored, the signed checkpoints around them, the
     proofs that tie them together, an OSCAL assessment-results document and a summary
-    built from the records, and a manifest of every file's SHA-256, signed with the
-    log's key; and beside each checkpoint, the timestamp token and witness cosignatures
-    the checkpoint log keeps for it. The same ledger and selection give the same bytes.
+    built from the records, and a manifest of the SHA-256 of every file as stored in the
+    zip, signed with the log's key; and beside each checkpoint, the timestamp token and
+    witness cosignatures the checkpoint log keeps for it. The same ledger and selection
+    give the same bytes.
     """
     if run_id is not None and (since or until):
         raise click.UsageError("give --run or --from/--to, not both")

@@ -42,6 +42,7 @@ from assay.evidence.bundle.format import (
     attachment_file,
     checkpoint_file,
     sign_manifest,
+    stored_digest,
     zip_entry,
 )
 from assay.evidence.bundle.views import OscalWriter, Summary, ViewContext, Views, cited
@@ -224,25 +225,30 @@ def _proofs(ledger: Ledger, start: int, end: int, chosen: list[Checkpoint]) -> P
 
 
 class _Files:
-    """Writes zip members, remembering each one's SHA-256 and size for the manifest."""
+    """Writes zip members to `raw`, remembering each one's size and the SHA-256 of its
+    stored bytes (read back once written) for the manifest."""
 
-    def __init__(self, zf: zipfile.ZipFile) -> None:
-        self.zf = zf
+    def __init__(self, zf: zipfile.ZipFile, raw: IO[bytes]) -> None:
+        self.zf, self.raw = zf, raw
         self.digests: dict[str, FileDigest] = {}
 
     def add(self, name: str, data: bytes) -> None:
         self.zf.writestr(zip_entry(name), data)
-        self.digests[name] = FileDigest(hashlib.sha256(data).hexdigest(), len(data))
+        self._listed(name, len(data))
 
     def stream(self, name: str, chunks: Iterator[bytes]) -> None:
-        digest, size = hashlib.sha256(), 0
+        size = 0
         # Always zip64, so the bytes do not depend on whether the member grew past 4 GiB.
         with self.zf.open(zip_entry(name), "w", force_zip64=True) as member:
             for chunk in chunks:
                 member.write(chunk)
-                digest.update(chunk)
                 size += len(chunk)
-        self.digests[name] = FileDigest(digest.hexdigest(), size)
+        self._listed(name, size)
+
+    def _listed(self, name: str, size: int) -> None:
+        self.raw.flush()
+        sha256, stored = stored_digest(self.raw.fileno(), self.zf.getinfo(name))
+        self.digests[name] = FileDigest(sha256, size, stored)
 
 
 def _records(ledger: Ledger, start: int, end: int) -> Iterator[tuple[int, bytes]]:
@@ -357,7 +363,7 @@ def export_bundle(
         ProcessPoolExecutor(1, mp_context=context()) if apart else nullcontext() as pool,
         zipfile.ZipFile(raw, "w", allowZip64=True) as zf,
     ):
-        files = _Files(zf)
+        files = _Files(zf, raw)
         names = [checkpoint_file(i, c.size) for i, c in enumerate(chosen)]
         attached = _attachments(ledger, chosen, names)
         views_context = ViewContext(start, end, chosen, cited(attached))

@@ -10,7 +10,8 @@ A bundle is a zip holding, in this order::
     oscal/assessment-results.json  OSCAL 1.1 assessment results built from the records
     summary.md                     the same, for people
     public.vkey                    the log's public key: a hint, never trusted
-    manifest.json                  the range, the checkpoints, every other file's SHA-256
+    manifest.json                  the range, the checkpoints, every other file's size
+                                   and the SHA-256 of its bytes as stored in the zip
     manifest.sig                   a C2SP signed note over manifest.json's SHA-256
 
 ``proofs.json`` holds ``left``, the hashes of the complete subtrees left of the range
@@ -18,6 +19,12 @@ A bundle is a zip holding, in this order::
 checkpoint (`subtree_keys(end, size)`); and ``consistency``, the RFC 9162 proof from
 each checkpoint to the next. With them the records alone give the root of every
 checkpoint in the range. Both JSON files are canonical (RFC 8785) and parsed strictly.
+
+The manifest lists each member as ``{"size": inflated bytes, "stored": {"sha256": hex,
+"size": bytes}}``: the SHA-256 covers the member's deflate stream exactly as stored in
+the zip (`stored_span`), so a verifier proves a member without inflating it and inflates
+only what it reads (docs/evidence-threat-model.md says how to check one by hand). Every
+member is deflated, at level 1 (`zip_entry`).
 
 The manifest is signed as a C2SP signed note (Ed25519, the log's own key and origin)
 whose text is ``assay evidence bundle v1\\nmanifest.json sha256 <hex>\\n``: a line
@@ -28,7 +35,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import re
+import struct
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -40,7 +49,7 @@ from assay.evidence.merkle import HASH_SIZE
 from assay.evidence.note import NoteError, open_note, sign_note
 from assay.evidence.verify import LogVerificationError
 
-FORMAT = "assay-evidence-bundle/1"
+FORMAT = "assay-evidence-bundle/2"
 RECORDS = "records.jsonl"
 PROOFS = "proofs.json"
 OSCAL = "oscal/assessment-results.json"
@@ -123,8 +132,53 @@ def _hashes(values: Any, where: str) -> list[bytes]:
 
 @dataclass(frozen=True)
 class FileDigest:
+    """A member as the manifest lists it: `size` bytes once inflated, stored in the zip as
+    `stored_size` bytes whose SHA-256 is `sha256`."""
+
     sha256: str
     size: int
+    stored_size: int
+
+
+# A zip's local file header (APPNOTE 4.3.7): signature, versions, flags, method, time,
+# date, CRC-32, sizes, then the lengths of the name and the extra field that follow it.
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
+_LOCAL_SIGNATURE = b"PK\x03\x04"
+STORED_READ = 1 << 20
+"""Bytes of a member's stored data read at a time when it is only hashed."""
+
+
+def stored_span(fd: int, info: zipfile.ZipInfo) -> tuple[int, int]:
+    """Where the member's stored bytes (its compressed data) are in the zip open as
+    `fd`: (offset, length), read from its local header as any unzip reads it.
+    LogVerificationError if that header is not the member's."""
+    name = info.filename
+    header = os.pread(fd, _LOCAL_HEADER.size, info.header_offset)
+    if len(header) != _LOCAL_HEADER.size or header[:4] != _LOCAL_SIGNATURE:
+        raise LogVerificationError(name, "its local header is missing or damaged")
+    fields = _LOCAL_HEADER.unpack(header)
+    name_size, extra_size = fields[10], fields[11]
+    at = info.header_offset + _LOCAL_HEADER.size
+    stored_name = os.pread(fd, name_size, at)
+    encoding = "utf-8" if fields[3] & 0x800 else "cp437"
+    if stored_name.decode(encoding, "replace") != info.orig_filename:
+        raise LogVerificationError(
+            name, f"its local header names {stored_name!r}: the zip's two indexes disagree"
+        )
+    return at + name_size + extra_size, info.compress_size
+
+
+def stored_digest(fd: int, info: zipfile.ZipInfo) -> tuple[str, int]:
+    """The SHA-256 (hex) and length of the member's stored bytes in the zip open as `fd`."""
+    at, left = stored_span(fd, info)
+    digest = hashlib.sha256()
+    while left:
+        block = os.pread(fd, min(STORED_READ, left), at)
+        if not block:
+            raise LogVerificationError(info.filename, "the zip ends inside it")
+        digest.update(block)
+        at, left = at + len(block), left - len(block)
+    return digest.hexdigest(), info.compress_size
 
 
 @dataclass(frozen=True)
@@ -143,7 +197,10 @@ class Manifest:
                 "records": {"file": RECORDS, "start": self.start, "end": self.end},
                 "checkpoints": self.checkpoints,
                 "files": {
-                    name: {"sha256": digest.sha256, "size": digest.size}
+                    name: {
+                        "size": digest.size,
+                        "stored": {"sha256": digest.sha256, "size": digest.stored_size},
+                    }
                     for name, digest in self.files.items()
                 },
             }
@@ -171,9 +228,11 @@ class Manifest:
         for name, entry in _require(doc, "files", dict, MANIFEST).items():
             where = f"{MANIFEST} files[{name!r}]"
             if type(entry) is not dict:
-                raise LogVerificationError(where, "expected {sha256, size}")
-            sha = _require(entry, "sha256", str, where)
-            files[name] = FileDigest(sha, _require(entry, "size", int, where))
+                raise LogVerificationError(where, "expected {size, stored: {sha256, size}}")
+            size = _require(entry, "size", int, where)
+            stored = _require(entry, "stored", dict, where)
+            sha = _require(stored, "sha256", str, f"{where} stored")
+            files[name] = FileDigest(sha, size, _require(stored, "size", int, f"{where} stored"))
         for required in (RECORDS, PROOFS, *checkpoints):
             if required not in files:
                 raise LogVerificationError(MANIFEST, f"files: {required} is not listed")

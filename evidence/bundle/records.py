@@ -13,21 +13,19 @@ stitching.
 
 from __future__ import annotations
 
-import hashlib
 import zipfile
 import zlib
 from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import ExitStack
 from itertools import count, repeat
-from typing import IO, TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 import orjson
 from isal import isal_zlib
 
-from assay.evidence._scan import Sha256Pair, line_end
+from assay.evidence._scan import line_end
 from assay.evidence.bundle.format import MANIFEST, RECORDS, Manifest
 from assay.evidence.merkle import Frontier
 from assay.evidence.record import GENESIS_PREV, Batch, Row, Take
@@ -59,30 +57,6 @@ UNREADABLE = (
 """What reading a damaged zip member may raise (the last: an unknown compression)."""
 
 
-class Sink:
-    """A write-only file that keeps the SHA-256 and size of what passes through it."""
-
-    def __init__(self) -> None:
-        self.digest = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes) -> int:
-        self.digest.update(data)
-        self.size += len(data)
-        return len(data)
-
-
-def check_digest(name: str, got: str, size: int, manifest: Manifest) -> None:
-    """The member's SHA-256 (hex) and size are the ones the manifest lists."""
-    listed = manifest.files[name]
-    if (got, size) != (listed.sha256, listed.size):
-        raise LogVerificationError(
-            name,
-            f"SHA-256 got {got} ({size} bytes), expected {listed.sha256} "
-            f"({listed.size} bytes, {MANIFEST})",
-        )
-
-
 def chunk_records(manifest: Manifest) -> int:
     """Records a chunk: MIN_CHUNK, halved while the records' average size (the signed
     manifest's) would make a chunk hold more than CHUNK_BYTES."""
@@ -104,51 +78,14 @@ class _LineCounting(Protocol):
 
 
 class _Lines:
-    """Reads records.jsonl in chunks of whole lines that end at multiples of `chunk`,
-    and hashes it and the member `beside` (when given) side by side as it goes."""
+    """Reads records.jsonl in chunks of whole lines that end at multiples of `chunk`."""
 
-    def __init__(
-        self,
-        member: _LineCounting,
-        manifest: Manifest,
-        chunk: int,
-        beside: tuple[str, IO[bytes]] | None,
-    ) -> None:
+    def __init__(self, member: _LineCounting, manifest: Manifest, chunk: int) -> None:
         self.member = member
         self.chunk = chunk
         self.start, self.end = manifest.start, manifest.end
-        self.beside = beside
-        self.digests = Sha256Pair()
-        self.sizes = [0, 0]
         self.extra = False
         self.unterminated = False
-
-    def _hash(self, block: bytes) -> None:
-        """Hash a block of the records, and as much of the member beside them."""
-        other = self._read_beside(len(block))
-        self.digests.update(block, other)
-        self.sizes[0] += len(block)
-        self.sizes[1] += len(other)
-
-    def _read_beside(self, size: int) -> bytes:
-        if self.beside is None:
-            return b""
-        name, member = self.beside
-        try:
-            return member.read(size)
-        except UNREADABLE as exc:
-            raise LogVerificationError(name, f"unreadable: {exc}") from None
-
-    def check(self, manifest: Manifest) -> None:
-        """Check both digests, once the records are read: the rest of the member beside
-        them is read first."""
-        while rest := self._read_beside(READ):
-            self.digests.update(b"", rest)
-            self.sizes[1] += len(rest)
-        records, other = self.digests.hexdigests()
-        check_digest(RECORDS, records, self.sizes[0], manifest)
-        if self.beside is not None:
-            check_digest(self.beside[0], other, self.sizes[1], manifest)
 
     def chunks(self) -> Iterator[tuple[int, int, bytes]]:
         """(first seq, stop, bytes of the lines) per chunk; the last may fall short."""
@@ -160,7 +97,6 @@ class _Lines:
             # The lines read and not yet handed out (the member counts them as it reads).
             lines = self.member.lines - (seq - self.start)
             if block:
-                self._hash(block)
                 blocks.append(block)
                 held += len(block)
                 if held > CHUNK_BYTES_MAX and lines < stop - seq:
@@ -185,13 +121,6 @@ class _Lines:
             yield seq, stop, rest
         else:
             self.extra = bool(rest)
-
-
-def _open(zf: zipfile.ZipFile, name: str) -> IO[bytes]:
-    try:
-        return zf.open(name)
-    except UNREADABLE as exc:
-        raise LogVerificationError(name, f"unreadable: {exc}") from None
 
 
 def line_batches(data: bytes, stop: int) -> Take:
@@ -298,16 +227,14 @@ def walk_records(
     pool: ProcessPoolExecutor | None,
     workers: int,
     bounds: TimeBounds | None = None,
-    beside: str | None = None,
 ) -> Walk:
     """`verify.walk` over the bundle's records, with roots at `sizes` (absolute), and
     claimed times checked against `bounds` when given.
 
     `left` is the tree before the first record. Chunks go to `pool` when given, at most
-    2 * `workers` + 1 at a time, else are walked here. Also checks the file's SHA-256
-    against the manifest, and that of the member `beside` (read alongside, so that the
-    two are hashed in pairs of blocks), which raises LogVerificationError before any
-    record error.
+    2 * `workers` + 1 at a time, else are walked here. `zf` opens records.jsonl so
+    that reading it to its end checks it against the manifest (`verify._Stored`), which
+    raises LogVerificationError before any record error.
     """
     start, end = manifest.start, manifest.end
     ordered = sorted(sizes)
@@ -315,10 +242,8 @@ def walk_records(
     joined = _Joined(chunk.bit_length() - 1)
     pending: deque[tuple[Future[tuple[str | None, Walk]], int, int]] = deque()
     try:
-        with ExitStack() as opened:
-            member = opened.enter_context(zf.open(RECORDS))
-            other = None if beside is None else (beside, opened.enter_context(_open(zf, beside)))
-            lines = _Lines(cast(_LineCounting, member), manifest, chunk, other)
+        with zf.open(RECORDS) as member:
+            lines = _Lines(cast(_LineCounting, member), manifest, chunk)
             for first, stop, data in lines.chunks():
                 if joined.stitch.done:
                     continue  # read on for the file's digest, which is checked first
@@ -345,7 +270,6 @@ def walk_records(
                     joined.add(future.result(), done_stop)
             for future, _, done_stop in pending:
                 joined.add(future.result(), done_stop)
-            lines.check(manifest)
     except UNREADABLE as exc:
         raise LogVerificationError(RECORDS, f"unreadable: {exc}") from None
     found = joined.stitch.merged

@@ -5,7 +5,8 @@
 1. the zip and the manifest: no name twice; the manifest's signature, when a given key
    made it, before anything else is read (a key the records rotate to is known only
    after them, so step 4 checks the signer in any case); exactly the files the manifest
-   lists, each with the SHA-256 and size the manifest gives;
+   lists, each stored as the bytes whose SHA-256 the manifest gives (a member read is
+   also inflated to exactly its listed size; the others need not be inflated);
 2. the records: streamed once (in worker processes for a large bundle), each line
    canonical with unique keys, ``v`` 1, seq contiguous from the manifest's start,
    ``prev`` the hash of the line before; the Merkle root recomputed at every
@@ -26,8 +27,8 @@
 
 The bundle's own ``public.vkey`` is never trusted; keys come from the caller.
 
-Memory stays bounded whatever a bundle claims: every member is read as a stream that
-stops one byte past the size the manifest lists (and past a fixed cap for the manifest,
+Memory stays bounded whatever a bundle claims: every member read is inflated as a stream
+that stops one byte past the size the manifest lists (and past a fixed cap for the manifest,
 its signature, the checkpoints and ``proofs.json``, which are read whole), whatever the
 zip's own headers say; a record line longer than `LINE_MAX` is refused where it starts.
 """
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import zipfile
 import zlib
 from collections.abc import Sequence
@@ -43,7 +45,7 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal, cast
+from typing import IO, Any, Literal, NoReturn, cast
 
 import orjson
 from isal import isal_zlib
@@ -56,13 +58,17 @@ from assay.evidence.bundle.format import (
     PROOFS,
     RECORDS,
     SIGNATURE,
+    STORED_READ,
     SUMMARY,
+    FileDigest,
     Manifest,
     Proofs,
     attachments_of,
     check_manifest_signature,
+    stored_digest,
+    stored_span,
 )
-from assay.evidence.bundle.records import READ, UNREADABLE, Sink, check_digest, walk_records
+from assay.evidence.bundle.records import READ, UNREADABLE, walk_records
 from assay.evidence.bundle.views import ViewContext, Views, cited
 from assay.evidence.checkpoint import Checkpoint, CheckpointError
 from assay.evidence.keys import VerifierKey
@@ -93,6 +99,7 @@ LINE_MAX = 4 << 20
 _JSON_MAX = 8 << 20
 _NOTE_MAX = 64 << 10
 _PIECE = 1 << 20  # inflated per read of the zip, so a line is checked within 1 MiB of its end
+_STORED_PIECE = 1 << 15  # stored bytes inflated at a time: what is left over is copied
 UNBUILT = (
     f"{OSCAL} and {SUMMARY} are covered by the manifest's signature but were not "
     "rebuilt from the records (check_views)"
@@ -151,6 +158,128 @@ class _Progress:
     signer: str | None = None
     notes: list[str] = field(default_factory=list)
     times: list[CheckpointTime] = field(default_factory=list)
+
+
+class Sink:
+    """A write-only file that keeps the SHA-256 and size of what passes through it."""
+
+    def __init__(self) -> None:
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        self.size += len(data)
+        return len(data)
+
+
+def _check_stored(info: zipfile.ZipInfo, manifest: Manifest) -> None:
+    """Before a member's stored bytes are read: deflated, as every member of a bundle is
+    (so no other method can be claimed for the same bytes), and as many as listed."""
+    if info.compress_type != zipfile.ZIP_DEFLATED:
+        raise LogVerificationError(
+            info.filename,
+            f"compression method {info.compress_type}: expected {zipfile.ZIP_DEFLATED} "
+            "(deflate), as every member of a bundle is stored",
+        )
+    listed = manifest.files[info.filename]
+    if info.compress_size != listed.stored_size:
+        raise LogVerificationError(
+            info.filename,
+            f"SHA-256 of its stored bytes not taken: they are {info.compress_size} bytes, "
+            f"expected {listed.sha256} ({listed.stored_size} bytes, {MANIFEST})",
+        )
+
+
+def check_digest(name: str, got: str, stored_size: int, manifest: Manifest) -> None:
+    """The SHA-256 (hex) and length of the member's stored bytes are the ones listed."""
+    listed = manifest.files[name]
+    if (got, stored_size) != (listed.sha256, listed.stored_size):
+        raise LogVerificationError(
+            name,
+            f"SHA-256 of its stored bytes got {got} ({stored_size} bytes), expected "
+            f"{listed.sha256} ({listed.stored_size} bytes, {MANIFEST})",
+        )
+
+
+class _Stored(io.RawIOBase):
+    """A listed member's content: its stored bytes read from the zip, hashed as read and
+    inflated. Where they end, the digest, the end of the deflate stream and the
+    inflated size are checked against the manifest (LogVerificationError), so whatever
+    reads a member to its end has checked it; it is then in `zf.checked`."""
+
+    def __init__(self, zf: _BundleZip, info: zipfile.ZipInfo, manifest: Manifest) -> None:
+        super().__init__()
+        self._zf, self._name, self._manifest = zf, info.filename, manifest
+        self._listed: FileDigest = manifest.files[self._name]
+        _check_stored(info, manifest)
+        self._at, self._left = stored_span(zf.fd, info)
+        self._inflate = isal_zlib.decompressobj(-zlib.MAX_WBITS)
+        self._digest = hashlib.sha256()
+        self._pending = b""  # stored bytes read, not yet inflated
+        self._size = 0  # inflated so far
+        self._ended = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        want = 0 if size is None or size < 0 else size  # 0: no limit
+        while not self._ended:
+            if self._pending:
+                try:
+                    out = self._inflate.decompress(self._pending, want)
+                except UNREADABLE as exc:
+                    self._fail(f"unreadable: {exc}")
+                self._pending = self._inflate.unconsumed_tail
+                if out:
+                    self._size += len(out)
+                    if self._size > self._listed.size:
+                        self._fail(
+                            f"inflates to more than {self._listed.size} bytes ({MANIFEST}): "
+                            "read no further"
+                        )
+                    return out
+            elif self._left:
+                if self._inflate.eof:
+                    self._fail("bytes follow the end of its deflate stream")
+                self._pending = self._take(_STORED_PIECE)
+            else:
+                self._finish()
+        return b""
+
+    def _take(self, size: int) -> bytes:
+        """The next stored bytes, at most `size`, hashed."""
+        block = os.pread(self._zf.fd, min(size, self._left), self._at)
+        if not block:
+            raise LogVerificationError(self._name, "the zip ends inside it")
+        self._digest.update(block)
+        self._at, self._left = self._at + len(block), self._left - len(block)
+        return block
+
+    def _fail(self, problem: str) -> NoReturn:
+        """Stop at damage, but name stored bytes that are not the signed ones as such."""
+        while self._left:
+            self._take(STORED_READ)
+        self._check_digest()
+        raise LogVerificationError(self._name, problem)
+
+    def _check_digest(self) -> None:
+        stored = self._listed.stored_size - self._left
+        check_digest(self._name, self._digest.hexdigest(), stored, self._manifest)
+
+    def _finish(self) -> None:
+        self._ended = True
+        self._check_digest()
+        if not self._inflate.eof or self._inflate.unused_data:
+            problem = "bytes follow the end of" if self._inflate.eof else "is cut short in"
+            raise LogVerificationError(self._name, f"{problem} its deflate stream")
+        if self._size != self._listed.size:
+            raise LogVerificationError(
+                self._name,
+                f"inflates to {self._size} bytes, expected {self._listed.size} ({MANIFEST})",
+            )
+        self._zf.checked.add(self._name)
 
 
 @dataclass(frozen=True)
@@ -245,7 +374,8 @@ class _Member(io.BufferedIOBase):
 
 
 class _BundleZip(zipfile.ZipFile):
-    """The bundle, every member of which opens as a `_Member` within its bound.
+    """The bundle, every member of which opens as a `_Member` within its bound, a member
+    the manifest lists as `_Stored`.
 
     Until the manifest is read only it and its signature have bounds; a member with no
     bound is never read.
@@ -253,13 +383,20 @@ class _BundleZip(zipfile.ZipFile):
 
     def __init__(self, file: Path) -> None:
         super().__init__(file)
+        self.fd = os.open(file, os.O_RDONLY | os.O_CLOEXEC)
         self.bounds = {
             MANIFEST: _Bound.cap(_JSON_MAX, f"a {MANIFEST}"),
             SIGNATURE: _Bound.cap(_NOTE_MAX, "a signed note"),
         }
         self.manifest: Manifest | None = None
         self.checked: set[str] = set()
-        """Members whose digest `_read` has checked already."""
+        """Members read to their end, and so checked (`_Stored`)."""
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        super().close()
 
     def bound_by(self, manifest: Manifest) -> None:
         """Bound every member by the size the manifest lists, and the ones read whole by a cap."""
@@ -278,11 +415,7 @@ class _BundleZip(zipfile.ZipFile):
             if cap is not None and listed.size > cap.limit:
                 self.bounds[name] = cap
                 continue
-            # Worded as `bundle_records.check_digest` words a digest that does not match.
-            beyond = (
-                f"SHA-256 got none: more than {listed.size} bytes, read no further; expected "
-                f"{listed.sha256} ({listed.size} bytes, {MANIFEST})"
-            )
+            beyond = f"inflates to more than {listed.size} bytes ({MANIFEST}): read no further"
             records = (manifest.start, manifest.end) if name == RECORDS else None
             self.bounds[name] = _Bound(listed.size, beyond, records)
 
@@ -300,37 +433,24 @@ class _BundleZip(zipfile.ZipFile):
         bound = self.bounds.get(key)
         if bound is None:
             raise LogVerificationError(key, f"is not a file {MANIFEST} lists: never read")
-        raw = super().open(name, "r", pwd)
+        raw: IO[bytes]
         if self.manifest is not None and key in self.manifest.files:
-            _checked_by_digest(raw)
+            # ISA-L inflates in about half zlib's time; the listed digest makes zip's
+            # CRC-32 redundant.
+            raw = cast(IO[bytes], _Stored(self, self.getinfo(key), self.manifest))
+        else:
+            raw = super().open(name, "r", pwd)
         return cast(IO[bytes], _Member(raw, key, bound))
-
-
-def _checked_by_digest(member: IO[bytes]) -> None:
-    """Read a member whose SHA-256 the signed manifest lists, and which is checked as it
-    is read: zip's CRC-32 of the same bytes adds nothing, and ISA-L inflates in about
-    half zlib's time (the records and the OSCAL document are each the size of the
-    records)."""
-    # ZipExtFile reads its decompressor and expected CRC from these attributes.
-    opened = cast(Any, member)
-    opened._expected_crc = None
-    if opened._compress_type == zipfile.ZIP_DEFLATED:
-        opened._decompressor = isal_zlib.decompressobj(-zlib.MAX_WBITS)
 
 
 def _read(zf: _BundleZip, name: str) -> bytes:
     """A small member (manifest, signature, proofs, a checkpoint, an attachment), read
-    whole within its bound. One the manifest lists is checked against its digest here,
-    so that `check_digests` need not open it again."""
+    whole within its bound, so checked against the manifest when it lists it."""
     try:
         with zf.open(name) as member:
-            data = member.read()
+            return member.read()
     except UNREADABLE as exc:
         raise LogVerificationError(name, f"unreadable: {exc}") from None
-    if zf.manifest is not None and name in zf.manifest.files:
-        check_digest(name, hashlib.sha256(data).hexdigest(), len(data), zf.manifest)
-        zf.checked.add(name)
-    return data
 
 
 def _check_zip(zf: zipfile.ZipFile) -> None:
@@ -375,20 +495,23 @@ def _check_names(zf: zipfile.ZipFile, manifest: Manifest) -> None:
         raise LogVerificationError(name, f"is listed in {MANIFEST} but missing from the bundle")
 
 
-def check_digests(zf: _BundleZip, manifest: Manifest, beside: str | None) -> None:
-    """Every file but records.jsonl and `beside` (hashed as the records are read) is as
-    the manifest says: those `_read` has not checked yet."""
+def check_digests(zf: _BundleZip, manifest: Manifest) -> None:
+    """Every file not read yet but records.jsonl (checked as it is read) is stored as the
+    manifest says, and its zip header gives the inflated size listed: hashed as stored,
+    never inflated."""
     for name in sorted(manifest.files):
-        if name in (RECORDS, beside) or name in zf.checked:
+        if name == RECORDS or name in zf.checked:
             continue
-        sink = Sink()
-        try:
-            with zf.open(name) as member:
-                while chunk := member.read(READ):
-                    sink.write(chunk)
-        except UNREADABLE as exc:
-            raise LogVerificationError(name, f"unreadable: {exc}") from None
-        check_digest(name, sink.digest.hexdigest(), sink.size, manifest)
+        info = zf.getinfo(name)
+        _check_stored(info, manifest)
+        check_digest(name, *stored_digest(zf.fd, info), manifest)
+        listed = manifest.files[name]
+        if info.file_size != listed.size:
+            raise LogVerificationError(
+                name,
+                f"its zip header gives {info.file_size} bytes inflated, expected {listed.size} "
+                f"({MANIFEST})",
+            )
 
 
 def _checkpoints(zf: _BundleZip, manifest: Manifest) -> list[Checkpoint]:
@@ -560,13 +683,20 @@ def _check_views(
         raise LogVerificationError(RECORDS, f"unreadable: {exc}") from None
     summary = Sink()
     summary.write(views.close())
-    for name, sink in ((OSCAL, oscal), (SUMMARY, summary)):
-        listed = manifest.files[name].sha256
-        if sink.digest.hexdigest() != listed:
+    for name, rebuilt in ((OSCAL, oscal), (SUMMARY, summary)):
+        held = Sink()
+        try:
+            with zf.open(name) as member:
+                while chunk := member.read(READ):
+                    held.write(chunk)
+        except UNREADABLE as exc:
+            raise LogVerificationError(name, f"unreadable: {exc}") from None
+        got, expected = rebuilt.digest.hexdigest(), held.digest.hexdigest()
+        if got != expected:
             raise LogVerificationError(
                 name,
-                f"does not match the records: rebuilt from them, its SHA-256 got "
-                f"{sink.digest.hexdigest()}, expected {listed} ({MANIFEST})",
+                f"does not match the records: rebuilt from them, its SHA-256 got {got}, "
+                f"expected {expected} (the bundle's)",
             )
 
 
@@ -604,16 +734,14 @@ def _verify(
     sizes = {c.size for c in checkpoints if manifest.start <= c.size <= manifest.end}
     if trusted is not None and manifest.start <= trusted.size <= manifest.end:
         sizes.add(trusted.size)
-    # The OSCAL document is as large as the records: the two are hashed side by side.
-    beside = OSCAL if OSCAL in manifest.files else None
-    check_digests(zf, manifest, beside)
+    check_digests(zf, manifest)
     with ExitStack() as stack:
         pool = None
         if workers > 1 and manifest.end - manifest.start >= PARALLEL_MIN:
             pool = ProcessPoolExecutor(max_workers=workers, mp_context=context())
             stack.callback(pool.shutdown, cancel_futures=True)
         found = progress.found = walk_records(
-            zf, manifest, proofs.left, sizes, pool, workers, bounds, beside
+            zf, manifest, proofs.left, sizes, pool, workers, bounds
         )
     if found.error is not None:
         raise found.error

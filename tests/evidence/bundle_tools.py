@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import struct
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from assay.evidence import Checkpoint, Ledger, SigningKey, sign_checkpoint
-from assay.evidence.bundle.format import MANIFEST, SIGNATURE, sign_manifest
+from assay.evidence.bundle.format import MANIFEST, SIGNATURE, sign_manifest, zip_entry
 
 AT = "2024-05-0{day}T02:00:00Z"
 
@@ -58,6 +59,24 @@ def members(bundle: Path) -> dict[str, bytes]:
         return {name: zf.read(name) for name in zf.namelist()}
 
 
+def stored(zf: zipfile.ZipFile, name: str) -> dict[str, Any]:
+    """The manifest's entry for the member `name` just written to `zf` (a zip being
+    written to a file): its size, and the SHA-256 and length of its bytes as stored,
+    found from its local header as APPNOTE 4.3.7 lays it out."""
+    info = zf.getinfo(name)
+    assert zf.fp is not None and isinstance(zf.filename, str)
+    zf.fp.flush()
+    with open(zf.filename, "rb") as raw:
+        raw.seek(info.header_offset)
+        header = raw.read(30)
+        assert header[:4] == b"PK\x03\x04"
+        name_size, extra_size = struct.unpack("<2H", header[26:30])
+        raw.seek(info.header_offset + 30 + name_size + extra_size)
+        data = raw.read(info.compress_size)
+    digest = hashlib.sha256(data).hexdigest()
+    return {"size": info.file_size, "stored": {"sha256": digest, "size": len(data)}}
+
+
 def lines(bundle: Path) -> list[bytes]:
     return members(bundle)["records.jsonl"].splitlines(keepends=True)
 
@@ -73,28 +92,31 @@ def rewrite(
 ) -> Path:
     """A copy of `bundle` with members replaced (bytes), edited (a function) or removed
     (None), and `extra` members added; with `digests` the manifest lists the new
-    contents, and with `sign` the manifest is signed again with that key."""
+    members, and with `sign` the manifest is signed again with that key. Members are
+    compressed as an export compresses them, so one left alone is stored unchanged."""
     contents = members(bundle)
     for name, change in changes.items():
         if change is None:
             del contents[name]
         else:
             contents[name] = change(contents[name]) if callable(change) else change
-    if digests:
-        manifest = json.loads(contents[MANIFEST])
-        for name in manifest["files"]:
-            if name in contents:
-                data = contents[name]
-                manifest["files"][name] = {
-                    "sha256": hashlib.sha256(data).hexdigest(),
-                    "size": len(data),
-                }
-        contents[MANIFEST] = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
-    if sign is not None:
-        contents[SIGNATURE] = sign_manifest(contents[MANIFEST], sign).encode()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+    last = (MANIFEST, SIGNATURE) if digests or sign is not None else ()
+    manifest = json.loads(contents[MANIFEST])
+    with zipfile.ZipFile(out, "w") as zf:
         for name, data in [*contents.items(), *extra]:
-            zf.writestr(name, data)
+            if name in last:
+                continue
+            zf.writestr(zip_entry(name), data)
+            if digests and name in manifest["files"]:
+                manifest["files"][name] = stored(zf, name)
+        if digests:
+            text = json.dumps(manifest, sort_keys=True, separators=(",", ":"))
+            contents[MANIFEST] = text.encode()
+        if sign is not None:
+            contents[SIGNATURE] = sign_manifest(contents[MANIFEST], sign).encode()
+        for name in last:
+            if name in contents:
+                zf.writestr(zip_entry(name), contents[name])
     return out
 
 

@@ -7,18 +7,19 @@ verification, naming the member, after reading at most one byte more than allowe
 
 from __future__ import annotations
 
-import hashlib
 import json
 import resource
+import struct
 import subprocess
 import sys
 import zipfile
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-from bundle_tools import build_runs, members
+from bundle_tools import build_runs, members, stored
 from click.testing import CliRunner
 
 from assay.engine.cli.main import cli
@@ -39,6 +40,7 @@ from assay.evidence.bundle.format import (
     SIGNATURE,
     SUMMARY,
     sign_manifest,
+    zip_entry,
 )
 from assay.evidence.bundle.verify import LINE_MAX
 
@@ -52,13 +54,45 @@ class Zeros:
     def __init__(self, mib: int) -> None:
         self.mib = mib
 
-    def write(self, zf: zipfile.ZipFile, name: str) -> tuple[str, int]:
-        digest, block = hashlib.sha256(), bytes(MIB)
-        with zf.open(name, "w", force_zip64=True) as out:
+    def write(self, zf: zipfile.ZipFile, name: str) -> None:
+        block = bytes(MIB)
+        with zf.open(zip_entry(name), "w", force_zip64=True) as out:
             for _ in range(self.mib):
                 out.write(block)
-                digest.update(block)
-        return digest.hexdigest(), self.mib * MIB
+
+
+class Raw(Zeros):
+    """A member whose stored bytes are exactly `data`: written with no compression, to be
+    labelled deflated afterwards (`relabel`)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def write(self, zf: zipfile.ZipFile, name: str) -> None:
+        info = zip_entry(name)
+        info.compress_type = zipfile.ZIP_STORED
+        zf.writestr(info, self.data)
+
+
+def relabel(path: Path, name: str, method: int) -> None:
+    """Label the member `name` of the zip at `path` as compressed by `method`, in its
+    local header and its central directory entry, its bytes left alone."""
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as zf:
+        local = zf.getinfo(name).header_offset
+    struct.pack_into("<H", data, local + 8, method)
+    central = data.find(b"PK\x01\x02")
+    while data[central + 46 : central + 46 + len(name)] != name.encode():
+        central = data.find(b"PK\x01\x02", central + 1)
+        assert central > 0, name
+    struct.pack_into("<H", data, central + 10, method)
+    path.write_bytes(bytes(data))
+
+
+def deflated(data: bytes) -> bytes:
+    """`data` as one raw deflate stream, as a bundle stores it."""
+    compressor = zlib.compressobj(1, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return compressor.compress(data) + compressor.flush()
 
 
 Member = bytes | Zeros
@@ -84,25 +118,24 @@ def repack(
         for name, data in contents.items()
         if name in changes or name not in (MANIFEST, SIGNATURE)  # those last, when known
     ]
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+    with zipfile.ZipFile(out, "w") as zf:
         for name, data in [*written, *extra]:
-            if isinstance(data, Zeros):
-                sha, size = data.write(zf, name)
+            if isinstance(data, bytes):
+                zf.writestr(zip_entry(name), data)
             else:
-                zf.writestr(name, data)
-                sha, size = hashlib.sha256(data).hexdigest(), len(data)
+                data.write(zf, name)
             if declare and name in doc["files"]:
-                doc["files"][name] = {"sha256": sha, "size": size}
+                doc["files"][name] = stored(zf, name)
         if manifest is not None:
             manifest(doc)
         body = members(bundle)[MANIFEST]
         if declare or manifest is not None:
             body = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
         if MANIFEST not in changes:
-            zf.writestr(MANIFEST, body)
+            zf.writestr(zip_entry(MANIFEST), body)
         if SIGNATURE not in changes:
             sig = members(bundle)[SIGNATURE]
-            zf.writestr(SIGNATURE, sign_manifest(body, sign).encode() if sign else sig)
+            zf.writestr(zip_entry(SIGNATURE), sign_manifest(body, sign).encode() if sign else sig)
     return out
 
 
@@ -127,14 +160,35 @@ def fails_at(report: BundleReport, where: str, message: str) -> None:
 # --- records.jsonl -----------------------------------------------------------------------
 
 
-def test_a_records_bomb_stops_at_the_size_the_signed_manifest_lists(
+def _keep_size(name: str, size: int) -> Callable[[dict[str, Any]], None]:
+    """A manifest edit: list the member as inflating to `size` bytes, whatever it holds."""
+
+    def edit(doc: dict[str, Any]) -> None:
+        doc["files"][name]["size"] = size
+
+    return edit
+
+
+def test_a_records_bomb_is_refused_unread_and_a_signed_one_stops_at_the_listed_size(
     bundle: Path, tmp_path: Path, log_key: SigningKey
 ) -> None:
     listed = json.loads(members(bundle)[MANIFEST])["files"][RECORDS]["size"]
     bomb = repack(bundle, tmp_path / "bomb.zip", {RECORDS: Zeros(64)})
     assert bomb.stat().st_size < MIB
     report = check(bomb, log_key)
-    fails_at(report, RECORDS, f"SHA-256 got none: more than {listed} bytes, read no further")
+    fails_at(report, RECORDS, "SHA-256 of its stored bytes not taken: they are ")
+    assert report.records == 0
+    # Signed as stored, but listed as inflating to the records' size: read that far only.
+    signed = repack(
+        bundle,
+        tmp_path / "signed.zip",
+        {RECORDS: Zeros(64)},
+        declare=True,
+        sign=log_key,
+        manifest=_keep_size(RECORDS, listed),
+    )
+    report = check(signed, log_key)
+    fails_at(report, RECORDS, f"inflates to more than {listed} bytes ({MANIFEST}): read no further")
     assert report.records == 0
 
 
@@ -146,7 +200,7 @@ def test_a_records_bomb_through_the_cli_exits_4_naming_the_member(
         cli, ["evidence", "verify", str(bomb), "--key", str(log_key.verifier)]
     )
     assert result.exit_code == 4, result.output
-    assert f"failed verification: {RECORDS}: SHA-256 got none: more than" in result.output
+    assert f"failed verification: {RECORDS}: SHA-256 of its stored bytes not" in result.output
 
 
 def test_a_manifest_that_signs_a_huge_records_file_meets_the_line_cap(
@@ -201,12 +255,107 @@ def test_lines_beyond_the_records_the_manifest_names_are_read_a_line_deep(
 
 
 @pytest.mark.parametrize("name", [CHECKPOINT, PROOFS, OSCAL, SUMMARY, PUBLIC_KEY])
-def test_a_bomb_in_any_listed_member_stops_at_its_listed_size(
+def test_a_bomb_in_any_listed_member_is_refused_by_its_stored_bytes_then_by_its_size(
     bundle: Path, tmp_path: Path, log_key: SigningKey, name: str
 ) -> None:
     listed = json.loads(members(bundle)[MANIFEST])["files"][name]["size"]
     bomb = repack(bundle, tmp_path / "bomb.zip", {name: Zeros(64)})
-    fails_at(check(bomb, log_key), name, f"SHA-256 got none: more than {listed} bytes")
+    fails_at(check(bomb, log_key), name, "SHA-256 of its stored bytes not taken")
+    signed = repack(
+        bundle,
+        tmp_path / "signed.zip",
+        {name: Zeros(64)},
+        declare=True,
+        sign=log_key,
+        manifest=_keep_size(name, listed),
+    )
+    # A member read (a checkpoint, the proofs) stops where the listed size ends; one only
+    # hashed as stored is never inflated, and its zip header's size must be the listed one.
+    read = name in (CHECKPOINT, PROOFS)
+    expected = (
+        f"inflates to more than {listed} bytes"
+        if read
+        else f"its zip header gives {64 * MIB} bytes inflated, expected {listed}"
+    )
+    fails_at(check(signed, log_key), name, expected)
+
+
+# --- stored bytes ------------------------------------------------------------------------
+
+
+def _signed_raw(bundle: Path, out: Path, key: SigningKey, raw: bytes, size: int) -> Path:
+    """The bundle with records.jsonl stored as the bytes `raw` (labelled deflated) and
+    listed, signed, as those bytes inflating to `size`."""
+    path = repack(
+        bundle,
+        out,
+        {RECORDS: Raw(raw)},
+        declare=True,
+        sign=key,
+        manifest=_keep_size(RECORDS, size),
+    )
+    relabel(path, RECORDS, zipfile.ZIP_DEFLATED)
+    return path
+
+
+def test_signed_stored_bytes_that_are_not_one_whole_deflate_stream_are_refused(
+    bundle: Path, tmp_path: Path, log_key: SigningKey
+) -> None:
+    records = members(bundle)[RECORDS]
+    whole = deflated(records)
+    # The same records, stored as another deflate stream and signed as such, verify.
+    path = _signed_raw(bundle, tmp_path / "whole.zip", log_key, whole, len(records))
+    report = check(path, log_key)
+    assert report.ok and report.records == 16, report.error
+    cases = [
+        (whole + b"\x03\x00", len(records), "bytes follow the end of its deflate stream"),
+        (whole[: len(whole) // 2], len(records), "is cut short in its deflate stream"),
+        (whole, len(records) + 1, f"inflates to {len(records)} bytes, expected"),
+        (b"\x07" + whole[1:], len(records), "unreadable: "),
+    ]
+    for i, (raw, size, expected) in enumerate(cases):
+        path = _signed_raw(bundle, tmp_path / f"{i}.zip", log_key, raw, size)
+        fails_at(check(path, log_key), RECORDS, expected)
+
+
+@pytest.mark.parametrize("name", [RECORDS, OSCAL])
+@pytest.mark.parametrize("method", [zipfile.ZIP_STORED, zipfile.ZIP_BZIP2])
+def test_a_member_labelled_with_another_compression_method_is_refused(
+    bundle: Path, tmp_path: Path, log_key: SigningKey, name: str, method: int
+) -> None:
+    # The stored bytes are the signed ones; labelled "stored", unzip would hand out the
+    # deflate stream itself as the member.
+    path = tmp_path / "relabelled.zip"
+    path.write_bytes(bundle.read_bytes())
+    relabel(path, name, method)
+    fails_at(check(path, log_key), name, f"compression method {method}: expected 8 (deflate)")
+
+
+@pytest.mark.parametrize("name", [RECORDS, OSCAL])
+def test_a_local_header_naming_another_member_is_refused(
+    bundle: Path, tmp_path: Path, log_key: SigningKey, name: str
+) -> None:
+    data = bytearray(bundle.read_bytes())
+    with zipfile.ZipFile(bundle) as zf:
+        at = zf.getinfo(name).header_offset + 30
+    assert data[at : at + len(name)] == name.encode()
+    data[at] = ord("X")  # the central directory still says `name`
+    path = tmp_path / "renamed.zip"
+    path.write_bytes(bytes(data))
+    fails_at(check(path, log_key), name, "its local header names b'X")
+
+
+def test_a_bundle_repacked_with_the_same_contents_is_not_the_signed_one(
+    bundle: Path, tmp_path: Path, log_key: SigningKey
+) -> None:
+    # Unzipped and zipped again (here at another level): every member's content is the
+    # same, but not its stored bytes, which the manifest signs.
+    repacked = tmp_path / "repacked.zip"
+    with zipfile.ZipFile(repacked, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for name, data in members(bundle).items():
+            zf.writestr(name, data)
+    report = check(repacked, log_key)
+    assert not report.ok and "SHA-256 of its stored bytes" in str(report.error), report.error
 
 
 @pytest.mark.parametrize(
@@ -301,7 +450,7 @@ def test_a_256_mib_bomb_verifies_within_512_mib_of_address_space(
     limit = 512 * MIB
     hard = resource.getrlimit(resource.RLIMIT_AS)[1]
     assert hard == resource.RLIM_INFINITY or hard >= limit
-    for path, expected in ((bomb, "SHA-256 got none"), (huge, f"{RECORDS} line 1")):
+    for path, expected in ((bomb, "SHA-256 of its stored bytes"), (huge, f"{RECORDS} line 1")):
         done = subprocess.run(
             [sys.executable, "-c", VERIFY, str(path), str(log_key.verifier), str(limit)],
             capture_output=True,
@@ -323,13 +472,10 @@ def test_failing_records_near_the_line_cap_are_not_kept_chunk_after_chunk(
     line = b"0" * (LINE_MAX - 1) + b"\n"
 
     class Lines(Zeros):
-        def write(self, zf: zipfile.ZipFile, name: str) -> tuple[str, int]:
-            digest = hashlib.sha256()
-            with zf.open(name, "w", force_zip64=True) as out:
+        def write(self, zf: zipfile.ZipFile, name: str) -> None:
+            with zf.open(zip_entry(name), "w", force_zip64=True) as out:
                 for _ in range(96):
                     out.write(line)
-                    digest.update(line)
-            return digest.hexdigest(), 96 * len(line)
 
     path = repack(bundle, tmp_path / "lines.zip", {RECORDS: Lines(0)}, declare=True, sign=log_key)
     limit = 256 * MIB

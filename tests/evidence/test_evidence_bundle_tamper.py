@@ -95,7 +95,7 @@ def flip_status(line: bytes) -> bytes:
 def test_an_edited_byte(bundle: Path, tmp_path: Path, log_key: SigningKey) -> None:
     edit = edit_lines(lambda ls: [*ls[:7], flip_status(ls[7]), *ls[8:]])
     edited = rewrite(bundle, tmp_path / "e.zip", {RECORDS: edit})
-    fails_at(check(edited, log_key), RECORDS, "SHA-256 got ")
+    fails_at(check(edited, log_key), RECORDS, "SHA-256 of its stored bytes got ")
     resigned = rewrite(bundle, tmp_path / "r.zip", {RECORDS: edit}, digests=True, sign=log_key)
     fails_at_seq(check(resigned, log_key), 8, "body prev got ")
 
@@ -229,7 +229,7 @@ def test_a_checkpoint_swapped_for_one_of_a_fork(
     forked = forge(tmp_path, "forked", log_key, [("run-a", 1, 2), ("run-b", 2, 4)])
     fork_note = members(forked)["checkpoints/0001-size-10.note"]
     swapped = rewrite(bundle, tmp_path / "s.zip", {CHECKPOINT_10: fork_note})
-    fails_at(check(swapped, log_key), CHECKPOINT_10, "SHA-256 got ")
+    fails_at(check(swapped, log_key), CHECKPOINT_10, "SHA-256 of its stored bytes")
     resigned = rewrite(
         bundle, tmp_path / "r.zip", {CHECKPOINT_10: fork_note}, digests=True, sign=log_key
     )
@@ -330,21 +330,48 @@ def test_a_file_that_is_not_a_bundle(tmp_path: Path, log_key: SigningKey) -> Non
     data[200] ^= 0xFF  # inside records.jsonl's compressed bytes
     flipped.write_bytes(bytes(data))
     # Zip's CRC-32 is not read for a member the manifest lists: its SHA-256 is checked.
-    fails_at(check(flipped, log_key), RECORDS, "SHA-256 got")
+    fails_at(check(flipped, log_key), RECORDS, "SHA-256 of its stored bytes got")
+
+
+def _stored_at(path: Path, member: str) -> tuple[int, int]:
+    """Where the member's stored bytes are in the zip at `path`: offset and length."""
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo(member)
+    with path.open("rb") as raw:
+        raw.seek(info.header_offset + 26)
+        name_length, extra_length = struct.unpack("<HH", raw.read(4))
+    return info.header_offset + 30 + name_length + extra_length, info.compress_size
+
+
+def _break_deflate(path: Path, member: str) -> bytes:
+    """Make the member's first deflate block one of the reserved type; its stored bytes."""
+    at, size = _stored_at(path, member)
+    data = bytearray(path.read_bytes())
+    data[at] = 0x07
+    path.write_bytes(bytes(data))
+    return bytes(data[at : at + size])
 
 
 @pytest.mark.parametrize("member", [RECORDS, OSCAL])
 def test_a_member_that_does_not_inflate_is_unreadable(
     bundle: Path, tmp_path: Path, log_key: SigningKey, member: str
 ) -> None:
-    data = bytearray(bundle.read_bytes())
-    with zipfile.ZipFile(bundle) as zf:
-        at = zf.getinfo(member).header_offset
-    name_length, extra_length = struct.unpack("<HH", data[at + 26 : at + 30])
-    data[at + 30 + name_length + extra_length] = 0x07  # a deflate block of the reserved type
     broken = tmp_path / "broken.zip"
-    broken.write_bytes(bytes(data))
-    fails_at(check(broken, log_key), member, "unreadable")
+    broken.write_bytes(bundle.read_bytes())
+    stored = _break_deflate(broken, member)
+    fails_at(check(broken, log_key), member, "SHA-256 of its stored bytes got")
+    # Signed as stored by the log's key: the digest holds, and inflating fails.
+    manifest = json.loads(members(bundle)[MANIFEST])
+    manifest["files"][member]["stored"]["sha256"] = hashlib.sha256(stored).hexdigest()
+    text = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
+    resigned = rewrite(bundle, tmp_path / "r.zip", {MANIFEST: text}, sign=log_key)
+    assert _break_deflate(resigned, member) == stored
+    if member == RECORDS:
+        fails_at(check(resigned, log_key), member, "unreadable")
+    else:
+        # Only hashed as stored, unless the views are rebuilt: its bytes are the signed ones.
+        assert check(resigned, log_key).ok
+        fails_at(check(resigned, log_key, views=True), member, "unreadable")
 
 
 def test_a_proof_hash_of_the_wrong_length(

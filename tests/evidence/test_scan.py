@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assay.evidence import merkle
-from assay.evidence._scan import SHA_EXTENSIONS, Sha256Pair, count_lines, line_end, scan
+from assay.evidence._scan import SHA_EXTENSIONS, count_lines, line_end, scan
 from assay.evidence.bundle.records import line_batches
 from assay.evidence.canonical import CanonicalError, canonical, parse_canonical
 from assay.evidence.record import GENESIS_PREV, RECORD_VERSION, Row, claimed_time
@@ -413,70 +413,3 @@ def test_a_cut_outside_the_data_is_refused() -> None:
     for start, lines in ((-1, 1), (4, 1), (0, 0)):
         with pytest.raises(ValueError):
             line_end(b"a\nb", start, lines)
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    st.binary(max_size=3000),
-    st.binary(max_size=3000),
-    st.lists(st.tuples(st.integers(0, 200), st.integers(0, 200)), max_size=40),
-)
-def test_two_streams_hash_as_hashlib_does_however_they_are_cut(
-    a: bytes, b: bytes, cuts: list[tuple[int, int]]
-) -> None:
-    pair, i, j = Sha256Pair(), 0, 0
-    for x, y in cuts:
-        pair.update(a[i : i + x], b[j : j + y])
-        i, j = i + x, j + y
-    pair.update(a[i:], b[j:])
-    assert pair.hexdigests() == (hashlib.sha256(a).hexdigest(), hashlib.sha256(b).hexdigest())
-    with pytest.raises(ValueError, match="already taken"):
-        pair.update(b"", b"")
-
-
-_PAIR_STDIN = """
-import json, sys
-from assay.evidence._scan import Sha256Pair
-data = sys.stdin.buffer.read()
-pair = Sha256Pair()
-for at in range(0, len(data), 1000):
-    pair.update(data[at : at + 1000], data[at // 2 : at // 2 + 500])
-print(json.dumps(pair.hexdigests()))
-"""
-
-
-def test_two_streams_hash_alike_without_the_sha_extensions() -> None:
-    data = bytes(range(256)) * 40
-    done = subprocess.run(
-        [sys.executable, "-c", _PAIR_STDIN],
-        input=data,
-        capture_output=True,
-        check=True,
-        env={**os.environ, "ASSAY_SHA_EXTENSIONS": "0"},
-    )
-    second = b"".join(data[at // 2 : at // 2 + 500] for at in range(0, len(data), 1000))
-    assert json.loads(done.stdout) == [
-        hashlib.sha256(data).hexdigest(),
-        hashlib.sha256(second).hexdigest(),
-    ]
-
-
-@pytest.mark.parametrize("setting", ["0", "1"])
-def test_a_pair_never_initialised_is_refused_not_crashed(setting: str) -> None:
-    script = (
-        "from assay.evidence._scan import Sha256Pair\n"
-        "pair = Sha256Pair.__new__(Sha256Pair)\n"
-        "for call in (lambda: pair.update(b'a', b'b'), pair.hexdigests):\n"
-        "    try:\n"
-        "        call()\n"
-        "    except ValueError as exc:\n"
-        "        print(exc)\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "ASSAY_SHA_EXTENSIONS": setting},
-    )
-    assert done.stdout.splitlines() == ["Sha256Pair.__init__ was not called"] * 2
