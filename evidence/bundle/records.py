@@ -13,14 +13,17 @@ stitching.
 
 from __future__ import annotations
 
+import fcntl
 import zipfile
 import zlib
 from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import nullcontext, suppress
 from itertools import count, repeat
-from typing import TYPE_CHECKING, Protocol, cast
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import orjson
 from isal import isal_zlib
@@ -30,7 +33,7 @@ from assay.evidence.bundle.format import MANIFEST, RECORDS, Manifest
 from assay.evidence.merkle import Frontier
 from assay.evidence.record import GENESIS_PREV, Batch, Row, Take
 from assay.evidence.verify import LogVerificationError, VerificationError, Walk, walk
-from assay.evidence.verify_parallel import MIN_CHUNK, Stitch
+from assay.evidence.verify_parallel import MIN_CHUNK, Stitch, context
 
 if TYPE_CHECKING:
     from assay.evidence.proven_time import TimeBounds
@@ -42,8 +45,6 @@ copies of it at once (the lines read, then split), a large share of its peak."""
 CHUNK_BYTES_MAX = 16 << 20
 """More than this in one chunk is refused: records skewed to defeat the estimate (above
 `verify.LINE_MAX`, so a single record of the most a line may hold still fits)."""
-PENDING_BYTES = 8 * CHUNK_BYTES
-"""At most this much of records.jsonl waits for workers at a time."""
 # isal's stubs give its error as an instance; it is the class ISA-L's inflate raises.
 _ISAL_ERROR = cast(type[Exception], isal_zlib.error)
 UNREADABLE = (
@@ -192,6 +193,122 @@ def walk_lines(
     return first_prev, found
 
 
+_PIPE_SIZE = 1 << 20  # Linux's most for an unprivileged process: two chunks of CHUNK_BYTES
+_DIED = "a worker verifying the bundle's records died"
+_Chunk = tuple[int, int, list[int], "list[bytes] | None", bool, "TimeBounds | None"]
+"""`walk_lines`'s arguments after the lines: start, stop, sizes, left, genesis, bounds."""
+_Result = tuple["str | None", Walk]
+
+
+def _walker(down: Connection, up: Connection) -> None:
+    """A worker: walks the chunks sent `down` and sends each result `up`, until it is
+    sent None."""
+    try:
+        while (args := down.recv()) is not None:
+            data = down.recv_bytes()
+            try:
+                result: tuple[bool, object] = (True, walk_lines(data, *args))
+            except Exception as exc:  # a bug, not bad data: raised again where it was sent
+                result = (False, exc)
+            up.send(result)
+    except (EOFError, OSError):
+        pass  # the verification was given up: no one is listening
+
+
+class _Walkers:
+    """Worker processes walking chunks of records.jsonl beside this process, which walks
+    a chunk itself when every worker has `QUEUED` (so as many processes as cores keep
+    them all busy); the results come out in chunk order.
+
+    A chunk's bytes go down a pipe as they are: an executor's pickling and threads cost
+    the process that inflates the records about as much again as inflating. Where
+    Linux lets it, a pipe holds the chunks queued, so writing one never waits for the
+    worker to read.
+    """
+
+    QUEUED = 2  # the chunk a worker walks and the next, read as soon as it is done
+
+    def __init__(self, workers: int) -> None:
+        ctx = cast(Any, context())  # typeshed's BaseContext lacks Process and Pipe
+        self._processes: list[BaseProcess] = []
+        self._down: dict[Connection, Connection] = {}  # from a worker: to it
+        for _ in range(workers):
+            down_theirs, down = ctx.Pipe(duplex=False)
+            up, up_theirs = ctx.Pipe(duplex=False)
+            with suppress(AttributeError, OSError):
+                fcntl.fcntl(down.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
+            process = ctx.Process(target=_walker, args=(down_theirs, up_theirs), daemon=True)
+            process.start()
+            down_theirs.close()
+            up_theirs.close()
+            self._down[up] = down
+            self._processes.append(process)
+        # A worker's chunks sent and not answered yet: their indexes and stops, in order.
+        self._queued: dict[Connection, deque[tuple[int, int]]] = {up: deque() for up in self._down}
+        self._free = [up for up in self._down for _ in range(self.QUEUED)]
+        self._done: dict[int, tuple[_Result, int]] = {}
+        self._walked = self._received = 0
+
+    def __enter__(self) -> _Walkers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # Results still coming are let through (a worker that cannot send one would not
+        # stop), and left unread.
+        for down in self._down.values():
+            with suppress(OSError):
+                down.send(None)
+            down.close()
+        for process in self._processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        for up in self._down:
+            up.close()
+
+    def walk(self, data: bytes, args: _Chunk) -> None:
+        """Send the next chunk to a worker with room for it, else walk it here."""
+        if not self._free:
+            self._collect(0)
+        if self._free:
+            up = self._free.pop()
+            down = self._down[up]
+            try:
+                down.send(args)
+                down.send_bytes(data)
+            except OSError:  # not the bundle's fault: kept apart from `UNREADABLE`
+                raise RuntimeError(_DIED) from None
+            self._queued[up].append((self._walked, args[1]))
+        else:
+            self._done[self._walked] = (walk_lines(data, *args), args[1])
+        self._walked += 1
+
+    def results(self, *, wait_all: bool = False) -> Iterator[tuple[_Result, int]]:
+        """(result, stop) of the chunks walked, in order, as far as they go on without
+        a gap; with `wait_all`, of every chunk."""
+        while wait_all and len(self._free) < self.QUEUED * len(self._down):
+            self._collect()
+        while self._received in self._done:
+            yield self._done.pop(self._received)
+            self._received += 1
+
+    def _collect(self, timeout: float | None = None) -> None:
+        """Receive a result from each worker that has sent one, waiting for one unless
+        `timeout`."""
+        waiting = [up for up, queued in self._queued.items() if queued]
+        for up in cast(list[Connection], wait(waiting, timeout)):
+            index, stop = self._queued[up].popleft()
+            try:
+                done, value = up.recv()
+            except (EOFError, OSError):
+                raise RuntimeError(_DIED) from None
+            if not done:
+                raise value
+            self._done[index] = (value, stop)
+            self._free.append(up)
+
+
 class _Joined:
     """The chunks' walks stitched as they come (`Stitch`), each chunk's first ``prev``,
     which its walk could not see, checked against the previous chunk's last hash."""
@@ -224,25 +341,26 @@ def walk_records(
     manifest: Manifest,
     left: list[bytes],
     sizes: set[int],
-    pool: ProcessPoolExecutor | None,
     workers: int,
     bounds: TimeBounds | None = None,
 ) -> Walk:
     """`verify.walk` over the bundle's records, with roots at `sizes` (absolute), and
     claimed times checked against `bounds` when given.
 
-    `left` is the tree before the first record. Chunks go to `pool` when given, at most
-    2 * `workers` + 1 at a time, else are walked here. `zf` opens records.jsonl so
-    that reading it to its end checks it against the manifest (`verify._Stored`), which
-    raises LogVerificationError before any record error.
+    `left` is the tree before the first record. With `workers` > 1, chunks are walked
+    in that many processes, this one and `workers` - 1 others (`_Walkers`). `zf` opens
+    records.jsonl so that reading it to its end checks it against the manifest
+    (`verify._Stored`), which raises LogVerificationError before any record error.
     """
     start, end = manifest.start, manifest.end
     ordered = sorted(sizes)
     chunk = chunk_records(manifest)
     joined = _Joined(chunk.bit_length() - 1)
-    pending: deque[tuple[Future[tuple[str | None, Walk]], int, int]] = deque()
     try:
-        with zf.open(RECORDS) as member:
+        with (
+            _Walkers(workers - 1) if workers > 1 else nullcontext() as walkers,
+            zf.open(RECORDS) as member,
+        ):
             lines = _Lines(cast(_LineCounting, member), manifest, chunk)
             for first, stop, data in lines.chunks():
                 if joined.stitch.done:
@@ -250,8 +368,7 @@ def walk_records(
                 # The sizes in (first, stop], and `start` itself in the first chunk.
                 low = bisect_left(ordered, first if first == start else first + 1)
                 chunk_sizes = ordered[low : bisect_right(ordered, stop)]
-                args = (
-                    data,
+                args: _Chunk = (
                     first,
                     stop,
                     chunk_sizes,
@@ -259,17 +376,15 @@ def walk_records(
                     first == 0,
                     None if bounds is None else bounds.fresh(),
                 )
-                if pool is None:
-                    joined.add(walk_lines(*args), stop)
+                if walkers is None:
+                    joined.add(walk_lines(data, *args), stop)
                     continue
-                pending.append((pool.submit(walk_lines, *args), len(data), stop))
-                # Two chunks a worker keep them busy while this process inflates the next;
-                # no more, and never more than PENDING_BYTES waiting.
-                while len(pending) > 2 * workers or sum(n for _, n, _ in pending) > PENDING_BYTES:
-                    future, _, done_stop = pending.popleft()
-                    joined.add(future.result(), done_stop)
-            for future, _, done_stop in pending:
-                joined.add(future.result(), done_stop)
+                walkers.walk(data, args)
+                for result, done_stop in walkers.results():
+                    joined.add(result, done_stop)
+            if walkers is not None:
+                for result, done_stop in walkers.results(wait_all=True):
+                    joined.add(result, done_stop)
     except UNREADABLE as exc:
         raise LogVerificationError(RECORDS, f"unreadable: {exc}") from None
     found = joined.stitch.merged

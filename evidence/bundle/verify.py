@@ -41,8 +41,6 @@ import os
 import zipfile
 import zlib
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal, NoReturn, cast
@@ -89,7 +87,7 @@ from assay.evidence.verify import (
     Walk,
     brief,
 )
-from assay.evidence.verify_parallel import PARALLEL_MIN, context
+from assay.evidence.verify_parallel import PARALLEL_MIN
 
 LINE_MAX = 4 << 20
 """The longest record line (without its newline) a bundle may hold: records are KiB."""
@@ -735,14 +733,10 @@ def _verify(
     if trusted is not None and manifest.start <= trusted.size <= manifest.end:
         sizes.add(trusted.size)
     check_digests(zf, manifest)
-    with ExitStack() as stack:
-        pool = None
-        if workers > 1 and manifest.end - manifest.start >= PARALLEL_MIN:
-            pool = ProcessPoolExecutor(max_workers=workers, mp_context=context())
-            stack.callback(pool.shutdown, cancel_futures=True)
-        found = progress.found = walk_records(
-            zf, manifest, proofs.left, sizes, pool, workers, bounds
-        )
+    large = manifest.end - manifest.start >= PARALLEL_MIN
+    found = progress.found = walk_records(
+        zf, manifest, proofs.left, sizes, workers if large else 1, bounds
+    )
     if found.error is not None:
         raise found.error
     trust = Trust.following(keys, found.rotations)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
+import os
 import tracemalloc
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from bundle_tools import RUNS, build_runs, lines, members, run_entries
+from bundle_tools import RUNS, build_runs, edit_lines, lines, members, rewrite, run_entries
 from evidence_backends import Backend
 from trestle.oscal.assessment_results import AssessmentResults
 
@@ -29,6 +32,7 @@ from assay.evidence import (
     verify_bundle,
 )
 from assay.evidence.bundle.format import MANIFEST, OSCAL, PROOFS, RECORDS, SUMMARY
+from assay.evidence.bundle.records import walk_lines as real_walk_lines
 from assay.evidence.bundle.verify import UNBUILT
 from assay.evidence.checkpoint import checkpoint_text
 from assay.evidence.note import sign_note
@@ -392,5 +396,55 @@ def test_a_large_bundle_verifies_in_parallel_as_in_one_process(
     bundle = export(path, tmp_path / "b.zip", log_key, Selection(since=parse_when("2024-05-02")))
     assert (bundle.start, bundle.end) == (5, 117)
     one = verify_bundle(bundle.path, [log_key.verifier], workers=1)
-    two = verify_bundle(bundle.path, [log_key.verifier], workers=2)
-    assert one.ok and one == two
+    assert one.ok
+    for workers in (2, 3):
+        assert verify_bundle(bundle.path, [log_key.verifier], workers=workers) == one
+
+    # A record changed and signed over: every split of the work finds it first.
+    def backdate(ls: list[bytes]) -> list[bytes]:
+        return [*ls[:60], ls[60].replace(b'"at":"2', b'"at":"1'), *ls[61:]]
+
+    edited = rewrite(
+        bundle.path,
+        tmp_path / "e.zip",
+        {RECORDS: edit_lines(backdate)},
+        digests=True,
+        sign=log_key,
+    )
+    bad = [verify_bundle(edited, [log_key.verifier], workers=n) for n in (1, 2, 3)]
+    assert not bad[0].ok and bad[0].first_bad_seq == 66, bad[0].error
+    seen = {(r.records, r.head, r.first_bad_seq, str(r.error)) for r in bad}
+    assert len(seen) == 1, seen
+
+
+def _dies_in_a_worker(parent: int, how: str) -> Callable[..., object]:
+    def walk(*args: object) -> object:
+        if os.getpid() != parent:
+            if how == "exit":
+                os._exit(3)
+            raise ValueError("a bug in a worker")
+        return real_walk_lines(*args)
+
+    return walk
+
+
+@pytest.mark.parametrize("how", ["exit", "raise"])
+def test_a_worker_that_dies_or_fails_stops_verification_loudly(
+    tmp_path: Path, log_key: SigningKey, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    import assay.evidence.bundle.records as records
+    import assay.evidence.bundle.verify as verify
+
+    monkeypatch.setattr(records, "MIN_CHUNK", 16)
+    monkeypatch.setattr(verify, "PARALLEL_MIN", 64)
+    # Workers started by fork run the patched walk (spawn would import it afresh).
+    monkeypatch.setattr(records, "context", lambda: multiprocessing.get_context("fork"))
+    monkeypatch.setattr(records, "walk_lines", _dies_in_a_worker(os.getpid(), how))
+    path = tmp_path / "l.db"
+    with open_ledger(str(path)) as ledger:
+        ledger.append(run_entries("x", 1, ["pass"] * 98), key=log_key)
+        sign_checkpoint(ledger, log_key)
+    bundle = export(path, tmp_path / "b.zip", log_key, Selection())
+    expected = RuntimeError if how == "exit" else ValueError
+    with pytest.raises(expected, match="died" if how == "exit" else "a bug in a worker"):
+        verify_bundle(bundle.path, [log_key.verifier], workers=2)
