@@ -160,13 +160,16 @@ def fails_at(report: BundleReport, where: str, message: str) -> None:
 # --- records.jsonl -----------------------------------------------------------------------
 
 
-def _keep_size(name: str, size: int) -> Callable[[dict[str, Any]], None]:
-    """A manifest edit: list the member as inflating to `size` bytes, whatever it holds."""
+def signed_as(
+    bundle: Path, out: Path, key: SigningKey, name: str, member: Member, size: int
+) -> Path:
+    """The bundle with `name` replaced by `member`, listed as stored but as inflating to
+    `size` bytes whatever it holds, and signed again with `key`."""
 
-    def edit(doc: dict[str, Any]) -> None:
+    def keep_size(doc: dict[str, Any]) -> None:
         doc["files"][name]["size"] = size
 
-    return edit
+    return repack(bundle, out, {name: member}, declare=True, sign=key, manifest=keep_size)
 
 
 def test_a_records_bomb_is_refused_unread_and_a_signed_one_stops_at_the_listed_size(
@@ -179,14 +182,7 @@ def test_a_records_bomb_is_refused_unread_and_a_signed_one_stops_at_the_listed_s
     fails_at(report, RECORDS, "SHA-256 of its stored bytes not taken: they are ")
     assert report.records == 0
     # Signed as stored, but listed as inflating to the records' size: read that far only.
-    signed = repack(
-        bundle,
-        tmp_path / "signed.zip",
-        {RECORDS: Zeros(64)},
-        declare=True,
-        sign=log_key,
-        manifest=_keep_size(RECORDS, listed),
-    )
+    signed = signed_as(bundle, tmp_path / "signed.zip", log_key, RECORDS, Zeros(64), listed)
     report = check(signed, log_key)
     fails_at(report, RECORDS, f"inflates to more than {listed} bytes ({MANIFEST}): read no further")
     assert report.records == 0
@@ -261,14 +257,7 @@ def test_a_bomb_in_any_listed_member_is_refused_by_its_stored_bytes_then_by_its_
     listed = json.loads(members(bundle)[MANIFEST])["files"][name]["size"]
     bomb = repack(bundle, tmp_path / "bomb.zip", {name: Zeros(64)})
     fails_at(check(bomb, log_key), name, "SHA-256 of its stored bytes not taken")
-    signed = repack(
-        bundle,
-        tmp_path / "signed.zip",
-        {name: Zeros(64)},
-        declare=True,
-        sign=log_key,
-        manifest=_keep_size(name, listed),
-    )
+    signed = signed_as(bundle, tmp_path / "signed.zip", log_key, name, Zeros(64), listed)
     # A member read (a checkpoint, the proofs) stops where the listed size ends; one only
     # hashed as stored is never inflated, and its zip header's size must be the listed one.
     read = name in (CHECKPOINT, PROOFS)
@@ -286,14 +275,7 @@ def test_a_bomb_in_any_listed_member_is_refused_by_its_stored_bytes_then_by_its_
 def _signed_raw(bundle: Path, out: Path, key: SigningKey, raw: bytes, size: int) -> Path:
     """The bundle with records.jsonl stored as the bytes `raw` (labelled deflated) and
     listed, signed, as those bytes inflating to `size`."""
-    path = repack(
-        bundle,
-        out,
-        {RECORDS: Raw(raw)},
-        declare=True,
-        sign=key,
-        manifest=_keep_size(RECORDS, size),
-    )
+    path = signed_as(bundle, out, key, RECORDS, Raw(raw), size)
     relabel(path, RECORDS, zipfile.ZIP_DEFLATED)
     return path
 
