@@ -212,7 +212,9 @@ class Manifest:
         doc = _parse(data, MANIFEST)
         if doc.get("format") != FORMAT:
             raise LogVerificationError(
-                MANIFEST, f"format got {doc.get('format')!r}, expected {FORMAT!r}"
+                MANIFEST,
+                f"format got {doc.get('format')!r}, expected {FORMAT!r} (a bundle of another "
+                "assay version: verify it with that version, or export it again)",
             )
         records = _require(doc, "records", dict, MANIFEST)
         start = _require(records, "start", int, f"{MANIFEST} records")

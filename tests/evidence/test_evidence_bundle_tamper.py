@@ -179,6 +179,21 @@ def test_a_manifest_with_a_duplicate_key(bundle: Path, tmp_path: Path, log_key: 
     fails_at(check(edited, log_key), MANIFEST, "not canonical JSON: duplicate key 'format'")
 
 
+def test_a_bundle_of_the_first_format_is_named_as_such(
+    bundle: Path, tmp_path: Path, log_key: SigningKey
+) -> None:
+    def first(manifest: bytes) -> bytes:
+        return manifest.replace(b"assay-evidence-bundle/2", b"assay-evidence-bundle/1")
+
+    edited = rewrite(bundle, tmp_path / "m.zip", {MANIFEST: first}, sign=log_key)
+    fails_at(
+        check(edited, log_key),
+        MANIFEST,
+        "format got 'assay-evidence-bundle/1', expected 'assay-evidence-bundle/2' (a bundle "
+        "of another assay version: verify it with that version, or export it again)",
+    )
+
+
 # --- forgeries, rollbacks, forks ---------------------------------------------------------
 
 
