@@ -157,6 +157,12 @@ def stored_span(fd: int, info: zipfile.ZipInfo) -> tuple[int, int]:
     if len(header) != _LOCAL_HEADER.size or header[:4] != _LOCAL_SIGNATURE:
         raise LogVerificationError(name, "its local header is missing or damaged")
     fields = _LOCAL_HEADER.unpack(header)
+    if fields[4] != info.compress_type:
+        raise LogVerificationError(
+            name,
+            f"its local header gives compression method {fields[4]}, its central directory "
+            f"entry {info.compress_type}: the zip's two indexes disagree",
+        )
     name_size, extra_size = fields[10], fields[11]
     at = info.header_offset + _LOCAL_HEADER.size
     stored_name = os.pread(fd, name_size, at)

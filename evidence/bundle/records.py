@@ -232,17 +232,21 @@ class _Walkers:
         ctx = cast(Any, context())  # typeshed's BaseContext lacks Process and Pipe
         self._processes: list[BaseProcess] = []
         self._down: dict[Connection, Connection] = {}  # from a worker: to it
-        for _ in range(workers):
-            down_theirs, down = ctx.Pipe(duplex=False)
-            up, up_theirs = ctx.Pipe(duplex=False)
-            with suppress(AttributeError, OSError):
-                fcntl.fcntl(down.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
-            process = ctx.Process(target=_walker, args=(down_theirs, up_theirs), daemon=True)
-            process.start()
-            down_theirs.close()
-            up_theirs.close()
-            self._down[up] = down
-            self._processes.append(process)
+        try:
+            for _ in range(workers):
+                down_theirs, down = ctx.Pipe(duplex=False)
+                up, up_theirs = ctx.Pipe(duplex=False)
+                self._down[up] = down
+                with suppress(AttributeError, OSError):
+                    fcntl.fcntl(down.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
+                process = ctx.Process(target=_walker, args=(down_theirs, up_theirs), daemon=True)
+                process.start()
+                self._processes.append(process)
+                down_theirs.close()
+                up_theirs.close()
+        except OSError as exc:  # not the bundle's fault: kept apart from `UNREADABLE`
+            self.__exit__()
+            raise RuntimeError(f"could not start a worker to verify the records: {exc}") from None
         # A worker's chunks sent and not answered yet: their indexes and stops, in order.
         self._queued: dict[Connection, deque[tuple[int, int]]] = {up: deque() for up in self._down}
         self._free = [up for up in self._down for _ in range(self.QUEUED)]

@@ -428,8 +428,18 @@ def _dies_in_a_worker(parent: int, how: str) -> Callable[..., object]:
     return walk
 
 
-@pytest.mark.parametrize("how", ["exit", "raise"])
-def test_a_worker_that_dies_or_fails_stops_verification_loudly(
+class _NoProcesses:
+    """A start method whose processes cannot be made, as when the system has none left."""
+
+    def Pipe(self, duplex: bool) -> object:
+        return multiprocessing.get_context("fork").Pipe(duplex)
+
+    def Process(self, **kwargs: object) -> object:
+        raise OSError(11, "Resource temporarily unavailable")
+
+
+@pytest.mark.parametrize("how", ["exit", "raise", "unstarted"])
+def test_a_worker_that_dies_fails_or_cannot_start_stops_verification_loudly(
     tmp_path: Path, log_key: SigningKey, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
     import assay.evidence.bundle.records as records
@@ -437,14 +447,23 @@ def test_a_worker_that_dies_or_fails_stops_verification_loudly(
 
     monkeypatch.setattr(records, "MIN_CHUNK", 16)
     monkeypatch.setattr(verify, "PARALLEL_MIN", 64)
-    # Workers started by fork run the patched walk (spawn would import it afresh).
-    monkeypatch.setattr(records, "context", lambda: multiprocessing.get_context("fork"))
-    monkeypatch.setattr(records, "walk_lines", _dies_in_a_worker(os.getpid(), how))
+    if how == "unstarted":
+        monkeypatch.setattr(records, "context", _NoProcesses)
+    else:
+        # Workers started by fork run the patched walk (spawn would import it afresh).
+        monkeypatch.setattr(records, "context", lambda: multiprocessing.get_context("fork"))
+        monkeypatch.setattr(records, "walk_lines", _dies_in_a_worker(os.getpid(), how))
     path = tmp_path / "l.db"
     with open_ledger(str(path)) as ledger:
         ledger.append(run_entries("x", 1, ["pass"] * 98), key=log_key)
         sign_checkpoint(ledger, log_key)
     bundle = export(path, tmp_path / "b.zip", log_key, Selection())
-    expected = RuntimeError if how == "exit" else ValueError
-    with pytest.raises(expected, match="died" if how == "exit" else "a bug in a worker"):
+    # Not a finding about the bundle: an error of its own kind, never a failed verification.
+    expected: dict[str, tuple[type[Exception], str]] = {
+        "exit": (RuntimeError, "a worker verifying the bundle's records died"),
+        "raise": (ValueError, "a bug in a worker"),
+        "unstarted": (RuntimeError, "could not start a worker to verify the records"),
+    }
+    kind, message = expected[how]
+    with pytest.raises(kind, match=message):
         verify_bundle(bundle.path, [log_key.verifier], workers=2)
