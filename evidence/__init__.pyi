@@ -23,6 +23,7 @@ from .bundle.export import (
 from .bundle.export import (
     parse_when as parse_when,
 )
+from .bundle.records import WorkerLost as WorkerLost
 from .bundle.verify import BundleReport as BundleReport
 from .bundle.verify import verify_bundle as verify_bundle
 from .canonical import (

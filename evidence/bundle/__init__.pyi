@@ -12,5 +12,6 @@ from .export import (
 from .export import (
     parse_when as parse_when,
 )
+from .records import WorkerLost as WorkerLost
 from .verify import BundleReport as BundleReport
 from .verify import verify_bundle as verify_bundle

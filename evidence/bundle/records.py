@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 import orjson
 from isal import isal_zlib
 
+from assay.errors import AssayError
 from assay.evidence._scan import line_end
 from assay.evidence.bundle.format import MANIFEST, RECORDS, Manifest
 from assay.evidence.merkle import Frontier
@@ -194,7 +195,19 @@ def walk_lines(
 
 
 _PIPE_SIZE = 1 << 20  # Linux's most for an unprivileged process: two chunks of CHUNK_BYTES
-_DIED = "a worker verifying the bundle's records died"
+
+
+class WorkerLost(AssayError):
+    """A worker process verifying a bundle's records died or never started: the
+    verification did not finish, which says nothing of the bundle."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(
+            f"{problem}: the bundle's verification did not finish",
+            remediation="run it again, or in one process with --workers 1",
+        )
+
+
 _Chunk = tuple[int, int, list[int], "list[bytes] | None", bool, "TimeBounds | None"]
 """`walk_lines`'s arguments after the lines: start, stop, sizes, left, genesis, bounds."""
 _Result = tuple["str | None", Walk]
@@ -246,7 +259,7 @@ class _Walkers:
                 up_theirs.close()
         except OSError as exc:  # not the bundle's fault: kept apart from `UNREADABLE`
             self.__exit__()
-            raise RuntimeError(f"could not start a worker to verify the records: {exc}") from None
+            raise WorkerLost(f"could not start a worker to verify the records ({exc})") from None
         # A worker's chunks sent and not answered yet: their indexes and stops, in order.
         self._queued: dict[Connection, deque[tuple[int, int]]] = {up: deque() for up in self._down}
         self._free = [up for up in self._down for _ in range(self.QUEUED)]
@@ -282,7 +295,7 @@ class _Walkers:
                 down.send(args)
                 down.send_bytes(data)
             except OSError:  # not the bundle's fault: kept apart from `UNREADABLE`
-                raise RuntimeError(_DIED) from None
+                raise WorkerLost("a worker verifying the records died") from None
             self._queued[up].append((self._walked, args[1]))
         else:
             self._done[self._walked] = (walk_lines(data, *args), args[1])
@@ -306,7 +319,7 @@ class _Walkers:
             try:
                 done, value = up.recv()
             except (EOFError, OSError):
-                raise RuntimeError(_DIED) from None
+                raise WorkerLost("a worker verifying the records died") from None
             if not done:
                 raise value
             self._done[index] = (value, stop)

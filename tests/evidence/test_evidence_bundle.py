@@ -23,6 +23,7 @@ from assay.evidence import (
     LedgerError,
     Selection,
     SigningKey,
+    WorkerLost,
     export_bundle,
     merkle,
     open_ledger,
@@ -460,9 +461,9 @@ def test_a_worker_that_dies_fails_or_cannot_start_stops_verification_loudly(
     bundle = export(path, tmp_path / "b.zip", log_key, Selection())
     # Not a finding about the bundle: an error of its own kind, never a failed verification.
     expected: dict[str, tuple[type[Exception], str]] = {
-        "exit": (RuntimeError, "a worker verifying the bundle's records died"),
+        "exit": (WorkerLost, "a worker verifying the records died: the bundle's verification"),
         "raise": (ValueError, "a bug in a worker"),
-        "unstarted": (RuntimeError, "could not start a worker to verify the records"),
+        "unstarted": (WorkerLost, "could not start a worker to verify the records"),
     }
     kind, message = expected[how]
     with pytest.raises(kind, match=message):
