@@ -39,7 +39,7 @@ import os
 import re
 import struct
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,7 +145,7 @@ class FileDigest:
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
 _LOCAL_SIGNATURE = b"PK\x03\x04"
 STORED_READ = 1 << 20
-"""Bytes of a member's stored data read at a time when it is only hashed."""
+"""Bytes of a member's stored data read at a time, unless asked for fewer."""
 
 
 def stored_span(fd: int, info: zipfile.ZipInfo) -> tuple[int, int]:
@@ -174,16 +174,22 @@ def stored_span(fd: int, info: zipfile.ZipInfo) -> tuple[int, int]:
     return at + name_size + extra_size, info.compress_size
 
 
-def stored_digest(fd: int, info: zipfile.ZipInfo) -> tuple[str, int]:
-    """The SHA-256 (hex) and length of the member's stored bytes in the zip open as `fd`."""
+def stored_blocks(fd: int, info: zipfile.ZipInfo, size: int = STORED_READ) -> Iterator[bytes]:
+    """The member's stored bytes in the zip open as `fd`, in blocks of at most `size`."""
     at, left = stored_span(fd, info)
-    digest = hashlib.sha256()
     while left:
-        block = os.pread(fd, min(STORED_READ, left), at)
+        block = os.pread(fd, min(size, left), at)
         if not block:
             raise LogVerificationError(info.filename, "the zip ends inside it")
-        digest.update(block)
+        yield block
         at, left = at + len(block), left - len(block)
+
+
+def stored_digest(fd: int, info: zipfile.ZipInfo) -> tuple[str, int]:
+    """The SHA-256 (hex) and length of the member's stored bytes in the zip open as `fd`."""
+    digest = hashlib.sha256()
+    for block in stored_blocks(fd, info):
+        digest.update(block)
     return digest.hexdigest(), info.compress_size
 
 

@@ -3,12 +3,12 @@
 The file is read once, in chunks of whole lines that end at multiples of a power of two
 of records (`chunk_records`: `verify_parallel.MIN_CHUNK`, fewer when the manifest's size
 says records are large, so a chunk stays near CHUNK_BYTES), so every chunk after the
-first is one complete Merkle subtree; worker processes walk the chunks (`verify.walk`)
-and the results are stitched in order as they come (`verify_parallel.Stitch`), as one
-walk over the whole would give. The first chunk is walked with the tree left of the
-range, so every frontier is absolute. A chunk cannot see the line before it, so the
-``prev`` of its first record is checked against the previous chunk's last hash when
-stitching.
+first is one complete Merkle subtree; worker processes and this one walk the chunks
+(`verify.walk`, `_Walkers`) and the results are stitched in order as they come
+(`verify_parallel.Stitch`), as one walk over the whole would give. The first chunk is
+walked with the tree left of the range, so every frontier is absolute. A chunk cannot
+see the line before it, so the ``prev`` of its first record is checked against the
+previous chunk's last hash when stitching.
 """
 
 from __future__ import annotations

@@ -56,15 +56,14 @@ from assay.evidence.bundle.format import (
     PROOFS,
     RECORDS,
     SIGNATURE,
-    STORED_READ,
     SUMMARY,
     FileDigest,
     Manifest,
     Proofs,
     attachments_of,
     check_manifest_signature,
+    stored_blocks,
     stored_digest,
-    stored_span,
 )
 from assay.evidence.bundle.records import READ, UNREADABLE, walk_records
 from assay.evidence.bundle.views import ViewContext, Views, cited
@@ -211,9 +210,10 @@ class _Stored(io.RawIOBase):
         self._zf, self._name, self._manifest = zf, info.filename, manifest
         self._listed: FileDigest = manifest.files[self._name]
         _check_stored(info, manifest)
-        self._at, self._left = stored_span(zf.fd, info)
+        self._blocks = stored_blocks(zf.fd, info, _STORED_PIECE)
         self._inflate = isal_zlib.decompressobj(-zlib.MAX_WBITS)
         self._digest = hashlib.sha256()
+        self._stored = 0  # stored bytes read (and hashed)
         self._pending = b""  # stored bytes read, not yet inflated
         self._size = 0  # inflated so far
         self._ended = False
@@ -238,33 +238,28 @@ class _Stored(io.RawIOBase):
                             "read no further"
                         )
                     return out
-            elif self._left:
+            elif (block := next(self._blocks, None)) is not None:
+                self._hash(block)
                 if self._inflate.eof:
                     self._fail("bytes follow the end of its deflate stream")
-                self._pending = self._take(_STORED_PIECE)
+                self._pending = block
             else:
                 self._finish()
         return b""
 
-    def _take(self, size: int) -> bytes:
-        """The next stored bytes, at most `size`, hashed."""
-        block = os.pread(self._zf.fd, min(size, self._left), self._at)
-        if not block:
-            raise LogVerificationError(self._name, "the zip ends inside it")
+    def _hash(self, block: bytes) -> None:
         self._digest.update(block)
-        self._at, self._left = self._at + len(block), self._left - len(block)
-        return block
+        self._stored += len(block)
 
     def _fail(self, problem: str) -> NoReturn:
         """Stop at damage, but name stored bytes that are not the signed ones as such."""
-        while self._left:
-            self._take(STORED_READ)
+        for block in self._blocks:
+            self._hash(block)
         self._check_digest()
         raise LogVerificationError(self._name, problem)
 
     def _check_digest(self) -> None:
-        stored = self._listed.stored_size - self._left
-        check_digest(self._name, self._digest.hexdigest(), stored, self._manifest)
+        check_digest(self._name, self._digest.hexdigest(), self._stored, self._manifest)
 
     def _finish(self) -> None:
         self._ended = True

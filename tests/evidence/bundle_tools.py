@@ -59,20 +59,27 @@ def members(bundle: Path) -> dict[str, bytes]:
         return {name: zf.read(name) for name in zf.namelist()}
 
 
+def stored_at(path: Path, info: zipfile.ZipInfo) -> tuple[int, int]:
+    """Where the member `info` describes has its stored bytes in the zip at `path`:
+    offset and length, found from its local header as APPNOTE 4.3.7 lays it out."""
+    with path.open("rb") as raw:
+        raw.seek(info.header_offset)
+        header = raw.read(30)
+    assert header[:4] == b"PK\x03\x04"
+    name_size, extra_size = struct.unpack("<2H", header[26:30])
+    return info.header_offset + 30 + name_size + extra_size, info.compress_size
+
+
 def stored(zf: zipfile.ZipFile, name: str) -> dict[str, Any]:
     """The manifest's entry for the member `name` just written to `zf` (a zip being
-    written to a file): its size, and the SHA-256 and length of its bytes as stored,
-    found from its local header as APPNOTE 4.3.7 lays it out."""
+    written to a file): its size, and the SHA-256 and length of its bytes as stored."""
     info = zf.getinfo(name)
     assert zf.fp is not None and isinstance(zf.filename, str)
     zf.fp.flush()
+    at, size = stored_at(Path(zf.filename), info)
     with open(zf.filename, "rb") as raw:
-        raw.seek(info.header_offset)
-        header = raw.read(30)
-        assert header[:4] == b"PK\x03\x04"
-        name_size, extra_size = struct.unpack("<2H", header[26:30])
-        raw.seek(info.header_offset + 30 + name_size + extra_size)
-        data = raw.read(info.compress_size)
+        raw.seek(at)
+        data = raw.read(size)
     digest = hashlib.sha256(data).hexdigest()
     return {"size": info.file_size, "stored": {"sha256": digest, "size": len(data)}}
 

@@ -82,6 +82,7 @@ def test_public_classes_and_entry_points_are_exported() -> None:
         "check_digest",
         "check_digests",
         "stored_span",
+        "stored_blocks",
         "stored_digest",
         "walk_lines",
         "walk_records",

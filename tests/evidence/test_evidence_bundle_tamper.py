@@ -10,12 +10,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import struct
 import zipfile
 from pathlib import Path
 
 import pytest
-from bundle_tools import build_runs, edit_lines, members, rewrite, run_entries
+from bundle_tools import build_runs, edit_lines, members, rewrite, run_entries, stored_at
 
 from assay.evidence import (
     BundleReport,
@@ -348,19 +347,10 @@ def test_a_file_that_is_not_a_bundle(tmp_path: Path, log_key: SigningKey) -> Non
     fails_at(check(flipped, log_key), RECORDS, "SHA-256 of its stored bytes got")
 
 
-def _stored_at(path: Path, member: str) -> tuple[int, int]:
-    """Where the member's stored bytes are in the zip at `path`: offset and length."""
-    with zipfile.ZipFile(path) as zf:
-        info = zf.getinfo(member)
-    with path.open("rb") as raw:
-        raw.seek(info.header_offset + 26)
-        name_length, extra_length = struct.unpack("<HH", raw.read(4))
-    return info.header_offset + 30 + name_length + extra_length, info.compress_size
-
-
 def _break_deflate(path: Path, member: str) -> bytes:
     """Make the member's first deflate block one of the reserved type; its stored bytes."""
-    at, size = _stored_at(path, member)
+    with zipfile.ZipFile(path) as zf:
+        at, size = stored_at(path, zf.getinfo(member))
     data = bytearray(path.read_bytes())
     data[at] = 0x07
     path.write_bytes(bytes(data))
